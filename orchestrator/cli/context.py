@@ -1,0 +1,44 @@
+"""What every command receives: the console, and the settings built once on first use."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from orchestrator.console import Console, make_console
+from orchestrator.settings import Settings, load_settings
+
+
+@dataclass
+class AppContext:
+    console: Console
+    output: str
+    debug: bool
+    env_file: Path | None
+    _settings: Settings | None = field(default=None, repr=False)
+
+    @classmethod
+    def create(cls, *, env_file: str | None, output: str | None, debug: bool) -> AppContext:
+        chosen = output or "table"
+        return cls(
+            console=make_console(chosen),
+            output=chosen,
+            debug=debug,
+            env_file=Path(env_file) if env_file else None,
+        )
+
+    def override(self, *, env_file: str | None, output: str | None) -> None:
+        if env_file is not None:
+            self.env_file = Path(env_file)
+            self._settings = None
+        if output is not None and output != self.output:
+            self.output = output
+            self.console = make_console(output)
+
+    @property
+    def settings(self) -> Settings:
+        """Loaded once, on first use, so commands that need no database (sandbox, --help) work
+        without a configured .env."""
+        if self._settings is None:
+            self._settings = load_settings(self.env_file)
+        return self._settings

@@ -1,0 +1,851 @@
+-- Sandbox emulation of a Supabase project database: platform schemas, grants, the app's tables.
+--
+-- Run by the superuser `supabase_admin` in a fresh, empty database, after supabase_roles.sql has
+-- been run once in the cluster. The production database is named `postgres`; the sandbox may use
+-- any name (test clones, several databases per cluster), so nothing here names the database:
+-- database-level statements go through current_database().
+-- Not idempotent by design: it refuses a database that already holds the app tables. No psql
+-- meta-commands, so it also runs as one psycopg execute(); with psql use -v ON_ERROR_STOP=1, and
+-- --single-transaction for all-or-nothing (every statement here is transactional).
+--
+-- Specification: /work/shared/reference/world.md section 4 (it decides). Platform details mirror
+-- supabase/postgres (init scripts and migrations) where world.md is silent.
+--
+-- Layout of this file:
+--   0. preconditions
+--   1. platform: database and schema grants, default privileges, extensions, auth, storage,
+--      PostgREST's DDL event triggers
+--   2. app enums, functions and tables (created as postgres, so postgres owns them)
+--   3. bookkeeping tables the earlier scripts left in public, and an unrelated app table (teams)
+--   4. row level security and policies
+
+-- ============================================================================================
+-- 0. Preconditions
+-- ============================================================================================
+
+do $preconditions$
+declare
+    missing_roles text;
+begin
+    if not (select rolsuper from pg_roles where rolname = current_user) then
+        raise exception 'supabase_schema.sql must be run by a superuser (supabase_admin), not %',
+            current_user;
+    end if;
+
+    select string_agg(required.role_name, ', ')
+    into missing_roles
+    from unnest(array[
+        'anon', 'authenticated', 'service_role', 'authenticator', 'postgres',
+        'supabase_admin', 'supabase_auth_admin', 'supabase_storage_admin'
+    ]) as required (role_name)
+    where not exists (select from pg_roles where rolname = required.role_name);
+
+    if missing_roles is not null then
+        raise exception 'roles missing in this cluster: %', missing_roles
+            using hint = 'run supabase_roles.sql first (once per cluster)';
+    end if;
+
+    if (select rolsuper from pg_roles where rolname = 'postgres') then
+        raise exception 'role postgres is a superuser; Supabase''s postgres is not'
+            using hint = 'run supabase_roles.sql, which demotes it';
+    end if;
+
+    if to_regclass('public.offices') is not null then
+        raise exception 'database % already holds the Supabase app tables', current_database()
+            using hint = 'load supabase_schema.sql into a fresh database';
+    end if;
+end
+$preconditions$;
+
+-- ============================================================================================
+-- 1. Platform
+-- ============================================================================================
+
+-- The database: postgres may connect, create schemas and temporary tables (Supabase grants ALL).
+do $database_grants$
+begin
+    execute format('grant all on database %I to postgres', current_database());
+    execute format('grant connect on database %I to authenticator', current_database());
+end
+$database_grants$;
+
+-- Schema public (PostgreSQL 15: owned by pg_database_owner, no CREATE for PUBLIC).
+grant usage, create on schema public to postgres;
+grant usage on schema public to anon, authenticated, service_role;
+
+-- Supabase's default privileges: whatever postgres (or supabase_admin) creates in public is
+-- granted to the API roles. Tables the tool would create in public would be exposed over HTTP,
+-- which is why the tool's own objects must live in a private schema.
+alter default privileges for role postgres in schema public
+grant all on tables to anon, authenticated, service_role;
+alter default privileges for role postgres in schema public
+grant all on sequences to anon, authenticated, service_role;
+alter default privileges for role postgres in schema public
+grant all on functions to anon, authenticated, service_role;
+alter default privileges for role supabase_admin in schema public
+grant all on tables to postgres, anon, authenticated, service_role;
+alter default privileges for role supabase_admin in schema public
+grant all on sequences to postgres, anon, authenticated, service_role;
+alter default privileges for role supabase_admin in schema public
+grant all on functions to postgres, anon, authenticated, service_role;
+
+-- Schema extensions: the extensions are installed by the superuser, as enabling them in the
+-- dashboard does. pgcrypto and uuid-ossp are trusted extensions; postgres_fdw is not, so postgres
+-- could not create it itself.
+create schema extensions;
+grant usage on schema extensions to postgres, anon, authenticated, service_role;
+grant all on schema extensions to postgres;
+create extension pgcrypto with schema extensions;
+create extension "uuid-ossp" with schema extensions;
+create extension postgres_fdw with schema extensions;
+-- The real image makes postgres the owner of the wrapper (its after-create script); world.md only
+-- promises USAGE, so the sandbox grants exactly that and the tool must not rely on more.
+grant usage on foreign data wrapper postgres_fdw to postgres;
+
+-- Schema auth: owned by supabase_admin, its objects by supabase_auth_admin. The API roles may use
+-- the schema (policies call auth.uid()) but read none of its tables.
+create schema auth authorization supabase_admin;
+grant usage on schema auth to anon, authenticated, service_role, postgres;
+grant all on schema auth to supabase_auth_admin;
+
+create table auth.users (
+    instance_id uuid,
+    id uuid not null primary key,
+    aud varchar(255),
+    role varchar(255),
+    email varchar(255),
+    encrypted_password varchar(255),
+    email_confirmed_at timestamptz,
+    last_sign_in_at timestamptz,
+    raw_app_meta_data jsonb,
+    raw_user_meta_data jsonb,
+    is_super_admin boolean,
+    phone text,
+    is_anonymous boolean not null default false,
+    created_at timestamptz,
+    updated_at timestamptz,
+    deleted_at timestamptz
+);
+create index users_instance_id_idx on auth.users (instance_id);
+create index users_email_idx on auth.users (email);
+comment on table auth.users is 'Auth: Stores user login data within a secure schema.';
+
+-- auth.uid() as Supabase defines it: the JWT subject, from either claim setting PostgREST sets;
+-- NULL when there is no request context (as for the tool's own connections).
+create function auth.uid() returns uuid
+language sql stable
+as $$
+    select coalesce(
+        nullif(current_setting('request.jwt.claim.sub', true), ''),
+        nullif(current_setting('request.jwt.claims', true), '')::jsonb ->> 'sub'
+    )::uuid
+$$;
+
+create function auth.role() returns text
+language sql stable
+as $$
+    select coalesce(
+        nullif(current_setting('request.jwt.claim.role', true), ''),
+        nullif(current_setting('request.jwt.claims', true), '')::jsonb ->> 'role'
+    )::text
+$$;
+
+alter table auth.users owner to supabase_auth_admin;
+alter function auth.uid() owner to supabase_auth_admin;
+alter function auth.role() owner to supabase_auth_admin;
+-- postgres (the dashboard's role) can read and write auth.users on a real project; anon and
+-- authenticated get nothing.
+grant all on auth.users to postgres;
+
+-- Schema storage: owned by supabase_admin, its objects by supabase_storage_admin.
+create schema storage authorization supabase_admin;
+grant usage on schema storage to postgres, anon, authenticated, service_role;
+grant all on schema storage to supabase_storage_admin;
+
+create table storage.buckets (
+    id text not null primary key,
+    name text not null,
+    owner uuid,
+    public boolean default false,
+    created_at timestamptz default now(),
+    updated_at timestamptz default now()
+);
+create unique index bname on storage.buckets (name);
+
+create table storage.objects (
+    id uuid not null default gen_random_uuid() primary key,
+    bucket_id text references storage.buckets (id),
+    name text,
+    owner uuid,
+    created_at timestamptz default now(),
+    updated_at timestamptz default now(),
+    last_accessed_at timestamptz default now(),
+    metadata jsonb,
+    version text
+);
+create unique index bucketid_objname on storage.objects (bucket_id, name);
+
+alter table storage.buckets owner to supabase_storage_admin;
+alter table storage.objects owner to supabase_storage_admin;
+alter table storage.buckets enable row level security;
+alter table storage.objects enable row level security;
+-- A real project also grants these tables to anon (RLS, with no policy, then hides every row);
+-- the sandbox grants anon nothing in storage, so "anon cannot read storage" holds at both levels.
+grant all on storage.buckets, storage.objects to postgres, authenticated, service_role;
+
+-- PostgREST's schema-cache watchers (extensions.pgrst_ddl_watch / pgrst_drop_watch): every DDL
+-- statement outside pg_temp, in any schema and by any role, sends NOTIFY pgrst. On a real project
+-- each one makes PostgREST reload its schema cache, so a tool that creates and drops staging
+-- tables in a loop costs the API something; temporary tables do not.
+create function extensions.pgrst_ddl_watch() returns event_trigger
+language plpgsql
+as $$
+declare
+    cmd record;
+begin
+    for cmd in select * from pg_event_trigger_ddl_commands()
+    loop
+        if cmd.command_tag in (
+            'CREATE SCHEMA', 'ALTER SCHEMA',
+            'CREATE TABLE', 'CREATE TABLE AS', 'SELECT INTO', 'ALTER TABLE',
+            'CREATE FOREIGN TABLE', 'ALTER FOREIGN TABLE',
+            'CREATE VIEW', 'ALTER VIEW',
+            'CREATE MATERIALIZED VIEW', 'ALTER MATERIALIZED VIEW',
+            'CREATE FUNCTION', 'ALTER FUNCTION',
+            'CREATE TRIGGER',
+            'CREATE TYPE', 'ALTER TYPE',
+            'CREATE RULE',
+            'COMMENT'
+        )
+        and cmd.schema_name is distinct from 'pg_temp'
+        then
+            notify pgrst, 'reload schema';
+        end if;
+    end loop;
+end
+$$;
+
+create function extensions.pgrst_drop_watch() returns event_trigger
+language plpgsql
+as $$
+declare
+    obj record;
+begin
+    for obj in select * from pg_event_trigger_dropped_objects()
+    loop
+        if obj.object_type in (
+            'schema', 'table', 'foreign table', 'view', 'materialized view',
+            'function', 'trigger', 'type', 'rule'
+        )
+        and obj.is_temporary is false
+        then
+            notify pgrst, 'reload schema';
+        end if;
+    end loop;
+end
+$$;
+
+create event trigger pgrst_ddl_watch on ddl_command_end
+execute function extensions.pgrst_ddl_watch();
+create event trigger pgrst_drop_watch on sql_drop
+execute function extensions.pgrst_drop_watch();
+
+-- ============================================================================================
+-- 2. The app (schema public), owned by postgres
+-- ============================================================================================
+
+set role postgres;
+
+-- Enums: real PostgreSQL enum types, labels in the order world.md lists them.
+create type public.profile_type as enum (
+    'patient', 'doctor', 'technician', 'master', 'sales_person', 'agent', 'client'
+);
+create type public.gender as enum ('male', 'female', 'other', 'unknown');
+create type public.doctor_status as enum ('active', 'inactive');
+create type public.employment_status as enum ('active', 'inactive', 'terminated', 'on_leave');
+create type public.patient_status as enum ('active', 'on_hold', 'inactive', 'archived');
+create type public.course_type as enum (
+    'main', 'refinement', 'replacement', 'any', 'invoice', 'merchandise'
+);
+create type public.order_status as enum (
+    'no_product', 'submitted', 'approved', 'in_production', 'shipped', 'cancelled', 'on_hold',
+    'add_plan'
+);
+create type public.case_status as enum (
+    'consultation', 'diagnosis', 'treatment_plan', 'active', 'refinement', 'retention',
+    'completed', 'cancelled', 'on_hold', 'transferred', 'revision'
+);
+create type public.jaw_type as enum ('upper', 'lower');
+create type public.payment_status as enum (
+    'pending', 'processing', 'completed', 'failed', 'refunded', 'cancelled', 'other'
+);
+
+-- Keeps updated_at on every app table. Unconditional, as such triggers usually are: whatever
+-- value an UPDATE writes into updated_at is replaced by now().
+create function public.set_updated_at() returns trigger
+language plpgsql
+set search_path = ''
+as $$
+begin
+    new.updated_at := now();
+    return new;
+end
+$$;
+
+-- ---------------------------------------------------------------------------------- offices
+create table public.offices (
+    id uuid primary key default gen_random_uuid(),
+    name text not null,
+    address text,
+    apartment text,
+    city text,
+    state text,
+    zip_code text,
+    country text,
+    phone text,
+    email text,
+    tax_rate numeric(5, 4),
+    square_customer_id text,
+    is_active boolean not null default true,
+    email_notifications boolean not null default true,
+    legacy_office_id integer unique,
+    metadata jsonb not null default '{}'::jsonb,
+    created_at timestamptz default now(),
+    updated_at timestamptz default now()
+);
+
+-- --------------------------------------------------------------------------------- profiles
+create table public.profiles (
+    id uuid primary key default gen_random_uuid(),
+    profile_type public.profile_type not null,
+    first_name text,
+    last_name text,
+    -- Named as on the real project (legacy-facts: "an email_format CHECK constraint").
+    email text constraint email_format check (email is null or email ~ '^[^@]+@[^@]+$'),
+    phone text,
+    date_of_birth date,
+    gender public.gender not null default 'unknown',
+    username text,
+    password_hash text,
+    is_active boolean,
+    is_verified boolean default false,
+    archived boolean default false,
+    suspended boolean default false,
+    patient_suffix varchar(10),
+    last_login_at timestamptz,
+    legacy_user_id integer unique,
+    legacy_patient_id integer,
+    metadata jsonb not null default '{}'::jsonb,
+    created_at timestamptz default now(),
+    updated_at timestamptz default now()
+);
+create index profiles_legacy_patient_id_idx on public.profiles (legacy_patient_id);
+
+-- ---------------------------------------------------------------------------------- doctors
+create table public.doctors (
+    id uuid primary key default gen_random_uuid(),
+    profile_id uuid not null unique references public.profiles (id),
+    doctor_number text,
+    specialty text default 'orthodontics',
+    primary_office_id uuid references public.offices (id),
+    status public.doctor_status,
+    is_accepting_patients boolean default true,
+    max_patient_load integer default 500,
+    joined_practice_at timestamptz,
+    legacy_user_id integer unique,
+    metadata jsonb not null default '{}'::jsonb,
+    created_at timestamptz default now(),
+    updated_at timestamptz default now()
+);
+create index doctors_primary_office_id_idx on public.doctors (primary_office_id);
+
+-- ------------------------------------------------------------------------------ technicians
+create table public.technicians (
+    id uuid primary key default gen_random_uuid(),
+    profile_id uuid not null references public.profiles (id),
+    employee_id text unique,
+    status public.employment_status,
+    is_active boolean,
+    hire_date date,
+    legacy_user_id integer unique,
+    metadata jsonb not null default '{}'::jsonb,
+    created_at timestamptz default now(),
+    updated_at timestamptz default now()
+);
+create index technicians_profile_id_idx on public.technicians (profile_id);
+
+-- --------------------------------------------------------------------------- doctor_offices
+create table public.doctor_offices (
+    id uuid primary key default gen_random_uuid(),
+    doctor_id uuid not null references public.doctors (id),
+    office_id uuid not null references public.offices (id),
+    is_primary boolean default false,
+    is_active boolean default true,
+    metadata jsonb not null default '{}'::jsonb,
+    created_at timestamptz default now(),
+    updated_at timestamptz default now(),
+    unique (doctor_id, office_id)
+);
+create index doctor_offices_office_id_idx on public.doctor_offices (office_id);
+
+-- --------------------------------------------------------------------------------- patients
+create table public.patients (
+    id uuid primary key default gen_random_uuid(),
+    profile_id uuid not null references public.profiles (id),
+    patient_number text,
+    suffix text,
+    sex public.gender,
+    date_of_birth date,
+    primary_doctor_id uuid references public.doctors (id),
+    assigned_office_id uuid references public.offices (id),
+    status public.patient_status,
+    archived boolean,
+    suspended boolean,
+    schemes jsonb,
+    enrolled_at timestamptz,
+    legacy_patient_id integer unique,
+    legacy_user_id integer,
+    legacy_doctor_id integer,
+    metadata jsonb not null default '{}'::jsonb,
+    created_at timestamptz default now(),
+    updated_at timestamptz default now()
+);
+create index patients_profile_id_idx on public.patients (profile_id);
+create index patients_primary_doctor_id_idx on public.patients (primary_doctor_id);
+create index patients_assigned_office_id_idx on public.patients (assigned_office_id);
+create index patients_legacy_user_id_idx on public.patients (legacy_user_id);
+create index patients_legacy_doctor_id_idx on public.patients (legacy_doctor_id);
+
+-- --------------------------------------------------------------------------------- products
+create table public.products (
+    id uuid primary key default gen_random_uuid(),
+    name text not null,
+    course_type public.course_type,
+    description text,
+    is_active boolean default true,
+    customization jsonb,
+    legacy_product_id integer unique,
+    metadata jsonb not null default '{}'::jsonb,
+    created_at timestamptz default now(),
+    updated_at timestamptz default now()
+);
+
+-- ----------------------------------------------------------------------------------- orders
+create table public.orders (
+    id uuid primary key default gen_random_uuid(),
+    order_number text,
+    patient_id uuid not null references public.patients (id),
+    doctor_id uuid references public.doctors (id),
+    office_id uuid references public.offices (id),
+    course_type public.course_type,
+    status public.order_status,
+    notes text,
+    complaint text,
+    amount numeric(10, 2),
+    submitted_at timestamptz,
+    approved_at timestamptz,
+    shipped_at timestamptz,
+    deleted boolean not null default false,
+    deleted_at timestamptz,
+    exports jsonb,
+    suffix text,
+    legacy_instruction_id integer unique,
+    metadata jsonb not null default '{}'::jsonb,
+    created_at timestamptz default now(),
+    updated_at timestamptz default now()
+);
+create index orders_patient_id_idx on public.orders (patient_id);
+create index orders_doctor_id_idx on public.orders (doctor_id);
+create index orders_office_id_idx on public.orders (office_id);
+
+-- The app's order guard. It fires on every insert and on every update, whatever the columns
+-- changed: an update that only sets deleted = true still fails when the order's doctor no longer
+-- has a doctor profile. Raised with the default SQLSTATE P0001 (raise_exception), as a
+-- hand-written trigger does; the message starts with 'validate_orders:'.
+create function public.validate_orders() returns trigger
+language plpgsql
+set search_path = ''
+as $$
+declare
+    doctor_profile_type public.profile_type;
+begin
+    if new.patient_id is not null
+        and not exists (select from public.patients where id = new.patient_id)
+    then
+        raise exception 'validate_orders: patient % does not exist', new.patient_id
+            using detail = format(
+                'orders.id %s, legacy_instruction_id %s',
+                new.id, coalesce(new.legacy_instruction_id::text, 'null')
+            );
+    end if;
+
+    if new.doctor_id is not null then
+        select p.profile_type
+        into doctor_profile_type
+        from public.doctors as d
+        inner join public.profiles as p on p.id = d.profile_id
+        where d.id = new.doctor_id;
+
+        if not found then
+            raise exception 'validate_orders: doctor % does not exist', new.doctor_id
+                using detail = format(
+                    'orders.id %s, legacy_instruction_id %s',
+                    new.id, coalesce(new.legacy_instruction_id::text, 'null')
+                ),
+                hint = 'orders.doctor_id must be a doctors.id';
+        end if;
+
+        if doctor_profile_type is distinct from 'doctor' then
+            raise exception 'validate_orders: doctor % has a profile of type %, not doctor',
+                new.doctor_id, doctor_profile_type
+                using detail = format(
+                    'orders.id %s, legacy_instruction_id %s',
+                    new.id, coalesce(new.legacy_instruction_id::text, 'null')
+                ),
+                hint = 'orders.doctor_id must be a doctors row whose profile_type is doctor';
+        end if;
+    end if;
+
+    return new;
+end
+$$;
+
+create trigger validate_orders
+before insert or update on public.orders
+for each row execute function public.validate_orders();
+
+-- ------------------------------------------------------------------------------------ cases
+create table public.cases (
+    id uuid primary key default gen_random_uuid(),
+    patient_id uuid not null references public.patients (id),
+    primary_doctor_id uuid references public.doctors (id),
+    office_id uuid references public.offices (id),
+    case_number text unique,
+    status public.case_status,
+    deleted boolean default false,
+    legacy_patient_id integer unique,
+    metadata jsonb not null default '{}'::jsonb,
+    created_at timestamptz default now(),
+    updated_at timestamptz default now()
+);
+create index cases_patient_id_idx on public.cases (patient_id);
+create index cases_primary_doctor_id_idx on public.cases (primary_doctor_id);
+create index cases_office_id_idx on public.cases (office_id);
+
+-- ------------------------------------------------------------------------------ order_cases
+create table public.order_cases (
+    id uuid primary key default gen_random_uuid(),
+    order_id uuid not null references public.orders (id) on delete cascade,
+    case_id uuid not null references public.cases (id) on delete cascade,
+    relationship_type varchar(50) default 'primary',
+    is_active boolean default true,
+    metadata jsonb not null default '{}'::jsonb,
+    created_at timestamptz default now(),
+    updated_at timestamptz default now(),
+    unique (order_id, case_id)
+);
+create index order_cases_case_id_idx on public.order_cases (case_id);
+
+-- ------------------------------------------------------------------------------------- jaws
+create table public.jaws (
+    id uuid primary key default gen_random_uuid(),
+    order_id uuid not null references public.orders (id),
+    product_id uuid references public.products (id),
+    jaw_type public.jaw_type,
+    labial boolean,
+    bond_teeth text,
+    extract_teeth text,
+    -- breakage, complete or other; no check constraint (world.md lists none).
+    replacement_reason text,
+    legacy_jaw_id integer unique,
+    metadata jsonb not null default '{}'::jsonb,
+    created_at timestamptz default now(),
+    updated_at timestamptz default now()
+);
+create index jaws_order_id_idx on public.jaws (order_id);
+create index jaws_product_id_idx on public.jaws (product_id);
+
+-- ------------------------------------------------------------------------------------ files
+create table public.files (
+    id uuid primary key default gen_random_uuid(),
+    file_uid text,
+    order_id uuid references public.orders (id),
+    uploaded_by uuid references public.profiles (id),
+    filename text,
+    file_type text,
+    file_size_bytes bigint,
+    mime_type text,
+    uploaded_at timestamptz,
+    legacy_file_id integer unique,
+    metadata jsonb not null default '{}'::jsonb,
+    created_at timestamptz default now(),
+    updated_at timestamptz default now()
+);
+create index files_order_id_idx on public.files (order_id);
+create index files_uploaded_by_idx on public.files (uploaded_by);
+
+-- ------------------------------------------------------------------------------- case_files
+create table public.case_files (
+    id uuid primary key default gen_random_uuid(),
+    case_id uuid not null references public.cases (id) on delete cascade,
+    file_id uuid not null references public.files (id) on delete cascade,
+    file_purpose varchar(50),
+    display_order integer,
+    metadata jsonb not null default '{}'::jsonb,
+    created_at timestamptz default now(),
+    updated_at timestamptz default now(),
+    unique (case_id, file_id)
+);
+create index case_files_file_id_idx on public.case_files (file_id);
+
+-- --------------------------------------------------------------------------------- messages
+create table public.messages (
+    id uuid primary key default gen_random_uuid(),
+    message_type varchar(50) default 'general',
+    title varchar(255),
+    content text not null,
+    sender_id uuid references public.profiles (id),
+    -- patient, user, order or system; no check constraint (world.md lists none).
+    recipient_type varchar(50) not null,
+    recipient_id uuid,
+    is_read boolean default false,
+    legacy_record_id integer unique,
+    metadata jsonb not null default '{}'::jsonb,
+    created_at timestamptz default now(),
+    updated_at timestamptz default now()
+);
+create index messages_sender_id_idx on public.messages (sender_id);
+create index messages_recipient_idx on public.messages (recipient_type, recipient_id);
+comment on column public.messages.recipient_id is
+'Polymorphic, no foreign key: a patients.id (recipient_type patient), profiles.id (user) or '
+'orders.id (order).';
+
+-- ---------------------------------------------------------------------- message_attachments
+create table public.message_attachments (
+    id uuid primary key default gen_random_uuid(),
+    message_id uuid not null references public.messages (id) on delete cascade,
+    file_id uuid not null references public.files (id) on delete cascade,
+    attachment_type text default 'file',
+    display_name text,
+    file_size bigint,
+    mime_type text,
+    attached_at timestamptz,
+    legacy_record_id integer,
+    legacy_file_id integer,
+    metadata jsonb not null default '{}'::jsonb,
+    created_at timestamptz default now(),
+    updated_at timestamptz default now(),
+    unique (message_id, file_id)
+);
+create index message_attachments_file_id_idx on public.message_attachments (file_id);
+create index message_attachments_legacy_record_id_idx
+on public.message_attachments (legacy_record_id);
+create index message_attachments_legacy_file_id_idx on public.message_attachments (legacy_file_id);
+
+-- ----------------------------------------------------------------------------- order_states
+create table public.order_states (
+    id uuid primary key default gen_random_uuid(),
+    order_id uuid not null references public.orders (id) on delete cascade,
+    status_code integer not null,
+    status_name varchar(100),
+    is_active boolean not null,
+    changed_by uuid references public.profiles (id),
+    changed_at timestamptz not null,
+    legacy_state_id integer not null unique,
+    legacy_instruction_id integer not null,
+    metadata jsonb not null default '{}'::jsonb,
+    created_at timestamptz default now(),
+    updated_at timestamptz default now()
+);
+create index order_states_order_id_idx on public.order_states (order_id);
+create index order_states_changed_by_idx on public.order_states (changed_by);
+create index order_states_legacy_instruction_id_idx on public.order_states (legacy_instruction_id);
+
+-- --------------------------------------------------------------------------------- payments
+create table public.payments (
+    id uuid primary key default gen_random_uuid(),
+    order_id uuid references public.orders (id),
+    amount numeric(10, 2),
+    currency text default 'USD',
+    status public.payment_status,
+    payment_method text,
+    processed_at timestamptz,
+    legacy_payment_id integer unique,
+    metadata jsonb not null default '{}'::jsonb,
+    created_at timestamptz default now(),
+    updated_at timestamptz default now()
+);
+create index payments_order_id_idx on public.payments (order_id);
+
+-- -------------------------------------------------------------------------- system_messages
+create table public.system_messages (
+    id uuid primary key default gen_random_uuid(),
+    message_type text check (message_type in (
+        'info', 'order_update', 'shipment_update', 'payment_update', 'case_update', 'reminder',
+        'welcome', 'status_update', 'notification'
+    )),
+    order_id uuid references public.orders (id),
+    recipient_id uuid references public.profiles (id),
+    message_code text,
+    message_data jsonb,
+    message text,
+    barcode text,
+    tracking_number text,
+    carrier text,
+    processed boolean,
+    processed_at timestamptz,
+    is_active boolean default true,
+    legacy_record_id integer unique,
+    metadata jsonb not null default '{}'::jsonb,
+    created_at timestamptz default now(),
+    updated_at timestamptz default now()
+);
+create index system_messages_order_id_idx on public.system_messages (order_id);
+create index system_messages_recipient_id_idx on public.system_messages (recipient_id);
+
+-- ============================================================================================
+-- 3. Tables in public that the tool does not own
+-- ============================================================================================
+
+-- Bookkeeping the earlier scripts left, in their existing shapes (world.md section 4). They were
+-- created with plain SQL through the project's exec_sql RPC, as postgres: the default privileges
+-- above therefore granted them to anon and authenticated, and nothing enabled row level security
+-- (only the dashboard's table editor does that by default). So, as on the real project, they are
+-- readable and writable over the HTTP API: a finding for the tool's report, not something the
+-- sandbox hides. They are not app tables, and the "RLS on every app table" rule does not cover
+-- them.
+create table public.migration_mappings (
+    entity_type varchar not null,
+    legacy_id integer,
+    new_id uuid,
+    migrated_at timestamp not null,
+    migration_batch varchar not null,
+    primary key (entity_type, legacy_id)
+);
+
+create table public.migration_control (
+    id serial primary key,
+    phase varchar not null,
+    table_name varchar not null,
+    operation varchar not null,
+    status varchar not null,
+    records_processed integer,
+    total_records integer,
+    started_at timestamp,
+    completed_at timestamp,
+    error_message text,
+    batch_size integer,
+    worker_id integer,
+    source_query text,
+    validation_query text
+);
+
+-- An app table outside the tool's scope (the app migrated auth_group into it once). It stands
+-- for everything else in public the tool must leave alone: never truncate, alter or drop it.
+create table public.teams (
+    id uuid primary key default gen_random_uuid(),
+    name text not null,
+    description text,
+    is_active boolean default true,
+    legacy_group_id integer unique,
+    metadata jsonb not null default '{}'::jsonb,
+    created_at timestamptz default now(),
+    updated_at timestamptz default now()
+);
+
+-- set_updated_at on every app table (and on teams, which is the app's too).
+do $updated_at_triggers$
+declare
+    table_name text;
+begin
+    foreach table_name in array array[
+        'offices', 'profiles', 'doctors', 'technicians', 'doctor_offices', 'patients', 'products',
+        'orders', 'cases', 'order_cases', 'jaws', 'files', 'case_files', 'messages',
+        'message_attachments', 'order_states', 'payments', 'system_messages', 'teams'
+    ]
+    loop
+        execute format(
+            'create trigger set_updated_at before update on public.%I '
+            'for each row execute function public.set_updated_at()',
+            table_name
+        );
+    end loop;
+end
+$updated_at_triggers$;
+
+-- ============================================================================================
+-- 4. Row level security
+-- ============================================================================================
+
+-- Enabled (not forced) on every app table: postgres (BYPASSRLS, and owner) and service_role
+-- (BYPASSRLS) see every row; anon has the grants but no policy, so it sees nothing; authenticated
+-- sees what the policies below allow.
+do $enable_rls$
+declare
+    table_name text;
+begin
+    foreach table_name in array array[
+        'offices', 'profiles', 'doctors', 'technicians', 'doctor_offices', 'patients', 'products',
+        'orders', 'cases', 'order_cases', 'jaws', 'files', 'case_files', 'messages',
+        'message_attachments', 'order_states', 'payments', 'system_messages', 'teams'
+    ]
+    loop
+        execute format('alter table public.%I enable row level security', table_name);
+    end loop;
+end
+$enable_rls$;
+
+-- A few of the app's policies; none is for anon (or PUBLIC).
+create policy "Authenticated users can read active offices"
+on public.offices for select to authenticated
+using (is_active);
+
+create policy "Authenticated users can read active products"
+on public.products for select to authenticated
+using (is_active);
+
+create policy "Authenticated users can read teams"
+on public.teams for select to authenticated
+using (true);
+
+create policy "Users can read their own profile"
+on public.profiles for select to authenticated
+using (id = (select auth.uid()));
+
+create policy "Users can update their own profile"
+on public.profiles for update to authenticated
+using (id = (select auth.uid()))
+with check (id = (select auth.uid()));
+
+create policy "Doctors can read their own doctor row"
+on public.doctors for select to authenticated
+using (profile_id = (select auth.uid()));
+
+create policy "Patients and their doctors can read the patient"
+on public.patients for select to authenticated
+using (
+    profile_id = (select auth.uid())
+    or primary_doctor_id in (
+        select d.id from public.doctors as d where d.profile_id = (select auth.uid())
+    )
+);
+
+create policy "Patients and their doctors can read orders"
+on public.orders for select to authenticated
+using (
+    patient_id in (
+        select p.id from public.patients as p where p.profile_id = (select auth.uid())
+    )
+    or doctor_id in (
+        select d.id from public.doctors as d where d.profile_id = (select auth.uid())
+    )
+);
+
+create policy "Users can read messages they sent or received"
+on public.messages for select to authenticated
+using (
+    sender_id = (select auth.uid())
+    or (recipient_type = 'user' and recipient_id = (select auth.uid()))
+);
+
+reset role;

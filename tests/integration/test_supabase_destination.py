@@ -1,0 +1,137 @@
+"""The Supabase emulation against world.md section 4."""
+
+from __future__ import annotations
+
+import psycopg
+import pytest
+from psycopg import errors
+
+from orchestrator.sandbox import build
+from tests.conftest import DbPair
+from tests.integration.world import (
+    COMMON_TARGET_COLUMNS,
+    TARGET_COLUMNS,
+    TARGET_ENUMS,
+    TARGET_UNIQUE_LEGACY_KEYS,
+)
+
+
+def test_app_tables_and_columns_match_world(db_pair: DbPair) -> None:
+    with db_pair.target_tool() as conn:
+        rows = conn.execute(
+            "select table_name, column_name from information_schema.columns "
+            "where table_schema = 'public'"
+        ).fetchall()
+    actual: dict[str, set[str]] = {}
+    for table, column in rows:
+        actual.setdefault(table, set()).add(column)
+    for table, columns in TARGET_COLUMNS.items():
+        assert table in actual, table
+        assert actual[table] == columns | COMMON_TARGET_COLUMNS, table
+    assert {"migration_mappings", "migration_control"} <= set(actual)
+    assert actual["migration_mappings"] == {
+        "entity_type",
+        "legacy_id",
+        "new_id",
+        "migrated_at",
+        "migration_batch",
+    }
+
+
+def test_enums(db_pair: DbPair) -> None:
+    with db_pair.target_tool() as conn:
+        rows = conn.execute(
+            "select t.typname, e.enumlabel from pg_enum e join pg_type t on t.oid = e.enumtypid "
+            "join pg_namespace n on n.oid = t.typnamespace where n.nspname = 'public'"
+        ).fetchall()
+    actual: dict[str, set[str]] = {}
+    for name, label in rows:
+        actual.setdefault(name, set()).add(label)
+    for name, labels in TARGET_ENUMS.items():
+        assert actual.get(name) == labels, name
+
+
+def test_legacy_keys_are_unique(db_pair: DbPair) -> None:
+    with db_pair.target_tool() as conn:
+        for table, column in TARGET_UNIQUE_LEGACY_KEYS.items():
+            (n,) = conn.execute(
+                "select count(*) from pg_index i join pg_attribute a "
+                "on a.attrelid = i.indrelid and a.attnum = any(i.indkey) "
+                "where i.indrelid = %s::regclass and i.indisunique and i.indnatts = 1 "
+                "and a.attname = %s",
+                (f"public.{table}", column),
+            ).fetchone()
+            assert n >= 1, f"{table}.{column} has no unique index"
+
+
+def test_rls_on_every_app_table(db_pair: DbPair) -> None:
+    with db_pair.target_tool() as conn:
+        rows = dict(
+            conn.execute(
+                "select relname, relrowsecurity from pg_class c join pg_namespace n "
+                "on n.oid = c.relnamespace where n.nspname = 'public' and c.relkind = 'r'"
+            ).fetchall()
+        )
+    for table in TARGET_COLUMNS:
+        assert rows[table] is True, table
+
+
+def test_emulation_self_checks(db_pair: DbPair) -> None:
+    with db_pair.target_admin() as conn:
+        failed = [
+            r for r in conn.execute(build.sql_file("supabase_checks.sql")).fetchall() if not r[1]
+        ]
+    assert not failed
+
+
+def test_tool_role_is_supabase_postgres(db_pair: DbPair) -> None:
+    with db_pair.target_tool() as conn:
+        row = conn.execute(
+            "select rolsuper, rolcreatedb, rolcreaterole, rolcanlogin, rolreplication, "
+            "rolbypassrls from pg_roles where rolname = current_user"
+        ).fetchone()
+        assert row == (False, True, True, True, True, True)
+        with pytest.raises(errors.InsufficientPrivilege):
+            conn.execute("set session_replication_role = replica")
+        with pytest.raises(errors.InsufficientPrivilege):
+            conn.execute("create extension if not exists file_fdw")
+
+
+def test_private_schemas_are_not_readable_by_api_roles(db_pair: DbPair) -> None:
+    """What the tool creates in its own schemas stays out of anon's and authenticated's reach."""
+    with db_pair.target_tool() as conn:
+        conn.execute("create schema diffmig_probe")
+        conn.execute("create table diffmig_probe.secret_rows (id int, password_hash text)")
+        conn.execute("insert into diffmig_probe.secret_rows values (1, 'x')")
+        for role in ("anon", "authenticated"):
+            conn.execute(f"set role {role}")
+            with pytest.raises(errors.InsufficientPrivilege):
+                conn.execute("select * from diffmig_probe.secret_rows")
+            conn.execute("reset role")
+
+
+def test_public_tables_are_granted_to_api_roles_but_filtered_by_rls(db_pair: DbPair) -> None:
+    with db_pair.target_tool() as conn:
+        (offices,) = conn.execute("select count(*) from public.offices").fetchone()
+        assert offices > 0
+        conn.execute("set role anon")
+        (visible,) = conn.execute("select count(*) from public.offices").fetchone()
+        conn.execute("reset role")
+    assert visible == 0
+
+
+def test_validate_orders_trigger_rejects_a_non_doctor(db_pair: DbPair) -> None:
+    with db_pair.target_tool() as conn:
+        patient_id, profile_id = conn.execute(
+            "select id, profile_id from patients limit 1"
+        ).fetchone()
+        conn.execute(
+            "insert into doctors (profile_id, legacy_user_id) values (%s, -1)", (profile_id,)
+        )
+        (bad_doctor,) = conn.execute("select id from doctors where legacy_user_id = -1").fetchone()
+        with pytest.raises(psycopg.Error):
+            conn.execute(
+                "insert into orders (patient_id, doctor_id, legacy_instruction_id) "
+                "values (%s, %s, -1)",
+                (patient_id, bad_doctor),
+            )

@@ -1,0 +1,138 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from orchestrator.errors import ConfigError
+from orchestrator.settings import Secret, is_local_host, load_settings, redact
+
+OLD_NAMES = {
+    "SOURCE_DB_HOST": "127.0.0.1",
+    "SOURCE_DB_PORT": "5433",
+    "SOURCE_DB_USER": "mdw_admin",
+    "SOURCE_DB_PASSWORD": "s3cret-source-PW",
+    "SOURCE_DB_NAME": "mdw_db",
+    "TARGET_DB_HOST": "localhost",
+    "TARGET_DB_PORT": "54322",
+    "TARGET_DB_USER": "postgres",
+    "TARGET_DB_PASSWORD": "s3cret-target-PW",
+    "TARGET_DB_NAME": "postgres",
+    "SUPABASE_URL": "http://localhost:8000",
+    "SUPABASE_SERVICE_ROLE": "eyJ-service-role-key",
+}
+
+
+def test_earlier_scripts_variable_names(tmp_path: Path) -> None:
+    settings = load_settings(environ=OLD_NAMES, cwd=tmp_path)
+    assert settings.source.host == "127.0.0.1"
+    assert settings.source.port == 5433
+    assert settings.source.dbname == "mdw_db"
+    assert settings.target.user == "postgres"
+    assert settings.target.password.reveal() == "s3cret-target-PW"
+    assert settings.supabase_url == "http://localhost:8000"
+    assert settings.supabase_service_role.reveal() == "eyJ-service-role-key"
+
+
+def test_database_urls_and_overrides(tmp_path: Path) -> None:
+    env = {
+        "SOURCE_DATABASE_URL": "postgresql://reader:pw1@127.0.0.1:6000/legacy",
+        "TARGET_DATABASE_URL": "postgresql://postgres:pw2@127.0.0.1:6001/postgres",
+        "TARGET_DB_PORT": "6002",
+    }
+    settings = load_settings(environ=env, cwd=tmp_path)
+    assert (settings.source.user, settings.source.port, settings.source.dbname) == (
+        "reader",
+        6000,
+        "legacy",
+    )
+    assert settings.target.port == 6002  # the separate variable wins over the URL's part
+
+
+def test_env_file_is_read_and_environment_wins(tmp_path: Path) -> None:
+    env_file = tmp_path / "custom.env"
+    env_file.write_text("\n".join(f"{k}={v}" for k, v in OLD_NAMES.items()))
+    settings = load_settings(env_file, environ={"SOURCE_DB_NAME": "other"}, cwd=tmp_path)
+    assert settings.source.dbname == "other"
+    assert settings.target.dbname == "postgres"
+    assert settings.env_file == env_file
+
+
+def test_dot_env_then_sandbox_env_are_the_defaults(tmp_path: Path) -> None:
+    (tmp_path / ".sandbox").mkdir()
+    (tmp_path / ".sandbox" / "sandbox.env").write_text(
+        "\n".join(f"{k}={v}" for k, v in OLD_NAMES.items())
+    )
+    assert load_settings(environ={}, cwd=tmp_path).env_file == tmp_path / ".sandbox/sandbox.env"
+    (tmp_path / ".env").write_text("\n".join(f"{k}={v}" for k, v in OLD_NAMES.items()))
+    assert load_settings(environ={}, cwd=tmp_path).env_file == tmp_path / ".env"
+
+
+def test_missing_settings_name_the_variables(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as err:
+        load_settings(environ={"TARGET_DB_HOST": "x"}, cwd=tmp_path)
+    assert "SOURCE_DB_HOST" in err.value.message
+    assert err.value.hint
+    assert "sandbox up" in err.value.hint
+
+
+def test_missing_env_file_is_a_config_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_settings(tmp_path / "nope.env", environ={}, cwd=tmp_path)
+
+
+def test_bad_port_and_bad_url(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="must be a number"):
+        load_settings(environ={**OLD_NAMES, "SOURCE_DB_PORT": "five"}, cwd=tmp_path)
+    with pytest.raises(ConfigError, match="not a valid PostgreSQL URL") as err:
+        load_settings(
+            environ={**OLD_NAMES, "SOURCE_DATABASE_URL": "postgresql://u:hunter2-pw@h:1/d?x=y y"},
+            cwd=tmp_path,
+        )
+    assert "hunter2-pw" not in str(err.value)
+
+
+def test_tls_required_for_remote_hosts_unless_opted_out(tmp_path: Path) -> None:
+    remote = {**OLD_NAMES, "TARGET_DB_HOST": "db.example.supabase.co"}
+    assert load_settings(environ=remote, cwd=tmp_path).target.sslmode == "require"
+    with pytest.raises(ConfigError, match="unencrypted"):
+        load_settings(environ={**remote, "TARGET_DB_SSLMODE": "disable"}, cwd=tmp_path)
+    opted_out = {**remote, "TARGET_DB_SSLMODE": "disable", "DIFFMIG_ALLOW_INSECURE": "1"}
+    assert load_settings(environ=opted_out, cwd=tmp_path).target.sslmode == "disable"
+    assert load_settings(environ=OLD_NAMES, cwd=tmp_path).source.sslmode == "prefer"
+
+
+def test_secrets_never_show() -> None:
+    secret = Secret("pa55-word-xyz")
+    assert "pa55" not in repr(secret)
+    assert "pa55" not in str(secret)
+    assert "pa55" not in f"{secret}"
+    assert redact("connecting with pa55-word-xyz") == "connecting with ***"
+
+
+def test_redact_dsns() -> None:
+    assert redact("postgresql://u:topsecret@h:5432/d") == "postgresql://u:***@h:5432/d"
+    assert "topsecret" not in redact("host=h password=topsecret user=u")
+    assert "top secret" not in redact("host=h password='top secret' user=u")
+
+
+def test_conninfo_and_describe(tmp_path: Path) -> None:
+    settings = load_settings(environ=OLD_NAMES, cwd=tmp_path)
+    assert "s3cret-source-PW" in settings.source.conninfo()
+    assert "s3cret" not in settings.source.describe()
+    assert "s3cret" not in repr(settings)
+
+
+@pytest.mark.parametrize(
+    ("host", "local"),
+    [
+        ("127.0.0.1", True),
+        ("localhost", True),
+        ("::1", True),
+        ("/var/run/postgresql", True),
+        ("10.0.0.1", False),
+        ("db.abc.supabase.co", False),
+    ],
+)
+def test_is_local_host(host: str, local: bool) -> None:
+    assert is_local_host(host) is local
