@@ -40,9 +40,15 @@ class ConfigError(DiffmigError):
 
 
 class ConnectionFailed(DiffmigError):
-    """A database could not be reached or refused the connection."""
+    """A database could not be reached or refused the connection. `transient` is true when
+    trying again later may succeed (server down or restarting), false when it cannot (wrong
+    password, unknown database)."""
 
     exit_code = EXIT_CONFIG
+
+    def __init__(self, message: str, hint: str | None = None, *, transient: bool = False) -> None:
+        super().__init__(message, hint)
+        self.transient = transient
 
 
 class EnvironmentProblem(DiffmigError):

@@ -50,8 +50,11 @@ def cli(ctx: click.Context, env_file: str | None, output: str | None, debug: boo
 
 def _register() -> None:
     from orchestrator.cli.sandbox import sandbox
+    from orchestrator.cli.sync import detect, sync
 
     cli.add_command(sandbox)
+    cli.add_command(detect)
+    cli.add_command(sync)
 
 
 _register()

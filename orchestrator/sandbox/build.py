@@ -91,6 +91,19 @@ def clone_database(cluster: LocalCluster, template: str, dbname: str) -> None:
                 sql.Identifier(owner[0] if owner else cluster.superuser),
             )
         )
+        # Database-level grants (Supabase's `grant all on database ... to postgres`) are not
+        # copied from a template: replay them.
+        grants = conn.execute(
+            "select pg_get_userbyid(a.grantee), a.privilege_type "
+            "from pg_database d, aclexplode(d.datacl) a where d.datname = %s and a.grantee <> 0",
+            (template,),
+        ).fetchall()
+        for grantee, privilege in grants:
+            conn.execute(
+                sql.SQL("grant {} on database {} to {}").format(
+                    sql.SQL(privilege), sql.Identifier(dbname), sql.Identifier(grantee)
+                )
+            )
 
 
 # --- the legacy source -----------------------------------------------------------------------
@@ -129,7 +142,7 @@ def build_legacy(
         done()
         done = _timed(on_step, f"legacy: generating data (scale {scale}, seed {seed})")
         conn.execute(sql_file("legacy_generate.sql"))
-        conn.execute("select sandbox.generate_legacy(%s, %s)", (seed, scale))
+        conn.execute("select sandbox.generate_legacy(%s::bigint, %s::numeric)", (seed, scale))
         conn.execute(
             "insert into sandbox.meta values ('seed', %s), ('scale', %s)"
             " on conflict (key) do update set value = excluded.value",
@@ -214,7 +227,7 @@ def simulate_earlier_migration(
         conn.execute("import foreign schema public from server sandbox_legacy into sandbox_legacy")
         try:
             conn.execute(sql_file("earlier_migration.sql"))
-            conn.execute("select sandbox.simulate_earlier_migration(%s)", (seed,))
+            conn.execute("select sandbox.simulate_earlier_migration(%s::bigint)", (seed,))
         finally:
             conn.execute("drop schema if exists sandbox_legacy cascade")
             conn.execute("drop server if exists sandbox_legacy cascade")
@@ -237,7 +250,7 @@ def simulate_activity(
     done = _timed(on_step, f"legacy: simulating {days} days of activity")
     with pair.legacy.connect(legacy_db, LEGACY_APP_ROLE, pair.legacy_app_password) as conn:
         conn.execute(sql_file("activity.sql"))
-        row = conn.execute("select sandbox.simulate_activity(%s, %s)", (days, seed)).fetchone()
+        row = conn.execute("select sandbox.simulate_activity(%s::integer, %s::bigint)", (days, seed)).fetchone()
         batch = int(row[0]) if row and row[0] is not None else 0
         changes = conn.execute(
             "select table_name, kind, count(*) from sandbox.activity_log where batch = %s "

@@ -245,6 +245,14 @@ checks as (
             and has_database_privilege(oid, current_database(), 'TEMPORARY')
         ), false),
         'CREATE and TEMPORARY on database ' || current_database()
+        || case
+            when coalesce(bool_and(has_database_privilege(oid, current_database(), 'CREATE')),
+                false)
+                then ''
+            else ' missing (a database cloned with CREATE DATABASE ... TEMPLATE does not inherit'
+                || ' database grants: grant all on database ' || quote_ident(current_database())
+                || ' to postgres)'
+        end
     from postgres_role
 
     union all

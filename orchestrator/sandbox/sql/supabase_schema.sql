@@ -62,6 +62,9 @@ $preconditions$;
 -- ============================================================================================
 
 -- The database: postgres may connect, create schemas and temporary tables (Supabase grants ALL).
+-- Database grants live in pg_database, outside the database: CREATE DATABASE ... TEMPLATE does not
+-- copy them, so whoever clones a database loaded with this file must repeat this grant on the
+-- clone (supabase_checks.sql reports it as postgres_can_create_schemas).
 do $database_grants$
 begin
     execute format('grant all on database %I to postgres', current_database());

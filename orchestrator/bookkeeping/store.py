@@ -1,0 +1,113 @@
+"""The bookkeeping store: versioned, idempotent DDL of the private schemas, and the records of
+runs, table syncs, checkpoints, analyses and retries. One place for every bookkeeping write."""
+
+from __future__ import annotations
+
+import getpass
+import socket
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg
+
+DDL_DIR = Path(__file__).parent / "ddl"
+SCHEMA = "diffmig"
+STAGING_SCHEMA = "diffmig_staging"
+_LOCK_KEY = 0x646966666D6967  # 'diffmig'
+
+
+def _migrations() -> list[tuple[int, Path]]:
+    found = []
+    for path in sorted(DDL_DIR.glob("*.sql")):
+        version = int(path.name.split("_", 1)[0])
+        found.append((version, path))
+    return found
+
+
+def ensure_schema(conn: psycopg.Connection) -> int:
+    """Create or upgrade the private schemas; returns the schema version. Safe to call always,
+    from concurrent processes (an advisory lock serialises them)."""
+    with conn.transaction():
+        conn.execute("select pg_advisory_xact_lock(%s)", (_LOCK_KEY,))
+        conn.execute(f"create schema if not exists {SCHEMA}")
+        conn.execute(
+            f"create table if not exists {SCHEMA}.schema_version ("
+            "version integer primary key, applied_at timestamptz not null default now())"
+        )
+        applied = {r[0] for r in conn.execute(f"select version from {SCHEMA}.schema_version")}
+        for version, path in _migrations():
+            if version in applied:
+                continue
+            conn.execute(path.read_text(encoding="utf-8"))
+            conn.execute(f"insert into {SCHEMA}.schema_version (version) values (%s)", (version,))
+        conn.execute(
+            f"insert into {SCHEMA}.installation (namespace) values (%s) on conflict do nothing",
+            (uuid.uuid4(),),
+        )
+        row = conn.execute(f"select max(version) from {SCHEMA}.schema_version").fetchone()
+    return int(row[0]) if row and row[0] is not None else 0
+
+
+@dataclass(frozen=True)
+class Run:
+    run_id: int
+    command: str
+
+
+def who() -> str:
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):
+        user = "unknown"
+    return f"{user}@{socket.gethostname()}"
+
+
+def start_run(
+    conn: psycopg.Connection,
+    command: str,
+    *,
+    mode: str | None = None,
+    transport: str | None = None,
+    source_desc: str | None = None,
+    target_desc: str | None = None,
+    resumed_from: int | None = None,
+) -> Run:
+    row = conn.execute(
+        f"insert into {SCHEMA}.runs (command, mode, transport, source_desc, target_desc, "
+        "invoked_by, resumed_from) values (%s, %s, %s, %s, %s, %s, %s) returning run_id",
+        (command, mode, transport, source_desc, target_desc, who(), resumed_from),
+    ).fetchone()
+    assert row is not None
+    return Run(run_id=int(row[0]), command=command)
+
+
+def finish_run(
+    conn: psycopg.Connection, run_id: int, status: str, error: str | None = None
+) -> None:
+    conn.execute(
+        f"update {SCHEMA}.runs set status = %s, finished_at = now(), error = %s where run_id = %s",
+        (status, error, run_id),
+    )
+
+
+def record_retry(
+    conn: psycopg.Connection, run_id: int | None, step: str, attempt: int, cause: str, sleep: float
+) -> None:
+    conn.execute(
+        f"insert into {SCHEMA}.retries (run_id, step, attempt, cause, sleep_seconds) "
+        "values (%s, %s, %s, %s, %s)",
+        (run_id, step, attempt, cause, round(sleep, 2)),
+    )
+
+
+def unfinished_run(conn: psycopg.Connection, command: str) -> int | None:
+    """The newest run of `command` that did not succeed and was not resumed since, if any."""
+    row = conn.execute(
+        f"select r.run_id from {SCHEMA}.runs r where r.command = %s "
+        "and r.status in ('running', 'failed', 'paused', 'interrupted') "
+        f"and not exists (select from {SCHEMA}.runs n where n.resumed_from = r.run_id) "
+        "and r.run_id = (select max(run_id) from diffmig.runs where command = %s)",
+        (command, command),
+    ).fetchone()
+    return int(row[0]) if row else None

@@ -1,0 +1,670 @@
+"""The sync engine: find what changed in each legacy table since the last sync, and apply it to
+the staged mirror, range by range, with checkpoints and retries.
+
+Detection, per table, cheapest first:
+  1. Version checksums per bucket of 32 keys, on both sides: count and bit_xor of a hash of
+     (key, xmin). The source computes its own (one scan of key and xmin, no row text); the mirror
+     keeps each row's source xmin. Buckets that agree hold no written row: nothing more is read.
+  2. In the buckets that differ, per row (key, xmin, md5 fingerprint) from the source, compared
+     with the mirror in SQL: new keys, deleted keys, and rows written since the last sync whose
+     fingerprint differs (modified) or does not (rewritten with the same values: not a change).
+  3. Only the full rows of new and modified keys cross the wire, through the transport.
+A key range whose mirror part is empty (first sync, appended keys) is loaded whole, without
+steps 1 and 2. Work is done in ranges of 65,536 keys: a range's rows, its checkpoint row and its
+counts commit in one destination transaction, so a range is applied exactly once; a killed sync
+resumes from the checkpoints, and applying a range again changes nothing.
+
+All source reads of a sync share one REPEATABLE READ snapshot (a lost connection starts a new
+one for the remaining work; whatever changed in between is found by the next sync).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import psycopg
+from psycopg import IsolationLevel, sql
+
+from orchestrator import db
+from orchestrator.bookkeeping import store
+from orchestrator.bookkeeping.store import SCHEMA
+from orchestrator.catalog import DeclaredTable, read_source_table, select_tables
+from orchestrator.errors import ConfigError
+from orchestrator.settings import Settings, redact
+from orchestrator.sync.mirror import (
+    BUCKET_WIDTH,
+    BUCKETS_PER_RANGE,
+    MirrorTable,
+    ensure_mirror,
+    range_bounds,
+    version_hash,
+)
+from orchestrator.sync.transports import (
+    CopyTransport,
+    FdwTransport,
+    Transport,
+    fdw_unavailable_reason,
+    stream_copy,
+)
+
+RANGE_WIDTH = BUCKET_WIDTH * BUCKETS_PER_RANGE
+
+Progress = Callable[[dict[str, Any]], None]
+
+
+@dataclass
+class TableChanges:
+    table: str
+    source_rows: int = 0
+    new: int = 0
+    modified: int = 0
+    deleted: int = 0
+    rewritten_unchanged: int = 0
+    ranges_total: int = 0
+    ranges_done: int = 0
+    ranges_resumed: int = 0
+    seconds: float = 0.0
+    schema_changes: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "table": self.table,
+            "source_rows": self.source_rows,
+            "new": self.new,
+            "modified": self.modified,
+            "deleted": self.deleted,
+            "rewritten_unchanged": self.rewritten_unchanged,
+            "ranges": self.ranges_total,
+            "ranges_resumed": self.ranges_resumed,
+            "seconds": round(self.seconds, 3),
+            "schema_changes": self.schema_changes,
+        }
+
+
+@dataclass
+class SyncReport:
+    command: str
+    run_id: int
+    analysis_id: int
+    transport: str
+    transport_reason: str
+    tables: list[TableChanges]
+    retries: list[str]
+    seconds: float
+    resumed_from: int | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "command": self.command,
+            "run_id": self.run_id,
+            "analysis_id": self.analysis_id,
+            "transport": self.transport,
+            "transport_reason": self.transport_reason,
+            "resumed_from": self.resumed_from,
+            "tables": [t.as_dict() for t in self.tables],
+            "retries": self.retries,
+            "elapsed_s": round(self.seconds, 3),
+        }
+
+
+@dataclass(frozen=True)
+class WorkRange:
+    index: int
+    lo: int
+    hi: int
+    buckets: list[int] | None  # None: the mirror has nothing here, load the range whole
+
+
+class SyncEngine:
+    """One sync (apply=True) or one detection (apply=False) over the declared legacy tables."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        transport: str | None = None,
+        progress: Progress | None = None,
+        info: Callable[[str], None] | None = None,
+    ) -> None:
+        self.settings = settings
+        self.transport_choice = transport or settings.transport
+        self.progress = progress or (lambda _event: None)
+        self.info = info or (lambda _msg: None)
+        self.src: psycopg.Connection | None = None
+        self.dst: psycopg.Connection | None = None
+        self.retries: list[str] = []
+        self._pending_retries: list[tuple[str, int, str, float]] = []
+        self.run_id = 0
+        self.analysis_id = 0
+        self.transport: Transport = CopyTransport()
+        self.transport_reason = ""
+
+    # --- connections ------------------------------------------------------------------------
+
+    def _close(self) -> None:
+        for conn in (self.src, self.dst):
+            if conn is not None:
+                with contextlib.suppress(psycopg.Error):
+                    conn.close()
+        self.src = self.dst = None
+
+    def _connections(self) -> tuple[psycopg.Connection, psycopg.Connection]:
+        if self.src is None or self.src.closed or self.src.broken:
+            src = db.connect(
+                self.settings.source, autocommit=False, application_name="diffmig-sync"
+            )
+            src.isolation_level = IsolationLevel.REPEATABLE_READ
+            src.read_only = True
+            self.src = src
+        if self.dst is None or self.dst.closed or self.dst.broken:
+            self.dst = db.connect(self.settings.target, application_name="diffmig-sync")
+            self._flush_retries()
+        return self.src, self.dst
+
+    def _on_retry(self, step: str) -> db.OnRetry:
+        def record(attempt: int, exc: BaseException, sleep: float) -> None:
+            cause = redact(
+                str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            )
+            self.retries.append(
+                f"{step}: attempt {attempt} failed ({cause}); retried in {sleep:.1f}s"
+            )
+            self.info(f"{step}: connection lost ({cause}); retrying in {sleep:.1f}s")
+            self._pending_retries.append((step, attempt, cause, sleep))
+            self._close()
+
+        return record
+
+    def _flush_retries(self) -> None:
+        if self.dst is None or not self.run_id:
+            return
+        while self._pending_retries:
+            step, attempt, cause, sleep = self._pending_retries.pop(0)
+            store.record_retry(self.dst, self.run_id, step, attempt, cause, sleep)
+
+    # --- the run ----------------------------------------------------------------------------
+
+    def run(
+        self, *, tables: list[str] | None = None, apply: bool = True, resume: bool = False
+    ) -> SyncReport:
+        started = time.monotonic()
+        command = "sync" if apply else "detect"
+        declared = select_tables(tables)
+        _, dst = db.with_retries("connect", self._connections, on_retry=self._on_retry("connect"))
+        store.ensure_schema(dst)
+        resumed_from = store.unfinished_run(dst, "sync") if apply else None
+        if resume and resumed_from is None:
+            self.info("no unfinished sync to resume: starting a new one")
+        if apply and resumed_from is not None and not resume:
+            self.info(
+                f"sync run {resumed_from} did not finish; starting a new sync "
+                "(use --resume to continue it from its checkpoints)"
+            )
+            resumed_from = None
+        self._choose_transport(dst, declared)
+        run = store.start_run(
+            dst,
+            command,
+            transport=self.transport.name,
+            source_desc=self.settings.source.describe(),
+            target_desc=self.settings.target.describe(),
+            resumed_from=resumed_from,
+        )
+        self.run_id = run.run_id
+        self._flush_retries()
+        row = dst.execute(
+            f"insert into {SCHEMA}.analyses (run_id, basis) values (%s, 'mirror') "
+            "returning analysis_id",
+            (self.run_id,),
+        ).fetchone()
+        assert row is not None
+        self.analysis_id = int(row[0])
+        chain = self._run_chain(dst, resumed_from)
+        results: list[TableChanges] = []
+        try:
+            for table in declared:
+                results.append(
+                    db.with_retries(
+                        f"{command} {table.name}",
+                        lambda t=table: self._table(t, apply=apply, chain=chain),  # type: ignore[misc]
+                        on_retry=self._on_retry(f"{command} {table.name}"),
+                    )
+                )
+            src, dst = self._connections()
+            src.commit()
+            store.finish_run(dst, self.run_id, "succeeded")
+        except KeyboardInterrupt:
+            self._finish_after_error("interrupted", "interrupted by the user")
+            raise
+        except Exception as exc:
+            self._finish_after_error("failed", redact(str(exc)))
+            raise
+        finally:
+            self._close()
+        return SyncReport(
+            command=command,
+            run_id=self.run_id,
+            analysis_id=self.analysis_id,
+            transport=self.transport.name,
+            transport_reason=self.transport_reason,
+            tables=results,
+            retries=self.retries,
+            seconds=time.monotonic() - started,
+            resumed_from=resumed_from,
+        )
+
+    def _finish_after_error(self, status: str, error: str) -> None:
+        try:
+            self._close()
+            with db.connection(self.settings.target) as conn:
+                self.dst = conn
+                self._flush_retries()
+                store.finish_run(conn, self.run_id, status, error)
+            self.dst = None
+        except Exception:  # noqa: BLE001 - the original error matters more than this one
+            self.info("could not record the run's failure in the bookkeeping")
+
+    def _run_chain(self, dst: psycopg.Connection, resumed_from: int | None) -> list[int]:
+        chain = [self.run_id]
+        current = resumed_from
+        while current is not None:
+            chain.append(current)
+            row = dst.execute(
+                f"select resumed_from from {SCHEMA}.runs where run_id = %s", (current,)
+            ).fetchone()
+            current = row[0] if row else None
+        return chain
+
+    def _choose_transport(self, dst: psycopg.Connection, declared: list[DeclaredTable]) -> None:
+        choice = self.transport_choice
+        if choice == "copy":
+            self.transport, self.transport_reason = CopyTransport(), "chosen with --transport copy"
+            return
+        fdw = FdwTransport(self.settings.source)
+        reason = fdw_unavailable_reason(dst, fdw, declared[0].name if declared else "auth_user")
+        if reason is None:
+            self.transport = fdw
+            self.transport_reason = (
+                "chosen with --transport fdw"
+                if choice == "fdw"
+                else "the destination can reach the source through postgres_fdw"
+            )
+        elif choice == "fdw":
+            raise ConfigError(
+                f"--transport fdw is not possible: {reason}",
+                hint="use --transport copy (diffmig streams the rows itself) or fix the cause",
+            )
+        else:
+            self.transport, self.transport_reason = CopyTransport(), f"copy, because {reason}"
+        self.info(f"transport: {self.transport.name} ({self.transport_reason})")
+
+    # --- one table --------------------------------------------------------------------------
+
+    def _table(self, declared: DeclaredTable, *, apply: bool, chain: list[int]) -> TableChanges:
+        started = time.monotonic()
+        src, dst = self._connections()
+        result = TableChanges(declared.name)
+        done = dst.execute(
+            f"select 1 from {SCHEMA}.table_syncs where run_id = any(%s) and table_name = %s "
+            "and status = 'succeeded' and run_id <> %s",
+            (chain, declared.name, self.run_id),
+        ).fetchone()
+        if apply and done:
+            self.info(f"{declared.name}: already synced by the run being resumed")
+            return result
+        source = read_source_table(src, declared)
+        with dst.transaction():
+            mirror, changes = ensure_mirror(dst, source)
+        result.schema_changes = changes
+        for change in changes:
+            self.info(f"schema change: {change}")
+        self.transport.prepare(dst, mirror)
+        if apply:
+            dst.execute(
+                f"insert into {SCHEMA}.table_syncs (run_id, table_name, transport) "
+                "values (%s, %s, %s) on conflict (run_id, table_name) do update set "
+                "status = 'running', error = null",
+                (self.run_id, mirror.name, self.transport.name),
+            )
+        ranges, source_rows = self._plan(src, dst, mirror)
+        result.source_rows = source_rows
+        result.ranges_total = len(ranges)
+        resumed = (
+            {
+                r[0]
+                for r in dst.execute(
+                    f"select range_lo from {SCHEMA}.checkpoints where run_id = any(%s) "
+                    "and table_name = %s",
+                    (chain, mirror.name),
+                )
+            }
+            if apply
+            else set()
+        )
+        if apply:
+            dst.execute(
+                f"update {SCHEMA}.table_syncs set ranges_total = %s, source_rows = %s "
+                "where run_id = %s and table_name = %s",
+                (len(ranges), source_rows, self.run_id, mirror.name),
+            )
+        for work in ranges:
+            if work.lo in resumed:
+                result.ranges_resumed += 1
+                continue
+            counts = self._range(src, dst, mirror, work, apply=apply)
+            result.new += counts.get("new", 0)
+            result.modified += counts.get("modified", 0)
+            result.deleted += counts.get("deleted", 0)
+            result.rewritten_unchanged += counts.get("touched", 0)
+            result.ranges_done += 1
+            self.progress(
+                {
+                    "table": mirror.name,
+                    "ranges_done": result.ranges_done + result.ranges_resumed,
+                    "ranges_total": result.ranges_total,
+                    "rows": result.new + result.modified + result.deleted,
+                }
+            )
+        result.seconds = time.monotonic() - started
+        dst.execute(
+            f"insert into {SCHEMA}.analysis_tables (analysis_id, table_name, source_rows, "
+            "rows_new, rows_modified, rows_deleted, seconds) values (%s, %s, %s, %s, %s, %s, %s) "
+            "on conflict (analysis_id, table_name) do update set source_rows = excluded.source_rows, "
+            "rows_new = excluded.rows_new, rows_modified = excluded.rows_modified, "
+            "rows_deleted = excluded.rows_deleted, seconds = excluded.seconds",
+            (
+                self.analysis_id,
+                mirror.name,
+                source_rows,
+                result.new,
+                result.modified,
+                result.deleted,
+                round(result.seconds, 3),
+            ),
+        )
+        if apply:
+            with dst.transaction():
+                dst.execute(
+                    f"update {SCHEMA}.table_syncs set status = 'succeeded', finished_at = now() "
+                    "where run_id = %s and table_name = %s",
+                    (self.run_id, mirror.name),
+                )
+                dst.execute(
+                    f"update {SCHEMA}.mirror_tables set last_synced_run = %s, last_synced_at = now() "
+                    "where table_name = %s",
+                    (self.run_id, mirror.name),
+                )
+        return result
+
+    def _plan(
+        self, src: psycopg.Connection, dst: psycopg.Connection, mirror: MirrorTable
+    ) -> tuple[list[WorkRange], int]:
+        """The key ranges to work on, and the source's row count."""
+        key = sql.Identifier(mirror.key)
+        row = src.execute(
+            sql.SQL("select min({k}), max({k}), count(*) from {t}").format(
+                k=key, t=mirror.source_ident
+            )
+        ).fetchone()
+        assert row is not None
+        lo, hi, source_rows = row[0], row[1], int(row[2])
+        mirror_ranges = {
+            int(r[0])
+            for r in dst.execute(
+                sql.SQL("select distinct ({} / {})::bigint from {}").format(
+                    key, sql.Literal(RANGE_WIDTH), mirror.ident
+                )
+            )
+        }
+        if not mirror_ranges:
+            if not source_rows:
+                return [], 0
+            return [
+                WorkRange(i, *range_bounds(i), None)
+                for i in range(int(lo) // RANGE_WIDTH, int(hi) // RANGE_WIDTH + 1)
+            ], source_rows
+
+        # Step 1: per-bucket version checksums on both sides, compared in the destination.
+        dst.execute("drop table if exists pg_temp.diffmig_l1")
+        dst.execute("create temp table diffmig_l1 (bucket bigint, n bigint, h bigint)")
+        stream_copy(
+            src,
+            dst,
+            sql.SQL("select {b}::bigint, count(*), bit_xor({h}) from {t} group by 1").format(
+                b=mirror.bucket_of(),
+                h=version_hash(key, sql.SQL("xmin::text::bigint")),
+                t=mirror.source_ident,
+            ),
+            sql.SQL("copy pg_temp.diffmig_l1 from stdin (format binary)"),
+        )
+        dirty = dst.execute(
+            sql.SQL(
+                "select coalesce(s.bucket, m.bucket) from pg_temp.diffmig_l1 s full join ("
+                "select {b}::bigint as bucket, count(*) as n, bit_xor({h}) as h from {t} "
+                "where _deleted_at is null group by 1) m on m.bucket = s.bucket "
+                "where s.n is distinct from m.n or s.h is distinct from m.h order by 1"
+            ).format(
+                b=mirror.bucket_of(),
+                h=version_hash(key, sql.Identifier("_source_xmin")),
+                t=mirror.ident,
+            )
+        ).fetchall()
+        dst.execute("drop table pg_temp.diffmig_l1")
+        by_range: dict[int, list[int]] = {}
+        for (bucket,) in dirty:
+            by_range.setdefault(int(bucket) // BUCKETS_PER_RANGE, []).append(int(bucket))
+        ranges = [
+            WorkRange(i, *range_bounds(i), None if i not in mirror_ranges else buckets)
+            for i, buckets in sorted(by_range.items())
+        ]
+        return ranges, source_rows
+
+    # --- one range --------------------------------------------------------------------------
+
+    def _range(
+        self,
+        src: psycopg.Connection,
+        dst: psycopg.Connection,
+        mirror: MirrorTable,
+        work: WorkRange,
+        *,
+        apply: bool,
+    ) -> dict[str, int]:
+        if work.buckets is None:
+            return self._whole_range(src, dst, mirror, work, apply=apply)
+        key = sql.Identifier(mirror.key)
+        with dst.transaction():
+            dst.execute(
+                "create temp table diffmig_l2 (id bigint, ver bigint, h uuid) on commit drop"
+            )
+            # Step 2: per-row versions and fingerprints of the differing buckets.
+            stream_copy(
+                src,
+                dst,
+                sql.SQL(
+                    "select {k}::bigint, xmin::text::bigint, {f} from {t} as s "
+                    "where {k} between {lo} and {hi} and {b} = any({buckets}::bigint[])"
+                ).format(
+                    k=key,
+                    f=mirror.fingerprint("s"),
+                    t=mirror.source_ident,
+                    lo=sql.Literal(work.lo),
+                    hi=sql.Literal(work.hi),
+                    b=mirror.bucket_of(),
+                    buckets=sql.Literal("{" + ",".join(map(str, work.buckets)) + "}"),
+                ),
+                sql.SQL("copy pg_temp.diffmig_l2 from stdin (format binary)"),
+            )
+            dst.execute(
+                sql.SQL(
+                    "create temp table diffmig_changes on commit drop as "
+                    "select coalesce(s.id, m.{k}) as id, s.ver, case "
+                    "when m.{k} is null then 'new' "
+                    "when s.id is null then 'deleted' "
+                    "when m._deleted_at is not null then 'modified' "
+                    "when s.h is distinct from {f} then 'modified' "
+                    "else 'touched' end as change "
+                    "from pg_temp.diffmig_l2 s full join ("
+                    "select * from {t} where {k} between {lo} and {hi} "
+                    "and {b} = any({buckets}::bigint[])) m on m.{k} = s.id "
+                    "where (s.id is null and m._deleted_at is null) or (s.id is not null and "
+                    "(m.{k} is null or m._deleted_at is not null "
+                    "or s.ver is distinct from m._source_xmin))"
+                ).format(
+                    k=key,
+                    f=mirror.fingerprint("m"),
+                    t=mirror.ident,
+                    lo=sql.Literal(work.lo),
+                    hi=sql.Literal(work.hi),
+                    b=mirror.bucket_of(),
+                    buckets=sql.Literal("{" + ",".join(map(str, work.buckets)) + "}"),
+                )
+            )
+            counts = {
+                str(change): int(n)
+                for change, n in dst.execute(
+                    "select change, count(*) from pg_temp.diffmig_changes group by 1"
+                ).fetchall()
+            }
+            dst.execute(
+                f"insert into {SCHEMA}.analysis_keys (analysis_id, table_name, legacy_id, change) "
+                "select %s, %s, id, change from pg_temp.diffmig_changes where change <> 'touched' "
+                "on conflict do nothing",
+                (self.analysis_id, mirror.name),
+            )
+            if apply:
+                self._apply_changes(src, dst, mirror)
+                self._checkpoint(dst, mirror, work, counts)
+        return counts
+
+    def _apply_changes(
+        self, src: psycopg.Connection, dst: psycopg.Connection, mirror: MirrorTable
+    ) -> None:
+        """Step 3: the full rows of new and modified keys, then upsert, re-version, mark deletes."""
+        key = sql.Identifier(mirror.key)
+        keys = [
+            int(r[0])
+            for r in dst.execute(
+                "select id from pg_temp.diffmig_changes where change in ('new', 'modified')"
+            )
+        ]
+        if keys:
+            dst.execute(
+                sql.SQL(
+                    "create temp table diffmig_load on commit drop as "
+                    "select {}, _source_xmin from {} with no data"
+                ).format(mirror.column_list(), mirror.ident)
+            )
+            self.transport.load_keys(src, dst, mirror, keys, sql.SQL("pg_temp.diffmig_load"))
+            assignments = sql.SQL(", ").join(
+                sql.SQL("{c} = excluded.{c}").format(c=sql.Identifier(c)) for c in mirror.columns
+            )
+            dst.execute(
+                sql.SQL(
+                    "insert into {t} ({cols}, _source_xmin, _synced_run) "
+                    "select {cols}, _source_xmin, {run} from pg_temp.diffmig_load "
+                    "on conflict ({k}) do update set {assign}, "
+                    "_source_xmin = excluded._source_xmin, _synced_at = now(), "
+                    "_synced_run = excluded._synced_run, _deleted_at = null"
+                ).format(
+                    t=mirror.ident,
+                    cols=mirror.column_list(),
+                    run=sql.Literal(self.run_id),
+                    k=key,
+                    assign=assignments,
+                )
+            )
+        dst.execute(
+            sql.SQL(
+                "update {t} m set _source_xmin = c.ver from pg_temp.diffmig_changes c "
+                "where c.change = 'touched' and m.{k} = c.id"
+            ).format(t=mirror.ident, k=key)
+        )
+        dst.execute(
+            sql.SQL(
+                "update {t} m set _deleted_at = now(), _synced_run = {run} "
+                "from pg_temp.diffmig_changes c where c.change = 'deleted' and m.{k} = c.id"
+            ).format(t=mirror.ident, k=key, run=sql.Literal(self.run_id))
+        )
+
+    def _whole_range(
+        self,
+        src: psycopg.Connection,
+        dst: psycopg.Connection,
+        mirror: MirrorTable,
+        work: WorkRange,
+        *,
+        apply: bool,
+    ) -> dict[str, int]:
+        """A range the mirror has nothing of: every source row in it is new."""
+        key = sql.Identifier(mirror.key)
+        between = sql.SQL("{} between {} and {}").format(
+            key, sql.Literal(work.lo), sql.Literal(work.hi)
+        )
+        with dst.transaction():
+            if apply:
+                dst.execute("select set_config('diffmig.run_id', %s, true)", (str(self.run_id),))
+                self.transport.load_range(src, dst, mirror, work.lo, work.hi, mirror.ident)
+                row = dst.execute(
+                    sql.SQL("select count(*) from {} where {}").format(mirror.ident, between)
+                ).fetchone()
+                counts = {"new": int(row[0]) if row else 0}
+                self._checkpoint(dst, mirror, work, counts)
+            else:
+                stream_copy(
+                    src,
+                    dst,
+                    sql.SQL(
+                        "select {a}::bigint, {n}::text, {k}::bigint, 'new'::text from {t} where {w}"
+                    ).format(
+                        a=sql.Literal(self.analysis_id),
+                        n=sql.Literal(mirror.name),
+                        k=key,
+                        t=mirror.source_ident,
+                        w=between,
+                    ),
+                    sql.SQL(
+                        f"copy {SCHEMA}.analysis_keys (analysis_id, table_name, legacy_id, change) "
+                        "from stdin (format binary)"
+                    ),
+                )
+                row = dst.execute(
+                    f"select count(*) from {SCHEMA}.analysis_keys where analysis_id = %s "
+                    "and table_name = %s and legacy_id between %s and %s",
+                    (self.analysis_id, mirror.name, work.lo, work.hi),
+                ).fetchone()
+                counts = {"new": int(row[0]) if row else 0}
+        return counts
+
+    def _checkpoint(
+        self, dst: psycopg.Connection, mirror: MirrorTable, work: WorkRange, counts: dict[str, int]
+    ) -> None:
+        dst.execute(
+            f"insert into {SCHEMA}.checkpoints (run_id, table_name, range_lo, range_hi, rows_new, "
+            "rows_modified, rows_deleted) values (%s, %s, %s, %s, %s, %s, %s)",
+            (
+                self.run_id,
+                mirror.name,
+                work.lo,
+                work.hi,
+                counts.get("new", 0),
+                counts.get("modified", 0),
+                counts.get("deleted", 0),
+            ),
+        )
+        dst.execute(
+            f"update {SCHEMA}.table_syncs set ranges_done = ranges_done + 1, "
+            "rows_new = rows_new + %s, rows_modified = rows_modified + %s, "
+            "rows_deleted = rows_deleted + %s where run_id = %s and table_name = %s",
+            (
+                counts.get("new", 0),
+                counts.get("modified", 0),
+                counts.get("deleted", 0),
+                self.run_id,
+                mirror.name,
+            ),
+        )

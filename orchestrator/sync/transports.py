@@ -1,0 +1,291 @@
+"""How legacy rows reach the destination: two transports behind one interface.
+
+- `copy`: diffmig streams `COPY (...) TO STDOUT (FORMAT BINARY)` from the source into
+  `COPY ... FROM STDIN (FORMAT BINARY)` in the destination, block by block (never a whole table in
+  memory). Reads share the sync's source snapshot.
+- `fdw`: the destination pulls through postgres_fdw (a server `diffmig_source` and a password
+  user mapping, since Supabase's `postgres` is no superuser; foreign tables in the private schema
+  `diffmig_source`). Each foreign table exposes the remote row version as `_source_xmin`.
+
+Change detection always reads the source directly (checksums and fingerprints are computed where
+the rows are); only full rows travel through the transport.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+import psycopg
+from psycopg import sql
+
+from orchestrator.settings import DbSettings, redact
+from orchestrator.sync.mirror import MirrorTable
+
+FDW_SERVER = "diffmig_source"
+FDW_SCHEMA = "diffmig_source"
+FDW_FETCH_SIZE = 20000
+
+
+def stream_copy(
+    src: psycopg.Connection,
+    dst: psycopg.Connection,
+    src_query: sql.Composable,
+    dst_copy: sql.Composed | sql.SQL,
+) -> int:
+    """Stream the rows of `src_query` into `dst_copy` (a COPY ... FROM STDIN); returns bytes."""
+    moved = 0
+    with src.cursor() as scur, dst.cursor() as dcur:
+        copy_out = sql.SQL("copy ({}) to stdout (format binary)").format(src_query)
+        with scur.copy(copy_out) as reader, dcur.copy(dst_copy) as writer:
+            for block in reader:
+                writer.write(block)
+                moved += len(block)
+    return moved
+
+
+class Transport(Protocol):
+    name: str
+
+    def prepare(self, dst: psycopg.Connection, mirror: MirrorTable) -> None:
+        """Whatever the destination needs before rows of this table move."""
+
+    def load_range(
+        self,
+        src: psycopg.Connection,
+        dst: psycopg.Connection,
+        mirror: MirrorTable,
+        lo: int,
+        hi: int,
+        into: sql.Composable,
+    ) -> None:
+        """Every source row with lo <= key <= hi into `into` (columns..., _source_xmin)."""
+
+    def load_keys(
+        self,
+        src: psycopg.Connection,
+        dst: psycopg.Connection,
+        mirror: MirrorTable,
+        keys: list[int],
+        into: sql.Composable,
+    ) -> None:
+        """The source rows with these keys into `into` (columns..., _source_xmin)."""
+
+
+def _target_columns(mirror: MirrorTable) -> sql.Composed:
+    return sql.SQL("{}, _source_xmin").format(mirror.column_list())
+
+
+@dataclass
+class CopyTransport:
+    name: str = "copy"
+
+    def prepare(self, dst: psycopg.Connection, mirror: MirrorTable) -> None:
+        return None
+
+    def _select(self, mirror: MirrorTable, where: sql.Composable) -> sql.Composed:
+        return sql.SQL("select {}, xmin::text::bigint from {} where {}").format(
+            mirror.column_list(), mirror.source_ident, where
+        )
+
+    def _copy_in(self, into: sql.Composable, mirror: MirrorTable) -> sql.Composed:
+        return sql.SQL("copy {} ({}) from stdin (format binary)").format(
+            into, _target_columns(mirror)
+        )
+
+    def load_range(
+        self,
+        src: psycopg.Connection,
+        dst: psycopg.Connection,
+        mirror: MirrorTable,
+        lo: int,
+        hi: int,
+        into: sql.Composable,
+    ) -> None:
+        where = sql.SQL("{} between {} and {}").format(
+            sql.Identifier(mirror.key), sql.Literal(lo), sql.Literal(hi)
+        )
+        stream_copy(src, dst, self._select(mirror, where), self._copy_in(into, mirror))
+
+    def load_keys(
+        self,
+        src: psycopg.Connection,
+        dst: psycopg.Connection,
+        mirror: MirrorTable,
+        keys: list[int],
+        into: sql.Composable,
+    ) -> None:
+        if not keys:
+            return
+        # COPY takes no parameters: the keys go in as an array literal (at most one range's).
+        where = sql.SQL("{} = any({}::bigint[])").format(
+            sql.Identifier(mirror.key), sql.Literal("{" + ",".join(map(str, keys)) + "}")
+        )
+        stream_copy(src, dst, self._select(mirror, where), self._copy_in(into, mirror))
+
+
+@dataclass
+class FdwTransport:
+    """The destination pulls through postgres_fdw."""
+
+    source: DbSettings
+    name: str = "fdw"
+
+    def setup(self, dst: psycopg.Connection) -> None:
+        """Server, password user mapping and private schema (idempotent)."""
+        options = {
+            "host": self.source.host,
+            "port": str(self.source.port),
+            "dbname": self.source.dbname,
+            "sslmode": self.source.sslmode,
+            "fetch_size": str(FDW_FETCH_SIZE),
+            "application_name": "diffmig-fdw",
+        }
+        exists = dst.execute(
+            "select 1 from pg_foreign_server where srvname = %s", (FDW_SERVER,)
+        ).fetchone()
+        if exists:
+            rows = dst.execute(
+                "select unnest(srvoptions) from pg_foreign_server where srvname = %s",
+                (FDW_SERVER,),
+            ).fetchall()
+            current = dict(r[0].split("=", 1) for r in rows)
+            changes = [
+                sql.SQL("{} {} {}").format(
+                    sql.SQL("set" if k in current else "add"), sql.SQL(k), sql.Literal(v)
+                )
+                for k, v in options.items()
+                if current.get(k) != v
+            ]
+            if changes:
+                dst.execute(
+                    sql.SQL("alter server {} options ({})").format(
+                        sql.Identifier(FDW_SERVER), sql.SQL(", ").join(changes)
+                    )
+                )
+        else:
+            dst.execute(
+                sql.SQL("create server {} foreign data wrapper postgres_fdw options ({})").format(
+                    sql.Identifier(FDW_SERVER),
+                    sql.SQL(", ").join(
+                        sql.SQL("{} {}").format(sql.SQL(k), sql.Literal(v))
+                        for k, v in options.items()
+                    ),
+                )
+            )
+        dst.execute(
+            sql.SQL("drop user mapping if exists for current_user server {}").format(
+                sql.Identifier(FDW_SERVER)
+            )
+        )
+        dst.execute(
+            sql.SQL(
+                "create user mapping for current_user server {} options (user {}, password {})"
+            ).format(
+                sql.Identifier(FDW_SERVER),
+                sql.Literal(self.source.user),
+                sql.Literal(self.source.password.reveal()),
+            )
+        )
+        dst.execute(sql.SQL("create schema if not exists {}").format(sql.Identifier(FDW_SCHEMA)))
+        dst.execute(
+            sql.SQL("revoke all on schema {} from public").format(sql.Identifier(FDW_SCHEMA))
+        )
+
+    def prepare(self, dst: psycopg.Connection, mirror: MirrorTable) -> None:
+        """(Re)create the foreign table with the source's current columns plus its xmin."""
+        defs: list[sql.Composable] = [
+            sql.SQL("{} {}").format(sql.Identifier(c.name), sql.SQL(c.type))
+            for c in mirror.source.columns
+        ]
+        defs.append(sql.SQL("_source_xmin xid options (column_name 'xmin')"))
+        ident = sql.Identifier(FDW_SCHEMA, mirror.name)
+        dst.execute(sql.SQL("drop foreign table if exists {}").format(ident))
+        dst.execute(
+            sql.SQL(
+                "create foreign table {} ({}) server {} options (schema_name {}, table_name {})"
+            ).format(
+                ident,
+                sql.SQL(", ").join(defs),
+                sql.Identifier(FDW_SERVER),
+                sql.Literal("public"),
+                sql.Literal(mirror.name),
+            )
+        )
+
+    def _insert(
+        self, mirror: MirrorTable, into: sql.Composable, where: sql.Composable
+    ) -> sql.Composed:
+        return sql.SQL(
+            "insert into {} ({}) select {}, _source_xmin::text::bigint from {} where {}"
+        ).format(
+            into,
+            _target_columns(mirror),
+            mirror.column_list(),
+            sql.Identifier(FDW_SCHEMA, mirror.name),
+            where,
+        )
+
+    def load_range(
+        self,
+        src: psycopg.Connection,
+        dst: psycopg.Connection,
+        mirror: MirrorTable,
+        lo: int,
+        hi: int,
+        into: sql.Composable,
+    ) -> None:
+        where = sql.SQL("{} between {} and {}").format(
+            sql.Identifier(mirror.key), sql.Literal(lo), sql.Literal(hi)
+        )
+        dst.execute(self._insert(mirror, into, where))
+
+    def load_keys(
+        self,
+        src: psycopg.Connection,
+        dst: psycopg.Connection,
+        mirror: MirrorTable,
+        keys: list[int],
+        into: sql.Composable,
+    ) -> None:
+        if not keys:
+            return
+        where = sql.SQL("{} = any(%s)").format(sql.Identifier(mirror.key))
+        dst.execute(self._insert(mirror, into, where), (keys,))
+
+
+def fdw_unavailable_reason(
+    dst: psycopg.Connection, transport: FdwTransport, probe_table: str
+) -> str | None:
+    """None when the destination can pull from the source through postgres_fdw; else why not."""
+    ext = dst.execute("select 1 from pg_extension where extname = 'postgres_fdw'").fetchone()
+    if ext is None:
+        return (
+            "postgres_fdw is not enabled in the destination (enable it under Database > Extensions)"
+        )
+    allowed = dst.execute(
+        "select has_foreign_data_wrapper_privilege('postgres_fdw', 'usage')"
+    ).fetchone()
+    if not allowed or not allowed[0]:
+        return "the destination role may not use the postgres_fdw wrapper"
+    if not transport.source.password:
+        return "postgres_fdw needs the source password (SOURCE_DB_PASSWORD) as a non-superuser"
+    try:
+        transport.setup(dst)
+        # A throwaway foreign table, rolled back: only reachability and authentication matter.
+        with dst.transaction(force_rollback=True):
+            dst.execute(
+                sql.SQL(
+                    "create foreign table {}.diffmig_probe (x int) server {} "
+                    "options (schema_name 'public', table_name {})"
+                ).format(
+                    sql.Identifier(FDW_SCHEMA), sql.Identifier(FDW_SERVER), sql.Literal(probe_table)
+                )
+            )
+            dst.execute(
+                sql.SQL("select 1 from {}.diffmig_probe limit 1").format(sql.Identifier(FDW_SCHEMA))
+            )
+    except psycopg.Error as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        return f"the destination cannot reach the source: {redact(first)}"
+    return None
