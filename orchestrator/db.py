@@ -33,7 +33,7 @@ T = TypeVar("T")
 # Session settings that fix the text form of every value (fingerprints depend on it).
 PINNED_SESSION = (
     "set timezone = 'UTC'; set datestyle = 'ISO, YMD'; set intervalstyle = 'postgres'; "
-    "set extra_float_digits = 1; set bytea_output = 'hex'"
+    "set extra_float_digits = 1; set bytea_output = 'hex'; set jit = off"
 )
 
 # How long a lost connection is retried before the step gives up (its checkpoint stays).

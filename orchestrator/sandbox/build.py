@@ -250,7 +250,9 @@ def simulate_activity(
     done = _timed(on_step, f"legacy: simulating {days} days of activity")
     with pair.legacy.connect(legacy_db, LEGACY_APP_ROLE, pair.legacy_app_password) as conn:
         conn.execute(sql_file("activity.sql"))
-        row = conn.execute("select sandbox.simulate_activity(%s::integer, %s::bigint)", (days, seed)).fetchone()
+        row = conn.execute(
+            "select sandbox.simulate_activity(%s::integer, %s::bigint)", (days, seed)
+        ).fetchone()
         batch = int(row[0]) if row and row[0] is not None else 0
         changes = conn.execute(
             "select table_name, kind, count(*) from sandbox.activity_log where batch = %s "

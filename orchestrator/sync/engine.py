@@ -21,6 +21,7 @@ one for the remaining work; whatever changed in between is found by the next syn
 from __future__ import annotations
 
 import contextlib
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -33,14 +34,20 @@ from orchestrator import db
 from orchestrator.bookkeeping import store
 from orchestrator.bookkeeping.store import SCHEMA
 from orchestrator.catalog import DeclaredTable, read_source_table, select_tables
-from orchestrator.errors import ConfigError
+from orchestrator.errors import ConfigError, RunFailed
 from orchestrator.settings import Settings, redact
 from orchestrator.sync.mirror import (
     BUCKET_WIDTH,
     BUCKETS_PER_RANGE,
     MirrorTable,
+    buckets_valid,
+    drop_primary_key,
     ensure_mirror,
+    ensure_primary_key,
+    int_array,
+    invalidate_buckets,
     range_bounds,
+    refresh_buckets,
     version_hash,
 )
 from orchestrator.sync.transports import (
@@ -51,7 +58,37 @@ from orchestrator.sync.transports import (
     stream_copy,
 )
 
-RANGE_WIDTH = BUCKET_WIDTH * BUCKETS_PER_RANGE
+
+def buckets_per_range() -> int:
+    """Keys per checkpointed range, from DIFFMIG_RANGE_KEYS (a multiple of the bucket width;
+    smaller ranges checkpoint more often, larger ones move bulk loads in fewer transactions)."""
+    raw = os.environ.get("DIFFMIG_RANGE_KEYS", "")
+    if not raw:
+        return BUCKETS_PER_RANGE
+    try:
+        keys = int(raw)
+    except ValueError:
+        raise ConfigError(f"DIFFMIG_RANGE_KEYS must be a number, got {raw!r}") from None
+    if keys < BUCKET_WIDTH or keys % BUCKET_WIDTH:
+        raise ConfigError(f"DIFFMIG_RANGE_KEYS must be a multiple of {BUCKET_WIDTH}, got {keys}")
+    return keys // BUCKET_WIDTH
+
+
+_HINTS = {
+    "53100": "the destination is out of disk space: free some (or grow the disk)",
+    "53200": "the destination ran out of memory",
+    "57014": "a statement hit statement_timeout: raise it for the diffmig role "
+    "(alter role ... set statement_timeout) or retry at a quieter time",
+    "42501": "the destination role lacks a privilege: `diffmig doctor` lists what it needs",
+}
+
+
+def _hint_for(sqlstate: str, apply: bool) -> str:
+    cause = _HINTS.get(sqlstate, "fix the cause named above")
+    if apply:
+        return f"{cause}; then `diffmig sync --resume` continues from the last checkpoint"
+    return f"{cause}; then run the command again"
+
 
 Progress = Callable[[dict[str, Any]], None]
 
@@ -142,6 +179,7 @@ class SyncEngine:
         self.analysis_id = 0
         self.transport: Transport = CopyTransport()
         self.transport_reason = ""
+        self.buckets_per_range = buckets_per_range()
 
     # --- connections ------------------------------------------------------------------------
 
@@ -227,13 +265,7 @@ class SyncEngine:
         results: list[TableChanges] = []
         try:
             for table in declared:
-                results.append(
-                    db.with_retries(
-                        f"{command} {table.name}",
-                        lambda t=table: self._table(t, apply=apply, chain=chain),  # type: ignore[misc]
-                        on_retry=self._on_retry(f"{command} {table.name}"),
-                    )
-                )
+                results.append(self._table_with_retries(table, command, apply, chain))
             src, dst = self._connections()
             src.commit()
             store.finish_run(dst, self.run_id, "succeeded")
@@ -256,6 +288,24 @@ class SyncEngine:
             seconds=time.monotonic() - started,
             resumed_from=resumed_from,
         )
+
+    def _table_with_retries(
+        self, table: DeclaredTable, command: str, apply: bool, chain: list[int]
+    ) -> TableChanges:
+        step = f"{command} {table.name}"
+        try:
+            return db.with_retries(
+                step,
+                lambda: self._table(table, apply=apply, chain=chain),
+                on_retry=self._on_retry(step),
+            )
+        except psycopg.Error as exc:
+            sqlstate = getattr(exc, "sqlstate", None) or "no SQLSTATE"
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise RunFailed(
+                f"{step} failed in run {self.run_id} ({sqlstate}): {redact(first)}",
+                hint=_hint_for(sqlstate, apply),
+            ) from exc
 
     def _finish_after_error(self, status: str, error: str) -> None:
         try:
@@ -330,7 +380,7 @@ class SyncEngine:
                 "status = 'running', error = null",
                 (self.run_id, mirror.name, self.transport.name),
             )
-        ranges, source_rows = self._plan(src, dst, mirror)
+        ranges, source_rows = self._plan(src, dst, mirror, apply=apply)
         result.source_rows = source_rows
         result.ranges_total = len(ranges)
         resumed = (
@@ -369,6 +419,11 @@ class SyncEngine:
                     "rows": result.new + result.modified + result.deleted,
                 }
             )
+        if apply and not buckets_valid(dst, mirror):
+            with dst.transaction():
+                ensure_primary_key(dst, mirror)
+                refresh_buckets(dst, mirror)
+            dst.execute(sql.SQL("analyze {}").format(mirror.ident))
         result.seconds = time.monotonic() - started
         dst.execute(
             f"insert into {SCHEMA}.analysis_tables (analysis_id, table_name, source_rows, "
@@ -401,10 +456,11 @@ class SyncEngine:
         return result
 
     def _plan(
-        self, src: psycopg.Connection, dst: psycopg.Connection, mirror: MirrorTable
+        self, src: psycopg.Connection, dst: psycopg.Connection, mirror: MirrorTable, *, apply: bool
     ) -> tuple[list[WorkRange], int]:
         """The key ranges to work on, and the source's row count."""
         key = sql.Identifier(mirror.key)
+        width = BUCKET_WIDTH * self.buckets_per_range
         row = src.execute(
             sql.SQL("select min({k}), max({k}), count(*) from {t}").format(
                 k=key, t=mirror.source_ident
@@ -412,23 +468,30 @@ class SyncEngine:
         ).fetchone()
         assert row is not None
         lo, hi, source_rows = row[0], row[1], int(row[2])
-        mirror_ranges = {
-            int(r[0])
-            for r in dst.execute(
-                sql.SQL("select distinct ({} / {})::bigint from {}").format(
-                    key, sql.Literal(RANGE_WIDTH), mirror.ident
-                )
-            )
-        }
-        if not mirror_ranges:
+        empty = (
+            dst.execute(sql.SQL("select 1 from {} limit 1").format(mirror.ident)).fetchone() is None
+        )
+        if empty:
+            if apply:
+                # A bulk load: the key index is built once at the end (see _finish_table).
+                with dst.transaction():
+                    invalidate_buckets(dst, mirror)
+                    drop_primary_key(dst, mirror)
             if not source_rows:
                 return [], 0
             return [
-                WorkRange(i, *range_bounds(i), None)
-                for i in range(int(lo) // RANGE_WIDTH, int(hi) // RANGE_WIDTH + 1)
+                WorkRange(i, *range_bounds(i, self.buckets_per_range), None)
+                for i in range(int(lo) // width, int(hi) // width + 1)
             ], source_rows
 
-        # Step 1: per-bucket version checksums on both sides, compared in the destination.
+        if apply or not buckets_valid(dst, mirror):
+            # A resumed first load may have left the mirror without its key or checksums.
+            with dst.transaction():
+                ensure_primary_key(dst, mirror)
+                if not buckets_valid(dst, mirror):
+                    refresh_buckets(dst, mirror)
+
+        # Step 1: the source's per-bucket version checksums against the mirror's.
         dst.execute("drop table if exists pg_temp.diffmig_l1")
         dst.execute("create temp table diffmig_l1 (bucket bigint, n bigint, h bigint)")
         stream_copy(
@@ -441,24 +504,30 @@ class SyncEngine:
             ),
             sql.SQL("copy pg_temp.diffmig_l1 from stdin (format binary)"),
         )
-        dirty = dst.execute(
-            sql.SQL(
-                "select coalesce(s.bucket, m.bucket) from pg_temp.diffmig_l1 s full join ("
-                "select {b}::bigint as bucket, count(*) as n, bit_xor({h}) as h from {t} "
-                "where _deleted_at is null group by 1) m on m.bucket = s.bucket "
-                "where s.n is distinct from m.n or s.h is distinct from m.h order by 1"
-            ).format(
-                b=mirror.bucket_of(),
-                h=version_hash(key, sql.Identifier("_source_xmin")),
-                t=mirror.ident,
-            )
+        rows = dst.execute(
+            f"select coalesce(s.bucket, m.bucket), coalesce(m.all_rows, 0) "
+            f"from pg_temp.diffmig_l1 s full join (select * from {SCHEMA}.mirror_buckets "
+            "where table_name = %s) m on m.bucket = s.bucket "
+            "where s.n is distinct from nullif(m.live_rows, 0) "
+            "or s.h is distinct from m.version_xor order by 1",
+            (mirror.name,),
         ).fetchall()
+        occupied = {
+            int(r[0])
+            for r in dst.execute(
+                f"select distinct bucket / %s from {SCHEMA}.mirror_buckets "
+                "where table_name = %s and all_rows > 0",
+                (self.buckets_per_range, mirror.name),
+            )
+        }
         dst.execute("drop table pg_temp.diffmig_l1")
         by_range: dict[int, list[int]] = {}
-        for (bucket,) in dirty:
-            by_range.setdefault(int(bucket) // BUCKETS_PER_RANGE, []).append(int(bucket))
+        for bucket, _ in rows:
+            by_range.setdefault(int(bucket) // self.buckets_per_range, []).append(int(bucket))
         ranges = [
-            WorkRange(i, *range_bounds(i), None if i not in mirror_ranges else buckets)
+            WorkRange(
+                i, *range_bounds(i, self.buckets_per_range), buckets if i in occupied else None
+            )
             for i, buckets in sorted(by_range.items())
         ]
         return ranges, source_rows
@@ -487,7 +556,7 @@ class SyncEngine:
                 dst,
                 sql.SQL(
                     "select {k}::bigint, xmin::text::bigint, {f} from {t} as s "
-                    "where {k} between {lo} and {hi} and {b} = any({buckets}::bigint[])"
+                    "where {k} between {lo} and {hi} and {b} = any({buckets})"
                 ).format(
                     k=key,
                     f=mirror.fingerprint("s"),
@@ -495,7 +564,7 @@ class SyncEngine:
                     lo=sql.Literal(work.lo),
                     hi=sql.Literal(work.hi),
                     b=mirror.bucket_of(),
-                    buckets=sql.Literal("{" + ",".join(map(str, work.buckets)) + "}"),
+                    buckets=int_array(work.buckets),
                 ),
                 sql.SQL("copy pg_temp.diffmig_l2 from stdin (format binary)"),
             )
@@ -510,7 +579,7 @@ class SyncEngine:
                     "else 'touched' end as change "
                     "from pg_temp.diffmig_l2 s full join ("
                     "select * from {t} where {k} between {lo} and {hi} "
-                    "and {b} = any({buckets}::bigint[])) m on m.{k} = s.id "
+                    "and {b} = any({buckets})) m on m.{k} = s.id "
                     "where (s.id is null and m._deleted_at is null) or (s.id is not null and "
                     "(m.{k} is null or m._deleted_at is not null "
                     "or s.ver is distinct from m._source_xmin))"
@@ -521,7 +590,7 @@ class SyncEngine:
                     lo=sql.Literal(work.lo),
                     hi=sql.Literal(work.hi),
                     b=mirror.bucket_of(),
-                    buckets=sql.Literal("{" + ",".join(map(str, work.buckets)) + "}"),
+                    buckets=int_array(work.buckets),
                 )
             )
             counts = {
@@ -538,6 +607,7 @@ class SyncEngine:
             )
             if apply:
                 self._apply_changes(src, dst, mirror)
+                refresh_buckets(dst, mirror, (work.lo, work.hi, work.buckets))
                 self._checkpoint(dst, mirror, work, counts)
         return counts
 

@@ -26,7 +26,7 @@ from orchestrator.catalog import SOURCE_SCHEMA, SourceTable
 
 OWN_COLUMNS = ("_source_xmin", "_synced_at", "_synced_run", "_deleted_at")
 BUCKET_WIDTH = 32  # keys per first-level checksum bucket
-BUCKETS_PER_RANGE = 2048  # buckets per checkpointed work range (65,536 keys)
+BUCKETS_PER_RANGE = 2048  # buckets per checkpointed work range (65,536 keys), by default
 
 
 @dataclass(frozen=True)
@@ -74,8 +74,13 @@ def version_hash(key: sql.Composable, xmin: sql.Composable) -> sql.Composed:
     return sql.SQL("hashint8extended(({}::bigint << 32) | {}, 0)").format(key, xmin)
 
 
-def range_bounds(range_index: int) -> tuple[int, int]:
-    width = BUCKET_WIDTH * BUCKETS_PER_RANGE
+def int_array(values: list[int]) -> sql.Composed:
+    """An array literal of keys for statements that take no parameters (COPY)."""
+    return sql.SQL("{}::bigint[]").format(sql.Literal("{" + ",".join(map(str, values)) + "}"))
+
+
+def range_bounds(range_index: int, buckets_per_range: int = BUCKETS_PER_RANGE) -> tuple[int, int]:
+    width = BUCKET_WIDTH * buckets_per_range
     return range_index * width, (range_index + 1) * width - 1
 
 
@@ -155,3 +160,90 @@ def mirror_row_count(conn: psycopg.Connection, mirror: MirrorTable) -> int:
         sql.SQL("select count(*) from {} where _deleted_at is null").format(mirror.ident)
     ).fetchone()
     return int(row[0]) if row else 0
+
+
+def has_primary_key(conn: psycopg.Connection, mirror: MirrorTable) -> bool:
+    row = conn.execute(
+        "select 1 from pg_index where indrelid = %s::regclass and indisprimary",
+        (f"{STAGING_SCHEMA}.{mirror.name}",),
+    ).fetchone()
+    return row is not None
+
+
+def drop_primary_key(conn: psycopg.Connection, mirror: MirrorTable) -> None:
+    """Before a bulk load into an empty mirror: the key index is built once, afterwards."""
+    row = conn.execute(
+        "select conname from pg_constraint where conrelid = %s::regclass and contype = 'p'",
+        (f"{STAGING_SCHEMA}.{mirror.name}",),
+    ).fetchone()
+    if row:
+        conn.execute(
+            sql.SQL("alter table {} drop constraint {}").format(
+                mirror.ident, sql.Identifier(row[0])
+            )
+        )
+
+
+def ensure_primary_key(conn: psycopg.Connection, mirror: MirrorTable) -> None:
+    if not has_primary_key(conn, mirror):
+        conn.execute(
+            sql.SQL("alter table {} add primary key ({})").format(
+                mirror.ident, sql.Identifier(mirror.key)
+            )
+        )
+
+
+def refresh_buckets(
+    conn: psycopg.Connection, mirror: MirrorTable, work: tuple[int, int, list[int]] | None = None
+) -> None:
+    """Recompute the mirror's bucket checksums: all of them, or those of (lo, hi, buckets)."""
+    key = sql.Identifier(mirror.key)
+    if work is None:
+        conn.execute(f"delete from {SCHEMA}.mirror_buckets where table_name = %s", (mirror.name,))
+        where: sql.Composable = sql.SQL("true")
+    else:
+        lo, hi, buckets = work
+        conn.execute(
+            f"delete from {SCHEMA}.mirror_buckets where table_name = %s and bucket = any(%s)",
+            (mirror.name, buckets),
+        )
+        where = sql.SQL("{k} between {lo} and {hi} and {b} = any({buckets})").format(
+            k=key,
+            lo=sql.Literal(lo),
+            hi=sql.Literal(hi),
+            b=mirror.bucket_of(),
+            buckets=int_array(buckets),
+        )
+    conn.execute(
+        sql.SQL(
+            "insert into {s}.mirror_buckets (table_name, bucket, live_rows, version_xor, all_rows) "
+            "select {name}, {b}::bigint, count(*) filter (where _deleted_at is null), "
+            "bit_xor({h}) filter (where _deleted_at is null), count(*) from {t} where {w} group by 2"
+        ).format(
+            s=sql.Identifier(SCHEMA),
+            name=sql.Literal(mirror.name),
+            b=mirror.bucket_of(),
+            h=version_hash(key, sql.Identifier("_source_xmin")),
+            t=mirror.ident,
+            w=where,
+        )
+    )
+    if work is None:
+        conn.execute(
+            f"update {SCHEMA}.mirror_tables set buckets_valid = true where table_name = %s",
+            (mirror.name,),
+        )
+
+
+def invalidate_buckets(conn: psycopg.Connection, mirror: MirrorTable) -> None:
+    conn.execute(
+        f"update {SCHEMA}.mirror_tables set buckets_valid = false where table_name = %s",
+        (mirror.name,),
+    )
+
+
+def buckets_valid(conn: psycopg.Connection, mirror: MirrorTable) -> bool:
+    row = conn.execute(
+        f"select buckets_valid from {SCHEMA}.mirror_tables where table_name = %s", (mirror.name,)
+    ).fetchone()
+    return bool(row and row[0])

@@ -20,7 +20,7 @@ import psycopg
 from psycopg import sql
 
 from orchestrator.settings import DbSettings, redact
-from orchestrator.sync.mirror import MirrorTable
+from orchestrator.sync.mirror import MirrorTable, int_array
 
 FDW_SERVER = "diffmig_source"
 FDW_SCHEMA = "diffmig_source"
@@ -118,9 +118,7 @@ class CopyTransport:
         if not keys:
             return
         # COPY takes no parameters: the keys go in as an array literal (at most one range's).
-        where = sql.SQL("{} = any({}::bigint[])").format(
-            sql.Identifier(mirror.key), sql.Literal("{" + ",".join(map(str, keys)) + "}")
-        )
+        where = sql.SQL("{} = any({})").format(sql.Identifier(mirror.key), int_array(keys))
         stream_copy(src, dst, self._select(mirror, where), self._copy_in(into, mirror))
 
 
@@ -200,6 +198,15 @@ class FdwTransport:
         ]
         defs.append(sql.SQL("_source_xmin xid options (column_name 'xmin')"))
         ident = sql.Identifier(FDW_SCHEMA, mirror.name)
+        wanted = [(c.name, c.type) for c in mirror.source.columns] + [("_source_xmin", "xid")]
+        current = dst.execute(
+            "select a.attname, format_type(a.atttypid, a.atttypmod) from pg_attribute a "
+            "where a.attrelid = to_regclass(%s) and a.attnum > 0 and not a.attisdropped "
+            "order by a.attnum",
+            (f"{FDW_SCHEMA}.{mirror.name}",),
+        ).fetchall()
+        if [tuple(r) for r in current] == wanted:
+            return
         dst.execute(sql.SQL("drop foreign table if exists {}").format(ident))
         dst.execute(
             sql.SQL(

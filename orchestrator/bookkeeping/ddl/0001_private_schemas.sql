@@ -164,3 +164,16 @@ create table diffmig.schema_snapshots (
     taken_at timestamptz not null default now(),
     catalog jsonb not null
 );
+
+-- Per mirrored table and bucket of keys: live rows, bit_xor of hash(key, source xmin), and all
+-- rows (deleted ones included). Kept in step with the mirror by every range a sync applies, so a
+-- sync compares the source's checksums with these instead of re-reading the whole mirror.
+create table diffmig.mirror_buckets (
+    table_name text not null,
+    bucket bigint not null,
+    live_rows bigint not null,
+    version_xor bigint,
+    all_rows bigint not null,
+    primary key (table_name, bucket)
+);
+alter table diffmig.mirror_tables add column buckets_valid boolean not null default false;

@@ -91,7 +91,7 @@ create or replace function sandbox.act_pick(
     batch_seed bigint,
     max_id bigint,
     condition text default 'true',
-    prefer text default '0'
+    prefer text default 'null::integer'
 )
 returns integer
 language plpgsql
@@ -156,6 +156,8 @@ create or replace function sandbox.simulate_activity(days integer, seed bigint)
 returns integer
 language plpgsql
 set timezone to 'UTC'
+set datestyle to 'ISO, YMD'
+set client_min_messages to warning
 set search_path to pg_catalog, public
 as $$
 #variable_conflict use_column
@@ -288,7 +290,7 @@ begin
         ' + (exists (select from public.dispatch_office_doctors as x where x.office_id = t.id))::int'
     );
     insert into pg_temp.act_pick (tbl, id, kind)
-    select 'dispatch_patient', x.id, 'update_untouched'
+    select 'dispatch_patient', x.id, 'office_cascade'
     from public.dispatch_patient as x
     inner join pg_temp.act_pick as p
         on p.tbl = 'dispatch_office' and p.kind = 'delete' and p.id = x.office_id
@@ -298,7 +300,7 @@ begin
         update public.dispatch_patient as t
         set office_id = null
         from pg_temp.act_pick as p, pg_temp.act_pick as o
-        where p.tbl = 'dispatch_patient' and p.kind = 'update_untouched' and p.id = t.id
+        where p.tbl = 'dispatch_patient' and p.kind = 'office_cascade' and p.id = t.id
             and o.tbl = 'dispatch_office' and o.kind = 'delete' and o.id = t.office_id
         returning t.id
     )
@@ -307,7 +309,7 @@ begin
         'update_untouched', 'office_id set null (office deleted)'
     from changed;
     insert into pg_temp.act_pick (tbl, id, kind)
-    select 'dispatch_payment', x.id, 'update_untouched'
+    select 'dispatch_payment', x.id, 'office_cascade'
     from public.dispatch_payment as x
     inner join pg_temp.act_pick as p
         on p.tbl = 'dispatch_office' and p.kind = 'delete' and p.id = x.office_id
@@ -317,7 +319,7 @@ begin
         update public.dispatch_payment as t
         set office_id = null
         from pg_temp.act_pick as p, pg_temp.act_pick as o
-        where p.tbl = 'dispatch_payment' and p.kind = 'update_untouched' and p.id = t.id
+        where p.tbl = 'dispatch_payment' and p.kind = 'office_cascade' and p.id = t.id
             and o.tbl = 'dispatch_office' and o.kind = 'delete' and o.id = t.office_id
         returning t.id
     )
@@ -326,7 +328,7 @@ begin
         'update_untouched', 'office_id set null (office deleted)'
     from changed;
     insert into pg_temp.act_pick (tbl, id, kind)
-    select 'dispatch_office_doctors', x.id, 'delete'
+    select 'dispatch_office_doctors', x.id, 'office_cascade'
     from public.dispatch_office_doctors as x
     inner join pg_temp.act_pick as p
         on p.tbl = 'dispatch_office' and p.kind = 'delete' and p.id = x.office_id
@@ -334,7 +336,7 @@ begin
     with changed as (
         delete from public.dispatch_office_doctors as t
         using pg_temp.act_pick as p, pg_temp.act_pick as o
-        where p.tbl = 'dispatch_office_doctors' and p.kind = 'delete' and p.id = t.id
+        where p.tbl = 'dispatch_office_doctors' and p.kind = 'office_cascade' and p.id = t.id
             and o.tbl = 'dispatch_office' and o.kind = 'delete' and o.id = t.office_id
         returning t.id
     )
@@ -363,7 +365,7 @@ begin
             phone = case when v = 1 then '+1 555 01' || lpad((t.id % 100)::text, 2, '0')
                 || ' ext ' || v_batch else t.phone end,
             valid = case when v = 2 then not t.valid else t.valid end,
-            address = case when v = 3 then (t.id % 900 + 10) || ' ' || sandbox.pick(
+            address = case when v = 3 then ((t.id * 7 + v_batch * 13) % 900 + 10) || ' ' || sandbox.pick(
                 t.id, 108, bs, array['Oak Ave', 'Sakura-dori 2-1', 'MG Road', 'Sukhumvit Soi 11']
             ) else t.address end
         from (
@@ -381,7 +383,7 @@ begin
 
     -- The new email column, filled for some offices from the first batch on.
     perform sandbox.act_pick(
-        'dispatch_office', 'update_untouched', sandbox.act_n(c_office, 0.01, days, 2), 110, bs,
+        'dispatch_office', 'email', sandbox.act_n(c_office, 0.01, days, 2), 110, bs,
         mx_office, 't.email is null'
     );
     with changed as (
@@ -391,7 +393,7 @@ begin
             || coalesce(nullif(regexp_replace(lower(t.name), '[^a-z0-9]', '', 'g'), ''), 'office')
             || t.id || '.' || sandbox.pick(t.id, 112, bs, array['com', 'jp', 'in', 'co.th'])
         from pg_temp.act_pick as p
-        where p.tbl = 'dispatch_office' and p.kind = 'update_untouched' and p.id = t.id
+        where p.tbl = 'dispatch_office' and p.kind = 'email' and p.id = t.id
             and t.email is null
         returning t.id
     )
@@ -466,26 +468,27 @@ begin
         select p.id as pid,
             case
                 when sandbox.rnd(p.id, 204, bs) < 0.70 then 'read'
-                when sandbox.rnd(p.id, 204, bs) < 0.95 then 'sent'
+                when sandbox.rnd(p.id, 204, bs) < 0.95 and x.sent is not true then 'sent'
+                when sandbox.rnd(p.id, 204, bs) < 0.95 then 'read'
                 else 'template_context'
             end as v
         from pg_temp.act_pick as p
+        inner join public.dispatch_notification as x on x.id = p.id
         where p.tbl = 'dispatch_notification' and p.kind = 'update_untouched'
     ),
     changed as (
         update public.dispatch_notification as t
-        set read = case when v = 'read' or (v = 'sent' and t.sent) then not t.read else t.read end,
-            sent = case when v = 'sent' and t.sent is not true then true else t.sent end,
+        set read = case when v = 'read' then not t.read else t.read end,
+            sent = case when v = 'sent' then true else t.sent end,
             template_context = case
                 when v <> 'template_context' then t.template_context
-                when rtrim(t.template_context) like '%}'
+                when btrim(t.template_context) ~ '^\{.*[^{[:space:]].*\}$'
                     then left(rtrim(t.template_context), -1) || ', "resent": true}'
-                else '{"resent": true}'
+                else '{"resent": ' || v_batch || '}'
             end
         from picked
         where picked.pid = t.id
-        returning t.id,
-            case when v = 'sent' and t.sent then 'read' else v end as detail
+        returning t.id, v as detail
     )
     insert into sandbox.activity_log (batch, happened_at, table_name, legacy_id, kind, detail)
     select v_batch, sandbox.rnd_ts(id, 205, bs, t0, t1), 'dispatch_notification', id,
@@ -916,33 +919,36 @@ begin
         mx_instruction
     );
     with picked as (
-        select p.id as pid, sandbox.rnd(p.id, 804, bs) as r,
+        select p.id as pid,
+            case
+                when r < 0.6 or (r < 0.7 and x.deleted) then 'status'
+                when r < 0.7 then 'deleted'
+                else 'notes'
+            end as v,
             sandbox.rnd_ts(p.id, 805, bs, t0, t1) as h
         from pg_temp.act_pick as p
+        inner join public.dispatch_instruction as x on x.id = p.id
+        cross join lateral (select sandbox.rnd(p.id, 804, bs) as r) as rr
         where p.tbl = 'dispatch_instruction' and p.kind = 'update'
+            and rr.r < 0.8
     ),
     changed as (
         update public.dispatch_instruction as t
         set status = case
-                when r < 0.6 or (r < 0.7 and t.deleted) then
+                when v = 'status' then
                     case when t.status between 0 and 6 then t.status + 1 else 1 end
                 else t.status
             end,
-            deleted = case when r >= 0.6 and r < 0.7 then true else t.deleted end,
+            deleted = case when v = 'deleted' then true else t.deleted end,
             notes = case
-                when r >= 0.7 and r < 0.8 then coalesce(t.notes || ' ', '')
+                when v = 'notes' then coalesce(t.notes || ' ', '')
                     || 'Updated on ' || to_char(h, 'YYYY-MM-DD') || '.'
                 else t.notes
             end,
             updated_at = h
         from picked
-        where picked.pid = t.id and r < 0.8
-        returning t.id, h,
-            case
-                when r < 0.6 or (r < 0.7 and t.deleted) then 'status, updated_at'
-                when r < 0.7 then 'deleted, updated_at'
-                else 'notes, updated_at'
-            end as detail
+        where picked.pid = t.id
+        returning t.id, h, v || ', updated_at' as detail
     )
     insert into sandbox.activity_log (batch, happened_at, table_name, legacy_id, kind, detail)
     select v_batch, h, 'dispatch_instruction', id, 'update', detail
@@ -1155,10 +1161,13 @@ begin
     );
     with picked as (
         select p.id as pid, floor(sandbox.rnd(p.id, 1007, bs) * 4)::integer as v,
-            (
-                select o.id from public.dispatch_office as o
-                where o.id >= sandbox.rnd_int(p.id, 1008, bs, 1, greatest(mx_office, 1))
-                order by o.id limit 1
+            coalesce(
+                (
+                    select o.id from public.dispatch_office as o
+                    where o.id >= sandbox.rnd_int(p.id, 1008, bs, 1, greatest(mx_office, 1))
+                    order by o.id limit 1
+                ),
+                (select min(o.id) from public.dispatch_office as o)
             ) as new_office_id
         from pg_temp.act_pick as p
         where p.tbl = 'dispatch_patient' and p.kind = 'update_untouched'
@@ -1433,7 +1442,7 @@ begin
         ' and g.group_id = 1))::int'
     );
     insert into pg_temp.act_pick (tbl, id, kind)
-    select 'auth_user_groups', g.id, 'delete'
+    select 'auth_user_groups', g.id, 'user_cascade'
     from public.auth_user_groups as g
     inner join pg_temp.act_pick as p
         on p.tbl = 'auth_user' and p.kind = 'delete' and p.id = g.user_id
@@ -1441,7 +1450,7 @@ begin
     with changed as (
         delete from public.auth_user_groups as t
         using pg_temp.act_pick as p, pg_temp.act_pick as u
-        where p.tbl = 'auth_user_groups' and p.kind = 'delete' and p.id = t.id
+        where p.tbl = 'auth_user_groups' and p.kind = 'user_cascade' and p.id = t.id
             and u.tbl = 'auth_user' and u.kind = 'delete' and u.id = t.user_id
         returning t.id
     )
@@ -1475,7 +1484,7 @@ begin
                 when r >= 0.5 and r < 0.7 then
                     coalesce(
                         nullif(regexp_replace(lower(t.first_name), '[^a-z]', '', 'g'), ''), 'user'
-                    ) || '.' || t.id || '@' || sandbox.pick(
+                    ) || '.' || t.id || '_' || v_batch || '@' || sandbox.pick(
                         t.id, 1307, bs, array['gmail.com', 'yahoo.co.jp', 'outlook.com']
                     )
                 else t.email
@@ -1484,9 +1493,10 @@ begin
                 when r >= 0.7 and r < 0.85 then
                     case
                         when btrim(t.first_name) = '' then 'Alex'
-                        when t.first_name = initcap(btrim(t.first_name))
-                            then upper(btrim(t.first_name))
-                        else initcap(btrim(t.first_name))
+                        when t.first_name <> btrim(t.first_name) then btrim(t.first_name)
+                        when t.first_name <> initcap(t.first_name) then initcap(t.first_name)
+                        when t.first_name <> upper(t.first_name) then upper(t.first_name)
+                        else t.first_name || ' ' || chr(65 + (t.id % 26)::integer) || '.'
                     end
                 else t.first_name
             end,
@@ -1535,7 +1545,7 @@ begin
         )
         select id, password, last_login, is_superuser, username, first_name,
             case when btrim(last_name) = '' then 'Restored' else last_name || '-Sato' end,
-            'restored.' || id || '@example.org', is_staff, is_active, date_joined
+            'restored.' || id || '.' || v_batch || '@example.org', is_staff, is_active, date_joined
         from removed
         returning id
     )
@@ -1558,10 +1568,6 @@ begin
         delete from public.auth_user_groups as t
         using pg_temp.act_pick as p
         where p.tbl = 'auth_user_groups' and p.kind = 'delete' and p.id = t.id
-            and not exists (
-                select from pg_temp.act_pick as u where u.tbl = 'auth_user' and u.id = t.user_id
-                    and u.kind = 'delete'
-            )
         returning t.id
     )
     insert into sandbox.activity_log (batch, happened_at, table_name, legacy_id, kind, detail)

@@ -10,18 +10,26 @@
 --
 -- Volumes: the scale-1.0 counts of world.md times `scale` (rounded, at least 1), except the fixed
 -- code tables (django_content_type 61 rows, auth_group 10, dispatch_course 8, dispatch_product 12).
--- Some ids are "slots" that were deleted in the legacy system (gone users, patients, instructions,
--- records): their ids are skipped, so tables have gaps, and the sequences are set past them.
---   auth_user 9,840 (+ 25 gone slots)   dispatch_patient 8,500 slots   dispatch_instruction 25,000
---   slots   dispatch_jaw ~1.74 per instruction slot (~43,500)   dispatch_record 71,000 slots
---   dispatch_file 328,000   dispatch_state 5,500   dispatch_payment 17,200   dispatch_office 900
---   dispatch_office_doctors 520   dispatch_doctorsetting 1,180   dispatch_notification 5,100,000
---   auth_user_groups ~9,900   dispatch_record_attachments max(3, 12*scale).
+-- Some ids are "slots" of rows deleted in the legacy system (gone users, patients, instructions,
+-- records): their ids are skipped (gaps), and the sequences are set past all slots.
+--   auth_user 9,840 (+ 25 gone slots; each user kind at least 1, so 102 at scale 0.01)
+--   dispatch_patient 8,500 slots (0.3% gone)     dispatch_instruction 25,000 slots (0.1% gone)
+--   dispatch_record 71,000 slots (0.2% gone)     dispatch_jaw ~1.74 per instruction slot
+--   dispatch_file 328,000 (50% with an instruction, 3% with a record)   dispatch_state 5,500
+--   dispatch_payment 17,200   dispatch_office 900   dispatch_office_doctors 520 (424 doctors)
+--   dispatch_doctorsetting 1,180   dispatch_notification 5,100,000 (40% send and sent)
+--   auth_user_groups ~9,900   dispatch_record_attachments max(3, round(12 * scale)).
+-- Shapes: 440 doctors have patients (each >= 1, weight 1/(r+12.3)^1.651: median 4, max ~450),
+-- ~3 instructions per patient, ~8 records per patient (78% to a patient, 14% a user, 8% an
+-- instruction), 0.22 states per instruction (status 11/12), 0.7 payments per instruction (mean
+-- total ~$250), offices USA 62% / India 17% / Japan 12% / Thailand 7% / others; English, Japanese,
+-- Thai and Indian names; English and Japanese texts; activity grows over time.
 --
 -- Planted defects. Selection rule (sandbox.lg_defect): a row is picked when
--- rnd(id, salt, seed) < rate, OR when it is one of k evenly spread "forced" rows (k per table, a
--- seeded offset, so that even scale 0.01 has some of each kind); with several sub-kinds, the forced
--- rows cycle through all sub-kinds. legacy_defects.sql counts each kind.
+-- rnd(key, salt, seed) < rate, OR when it is one of k evenly spread "forced" keys (k per table,
+-- with a seeded offset, so that even scale 0.01 has some of each kind); with several sub-kinds the
+-- forced rows cycle through all of them. The key is the row's index among the rows that are
+-- inserted, so forced picks never fall on a gone slot. legacy_defects.sql counts each kind.
 --   kind (rate, forced k)                                         where
 --   json_bad (unescaped quotes / truncated / '' / 'null')         dispatch_patient.schemes (0.2%, 4),
 --        dispatch_instruction.exports (0.2%, 4), dispatch_file.parameters (0.05%, 4),
@@ -29,31 +37,38 @@
 --        (0.002%, 8), dispatch_course.customization (course 8 truncated), dispatch_product.
 --        customization (products 9 '', 11 unescaped quotes, 12 'null')
 --   email_no_at (0.2%, 3)                                         auth_user.email
---   email_duplicate: a shared front-desk address, also in other case/whitespace (0.3%, 4)
---   name_blank (0.3%, 2), name_whitespace_only (0.2%, 2)          auth_user first/last_name
---   office_name_blank (0.3%, 1)                                   dispatch_office.name
+--   email_duplicate: a shared front-desk address, also in other case/whitespace (0.3%, 4);
+--        (besides, 2% of emails have upper case and a trailing space, 3% of patients none: '')
+--   auth_user names (0.7%, 7; exclusive sub-kinds): blank first, blank first and last, whitespace-
+--        only first ('   '), whitespace-only last (tab), emoji, right-to-left (Arabic, Hebrew),
+--        zero-width character
+--   office_name_blank ('' or '  ', 0.3%, 1)                       dispatch_office.name
 --   office_tax_rate_percentage, e.g. 10.25 (2%, 2)                dispatch_office.tax_rate
---   office_country_free_text 'usa','US','United States',... (3%, 2), office_country_null (0.4%, 1)
---   instruction_patient_missing: the instructions of gone patients (patients 0.3%, 2 gone)
---   patient_doctor_not_in_doctor_group (0.3%, 3: doctor_id is a master/technician/other user;
---        plus doctor-like users whose group-2 row is missing, 1%, 2)
+--   office_country_free_text 'usa','US','United States',... (3%, 2); office_country_null (the
+--        last 0.4% of the seeded country permutation, and always its last office)
+--   instruction_patient_missing: the instructions of gone patients (patients 0.3%, 2; their
+--        instruction weight is raised so they have some)
+--   patient_doctor_not_in_doctor_group (0.3%, 3): doctor_id is a master/technician/other user
+--   doctorsetting_user_not_in_doctor_group: doctor-like users without patients whose group-2 row
+--        is missing (1.5%, 2)
 --   record_target_missing (0.2%, 3: a gone patient/user/instruction id; plus natural hits on
---        gone ids), record_type_not_routable ('dispatch','plan', 'comment', 'office' or NULL: ~3%, 3)
---   file_instruction_missing: the files of gone instructions (instructions 0.1%, 2 gone, each
---        with files), file_record_missing (0.3% of record-attached files, 2; plus gone records 0.1%, 2)
---   jaw_unreferenced: replaced jaws (2.5% of instructions, 2) and jaws of gone instructions
---   state_instruction_missing: the states of gone instructions (each gone instruction has >= 1)
+--        gone ids), record_type_not_routable (1.5%, 5: ('dispatch','plan') 40%, 'comment' 20%,
+--        'office' 20%, NULL target_type_id 20%)
+--   file_instruction_missing: the files of gone instructions (instructions 0.1%, 2, each with
+--        files), file_record_missing (0.3% of record-attached files, 2; plus gone records 0.2%, 2)
+--   jaw_unreferenced: replaced jaws (2.5% of instructions, 2) and the jaws of gone instructions
+--   state_instruction_missing: the states of gone instructions (each gone instruction has some)
 --   payment_without_instruction (0.3%, 3; plus payments of gone instructions, set NULL)
 --   notification_recipient_missing (0.03%, 5): recipient is a gone user
 --   unknown codes: instruction status 99 (0.1%, 2), patient status 42 (0.1%, 2), sex 7 (0.1%, 2),
 --        record type 13 (0.1%, 2), state status 99 (0.2%, 2), file ext 'xyz'/'bak'/'123' (0.02%, 3),
 --        file type 77 (0.02%, 2), notification template names matching no keyword
 --        ('zz_legacy_blast', 'tmpl_0427', 'xmas_greeting') (0.01%, 3)
---   odd text: emoji / right-to-left (Arabic, Hebrew) / zero-width characters in auth_user names
---        (0.2%, 3), dispatch_instruction.notes (0.3%, 3), dispatch_record.text (0.6%, 3),
---        dispatch_doctorsetting.clinical_preferences (1%, 3), dispatch_file.name (zero-width, 0.01%, 1);
---        ~100 KB texts in dispatch_record.text (0.003%, 2), dispatch_instruction.notes (k 1),
---        dispatch_doctorsetting.clinical_preferences (k 1)
+--   odd text (emoji / right-to-left / zero-width characters): auth_user names (above),
+--        dispatch_instruction.notes (0.3%, 3), dispatch_record.text (0.6%, 3),
+--        dispatch_doctorsetting.clinical_preferences (1%, 3), dispatch_file.name (zero-width,
+--        0.01%, 1); ~130 KB texts in dispatch_record.text (0.003%, 2), dispatch_instruction.notes
+--        (1) and dispatch_doctorsetting.clinical_preferences (1)
 --   timestamps far in the past (1900 / 1970) or future (2099): auth_user.last_login 2099 (0.02%, 1),
 --        dispatch_instruction submitted_at 1900 / updated_at 2099 (0.02%, 2), dispatch_record.
 --        created_at 1900 (0.01%, 1), dispatch_file.created_at 2099 (0.001%, 1), dispatch_payment.
@@ -180,6 +195,7 @@ set work_mem = '256MB'
 set maintenance_work_mem = '512MB'
 set synchronous_commit = off
 set client_min_messages = warning
+set jit = off
 as $fn$
 declare
     t0 constant timestamptz := timestamptz '2018-01-01 00:00:00+00';
@@ -220,6 +236,9 @@ declare
     n_gone_p int;
     n_gone_i int;
     n_gone_r int;
+    n_live_p int;
+    n_live_i int;
+    n_live_r int;
     n_nondoc int;
     -- content types
     ct_patient int; ct_user int; ct_instruction int; ct_plan int; ct_comment int; ct_office int;
@@ -395,6 +414,7 @@ begin
     )
     select id, kind,
         row_number() over (partition by kind order by id)::int as kidx,
+        row_number() over (partition by kind = 'gone' order by id)::int as lidx,
         sandbox.lg_t((id - 1 + sandbox.rnd(id, 102, seed)) / n_uslots, 0.6) as date_joined,
         case when kind in ('tech', 'master', 'admin', 'super') then
                  case when sandbox.rnd(id, 103, seed) < 0.8 then 'en' else 'ja' end
@@ -410,15 +430,13 @@ begin
     insert into auth_user (id, password, last_login, is_superuser, username, first_name, last_name,
                            email, is_staff, is_active, date_joined)
     select id, password, last_login, is_superuser, username,
-        case when odd_kind = 0 then first_name || ' 🌸'
-             when odd_kind = 1 then sandbox.pick(id, 135, seed, array['محمد', 'فاطمة', 'דוד', 'שרה'])
-             when blank_kind >= 0 then ''
-             when ws_kind = 0 then '   '
+        case name_kind when 0 then '' when 1 then '' when 2 then '   '
+             when 4 then first_name || ' 🌸'
+             when 5 then sandbox.pick(id, 135, seed, array['محمد', 'فاطمة', 'דוד', 'שרה'])
              else first_name end,
-        case when odd_kind = 1 then sandbox.pick(id, 136, seed, array['العلي', 'حداد', 'כהן', 'לוי'])
-             when odd_kind = 2 then last_name || chr(8203)
-             when blank_kind = 1 then ''
-             when ws_kind = 1 then E'\t '
+        case name_kind when 1 then '' when 3 then E'\t '
+             when 5 then sandbox.pick(id, 136, seed, array['العلي', 'حداد', 'כהן', 'לוי'])
+             when 6 then last_name || chr(8203)
              else last_name end,
         case when dup_kind = 0 then 'frontdesk@smileortho.com'
              when dup_kind = 1 then ' FrontDesk@SmileOrtho.com'
@@ -439,7 +457,7 @@ begin
                       || encode(decode(md5('h1:' || seed || ':' || u.id)
                                        || md5('h2:' || seed || ':' || u.id), 'hex'), 'base64')
             end as password,
-            case when sandbox.lg_defect(u.id, 111, seed, 0.0002, n_uslots, 1, 1) >= 0
+            case when sandbox.lg_defect(u.lidx, 111, seed, 0.0002, n_live_u, 1, 1) >= 0
                      then timestamptz '2099-12-31 23:59:59+00'
                  when sandbox.rnd(u.id, 112, seed) < 0.25 then null
                  else sandbox.rnd_ts(u.id, 113, seed, u.date_joined, t1) end as last_login,
@@ -457,11 +475,11 @@ begin
                  else lower(n.rf) || '.' || lower(n.rl) || u.id || '@' || d.dom end as email,
             u.kind in ('tech', 'master', 'admin', 'super') as is_staff,
             sandbox.rnd(u.id, 116, seed) < case u.kind when 'doctor' then 0.9 else 0.95 end as is_active,
-            sandbox.lg_defect(u.id, 120, seed, 0.002, n_uslots, 3, 3) as noat_kind,
-            sandbox.lg_defect(u.id, 121, seed, 0.003, n_uslots, 4, 2) as dup_kind,
-            sandbox.lg_defect(u.id, 122, seed, 0.003, n_uslots, 2, 2) as blank_kind,
-            sandbox.lg_defect(u.id, 123, seed, 0.002, n_uslots, 2, 2) as ws_kind,
-            sandbox.lg_defect(u.id, 124, seed, 0.002, n_uslots, 3, 3) as odd_kind
+            sandbox.lg_defect(u.lidx, 120, seed, 0.002, n_live_u, 3, 3) as noat_kind,
+            sandbox.lg_defect(u.lidx, 121, seed, 0.003, n_live_u, 4, 2) as dup_kind,
+            -- names: 0 blank first, 1 blank first and last, 2 whitespace first, 3 whitespace
+            -- last, 4 emoji, 5 right-to-left, 6 zero-width (mutually exclusive)
+            sandbox.lg_defect(u.lidx, 122, seed, 0.007, n_live_u, 7, 7) as name_kind
         from lg_u u
         cross join lateral (
             select sandbox.rnd_int(u.id, 104, seed, 1, 1000) as fi, sandbox.rnd_int(u.id, 105, seed, 1, 1000) as li
@@ -488,26 +506,43 @@ begin
         where u.kind <> 'gone'
     ) x;
 
+    -- Doctor-like users in seeded orders: d_rank (the first n_docpat have patients), od_rank
+    -- (offices), ds_rank (settings).
+    n_docpat := least(sandbox.lg_n(440, scale), c_doc, c_pat);
+    n_od_docs := least(sandbox.lg_n(424, scale), c_doc, n_od);
+    n_docset := least(sandbox.lg_n(1180, scale), c_doc);
+    drop table if exists lg_doc;
+    create temp table lg_doc on commit drop as
+    with d as (
+        select u.id as user_id, row_number() over (order by sandbox.rnd(u.id, 140, seed), u.id)::int as d_rank
+        from lg_u u where u.kind = 'doctor'
+    )
+    select d.*,
+        row_number() over (order by d.d_rank + sandbox.rnd(d.user_id, 141, seed) * n_docpat * 0.3, d.user_id)::int as od_rank,
+        row_number() over (order by sandbox.rnd(d.user_id, 142, seed), d.user_id)::int as ds_rank
+    from d;
+
     -- auth_user_groups: one group per kind (doctor 2, patient 1, technician 11, master 5,
-    -- admin 4, others a minor group or none, superusers none); 1% of doctor-like users lack their
-    -- group-2 row; 0.8% of users are in a second group.
+    -- admin 4, others a minor group or none, superusers none); 1.5% of the doctor-like users
+    -- without patients (and at least 2) lack their group-2 row; 0.8% of users are in a second group.
     insert into auth_user_groups (id, user_id, group_id)
     select row_number() over (order by user_id, ord), user_id, group_id
     from (
         select u.id as user_id, 1 as ord,
             case u.kind when 'patient' then 1 when 'tech' then 11 when 'master' then 5 when 'admin' then 4
-                when 'doctor' then case when sandbox.lg_defect(u.id, 130, seed, 0.01, n_uslots, 2, 1) >= 0
+                when 'doctor' then case when d.d_rank > n_docpat and sandbox.lg_defect(d.d_rank - n_docpat, 129,
+                                                 seed, 0.015, c_doc - n_docpat, 2, 1) >= 0
                                         then null else 2 end
                 when 'other' then case when sandbox.rnd(u.id, 133, seed) < 0.3 then null
                                        else sandbox.pick(u.id, 134, seed, array['3','6','7','9','13'])::int end
             end as group_id
-        from lg_u u where u.kind <> 'gone'
+        from lg_u u left join lg_doc d on d.user_id = u.id where u.kind <> 'gone'
         union all
         select u.id, 2,
             case u.kind when 'patient' then 2 when 'doctor' then 5 when 'tech' then 2 when 'master' then 4
                         when 'admin' then 5 when 'other' then 2 else 5 end
         from lg_u u
-        where u.kind <> 'gone' and sandbox.lg_defect(u.id, 131, seed, 0.008, n_uslots, 3, 1) >= 0
+        where u.kind <> 'gone' and sandbox.lg_defect(u.lidx, 131, seed, 0.008, n_live_u, 3, 1) >= 0
     ) g
     where group_id is not null;
 
@@ -517,19 +552,18 @@ begin
     drop table if exists lg_office;
     create temp table lg_office on commit drop as
     with s as (
-        select k as id, (row_number() over (order by sandbox.rnd(k, 201, seed), k) - 0.5) / n_office as q,
-            sandbox.lg_defect(k, 202, seed, 0.03, n_office, 2, 6) as variant,
-            sandbox.lg_defect(k, 203, seed, 0.004, n_office, 1, 1) as nullc
+        select k as id, row_number() over (order by sandbox.rnd(k, 201, seed), k) as r,
+            (row_number() over (order by sandbox.rnd(k, 201, seed), k) - 0.5) / n_office as q,
+            sandbox.lg_defect(k, 202, seed, 0.03, n_office, 2, 6) as variant
         from generate_series(1, n_office) k
     )
-    select id, variant, nullc,
-        case when nullc >= 0 then 'NULL'
+    select id, variant,
+        case when r = n_office or q >= 0.996 then 'NULL'
              when variant >= 0 then 'USA'
              when q < 0.62 then 'USA' when q < 0.79 then 'India' when q < 0.91 then 'Japan'
              when q < 0.98 then 'Thailand'
-             when q < 0.996 then sandbox.pick(id, 204, seed, array['Vietnam','Vietnam','Australia','Australia',
-                 'Philippines','Singapore','France','New Zealand'])
-             else 'NULL' end as cc
+             else sandbox.pick(id, 204, seed, array['Vietnam','Vietnam','Australia','Australia',
+                 'Philippines','Singapore','France','New Zealand']) end as cc
     from s;
 
     insert into dispatch_office (id, name, address, apt, city, state, zip, phone, tax_rate, valid,
@@ -610,20 +644,6 @@ begin
     ) x;
 
     -- 4. Doctors: ranks, offices, settings ----------------------------------------------------
-    n_docpat := least(sandbox.lg_n(440, scale), c_doc);
-    n_od_docs := least(sandbox.lg_n(424, scale), c_doc, n_od);
-    n_docset := least(sandbox.lg_n(1180, scale), c_doc);
-    drop table if exists lg_doc;
-    create temp table lg_doc on commit drop as
-    with d as (
-        select u.id as user_id, row_number() over (order by sandbox.rnd(u.id, 140, seed), u.id)::int as d_rank
-        from lg_u u where u.kind = 'doctor'
-    )
-    select d.*,
-        row_number() over (order by d.d_rank + sandbox.rnd(d.user_id, 141, seed) * n_docpat * 0.3, d.user_id)::int as od_rank,
-        row_number() over (order by sandbox.rnd(d.user_id, 142, seed), d.user_id)::int as ds_rank
-    from d;
-
     -- dispatch_office_doctors: n_od_docs doctors with one office, the first (n_od - n_od_docs)
     -- of them in a seeded order with a second, different office.
     insert into dispatch_office_doctors (id, office_id, user_id)
@@ -706,13 +726,10 @@ begin
         cross join lateral generate_series(
             (dc.d_rank - 1) + floor((c_pat - n_docpat) * (dc.cw - dc.w) / dc.tw)::bigint,
             dc.d_rank + floor((c_pat - n_docpat) * dc.cw / dc.tw)::bigint - 1) s
-    ), nd as (
-        select u.id as user_id, row_number() over (order by u.id) as idx
-        from lg_u u where u.kind in ('master', 'tech', 'other', 'admin')
     )
     select p.id, p.user_id, p.date_joined,
         sandbox.lg_defect(p.id, 302, seed, 0.003, c_pat, 2, 1) >= 0 as gone,
-        coalesce(nd.user_id, ds.user_id) as doctor_id,
+        ds.user_id as doctor_id,
         case when sandbox.rnd(p.id, 305, seed) < 0.08 then null
              when o.offs is null then case when sandbox.rnd(p.id, 306, seed) < 0.5
                                            then sandbox.rnd_int(p.id, 307, seed, 1, n_office)::int end
@@ -722,20 +739,31 @@ begin
         sandbox.lg_b36(p.id + 406) as suffix0
     from perm p
     join dslot ds on ds.pr = p.pr
-    left join lg_docoff o on o.user_id = ds.user_id
-    left join nd on sandbox.lg_defect(p.id, 303, seed, 0.003, c_pat, 3, 1) >= 0
-                and nd.idx = 1 + sandbox.rnd_int(p.id, 304, seed, 0, greatest(n_nondoc, 1) - 1);
+    left join lg_docoff o on o.user_id = ds.user_id;
     create unique index on lg_p (id);
+    -- defects of the inserted rows are drawn over their live index (1..n_live_p), so that every
+    -- forced one lands on a row that exists
+    alter table lg_p add column lidx int;
+    update lg_p p set lidx = q.l
+    from (select id, row_number() over (partition by gone order by id)::int as l from lg_p) q
+    where q.id = p.id;
+    select count(*) into n_live_p from lg_p where not gone;
+    -- patients whose doctor_id is a user outside the doctor group (master, technician, other)
+    update lg_p p set doctor_id = nd.user_id
+    from (select u.id as user_id, row_number() over (order by u.id) as idx
+          from lg_u u where u.kind in ('master', 'tech', 'other', 'admin')) nd
+    where not p.gone and sandbox.lg_defect(p.lidx, 303, seed, 0.003, n_live_p, 3, 1) >= 0
+      and nd.idx = 1 + sandbox.rnd_int(p.id, 304, seed, 0, greatest(n_nondoc, 1) - 1);
 
     insert into dispatch_patient (id, user_id, doctor_id, office_id, birthdate, sex, suffix, archived,
         suspended, status, schemes, submitted_at, updated_at)
     select p.id, p.user_id, p.doctor_id, p.office_id,
-        case sandbox.lg_defect(p.id, 313, seed, 0.001, c_pat, 2, 2)
+        case sandbox.lg_defect(p.lidx, 313, seed, 0.001, n_live_p, 2, 2)
             when 0 then date '1900-01-01' when 1 then date '2099-01-01'
             else case when sandbox.rnd(p.id, 314, seed) < 0.08 then null
                       else date '1950-01-01' + (power(sandbox.rnd(p.id, 315, seed), 0.6) * 22000)::int end
         end,
-        case when sandbox.lg_defect(p.id, 312, seed, 0.001, c_pat, 2, 1) >= 0 then 7
+        case when sandbox.lg_defect(p.lidx, 312, seed, 0.001, n_live_p, 2, 1) >= 0 then 7
              when sandbox.rnd(p.id, 316, seed) < 0.35 then 1
              when sandbox.rnd(p.id, 316, seed) < 0.90 then 2
              when sandbox.rnd(p.id, 316, seed) < 0.92 then 0
@@ -743,15 +771,15 @@ begin
         case when sandbox.rnd(p.id, 317, seed) < 0.002 then '' else p.suffix0 end,
         x.archived,
         sandbox.rnd(p.id, 318, seed) < 0.02,
-        case when sandbox.lg_defect(p.id, 311, seed, 0.001, c_pat, 2, 1) >= 0 then 42
+        case when sandbox.lg_defect(p.lidx, 311, seed, 0.001, n_live_p, 2, 1) >= 0 then 42
              when x.archived and sandbox.rnd(p.id, 319, seed) < 0.8 then 10
              when sandbox.rnd(p.id, 320, seed) < 0.62 then 1
              when sandbox.rnd(p.id, 320, seed) < 0.82 then 4
              when sandbox.rnd(p.id, 320, seed) < 0.91 then 2
              when sandbox.rnd(p.id, 320, seed) < 0.97 then 3
              else 10 end,
-        case when sandbox.lg_defect(p.id, 321, seed, 0.002, c_pat, 4, 4) >= 0
-                 then sandbox.lg_badjson(x.schemes, sandbox.lg_defect(p.id, 321, seed, 0.002, c_pat, 4, 4), false)
+        case when sandbox.lg_defect(p.lidx, 321, seed, 0.002, n_live_p, 4, 4) >= 0
+                 then sandbox.lg_badjson(x.schemes, sandbox.lg_defect(p.lidx, 321, seed, 0.002, n_live_p, 4, 4), false)
              else x.schemes end,
         p.submitted_at,
         p.submitted_at + (t1 - p.submitted_at) * sandbox.rnd(p.id, 322, seed)
@@ -819,8 +847,8 @@ begin
                 when 7 then 2 when 2 then 3 when 8 then 4 when 4 then 5 when 3 then 6 when 5 then 10
                 else case when sandbox.rnd(id, 406, seed) < 0.8 then 9 else 12 end
             end as product_id,
-            course_id not in (5, 6) and rj < 0.90 as has_up,
-            course_id not in (5, 6) and (rj < 0.80 or rj between 0.90 and 0.96) as has_low,
+            course_id not in (5, 6) and rj < 0.94 as has_up,
+            course_id not in (5, 6) and (rj < 0.88 or rj between 0.94 and 0.98) as has_low,
             sandbox.lg_defect(id, 410, seed, 0.025, n_ins, 2, 1) >= 0 as extra,
             sandbox.lg_defect(id, 411, seed, 0.001, n_ins, 2, 1) >= 0 as gone
         from c
@@ -830,6 +858,11 @@ begin
          - (c2.has_up::int + c2.has_low::int + c2.extra::int))::int as jaw_base
     from c2;
     create unique index on lg_i (id);
+    alter table lg_i add column lidx int;
+    update lg_i i set lidx = q.l
+    from (select id, row_number() over (partition by gone order by id)::int as l from lg_i) q
+    where q.id = i.id;
+    select count(*) into n_live_i from lg_i where not gone;
     select count(*) into n_gone_i from lg_i where gone;
 
     insert into dispatch_jaw (id, bond_teeth, extract_teeth, reason, product_id, labial)
@@ -863,7 +896,7 @@ begin
         case when x.far = 0 then timestamptz '1900-01-01 00:00:00+00' else i.t end,
         case when x.far = 1 then timestamptz '2099-12-31 23:59:59+00' else x.upd end,
         sandbox.rnd(i.id, 420, seed) < 0.04,
-        case when sandbox.lg_defect(i.id, 421, seed, 0.001, n_ins, 2, 1) >= 0 then 99
+        case when sandbox.lg_defect(i.lidx, 421, seed, 0.001, n_live_i, 2, 1) >= 0 then 99
              else 1 + width_bucket(sandbox.rnd(i.id, 422, seed),
                                    array[0.03, 0.13, 0.23, 0.28, 0.88, 0.94, 0.97]::float8[]) - 1 end,
         sandbox.rnd(i.id, 423, seed) < 0.1,
@@ -884,10 +917,10 @@ begin
         case when sandbox.rnd(i.id, 434, seed) < 0.85 then ''
              else sandbox.pick(i.id, 435, seed, array['iTero scan uploaded', 'Scan retaken, use the second one',
                  '3Shape scan', 'スキャン再提出']) end,
-        case when sandbox.lg_defect(i.id, 436, seed, 0, n_ins, 1, 1) >= 0 then sandbox.lg_big_text(i.id, seed)
-             when sandbox.lg_defect(i.id, 437, seed, 0.003, n_ins, 3, 3) >= 0
+        case when sandbox.lg_defect(i.lidx, 436, seed, 0, n_live_i, 1, 1) >= 0 then sandbox.lg_big_text(i.id, seed)
+             when sandbox.lg_defect(i.lidx, 437, seed, 0.003, n_live_i, 3, 3) >= 0
                  then sandbox.lg_odd_text(coalesce(nullif(x.notes, ''), 'Please check the bite'),
-                                          sandbox.lg_defect(i.id, 437, seed, 0.003, n_ins, 3, 3), i.id, seed)
+                                          sandbox.lg_defect(i.lidx, 437, seed, 0.003, n_live_i, 3, 3), i.id, seed)
              else x.notes end,
         case when x.ja then sandbox.pick(i.id, 438, seed, array['前歯のガタガタが気になる', 'すきっ歯', '出っ歯', ''])
              else sandbox.pick(i.id, 438, seed, array['Crooked front teeth', 'Gap between teeth', 'Overbite',
@@ -896,8 +929,8 @@ begin
              when sandbox.rnd(i.id, 439, seed) < 0.98 then ''
              else sandbox.lg_b36(i.pid + 50000) end,
         i.course_id,
-        case when sandbox.lg_defect(i.id, 440, seed, 0.002, n_ins, 4, 4) >= 0
-                 then sandbox.lg_badjson(x.exports, sandbox.lg_defect(i.id, 440, seed, 0.002, n_ins, 4, 4), false)
+        case when sandbox.lg_defect(i.lidx, 440, seed, 0.002, n_live_i, 4, 4) >= 0
+                 then sandbox.lg_badjson(x.exports, sandbox.lg_defect(i.lidx, 440, seed, 0.002, n_live_i, 4, 4), false)
              else x.exports end,
         case i.course_id
             when 1 then (array[1495, 1695, 1795, 1995, 2495])[sandbox.rnd_int(i.id, 441, seed, 1, 5)]
@@ -913,7 +946,7 @@ begin
     join lg_p p on p.id = i.pid
     cross join lateral (
         select sandbox.rnd(i.id, 442, seed) < 0.25 as ja,
-            sandbox.lg_defect(i.id, 443, seed, 0.0002, n_ins, 2, 2) as far,
+            sandbox.lg_defect(i.lidx, 443, seed, 0.0002, n_live_i, 2, 2) as far,
             i.t + (least(t1, i.t + interval '120 days') - i.t) * sandbox.rnd(i.id, 444, seed) as upd,
             case when sandbox.rnd(i.id, 445, seed) < 0.5 then null
                  when sandbox.rnd(i.id, 445, seed) < 0.6 then ''
@@ -944,15 +977,15 @@ begin
     with b as (
         select k as id, (k - 1 + sandbox.rnd(k, 501, seed)) / n_rec as x,
             sandbox.lg_defect(k, 502, seed, 0.002, n_rec, 2, 1) >= 0 as gone,
-            sandbox.lg_defect(k, 503, seed, 0.03, n_rec, 3, 4) as notr,
+            sandbox.lg_defect(k, 503, seed, 0.015, n_rec, 5, 5) as notr,
             sandbox.lg_defect(k, 504, seed, 0.002, n_rec, 3, 3) as miss,
             sandbox.rnd(k, 505, seed) as rk
         from generate_series(1, n_rec) k
     ), t as (
         select b.*,
             case when miss = 0 and n_gone_p > 0 then 'p' when miss = 1 then 'u' when miss = 2 and n_gone_i > 0 then 'i'
-                 when notr = 0 then 'plan' when notr = 1 then 'comment' when notr = 2 then 'office'
-                 when notr = 3 then 'null'
+                 when notr in (0, 1) then 'plan' when notr = 2 then 'comment' when notr = 3 then 'office'
+                 when notr = 4 then 'null'
                  when rk < 0.78 then 'p' when rk < 0.92 then 'u' else 'i' end as tkind,
             miss >= 0 and (miss = 1 or (miss = 0 and n_gone_p > 0) or (miss = 2 and n_gone_i > 0)) as forced_missing
         from b
@@ -992,21 +1025,26 @@ begin
             (case when sandbox.rnd(tt.id, 511, seed) < 0.6 then c_tech
                   when sandbox.rnd(tt.id, 511, seed) < 0.7 then c_master else c_doc end) - 1);
     create unique index on lg_r (id);
+    alter table lg_r add column lidx int;
+    update lg_r r set lidx = q.l
+    from (select id, row_number() over (partition by gone order by id)::int as l from lg_r) q
+    where q.id = r.id;
+    select count(*) into n_live_r from lg_r where not gone;
     select count(*) into n_gone_r from lg_r where gone;
     insert into lg_gone select 'r', row_number() over (order by id)::int, id from lg_r where gone;
 
     insert into dispatch_record (id, target_type_id, target_id, type, created_at, text, author_id,
                                  group_id, public)
     select r.id, r.target_type_id, r.target_id,
-        case when sandbox.lg_defect(r.id, 520, seed, 0.001, n_rec, 2, 1) >= 0 then 13
+        case when sandbox.lg_defect(r.lidx, 520, seed, 0.001, n_live_r, 2, 1) >= 0 then 13
              when sandbox.rnd(r.id, 521, seed) < 0.01 then null
              else (array[3, 5, 6, 8])[1 + width_bucket(sandbox.rnd(r.id, 522, seed), array[0.30, 0.70, 0.89]::float8[])]
         end,
-        case when sandbox.lg_defect(r.id, 523, seed, 0.0001, n_rec, 1, 1) >= 0
+        case when sandbox.lg_defect(r.lidx, 523, seed, 0.0001, n_live_r, 1, 1) >= 0
              then timestamptz '1900-01-01 00:00:00+00' else r.created_at end,
-        case when sandbox.lg_defect(r.id, 524, seed, 0.00003, n_rec, 2, 1) >= 0 then sandbox.lg_big_text(r.id, seed)
-             when sandbox.lg_defect(r.id, 525, seed, 0.006, n_rec, 3, 3) >= 0
-                 then sandbox.lg_odd_text(x.txt, sandbox.lg_defect(r.id, 525, seed, 0.006, n_rec, 3, 3), r.id, seed)
+        case when sandbox.lg_defect(r.lidx, 524, seed, 0.00003, n_live_r, 2, 1) >= 0 then sandbox.lg_big_text(r.id, seed)
+             when sandbox.lg_defect(r.lidx, 525, seed, 0.006, n_live_r, 3, 3) >= 0
+                 then sandbox.lg_odd_text(x.txt, sandbox.lg_defect(r.lidx, 525, seed, 0.006, n_live_r, 3, 3), r.id, seed)
              else x.txt end,
         r.author_id,
         case when sandbox.rnd(r.id, 526, seed) < 0.7 then null
@@ -1168,17 +1206,21 @@ begin
         select row_number() over (order by changed_at, iid, j)::int as id, iid, changed_at
         from (
             select ic.iid, j,
-                least(t1, ic.t + interval '1 day' * (5 + 30 * (j - 1) + 25 * sandbox.rnd(ic.iid * 16 + j, 801, seed))) as changed_at
+                ic.t + (least(t1, ic.t + interval '400 days') - ic.t)
+                       * ((j - 1 + sandbox.rnd(ic.iid * 16 + j, 801, seed)) / ic.cnt) as changed_at
             from (
+                select iid, t, w, cw, tw,
+                    floor(n_state * cw / nullif(tw, 0))::int - floor(n_state * (cw - w) / nullif(tw, 0))::int as cnt
+                from (
                 select iid, t, w, sum(w) over (order by iid) as cw, sum(w) over () as tw
                 from (select i.id as iid, i.t,
                           (case when i.gone then 5000
                                 when sandbox.rnd(i.id, 802, seed) < 0.18 then 1000 + floor(sandbox.rnd(i.id, 803, seed) * 2000)
                                 else 0 end)::numeric as w
                       from lg_i i) w0
+                ) w1
             ) ic
-            cross join lateral generate_series(1, floor(n_state * ic.cw / nullif(ic.tw, 0))::int
-                                                  - floor(n_state * (ic.cw - ic.w) / nullif(ic.tw, 0))::int) j
+            cross join lateral generate_series(1, ic.cnt) j
         ) s0
     ) s
     left join lg_u a on a.kind = case when sandbox.rnd(s.id, 813, seed) < 0.6 then 'tech'
