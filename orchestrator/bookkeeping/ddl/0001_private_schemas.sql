@@ -133,18 +133,42 @@ comment on table diffmig.analysis_keys is 'The keys behind each analysis count.'
 -- Rows that could not be applied, with the reason; retried by later runs.
 create table diffmig.row_issues (
     issue_id bigint generated always as identity primary key,
-    run_id bigint references diffmig.runs (run_id),
+    run_id bigint,
     entity text not null,
     table_name text,
-    legacy_id bigint,
-    severity text not null default 'error' check (severity in ('error', 'warning')),
+    legacy_key text not null,
+    severity text not null check (severity in ('error', 'warning')),
     reason text not null,
     detail text,
     first_seen_at timestamptz not null default now(),
     last_seen_at timestamptz not null default now(),
     resolved_at timestamptz
 );
-create index row_issues_open_idx on diffmig.row_issues (entity, legacy_id) where resolved_at is null;
+comment on table diffmig.row_issues is
+    'Rows held back (error) or applied with a caveat (warning), per entity and legacy key; '
+    'open until a later run no longer sees the reason.';
+create index row_issues_open_idx on diffmig.row_issues (entity, legacy_key) where resolved_at is null;
+
+-- Every target row diffmig has applied, per entity and legacy key (a junction's key joins its
+-- parts with ':'), with the first and last run that wrote it. A target row not listed here was
+-- written by the earlier scripts: its differences from the mapping are drift, reported and applied
+-- only on request.
+create table diffmig.entity_rows (
+    entity text not null,
+    legacy_key text not null,
+    target_id uuid not null,
+    first_run bigint,
+    last_run bigint,
+    source_deleted_at timestamptz,
+    primary key (entity, legacy_key)
+);
+
+-- Per entity: the last run whose mirror changes were applied (the delta watermark).
+create table diffmig.entity_watermarks (
+    entity text primary key,
+    applied_run bigint not null,
+    applied_at timestamptz not null default now()
+);
 
 -- Connection losses and other retried failures.
 create table diffmig.retries (

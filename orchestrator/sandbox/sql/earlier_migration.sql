@@ -21,8 +21,8 @@
 --              08-16/17 notifications full load, orders, files, messages, states, payments; 08-18
 --              order_cases; 10-16 doctors deleted and re-imported; 10-18/19 cases, case_files,
 --              technicians, missing doctors, notifications up to then; 10-27 the differential batch
---              (orders, messages, notifications delta); 10-31 a validation run and a run left
---              'running'.
+--              (messages, notifications delta); 10-30 the orders differential; 10-31 a validation
+--              run and a run left 'running'.
 --   offices    only valid ones; name/address/city lower-cased with spaces collapsed, zip and phone
 --              reduced to digits, is_active and email_notifications always true; an office with
 --              the same (name, address, city, state, zip) as an earlier one got no row, only a
@@ -37,15 +37,20 @@
 --   patients   every patient whose profile exists, except ~0.4 % of those with at most one
 --              instruction (at least one); status 3 and unknown codes written as 'active';
 --              suffix NULL for archived patients; patient_number unpadded for the October cohort.
---   orders     cohort A (initial script, 08-17): non-deleted instructions with parseable exports
---              and a doctor that has a doctors row; order_number '<patient suffix>-<id>',
---              course_type from course_id (not the course's type), exports '{}' -> NULL, the
---              canonical status mapping. Cohort B (differential script, 10-27): everything else
---              whose patient was migrated (deleted instructions, broken exports, doctors not in
---              the doctor group): order_number '00BB-<id>', course_type 'main', the OTHER status
+--   orders     cohort A (orders-migration.ts, 08-17, re-run 10-18; instructions up to 10-18):
+--              non-deleted instructions with parseable exports and a doctor that has a doctors
+--              row; order_number '<patient suffix>-<id>', course_type from course_id (not the
+--              course's type), exports '{}' -> NULL; the canonical status mapping.
+--              Cohort B1 (orders-migration-comprehensive.ts, 10-19): the other instructions up to
+--              10-18 (deleted ones, broken exports, doctors not in the doctor group):
+--              order_number 'ORD-<yyyymmdd>-<000123>', the comprehensive status mapping (0
+--              no_product, 1 submitted, 2 on_hold, 3 submitted, 4 approved, else submitted).
+--              Cohort B2 (differential-orders-migration.ts, 10-30): every instruction after
+--              10-18: order_number '00BB-<id>', course_type 'main', the differential status
 --              mapping (0 submitted, 1 approved, 2 shipped, 3 'completed' -> insert failed, row
---              absent, 4 cancelled), doctor, notes, complaint and amount NULL. Plus ~0.04 % skipped
---              (at least one). Instructions whose patient is missing are absent.
+--              absent, 4 cancelled, else submitted); doctor, notes, complaint, amount NULL.
+--              Plus ~0.04 % skipped (at least one). Instructions whose patient is missing are
+--              absent.
 --   cases      one per migrated patient submitted before 10-18; a case without a doctor got the
 --              first doctor row; order_cases only for cohort-A orders submitted before 08-18.
 --   jaws       those whose instruction has an order; jaw type 'upper' unless only lower_jaw_id
@@ -64,7 +69,7 @@
 --              an instruction id, broken contexts skipped for good).
 --   migration_mappings  office, profile, patient (the profile's UUID for the August cohort, the
 --              patients row's UUID for later ones), patient_profile, doctor (partly stale) and
---              order (cohort B only, including the rows whose insert failed: UUIDs with no row),
+--              order (cohort B2 only, including the rows whose insert failed: UUIDs with no row),
 --              plus junk rows with legacy_id 0 and placeholder UUIDs.
 --   migration_control  hand-written rows, timestamps 2025-08-15 .. 2025-10-31 (no time zone).
 --   teams      auth_group, once (outside the tool's scope).
@@ -102,6 +107,7 @@ as $$
 declare
     -- High-water ids (rows that existed when a run happened), from the legacy timestamps.
     hw_instruction_aug17 bigint;
+    hw_instruction_oct18 bigint;
     hw_instruction_aug18 bigint;
     hw_patient_aug17 bigint;
     hw_patient_oct18 bigint;
@@ -159,6 +165,8 @@ begin
     -- High-water ids. Timestamps outside 2018..2025-10-31 (planted defects) do not count.
     select coalesce(max(id), 0) into hw_instruction_aug17 from pg_temp.l_instruction
     where submitted_at >= '2018-01-01' and submitted_at < '2025-08-17 12:00+00';
+    select coalesce(max(id), 0) into hw_instruction_oct18 from pg_temp.l_instruction
+    where submitted_at >= '2018-01-01' and submitted_at < '2025-10-18 09:00+00';
     select coalesce(max(id), 0) into hw_instruction_aug18 from pg_temp.l_instruction
     where submitted_at >= '2018-01-01' and submitted_at < '2025-08-18 09:00+00';
     select coalesce(max(id), 0) into hw_patient_aug17 from pg_temp.l_patient
@@ -180,7 +188,7 @@ begin
     where created_at >= '2018-01-01' and created_at < '2025-10-27 06:00+00';
     create temp table l_notification as
     select id, created_at, sender, template_name, template_context, read, item_id, item_type_id,
-        recipient_id, sent, send
+        recipient_id, sent, send, sandbox.em_jsonb(template_context) as ctx
     from sandbox_legacy.dispatch_notification
     where send and sent and id <= hw_notification_oct27;
 
@@ -547,9 +555,11 @@ begin
     update pg_temp.m_order
     set cohort = case
         when r < 0.0004 then 'skipped'
-        when not deleted and exports_json is not null and doctor_uuid is not null then 'A'
-        when status = 3 then 'B_failed'
-        else 'B'
+        when id <= hw_instruction_oct18 and not deleted and exports_json is not null
+            and doctor_uuid is not null then 'A'
+        when id <= hw_instruction_oct18 then 'B1'
+        when status = 3 then 'B2_failed'
+        else 'B2'
     end;
     update pg_temp.m_order
     set cohort = 'skipped'
@@ -602,8 +612,45 @@ begin
     where m.cohort = 'A'
     order by m.id;
 
-    -- Cohort B: differential-orders-migration.ts (10-27), the other status mapping; status 3
-    -- became 'completed', which the enum rejects: those rows are absent.
+    -- Cohort B1: orders-migration-comprehensive.ts (10-19), its own status mapping.
+    insert into public.orders (id, order_number, patient_id, doctor_id, office_id, course_type,
+        status, notes, complaint, amount, submitted_at, approved_at, shipped_at, deleted,
+        deleted_at, exports, suffix, legacy_instruction_id, metadata, created_at, updated_at)
+    select sandbox.uuid_for('order', m.id, seed),
+        'ORD-' || to_char(m.submitted_at, 'YYYYMMDD') || '-' || lpad(m.id::text, 6, '0'),
+        m.patient_uuid,
+        m.doctor_uuid,
+        m.office_uuid,
+        (case c.type when 1 then 'main' when 2 then 'refinement' when 3 then 'any'
+            when 4 then 'replacement' when 5 then 'invoice' when 6 then 'merchandise'
+            else 'main' end)::public.course_type,
+        (case m.status when 0 then 'no_product' when 1 then 'submitted' when 2 then 'on_hold'
+            when 3 then 'submitted' when 4 then 'approved' else 'submitted' end)
+            ::public.order_status,
+        m.notes,
+        m.complaint,
+        m.price,
+        m.submitted_at,
+        case when m.status >= 2 then m.updated_at end,
+        null,
+        m.deleted,
+        case when m.deleted then m.updated_at end,
+        m.exports_json,
+        m.suffix,
+        m.id,
+        jsonb_build_object('migration', jsonb_build_object(
+            'script', 'orders-migration-comprehensive.ts',
+            'legacy_status', m.status
+        )),
+        timestamptz '2025-10-19 08:00:00+00',
+        timestamptz '2025-10-19 08:00:00+00'
+    from pg_temp.m_order as m
+    left join pg_temp.l_course as c on c.id = m.course_id
+    where m.cohort = 'B1'
+    order by m.id;
+
+    -- Cohort B2: differential-orders-migration.ts (10-30), the differential status mapping;
+    -- status 3 became 'completed', which the enum rejects: those rows are absent.
     insert into public.orders (id, order_number, patient_id, doctor_id, office_id, course_type,
         status, notes, complaint, amount, submitted_at, approved_at, shipped_at, deleted,
         deleted_at, exports, suffix, legacy_instruction_id, metadata, created_at, updated_at)
@@ -628,12 +675,12 @@ begin
         m.id,
         jsonb_build_object('migration', jsonb_build_object(
             'script', 'differential-orders-migration.ts',
-            'batch', 'orders_differential_20251027_091500'
+            'batch', 'orders_differential_20251030_231500'
         )),
-        timestamptz '2025-10-27 09:15:00+00',
-        timestamptz '2025-10-27 09:15:00+00'
+        timestamptz '2025-10-30 23:15:00+00',
+        timestamptz '2025-10-30 23:15:00+00'
     from pg_temp.m_order as m
-    where m.cohort = 'B'
+    where m.cohort = 'B2'
     order by m.id;
 
     -- ==========================================================================================
@@ -875,6 +922,9 @@ begin
     -- ==========================================================================================
     -- 18. system_messages (full load up to 10-19; high-water delta 10-19..10-27)
     -- ==========================================================================================
+    -- Millions of rows at scale 1: the foreign keys' per-row checks are skipped (replica mode,
+    -- superuser only) and replaced by one set-based check below; no user trigger is involved.
+    set local session_replication_role = replica;
     insert into public.system_messages (id, message_type, order_id, recipient_id, message_code,
         message_data, message, barcode, tracking_number, carrier, processed, processed_at,
         is_active, legacy_record_id, metadata, created_at, updated_at)
@@ -896,7 +946,7 @@ begin
         jsonb_build_object('source_system', 'dispatch_notification'),
         n.created_at, timestamptz '2025-08-17 20:10:00+00'
     from pg_temp.l_notification as n
-    cross join lateral (select sandbox.em_jsonb(n.template_context) as value) as ctx
+    cross join lateral (select n.ctx as value) as ctx
     left join public.profiles as pr on pr.legacy_user_id = n.recipient_id
     where n.id <= hw_notification_oct19
     order by n.id;
@@ -931,13 +981,24 @@ begin
             'script', 'differential-system-messages-optimized.ts'),
         n.created_at, timestamptz '2025-10-27 06:40:00+00'
     from pg_temp.l_notification as n
-    cross join lateral (select sandbox.em_jsonb(n.template_context) as value) as ctx
+    cross join lateral (select n.ctx as value) as ctx
     left join public.profiles as pr on pr.legacy_user_id = n.recipient_id
     left join public.orders as o on o.legacy_instruction_id = n.item_id
     where n.id > hw_notification_oct19
         and n.template_context <> ''
         and jsonb_typeof(ctx.value) = 'object'
     order by n.id;
+
+    set local session_replication_role = origin;
+    if exists (
+        select from public.system_messages as sm
+        where (sm.recipient_id is not null
+                and not exists (select from public.profiles as p where p.id = sm.recipient_id))
+            or (sm.order_id is not null
+                and not exists (select from public.orders as o where o.id = sm.order_id))
+    ) then
+        raise exception 'simulate_earlier_migration: system_messages with a dangling reference';
+    end if;
 
     -- ==========================================================================================
     -- 19. migration_mappings (written by a few scripts only), plus junk rows
@@ -1009,11 +1070,11 @@ begin
     insert into public.migration_mappings (entity_type, legacy_id, new_id, migrated_at,
         migration_batch)
     select 'order', m.id, sandbox.uuid_for('order', m.id, seed),
-        timestamp '2025-10-27 09:15:00'
+        timestamp '2025-10-30 23:15:00'
             + row_number() over (order by m.id) * interval '280 milliseconds',
-        'orders_differential_20251027_091500'
+        'orders_differential_20251030_231500'
     from pg_temp.m_order as m
-    where m.cohort in ('B', 'B_failed');
+    where m.cohort in ('B2', 'B2_failed');
 
     -- Junk: placeholder rows written for the junction-table "migrations", and a stray test row.
     insert into public.migration_mappings (entity_type, legacy_id, new_id, migrated_at,
@@ -1028,8 +1089,8 @@ begin
         ('office', 0, '00000000-0000-0000-0000-000000000000', '2025-08-15 09:58:00',
             'test_run'),
         ('profile', 0, null, '2025-08-15 13:39:00', 'test_run'),
-        ('order', 0, 'ffffffff-ffff-ffff-ffff-ffffffffffff', '2025-10-27 09:14:00',
-            'orders_differential_20251027_091500');
+        ('order', 0, 'ffffffff-ffff-ffff-ffff-ffffffffffff', '2025-10-30 23:14:00',
+            'orders_differential_20251030_231500');
 
     -- ==========================================================================================
     -- 20. migration_control (filled by hand after the fact)
@@ -1076,18 +1137,19 @@ begin
             (select count(*) || ' rows with invalid JSON in template_context kept as raw_context'
                 from pg_temp.l_notification
                 where id <= hw_notification_oct19
-                    and sandbox.em_jsonb(template_context) is null), 50, 2,
+                    and ctx is null), 50, 2,
             'SELECT * FROM dispatch_notification WHERE sent = true AND send = true ORDER BY id'
                 || ' LIMIT 1000 OFFSET $1',
             null),
         (6, 'phase_3_orders', 'orders', 'migrate', 'completed',
             (select count(*) from public.orders
                 where metadata -> 'migration' ->> 'script' = 'orders-migration.ts')::integer,
-            (select count(*) from pg_temp.l_instruction where not deleted)::integer,
+            (select count(*) from pg_temp.l_instruction
+                where not deleted and id <= hw_instruction_oct18)::integer,
             timestamp '2025-08-17 14:20:00', timestamp '2025-08-17 15:02:00',
             (select count(*) || ' rows skipped: patient or doctor not mapped'
                 from pg_temp.l_instruction as i
-                where not i.deleted
+                where not i.deleted and i.id <= hw_instruction_oct18
                     and not exists (
                         select from pg_temp.m_order as m where m.id = i.id and m.cohort = 'A'
                     )), 5000, 1,
@@ -1127,12 +1189,20 @@ begin
             timestamp '2025-10-18 16:45:00', timestamp '2025-10-18 16:46:00', null, null, null,
             'SELECT * FROM auth_user u JOIN auth_user_groups g ON g.user_id = u.id'
                 || ' WHERE g.group_id = 11', null),
+        (13.5, 'october_migration', 'orders', 'gap_fill', 'completed',
+            (select count(*) from public.orders
+                where metadata -> 'migration' ->> 'script'
+                    = 'orders-migration-comprehensive.ts')::integer,
+            (select count(*) from pg_temp.m_order where cohort = 'B1')::integer,
+            timestamp '2025-10-19 08:00:00', timestamp '2025-10-19 08:06:00', null, 500, 1,
+            'SELECT i.*, c.type FROM dispatch_instruction i JOIN dispatch_course c'
+                || ' ON c.id = i.course_id WHERE i.id NOT IN (...)', null),
         (14, 'differential', 'orders', 'differential_sync', 'completed',
             (select count(*) from public.orders
                 where metadata -> 'migration' ->> 'script'
                     = 'differential-orders-migration.ts')::integer,
-            (select count(*) from pg_temp.m_order where cohort in ('B', 'B_failed'))::integer,
-            timestamp '2025-10-27 09:15:00', timestamp '2025-10-27 09:38:00',
+            (select count(*) from pg_temp.m_order where cohort in ('B2', 'B2_failed'))::integer,
+            timestamp '2025-10-30 23:15:00', timestamp '2025-10-30 23:31:00',
             'invalid input value for enum order_status: "completed"', 50, 1,
             'SELECT * FROM dispatch_instruction WHERE id NOT IN (...)', null),
         (15, 'differential', 'messages', 'differential_sync', 'completed',

@@ -1,0 +1,101 @@
+{#- Post-hook of every mart: bookkeeping of what the build did with each row it considered.
+
+    `mapped` is the entity's mapped model, with
+      _legacy_key  text: the legacy key (a junction's parts joined with ':')
+      _issues      jsonb array of {"severity": "error"|"warning", "reason": ..., "detail": ...}
+      _apply       the row was written (no error; not drift held back)
+    Open issues seen again stay open (last_seen_at moves), new ones are opened, and open issues of
+    a considered row whose reason is gone are resolved. Applied rows are recorded in
+    diffmig.entity_rows, which is what makes later differences changes rather than drift. -#}
+{% macro record_row_issues(entity, table_name, mapped) -%}
+    {%- set run_id = var('run_id', 0) | int -%}
+with
+
+considered as (
+    select _legacy_key, _issues, _apply, id from {{ mapped }}
+),
+
+current_issues as (
+    select
+        considered._legacy_key as legacy_key,
+        issue ->> 'severity' as severity,
+        issue ->> 'reason' as reason,
+        issue ->> 'detail' as detail
+    from considered
+    cross join lateral jsonb_array_elements(considered._issues) as issue
+),
+
+resolved as (
+    update diffmig.row_issues as open_issue
+    set resolved_at = now()
+    where
+        open_issue.entity = '{{ entity }}'
+        and open_issue.resolved_at is null
+        and open_issue.legacy_key in (select considered._legacy_key from considered)
+        and not exists (
+            select 1 from current_issues
+            where current_issues.legacy_key = open_issue.legacy_key
+                and current_issues.reason = open_issue.reason
+        )
+    returning open_issue.issue_id
+),
+
+seen_again as (
+    update diffmig.row_issues as open_issue
+    set last_seen_at = now(), run_id = {{ run_id }}, detail = current_issues.detail
+    from current_issues
+    where
+        open_issue.entity = '{{ entity }}'
+        and open_issue.resolved_at is null
+        and open_issue.legacy_key = current_issues.legacy_key
+        and open_issue.reason = current_issues.reason
+    returning open_issue.issue_id
+),
+
+applied as (
+    insert into diffmig.entity_rows as known (entity, legacy_key, target_id, first_run, last_run)
+    select '{{ entity }}', considered._legacy_key, considered.id, {{ run_id }}, {{ run_id }}
+    from considered
+    where considered._apply
+    on conflict (entity, legacy_key) do update
+    set last_run = excluded.last_run, target_id = excluded.target_id
+    returning known.legacy_key
+)
+
+insert into diffmig.row_issues (run_id, entity, table_name, legacy_key, severity, reason, detail)
+select distinct on (current_issues.legacy_key, current_issues.reason)
+    {{ run_id }}, '{{ entity }}', '{{ table_name }}', current_issues.legacy_key,
+    current_issues.severity, current_issues.reason, current_issues.detail
+from current_issues
+where not exists (
+    select 1 from diffmig.row_issues as open_issue
+    where open_issue.entity = '{{ entity }}'
+        and open_issue.resolved_at is null
+        and open_issue.legacy_key = current_issues.legacy_key
+        and open_issue.reason = current_issues.reason
+)
+{%- endmacro %}
+
+{#- One issue object for the _issues array, when `condition` holds. -#}
+{% macro issue_when(condition, severity, reason, detail) -%}
+    case when {{ condition }} then jsonb_build_object(
+        'severity', '{{ severity }}', 'reason', '{{ reason }}', 'detail', {{ detail }}
+    ) end
+{%- endmacro %}
+
+{#- The _issues array from a list of issue_when() expressions (nulls dropped). -#}
+{% macro issues_array(issues) -%}
+    coalesce(jsonb_path_query_array(jsonb_build_array(
+        {%- for issue in issues %}
+        {{ issue }}{{ "," if not loop.last }}
+        {%- endfor %}
+    ), '$[*] ? (@ != null)'), '[]'::jsonb)
+{%- endmacro %}
+
+{#- Open issues of an entity: their keys are considered again by every run (retry). -#}
+{% macro open_issue_keys(entity) -%}
+    select row_issues.legacy_key
+    from {{ source('diffmig', 'row_issues') }} as row_issues
+    where row_issues.entity = '{{ entity }}' and row_issues.resolved_at is null
+        and row_issues.severity = 'error'
+{%- endmacro %}

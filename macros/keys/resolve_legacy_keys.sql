@@ -1,0 +1,76 @@
+{#- The key map of one entity: every legacy key -> the UUID of its target row. Never changes an
+    issued UUID. Precedence:
+      1. the target row that already carries the legacy key (its id);
+      2. else a trusted migration_mappings row of one of `mapping_types` (not junk, and its UUID
+         not taken by another target row of the table);
+      3. else a new UUID v5 of (installation namespace, entity, key): deterministic.
+    Arguments:
+      entity         the entity name used in UUID v5 and bookkeeping (e.g. 'offices')
+      legacy_keys    a select of the entity's legacy keys, as column `legacy_key`
+      targets        a select of the target rows: `legacy_key`, `target_id`
+      mapping_types  migration_mappings.entity_type values to trust (may be empty)
+-#}
+{% macro resolve_legacy_keys(entity, legacy_keys, targets, mapping_types=[]) -%}
+    {%- if entity is not string or entity == '' -%}
+        {{ exceptions.raise_compiler_error("resolve_legacy_keys: entity must be a non-empty string") }}
+    {%- endif -%}
+with
+
+legacy_keys as (
+    {{ legacy_keys }}
+),
+
+targets as (
+    {{ targets }}
+),
+
+{%- if mapping_types %}
+
+mapped as (
+    select
+        mappings.legacy_id as legacy_key,
+        mappings.new_id,
+        row_number() over (
+            partition by mappings.legacy_id
+            order by mappings.migrated_at, mappings.entity_type
+        ) as preference
+    from {{ ref('stg_bookkeeping__migration_mappings') }} as mappings
+    where
+        not mappings.is_junk
+        and mappings.entity_type in ({% for t in mapping_types %}'{{ t }}'{{ ", " if not loop.last }}{% endfor %})
+        -- a UUID another target row already uses cannot be this key's
+        and not exists (
+            select 1 from targets
+            where targets.target_id = mappings.new_id and targets.legacy_key <> mappings.legacy_id
+        )
+),
+
+trusted_mappings as (
+    select legacy_key, new_id from mapped where preference = 1
+),
+{%- endif %}
+
+resolved as (
+    select distinct on (legacy_keys.legacy_key)
+        legacy_keys.legacy_key,
+        coalesce(
+            targets.target_id,
+            {%- if mapping_types %} trusted_mappings.new_id,{% endif %}
+            {{ legacy_uuid(entity, 'legacy_keys.legacy_key') }}
+        ) as target_id,
+        case
+            when targets.target_id is not null then 'target'
+            {%- if mapping_types %}
+            when trusted_mappings.new_id is not null then 'mapping'
+            {%- endif %}
+            else 'new'
+        end as key_origin
+    from legacy_keys
+    left join targets on legacy_keys.legacy_key = targets.legacy_key
+    {%- if mapping_types %}
+    left join trusted_mappings on legacy_keys.legacy_key = trusted_mappings.legacy_key
+    {%- endif %}
+)
+
+select * from resolved
+{%- endmacro %}
