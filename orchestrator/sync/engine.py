@@ -289,6 +289,31 @@ class SyncEngine:
             resumed_from=resumed_from,
         )
 
+    def sync_within_run(
+        self, run_id: int, chain: list[int], tables: list[str]
+    ) -> list[TableChanges]:
+        """Sync `tables` as a step of a larger run (`diffmig run`); errors propagate to it."""
+        declared = select_tables(tables)
+        _, dst = db.with_retries("connect", self._connections, on_retry=self._on_retry("connect"))
+        self.run_id = run_id
+        if not self.transport_reason:
+            self._choose_transport(dst, declared)
+        self._flush_retries()
+        row = dst.execute(
+            f"insert into {SCHEMA}.analyses (run_id, basis) values (%s, 'mirror') "
+            "returning analysis_id",
+            (self.run_id,),
+        ).fetchone()
+        assert row is not None
+        self.analysis_id = int(row[0])
+        try:
+            results = [self._table_with_retries(t, "sync", True, chain) for t in declared]
+            src, _ = self._connections()
+            src.commit()
+        finally:
+            self._close()
+        return results
+
     def _table_with_retries(
         self, table: DeclaredTable, command: str, apply: bool, chain: list[int]
     ) -> TableChanges:

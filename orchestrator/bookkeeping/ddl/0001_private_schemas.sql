@@ -47,9 +47,28 @@ create table diffmig.runs (
     started_at timestamptz not null default now(),
     finished_at timestamptz,
     error text,
-    resumed_from bigint references diffmig.runs (run_id)
+    resumed_from bigint references diffmig.runs (run_id),
+    pause_requested_at timestamptz
 );
 comment on table diffmig.runs is 'One row per diffmig invocation that syncs, runs or analyses.';
+
+-- The steps of a `diffmig run`: per entity, its phase and outcome (what `diffmig status` shows
+-- and what `run --resume` skips).
+create table diffmig.run_steps (
+    run_id bigint not null references diffmig.runs (run_id),
+    entity text not null,
+    position integer not null,
+    phase text not null default 'pending'
+        check (phase in ('pending', 'sync', 'build', 'validate', 'done', 'failed', 'skipped')),
+    started_at timestamptz,
+    finished_at timestamptz,
+    rows_synced bigint not null default 0,
+    rows_applied bigint not null default 0,
+    rows_held_back bigint not null default 0,
+    tests_failed integer not null default 0,
+    detail text,
+    primary key (run_id, entity)
+);
 
 -- The sync of one legacy table within a run.
 create table diffmig.table_syncs (

@@ -1,0 +1,23 @@
+with
+
+source as (
+    select * from {{ source('legacy', 'django_content_type') }}
+),
+
+renamed as (
+    select
+        ---------- ids
+        id as legacy_content_type_id,
+
+        ---------- strings
+        app_label,
+        model as model_name,
+
+        ---------- sync bookkeeping
+        _synced_run as synced_run,
+        _deleted_at as source_deleted_at,
+        _deleted_at is not null as is_deleted_in_source
+    from source
+)
+
+select * from renamed

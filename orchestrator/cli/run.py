@@ -1,0 +1,150 @@
+"""`diffmig run`, `diffmig pause` and `diffmig status`."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import click
+
+from orchestrator.cli.context import AppContext
+from orchestrator.cli.options import common_options
+
+pass_app = click.make_pass_decorator(AppContext)
+
+
+def _split(value: str | None) -> list[str] | None:
+    return [v.strip() for v in value.split(",") if v.strip()] if value else None
+
+
+@click.command(
+    help="Migrate: for each entity in dependency order, sync its legacy tables, build its dbt "
+    "models and tests, validate and checkpoint. --resume continues an unfinished run."
+)
+@click.option(
+    "--mode",
+    type=click.Choice(["delta", "full"]),
+    default="delta",
+    show_default=True,
+    help="delta: only rows synced since each entity's last applied run; full: re-map every row.",
+)
+@click.option("--entities", default=None, help="Comma-separated entities (default: all).")
+@click.option("--from", "from_entity", default=None, help="Start at this entity (in order).")
+@click.option("--transport", type=click.Choice(["auto", "fdw", "copy"]), default=None)
+@click.option(
+    "--resume", is_flag=True, help="Continue the last unfinished run from its checkpoints."
+)
+@click.option(
+    "--reconcile",
+    is_flag=True,
+    help="Also overwrite drift: target rows the earlier scripts wrote that differ from the mapping.",
+)
+@common_options
+@pass_app
+def run(
+    app: AppContext,
+    mode: str,
+    entities: str | None,
+    from_entity: str | None,
+    transport: str | None,
+    resume: bool,
+    reconcile: bool,
+) -> None:
+    from orchestrator.runner import MigrationRun
+
+    def show(event: dict[str, Any]) -> None:
+        if event["kind"] == "phase":
+            app.console.info(f"{event['entity']}: {event['phase']}")
+        elif event["kind"] == "entity_done":
+            rate = event["rows_applied"] / event["seconds"] if event["seconds"] else 0.0
+            app.console.info(
+                f"{event['entity']}: done, {event['rows_synced']:,} rows synced, "
+                f"{event['rows_applied']:,} applied in {event['seconds']:.1f}s ({rate:,.0f} rows/s)"
+            )
+
+    outcome = MigrationRun(
+        app.settings,
+        mode=mode,
+        entities=_split(entities),
+        from_entity=from_entity,
+        transport=transport,
+        resume=resume,
+        reconcile=reconcile,
+        events=show,
+        info=app.console.info,
+    ).execute()
+    doc = outcome.as_dict()
+    app.console.table(
+        f"run {outcome.run_id} ({outcome.mode}): {outcome.status} in {outcome.seconds:.1f}s",
+        ["entity", "status", "synced", "applied", "held back", "tests failed", "seconds"],
+        [
+            (
+                e["entity"],
+                e["status"],
+                e["rows_synced"],
+                e["rows_applied"],
+                e["rows_held_back"],
+                e["tests_failed"],
+                e["seconds"],
+            )
+            for e in doc["entities"]
+        ],
+    )
+    app.console.result(doc)
+    if any(e.tests_failed for e in outcome.entities):
+        from orchestrator.errors import ChecksFailed
+
+        raise ChecksFailed(
+            f"run {outcome.run_id} finished, but dbt tests failed",
+            hint="`diffmig validate` lists the offending keys",
+        )
+
+
+@click.command(help="Ask the running `diffmig run` to stop at its next safe point.")
+@common_options
+@pass_app
+def pause(app: AppContext) -> None:
+    from orchestrator.runner import request_pause
+
+    run_id = request_pause(app.settings)
+    if run_id is None:
+        app.console.info("no run is running")
+    else:
+        app.console.info(f"run {run_id} will pause at its next safe point; resume with --resume")
+    app.console.result({"paused_run": run_id})
+
+
+@click.command(help="Show the progress of the current (or last) run, read from the bookkeeping.")
+@click.option("--watch", is_flag=True, help="Refresh every 2 seconds until the run ends.")
+@common_options
+@pass_app
+def status(app: AppContext, watch: bool) -> None:
+    from orchestrator.status import read_status
+
+    while True:
+        doc = read_status(app.settings)
+        run_info = doc.get("run")
+        if run_info is None:
+            app.console.info("no run yet")
+        else:
+            app.console.table(
+                f"run {run_info['run_id']} ({run_info['command']}, {run_info['mode'] or '-'}): "
+                f"{run_info['status']}, started {run_info['started_at']}",
+                ["entity", "phase", "synced", "applied", "held back", "rows/s", "eta"],
+                [
+                    (
+                        s["entity"],
+                        s["phase"],
+                        s["rows_synced"],
+                        s["rows_applied"],
+                        s["rows_held_back"],
+                        s["rows_per_s"],
+                        s["eta"],
+                    )
+                    for s in doc["steps"]
+                ],
+            )
+        app.console.result(doc)
+        if not watch or run_info is None or run_info["status"] != "running":
+            return
+        time.sleep(2)
