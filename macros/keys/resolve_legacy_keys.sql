@@ -1,5 +1,7 @@
 {#- The key map of one entity: every legacy key -> the UUID of its target row. Never changes an
     issued UUID. Precedence:
+    The keys are the staged legacy keys and the legacy keys of existing target rows (a row deleted
+    in the source before diffmig ever synced it is only known from its target row).
       1. the target row that already carries the legacy key (its id);
       2. else a trusted migration_mappings row of one of `mapping_types` (not junk, and its UUID
          not taken by another target row of the table);
@@ -16,12 +18,20 @@
     {%- endif -%}
 with
 
-legacy_keys as (
+staged_keys as (
     {{ legacy_keys }}
 ),
 
 targets as (
     {{ targets }}
+),
+
+-- Keys of target rows whose legacy row was deleted before diffmig first synced it keep their
+-- UUID too (the mapping layer soft-deletes or reports them).
+legacy_keys as (
+    select staged_keys.legacy_key from staged_keys
+    union
+    select targets.legacy_key from targets
 ),
 
 {%- if mapping_types %}

@@ -1,6 +1,7 @@
 {#- Offices mapped to the Supabase shape (world.md section 5), with their issues and the decision
-    to apply each row. Considers the offices changed since the last applied run and those with
-    open issues. -#}
+    to apply each row. Considers the offices changed since the last applied run, those with open
+    issues, and target offices whose legacy row was deleted before diffmig first synced it (only
+    their soft-delete column changes). -#}
 with
 
 staged as (
@@ -70,6 +71,38 @@ mapped as (
     left join country_aliases on lower(btrim(considered.country)) = country_aliases.alias
 ),
 
+gone_before_first_sync as (
+    select
+        targets.office_id as id,
+        targets.name,
+        targets.address,
+        targets.apartment,
+        targets.city,
+        targets.state,
+        targets.zip_code,
+        targets.country,
+        targets.phone,
+        targets.tax_rate,
+        targets.square_customer_id,
+        false as is_active,
+        targets.email_notifications,
+        targets.legacy_office_id,
+        '{}'::jsonb as metadata,
+        targets.tax_rate as _legacy_tax_rate,
+        targets.name as _legacy_name,
+        true as _is_deleted_in_source
+    from targets
+    where not exists (
+        select 1 from staged where staged.legacy_office_id = targets.legacy_office_id
+    )
+),
+
+all_mapped as (
+    select * from mapped
+    union all
+    select * from gone_before_first_sync
+),
+
 compared as (
     select
         mapped.*,
@@ -90,7 +123,7 @@ compared as (
             case when mapped.email_notifications is distinct from targets.email_notifications
                 then 'email_notifications' end
         ], null) as _drift_columns
-    from mapped
+    from all_mapped as mapped
     left join targets on mapped.legacy_office_id = targets.legacy_office_id
     left join known on mapped.legacy_office_id::text = known.legacy_key
 ),

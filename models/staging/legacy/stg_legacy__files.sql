@@ -27,7 +27,7 @@ renamed as (
 
         ---------- json
         parameters as parameters_text,
-        {{ safe_jsonb('parameters') }} as parameters,
+        {{ safe_jsonb('parameters') }} as parameters,  -- noqa: RF04
         {{ json_is_invalid('parameters') }} as is_parameters_invalid,
 
         ---------- timestamps

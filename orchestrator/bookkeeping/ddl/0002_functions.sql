@@ -1,9 +1,10 @@
 -- Helper functions the dbt models use, in the private schema.
 
--- Text -> jsonb that never raises: NULL for NULL, blank or malformed input.
+-- Text -> jsonb that never raises: NULL for NULL, blank or malformed input. Parallel unsafe: its
+-- exception block starts a subtransaction, which a parallel query cannot.
 create or replace function diffmig.try_jsonb(value text)
 returns jsonb
-language plpgsql immutable parallel safe
+language plpgsql immutable parallel unsafe
 as $$
 begin
     if value is null or btrim(value) = '' then

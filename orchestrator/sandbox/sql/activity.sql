@@ -287,7 +287,8 @@ begin
         'true',
         '(exists (select from public.dispatch_patient as x where x.office_id = t.id))::int'
         ' + (exists (select from public.dispatch_payment as x where x.office_id = t.id))::int'
-        ' + (exists (select from public.dispatch_office_doctors as x where x.office_id = t.id))::int'
+        ' + (exists (select from public.dispatch_office_doctors as x'
+        ' where x.office_id = t.id))::int'
     );
     insert into pg_temp.act_pick (tbl, id, kind)
     select 'dispatch_patient', x.id, 'office_cascade'
@@ -365,9 +366,13 @@ begin
             phone = case when v = 1 then '+1 555 01' || lpad((t.id % 100)::text, 2, '0')
                 || ' ext ' || v_batch else t.phone end,
             valid = case when v = 2 then not t.valid else t.valid end,
-            address = case when v = 3 then ((t.id * 7 + v_batch * 13) % 900 + 10) || ' ' || sandbox.pick(
-                t.id, 108, bs, array['Oak Ave', 'Sakura-dori 2-1', 'MG Road', 'Sukhumvit Soi 11']
-            ) else t.address end
+            address = case
+                when v = 3 then ((t.id * 7 + v_batch * 13) % 900 + 10) || ' ' || sandbox.pick(
+                    t.id, 108, bs,
+                    array['Oak Ave', 'Sakura-dori 2-1', 'MG Road', 'Sukhumvit Soi 11']
+                )
+                else t.address
+            end
         from (
             select p.id as pid, floor(sandbox.rnd(p.id, 107, bs) * 4)::integer as v
             from pg_temp.act_pick as p
@@ -2077,7 +2082,9 @@ begin
         case
             when g % 10 = 3 then
                 (select r.id from pg_temp.act_new_record as r
-                    where r.ord = 1 + g % greatest((select count(*) from pg_temp.act_new_record), 1))
+                    where r.ord = 1 + g % greatest(
+                        (select count(*) from pg_temp.act_new_record), 1
+                    ))
         end as record_id
     from generate_series(1, n) as g;
     with changed as (

@@ -3,26 +3,29 @@
 --
 --     select sandbox.simulate_earlier_migration(seed);
 --
--- Run by the superuser supabase_admin in the destination database, after supabase_schema.sql, with
--- common.sql loaded (schema `sandbox`) and the legacy tables imported as postgres_fdw foreign tables
--- into schema `sandbox_legacy` (build.py does that wiring and removes it afterwards). The legacy
--- database is read as it is at the end of the generated data (2025-10-31); the activity simulation
--- runs only after this.
+-- Run by the superuser supabase_admin in the destination database, after supabase_schema.sql,
+-- with common.sql loaded (schema `sandbox`) and the legacy tables imported as postgres_fdw foreign
+-- tables into schema `sandbox_legacy` (build.py does that wiring and removes it afterwards).
+-- The legacy database is read as it is at the end of the generated data (2025-10-31); the
+-- activity simulation runs only after this.
 --
 -- Everything is set-based (insert ... select); every foreign table is read once, into a temporary
 -- table. Deterministic: UUIDs come from sandbox.uuid_for(entity, legacy key, seed) (random-looking,
 -- reproducible), every skip is a hash of the legacy id, every timestamp is a legacy one or a fixed
 -- constant of the run that wrote the row (never now()). The rows satisfy every constraint and
 -- trigger of the destination (validate_orders: orders.doctor_id is a doctor-profile doctors row, or
--- NULL).
+-- NULL). The big tables (jaws .. system_messages) are written with session_replication_role =
+-- replica (superuser only) to skip the per-row foreign key checks; one set-based check per foreign
+-- key (sandbox.em_check_foreign_keys) runs instead and raises on any dangling reference.
 --
 -- What the earlier scripts left (each quirk is something the tool must detect, report or survive):
 --   timeline   the runs, as migration_control records them by hand: 2025-08-15 offices, profiles;
 --              08-16/17 notifications full load, orders, files, messages, states, payments; 08-18
 --              order_cases; 10-16 doctors deleted and re-imported; 10-18/19 cases, case_files,
 --              technicians, missing doctors, notifications up to then; 10-27 the differential batch
---              (messages, notifications delta); 10-30 the orders differential; 10-31 a validation
---              run and a run left 'running'.
+--              (messages, notifications delta); 10-31 early the differential runs of orders,
+--              profiles, patients, files, states and payments (so that every row up to 10-31 was
+--              seen), then a validation run and a run left 'running'.
 --   offices    only valid ones; name/address/city lower-cased with spaces collapsed, zip and phone
 --              reduced to digits, is_active and email_notifications always true; an office with
 --              the same (name, address, city, state, zip) as an earlier one got no row, only a
@@ -30,10 +33,11 @@
 --   profiles   every user except ~2 % of the non-patient users (failed inserts; at least one);
 --              profile_type by the scripts' rule (patient row, else the lowest of groups 2/4/5/11,
 --              else superuser/staff -> master, else patient: never 'client'); blank names and the
---              text 'null' written as 'Unknown'; email lower-cased, NULL without '@'.
---   doctors    one per doctor profile; doctors with a patient were re-imported on 10-16 with an
---              unpadded doctor_number 'DOC-<id>' (others 'DOC-000123'); their August
---              migration_mappings rows still hold the UUIDs of the deleted rows.
+--              text 'null' written as 'Unknown'; email lower-cased, NULL without '@' (a row
+--              whose email would break the email_format check failed, so is absent).
+--   doctors    one per doctor profile; doctors with a non-archived patient were re-imported on
+--              10-16 with an unpadded doctor_number 'DOC-<id>' (others 'DOC-000123'); their
+--              August migration_mappings rows still hold the UUIDs of the deleted rows.
 --   patients   every patient whose profile exists, except ~0.4 % of those with at most one
 --              instruction (at least one); status 3 and unknown codes written as 'active';
 --              suffix NULL for archived patients; patient_number unpadded for the October cohort.
@@ -45,10 +49,11 @@
 --              10-18 (deleted ones, broken exports, doctors not in the doctor group):
 --              order_number 'ORD-<yyyymmdd>-<000123>', the comprehensive status mapping (0
 --              no_product, 1 submitted, 2 on_hold, 3 submitted, 4 approved, else submitted).
---              Cohort B2 (differential-orders-migration.ts, 10-30): every instruction after
+--              Cohort B2 (differential-orders-migration.ts, 10-31): every instruction after
 --              10-18: order_number '00BB-<id>', course_type 'main', the differential status
 --              mapping (0 submitted, 1 approved, 2 shipped, 3 'completed' -> insert failed, row
---              absent, 4 cancelled, else submitted); doctor, notes, complaint, amount NULL.
+--              absent (at least one row fails), 4 cancelled, else submitted); doctor, notes,
+--              complaint, amount NULL.
 --              Plus ~0.04 % skipped (at least one). Instructions whose patient is missing are
 --              absent.
 --   cases      one per migrated patient submitted before 10-18; a case without a doctor got the
@@ -155,6 +160,9 @@ declare
     hw_notification_oct19 bigint;
     hw_notification_oct27 bigint;
     first_doctor uuid;
+    n_notification_full bigint;
+    n_notification_full_bad bigint;
+    n_notification_delta bigint;
 begin
     -- ==========================================================================================
     -- 1. The legacy rows, read once through postgres_fdw
@@ -229,6 +237,11 @@ begin
         recipient_id, sent, send, sandbox.em_jsonb(template_context) as ctx
     from sandbox_legacy.dispatch_notification
     where send and sent and id <= hw_notification_oct27;
+    select count(*) filter (where id <= hw_notification_oct19),
+        count(*) filter (where id <= hw_notification_oct19 and ctx is null),
+        count(*) filter (where id > hw_notification_oct19)
+    into n_notification_full, n_notification_full_bad, n_notification_delta
+    from pg_temp.l_notification;
 
     -- ==========================================================================================
     -- 2. teams (auth_group, migrated once by the app; outside the tool's scope)
@@ -391,7 +404,7 @@ begin
         ),
         m.date_joined,
         case when m.date_joined < '2025-08-15'
-            then timestamptz '2025-08-15 13:40:00+00' else timestamptz '2025-10-27 08:10:00+00' end
+            then timestamptz '2025-08-15 13:40:00+00' else timestamptz '2025-10-31 06:10:00+00' end
     from pg_temp.m_profile as m
     where not m.skipped
     order by m.id;
@@ -546,7 +559,7 @@ begin
         )),
         p.submitted_at,
         case when p.id <= hw_patient_aug17 then timestamptz '2025-10-18 12:00:00+00'
-            else timestamptz '2025-10-27 08:25:00+00' end
+            else timestamptz '2025-10-31 06:25:00+00' end
     from pg_temp.m_patient as p
     left join public.doctors as d on d.legacy_user_id = p.doctor_id
     left join public.offices as o on o.legacy_office_id = p.office_id
@@ -604,6 +617,13 @@ begin
     where id = (
         select m.id from pg_temp.m_order as m where m.cohort = 'A' order by m.r, m.id limit 1
     );
+    -- At least one failed differential insert (its mapping row then points at nothing).
+    update pg_temp.m_order
+    set cohort = 'B2_failed'
+    where id = (
+        select m.id from pg_temp.m_order as m where m.cohort = 'B2' order by m.r, m.id limit 1
+    )
+        and not exists (select from pg_temp.m_order as m where m.cohort = 'B2_failed');
 
     -- Cohort A: orders-migration.ts (08-17; deleted = false, doctor required).
     insert into public.orders (id, order_number, patient_id, doctor_id, office_id, course_type,
@@ -687,7 +707,7 @@ begin
     where m.cohort = 'B1'
     order by m.id;
 
-    -- Cohort B2: differential-orders-migration.ts (10-30), the differential status mapping;
+    -- Cohort B2: differential-orders-migration.ts (10-31), the differential status mapping;
     -- status 3 became 'completed', which the enum rejects: those rows are absent.
     insert into public.orders (id, order_number, patient_id, doctor_id, office_id, course_type,
         status, notes, complaint, amount, submitted_at, approved_at, shipped_at, deleted,
@@ -713,10 +733,10 @@ begin
         m.id,
         jsonb_build_object('migration', jsonb_build_object(
             'script', 'differential-orders-migration.ts',
-            'batch', 'orders_differential_20251030_231500'
+            'batch', 'orders_differential_20251031_051500'
         )),
-        timestamptz '2025-10-30 23:15:00+00',
-        timestamptz '2025-10-30 23:15:00+00'
+        timestamptz '2025-10-31 05:15:00+00',
+        timestamptz '2025-10-31 05:15:00+00'
     from pg_temp.m_order as m
     where m.cohort = 'B2'
     order by m.id;
@@ -819,7 +839,7 @@ begin
         ),
         f.created_at,
         case when f.id <= hw_file_oct19 then timestamptz '2025-10-18 20:00:00+00'
-            else timestamptz '2025-10-27 09:40:00+00' end
+            else timestamptz '2025-10-31 06:40:00+00' end
     from pg_temp.l_file as f
     left join public.orders as o on o.legacy_instruction_id = f.instruction_id
     where sandbox.rnd(f.id, 404, seed) >= 0.0001
@@ -932,7 +952,7 @@ begin
             when 19 then 'returned' when 20 then 'refunded' else 'unknown_' || s.status end,
         s."on", pr.id, s.changed_at, s.id, s.instruction_id,
         jsonb_build_object('legacy_actor_id', s.actor_id),
-        s.changed_at, timestamptz '2025-10-27 10:20:00+00'
+        s.changed_at, timestamptz '2025-10-31 06:50:00+00'
     from pg_temp.l_state as s
     inner join public.orders as o on o.legacy_instruction_id = s.instruction_id
     left join public.profiles as pr on pr.legacy_user_id = s.actor_id
@@ -956,7 +976,7 @@ begin
             'legacy_office_id', p.office_id, 'legacy_instruction_id', p.instruction_id
         ),
         coalesce(p.made_at, timestamptz '2025-08-16 17:00:00+00'),
-        timestamptz '2025-10-27 10:30:00+00'
+        timestamptz '2025-10-31 06:55:00+00'
     from pg_temp.l_payment as p
     inner join public.orders as o on o.legacy_instruction_id = p.instruction_id
     where abs(p.total_price) < 100000000
@@ -1055,11 +1075,11 @@ begin
         case when pr.created_at < '2025-08-15'
             then timestamp '2025-08-15 13:40:00'
                 + row_number() over (order by pr.legacy_user_id) * interval '59 milliseconds'
-            else timestamp '2025-10-27 08:10:00'
+            else timestamp '2025-10-31 06:10:00'
                 + row_number() over (order by pr.legacy_user_id) * interval '10 milliseconds'
         end,
         case when pr.created_at < '2025-08-15' then 'profile_migration_20250815_134000'
-            else 'profile_differential_20251027_081000' end
+            else 'profile_differential_20251031_061000' end
     from public.profiles as pr;
 
     insert into public.migration_mappings (entity_type, legacy_id, new_id, migrated_at,
@@ -1069,11 +1089,11 @@ begin
         case when pa.legacy_patient_id <= hw_patient_aug17
             then timestamp '2025-08-15 13:40:00'
                 + row_number() over (order by pa.legacy_patient_id) * interval '60 milliseconds'
-            else timestamp '2025-10-27 08:25:00'
+            else timestamp '2025-10-31 06:25:00'
                 + row_number() over (order by pa.legacy_patient_id) * interval '40 milliseconds'
         end,
         case when pa.legacy_patient_id <= hw_patient_aug17 then 'profile_migration_20250815_134000'
-            else 'patients_complete_20251027_082500' end
+            else 'patients_complete_20251031_062500' end
     from public.patients as pa;
 
     insert into public.migration_mappings (entity_type, legacy_id, new_id, migrated_at,
@@ -1105,9 +1125,9 @@ begin
     insert into public.migration_mappings (entity_type, legacy_id, new_id, migrated_at,
         migration_batch)
     select 'order', m.id, sandbox.uuid_for('order', m.id, seed),
-        timestamp '2025-10-30 23:15:00'
+        timestamp '2025-10-31 05:15:00'
             + row_number() over (order by m.id) * interval '280 milliseconds',
-        'orders_differential_20251030_231500'
+        'orders_differential_20251031_051500'
     from pg_temp.m_order as m
     where m.cohort in ('B2', 'B2_failed');
 
@@ -1124,8 +1144,8 @@ begin
         ('office', 0, '00000000-0000-0000-0000-000000000000', '2025-08-15 09:58:00',
             'test_run'),
         ('profile', 0, null, '2025-08-15 13:39:00', 'test_run'),
-        ('order', 0, 'ffffffff-ffff-ffff-ffff-ffffffffffff', '2025-10-30 23:14:00',
-            'orders_differential_20251030_231500');
+        ('order', 0, 'ffffffff-ffff-ffff-ffff-ffffffffffff', '2025-10-31 05:14:00',
+            'orders_differential_20251031_051500');
 
     -- ==========================================================================================
     -- 20. migration_control (filled by hand after the fact)
@@ -1164,15 +1184,11 @@ begin
             'SELECT * FROM dispatch_patient p JOIN auth_user u ON u.id = p.user_id',
             'SELECT COUNT(*) FROM patients'),
         (5, 'phase_6_system', 'system_messages', 'migrate', 'completed',
-            (select count(*) from pg_temp.l_notification
-                where id <= hw_notification_oct19)::integer,
-            (select count(*) from pg_temp.l_notification
-                where id <= hw_notification_oct19)::integer,
+            n_notification_full::integer,
+            n_notification_full::integer,
             timestamp '2025-08-16 08:00:00', timestamp '2025-08-17 18:02:00',
-            (select count(*) || ' rows with invalid JSON in template_context kept as raw_context'
-                from pg_temp.l_notification
-                where id <= hw_notification_oct19
-                    and ctx is null), 50, 2,
+            n_notification_full_bad
+                || ' rows with invalid JSON in template_context kept as raw_context', 50, 2,
             'SELECT * FROM dispatch_notification WHERE sent = true AND send = true ORDER BY id'
                 || ' LIMIT 1000 OFFSET $1',
             null),
@@ -1237,7 +1253,7 @@ begin
                 where metadata -> 'migration' ->> 'script'
                     = 'differential-orders-migration.ts')::integer,
             (select count(*) from pg_temp.m_order where cohort in ('B2', 'B2_failed'))::integer,
-            timestamp '2025-10-30 23:15:00', timestamp '2025-10-30 23:31:00',
+            timestamp '2025-10-31 05:15:00', timestamp '2025-10-31 05:31:00',
             'invalid input value for enum order_status: "completed"', 50, 1,
             'SELECT * FROM dispatch_instruction WHERE id NOT IN (...)', null),
         (15, 'differential', 'messages', 'differential_sync', 'completed',
@@ -1253,8 +1269,7 @@ begin
         (17, 'differential', 'system_messages', 'differential_sync', 'completed',
             (select count(*) from public.system_messages
                 where legacy_record_id > hw_notification_oct19)::integer,
-            (select count(*) from pg_temp.l_notification
-                where id > hw_notification_oct19)::integer,
+            n_notification_delta::integer,
             timestamp '2025-10-27 06:40:00', timestamp '2025-10-27 07:02:00',
             (select count(*) || ' rows skipped: invalid JSON in template_context'
                 from pg_temp.l_notification as n

@@ -1,0 +1,141 @@
+{#- Generic test: public.migration_mappings agrees with the mart's table for one entity_type.
+
+    Reads the mappings through stg_bookkeeping__migration_mappings (its junk flags) and depends on
+    the migration_mappings mart, so a full `dbt build` tests after diffmig wrote its mappings.
+    One failing row per mapping or table row, with its first problem:
+      junk_mapping           a mapping of this type that is junk (legacy_id missing or not
+                             positive, new_id missing, placeholder UUID)
+      duplicate_new_id       its new_id is also the new_id of another mapping, of any entity type
+                             (except the types in allow_shared_with: e.g. patient_profile rows
+                             share the profile's UUID by design)
+      new_id_not_in_table    its new_id is no row of the table (a stale or failed-insert UUID)
+      new_id_of_another_row  its new_id is the row of another legacy key
+      row_without_mapping    a table row with a legacy key and no mapping of this type
+-#}
+{% test mapping_integrity(model, legacy_key, entity_type, id_column='id', allow_shared_with=[]) %}
+    {%- if legacy_key is not string or legacy_key | trim == '' -%}
+        {{ exceptions.raise_compiler_error(
+            "mapping_integrity: legacy_key must be the table's legacy key column, got " ~ legacy_key
+        ) }}
+    {%- endif -%}
+    {%- if entity_type is not string or entity_type | trim == '' -%}
+        {{ exceptions.raise_compiler_error(
+            "mapping_integrity: entity_type must be a migration_mappings.entity_type (e.g. "
+            ~ "'office'), got " ~ entity_type
+        ) }}
+    {%- endif -%}
+    {%- if id_column is not string or id_column | trim == '' -%}
+        {{ exceptions.raise_compiler_error(
+            "mapping_integrity: id_column must be the table's uuid column, got " ~ id_column
+        ) }}
+    {%- endif -%}
+    {%- if allow_shared_with is string or allow_shared_with is not iterable -%}
+        {{ exceptions.raise_compiler_error(
+            "mapping_integrity: allow_shared_with must be a list of entity types, got "
+            ~ allow_shared_with
+        ) }}
+    {%- endif %}
+{#- tested after the mappings mart: #}
+-- depends on {{ ref('migration_mappings') }}
+
+with
+
+mappings as (
+    select * from {{ ref('stg_bookkeeping__migration_mappings') }}
+),
+
+table_rows as (
+    select
+        {{ id_column }} as row_id,
+        {{ legacy_key }} as legacy_id
+    from {{ model }}
+),
+
+shared_new_ids as (
+    select
+        new_id,
+        string_agg(
+            entity_type || ' ' || coalesce(legacy_id::text, 'null'), ', '
+            order by entity_type, legacy_id
+        ) as holders
+    from mappings
+    where
+        new_id is not null
+        {%- if allow_shared_with | length > 0 %}
+        and entity_type not in (
+            {%- for shared_type in allow_shared_with %}
+            '{{ shared_type }}'{{ "," if not loop.last }}
+            {%- endfor %}
+        )
+        {%- endif %}
+    group by new_id
+    having count(*) > 1
+),
+
+checked_mappings as (
+    select
+        mappings.entity_type,
+        mappings.legacy_id,
+        mappings.new_id,
+        case
+            when mappings.is_junk and mappings.junk_reason <> 'new_id shared by several mappings'
+                then 'junk_mapping'
+            when shared_new_ids.new_id is not null then 'duplicate_new_id'
+            when table_rows.row_id is null then 'new_id_not_in_table'
+            when table_rows.legacy_id is distinct from mappings.legacy_id
+                then 'new_id_of_another_row'
+        end as problem,
+        case
+            when mappings.is_junk and mappings.junk_reason <> 'new_id shared by several mappings'
+                then mappings.junk_reason
+            when shared_new_ids.new_id is not null then 'mappings: ' || shared_new_ids.holders
+            when table_rows.row_id is null then 'no row of the table has this id'
+            when table_rows.legacy_id is distinct from mappings.legacy_id
+                then 'the row is {{ legacy_key }} ' || coalesce(table_rows.legacy_id::text, 'null')
+        end as detail
+    from mappings
+    left join shared_new_ids on mappings.new_id = shared_new_ids.new_id
+    left join table_rows on mappings.new_id = table_rows.row_id
+    where mappings.entity_type = '{{ entity_type }}'
+),
+
+unmapped_rows as (
+    select
+        '{{ entity_type }}' as entity_type,
+        table_rows.legacy_id,
+        table_rows.row_id as new_id,
+        'row_without_mapping' as problem,
+        'no migration_mappings row ({{ entity_type }}, ' || table_rows.legacy_id || ')' as detail
+    from table_rows
+    where
+        table_rows.legacy_id is not null
+        and not exists (
+            select 1 from mappings
+            where mappings.entity_type = '{{ entity_type }}'
+                and mappings.legacy_id = table_rows.legacy_id
+        )
+),
+
+failures as (
+    select
+        entity_type,
+        legacy_id,
+        new_id,
+        problem,
+        detail
+    from checked_mappings
+    where problem is not null
+
+    union all
+
+    select
+        entity_type,
+        legacy_id,
+        new_id,
+        problem,
+        detail
+    from unmapped_rows
+)
+
+select * from failures
+{% endtest %}

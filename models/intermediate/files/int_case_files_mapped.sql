@@ -1,0 +1,259 @@
+{#- Case files mapped to the Supabase shape (world.md section 5): every legacy file with an
+    instruction links the file to the case of the instruction's patient (one case per patient:
+    the order's case). The file and the case are read through their marts (built first); a link
+    whose file or case is not there is held back (error). file_purpose comes from the file's
+    extension (file_types seed). The legacy key of a link is its file (a file has one case).
+    Considers the files synced since the last applied run, the files of instructions synced
+    since then (the instruction may have moved to another patient), the files with open
+    errors, and target links that no current legacy file gives any more (the file was deleted
+    before diffmig first synced it, or it moved): those are reported and kept (case_files has
+    no soft-delete column), as are links of files deleted in the source. -#}
+with
+
+files as not materialized (
+    select * from {{ ref('stg_legacy__files') }}
+),
+
+instructions as not materialized (
+    select * from {{ ref('stg_legacy__instructions') }}
+),
+
+targets as not materialized (
+    select * from {{ ref('stg_supabase__case_files') }}
+),
+
+target_files as not materialized (
+    select * from {{ ref('stg_supabase__files') }}
+),
+
+target_cases as not materialized (
+    select * from {{ ref('stg_supabase__cases') }}
+),
+
+file_types as (
+    select * from {{ ref('file_types') }}
+),
+
+-- One row (an aggregate, so the planner knows it): the seed's fallback.
+fallback_type as (
+    select
+        max(file_types.file_purpose) filter (where file_types.is_fallback) as file_purpose
+    from file_types
+),
+
+-- Files and cases that exist after their marts ran.
+migrated_files as (
+    select
+        files.id as file_id,
+        files.legacy_file_id
+    from {{ ref('files') }} as files
+    where files.legacy_file_id is not null
+),
+
+migrated_cases as (
+    select
+        cases.id as case_id,
+        cases.legacy_patient_id
+    from {{ ref('cases') }} as cases
+    where cases.legacy_patient_id is not null
+),
+
+known as (
+    select entity_rows.legacy_key
+    from {{ source('diffmig', 'entity_rows') }} as entity_rows
+    where entity_rows.entity = 'case_files'
+),
+
+retried as (
+    {{ open_issue_keys('case_files') }}
+),
+
+first_sync as (
+    select
+        (select min(files.synced_run) from files) as files_run,
+        (select min(instructions.synced_run) from instructions) as instructions_run
+),
+
+considered_keys as (
+    select files.legacy_file_id
+    from files
+    where {{ changed_since('files') }}
+
+    union
+
+    select files.legacy_file_id
+    from files
+    inner join instructions
+        on files.legacy_instruction_id = instructions.legacy_instruction_id
+    where {{ changed_since('instructions') }}
+
+    union
+
+    select retried.legacy_key::integer as legacy_file_id
+    from retried
+),
+
+considered as (
+    select
+        files.legacy_file_id,
+        files.legacy_instruction_id,
+        files.file_ext,
+        files.synced_run,
+        files.is_deleted_in_source,
+        instructions.legacy_patient_id,
+        instructions.legacy_instruction_id is not null as is_instruction_staged,
+        instructions.synced_run as instruction_synced_run
+    from considered_keys
+    inner join files on considered_keys.legacy_file_id = files.legacy_file_id
+    left join instructions on files.legacy_instruction_id = instructions.legacy_instruction_id
+    where files.legacy_instruction_id is not null
+),
+
+mapped as (
+    select
+        coalesce(
+            current_links.case_file_id,
+            {{ legacy_uuid('case_files',
+                "considered.legacy_patient_id || ':' || considered.legacy_file_id") }}
+        ) as id,
+        migrated_cases.case_id,
+        migrated_files.file_id,
+        coalesce(file_types.file_purpose, fallback_type.file_purpose) as file_purpose,
+        jsonb_build_object('legacy', jsonb_build_object(
+            'file_id', considered.legacy_file_id,
+            'instruction_id', considered.legacy_instruction_id,
+            'patient_id', considered.legacy_patient_id
+        )) as metadata,
+        considered.legacy_file_id as _legacy_file_id,
+        considered.legacy_instruction_id as _legacy_instruction_id,
+        considered.legacy_patient_id as _legacy_patient_id,
+        considered.is_instruction_staged as _is_instruction_staged,
+        considered.file_ext as _legacy_ext,
+        file_types.extension is null as _is_unknown_extension,
+        false as _is_target_only,
+        considered.is_deleted_in_source as _is_deleted_in_source,
+        considered.synced_run > first_sync.files_run
+        or considered.instruction_synced_run > first_sync.instructions_run
+            as _is_changed_after_first_sync
+    from considered
+    cross join fallback_type
+    cross join first_sync
+    left join file_types
+        on ltrim(lower(btrim(considered.file_ext)), '.') = file_types.extension
+    left join migrated_files on considered.legacy_file_id = migrated_files.legacy_file_id
+    left join migrated_cases on considered.legacy_patient_id = migrated_cases.legacy_patient_id
+    left join targets as current_links
+        on
+            migrated_cases.case_id = current_links.case_id
+            and migrated_files.file_id = current_links.file_id
+),
+
+-- The (file, patient) link every live legacy file gives now.
+legacy_links as (
+    select
+        files.legacy_file_id,
+        instructions.legacy_patient_id
+    from files
+    inner join instructions
+        on files.legacy_instruction_id = instructions.legacy_instruction_id
+    where not files.is_deleted_in_source
+),
+
+-- Target links that no live legacy file gives (its file was deleted before diffmig's first
+-- sync, or the file now belongs to another case or to none): reported, kept as they are.
+-- Links of files deleted in the source are reported by `mapped`.
+target_only as (
+    select
+        targets.case_file_id as id,
+        targets.case_id,
+        targets.file_id,
+        targets.file_purpose,
+        '{}'::jsonb as metadata,
+        target_files.legacy_file_id as _legacy_file_id,
+        null::integer as _legacy_instruction_id,
+        target_cases.legacy_patient_id as _legacy_patient_id,
+        true as _is_instruction_staged,
+        null::text as _legacy_ext,
+        false as _is_unknown_extension,
+        true as _is_target_only,
+        false as _is_deleted_in_source,
+        false as _is_changed_after_first_sync
+    from targets
+    inner join target_files on targets.file_id = target_files.file_id
+    inner join target_cases on targets.case_id = target_cases.case_id
+    where
+        not exists (
+            select 1 from legacy_links
+            where
+                legacy_links.legacy_file_id = target_files.legacy_file_id
+                and legacy_links.legacy_patient_id = target_cases.legacy_patient_id
+        )
+        and not exists (
+            select 1 from files
+            where files.legacy_file_id = target_files.legacy_file_id and files.is_deleted_in_source
+        )
+),
+
+all_mapped as (
+    select * from mapped
+    union all
+    select * from target_only
+),
+
+compared as (
+    select
+        mapped.*,
+        targets.case_file_id is not null and known.legacy_key is null
+            as _written_by_earlier_scripts,
+        array_remove(array[
+            case when mapped.file_purpose is distinct from targets.file_purpose
+                then 'file_purpose' end
+        ], null) as _drift_columns
+    from all_mapped as mapped
+    left join targets
+        on
+            mapped.case_id = targets.case_id
+            and mapped.file_id = targets.file_id
+    left join known on mapped._legacy_file_id::text = known.legacy_key
+),
+
+checked as (
+    select
+        compared.*,
+        compared._legacy_file_id::text as _legacy_key,
+        {{ issues_array([
+            issue_when("not compared._is_deleted_in_source and not compared._is_target_only and compared.file_id is null",
+                "error", "file_not_migrated",
+                "format('file %s has no files row', compared._legacy_file_id)"),
+            issue_when("not compared._is_deleted_in_source and not compared._is_target_only and compared.case_id is null",
+                "error", "case_not_migrated",
+                "case when compared._is_instruction_staged then format('patient %s (of instruction %s) has no cases row', compared._legacy_patient_id, compared._legacy_instruction_id) else format('instruction %s is not in the legacy database: no case to link', compared._legacy_instruction_id) end"),
+            issue_when("compared._is_unknown_extension", "warning", "unknown_file_extension",
+                "format('extension %s is not in file_types: file_purpose %s', coalesce(quote_literal(compared._legacy_ext), 'null'), compared.file_purpose)"),
+            issue_when("compared._is_deleted_in_source", "warning", "deleted_in_source",
+                "'the legacy file is deleted; case_files has no soft-delete column: the link is kept'"),
+            issue_when("compared._is_target_only", "warning", "link_not_in_source",
+                "format('no live legacy file links file %s to patient %s''s case any more: the link is kept', compared._legacy_file_id, compared._legacy_patient_id)"),
+            issue_when("compared._written_by_earlier_scripts and cardinality(compared._drift_columns) > 0",
+                "warning", "drift",
+                "'earlier scripts'' row differs in: ' || array_to_string(compared._drift_columns, ', ')"),
+        ]) }} as _issues
+    from compared
+),
+
+decided as (
+    select
+        checked.*,
+        not checked._issues @> '[{"severity": "error"}]'
+        and not checked._is_deleted_in_source
+        and not checked._is_target_only
+        and (
+            not checked._written_by_earlier_scripts
+            or cardinality(checked._drift_columns) = 0
+            or checked._is_changed_after_first_sync
+            or {{ var('reconcile', false) }}
+        ) as _apply
+    from checked
+)
+
+select * from decided

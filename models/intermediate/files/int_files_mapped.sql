@@ -1,0 +1,259 @@
+{#- Files mapped to the Supabase shape (world.md section 5), with their issues and the decision to
+    apply each row. Considers the files synced since the last applied run, the files of
+    instructions synced since then, the files with open errors or an open `order_not_migrated`
+    warning (their order may have landed since), and target files whose legacy row was deleted
+    before diffmig first synced it (reported, kept). files has no soft-delete column: a file
+    deleted in the source is reported (`deleted_in_source`) and its target row left alone.
+    The JSON parameters are parsed once per row (diffmig.try_jsonb is costly and parallel
+    unsafe): `considered` is an optimisation fence (offset 0) so later references reuse it. -#}
+with
+
+files as not materialized (
+    select * from {{ ref('stg_legacy__files') }}
+),
+
+instructions as not materialized (
+    select * from {{ ref('stg_legacy__instructions') }}
+),
+
+targets as not materialized (
+    select * from {{ ref('stg_supabase__files') }}
+),
+
+keyed as (
+    select * from {{ ref('int_files_keyed') }}
+),
+
+file_types as (
+    select * from {{ ref('file_types') }}
+),
+
+-- One row (an aggregate, so the planner knows it): the seed's fallback.
+fallback_type as (
+    select
+        max(file_types.mime_type) filter (where file_types.is_fallback) as mime_type
+    from file_types
+),
+
+-- Orders that exist after the orders mart ran (an order held back is not there).
+orders as (
+    select
+        orders.id as order_id,
+        orders.legacy_instruction_id
+    from {{ ref('orders') }} as orders
+    where orders.legacy_instruction_id is not null
+),
+
+known as (
+    select entity_rows.legacy_key
+    from {{ source('diffmig', 'entity_rows') }} as entity_rows
+    where entity_rows.entity = 'files'
+),
+
+-- Open errors, and open warnings whose cause a later run may remove (the order arrives).
+retried as (
+    {{ open_issue_keys('files') }}
+    union
+    select row_issues.legacy_key
+    from {{ source('diffmig', 'row_issues') }} as row_issues
+    where
+        row_issues.entity = 'files'
+        and row_issues.resolved_at is null
+        and row_issues.reason = 'order_not_migrated'
+),
+
+first_sync as (
+    select min(files.synced_run) as synced_run from files
+),
+
+-- The keys this build considers, selected before anything is joined (a plain filter on the
+-- mirror's synced_run, and primary-key lookups for the retried keys).
+considered_keys as (
+    select files.legacy_file_id
+    from files
+    where {{ changed_since('files') }}
+
+    union
+
+    select files.legacy_file_id
+    from files
+    inner join instructions
+        on files.legacy_instruction_id = instructions.legacy_instruction_id
+    where {{ changed_since('instructions') }}
+
+    union
+
+    select retried.legacy_key::integer as legacy_file_id
+    from retried
+),
+
+considered as (
+    select
+        files.legacy_file_id,
+        files.legacy_instruction_id,
+        files.legacy_product_id,
+        files.legacy_record_id,
+        files.file_uid,
+        files.file_name,
+        files.file_ext,
+        files.description,
+        files.file_type_code,
+        files.status_code,
+        files.size_bytes,
+        files.parameters_text,
+        files.parameters,
+        files.created_at,
+        files.synced_run,
+        files.is_deleted_in_source
+    from considered_keys
+    inner join files on considered_keys.legacy_file_id = files.legacy_file_id
+    offset 0
+),
+
+mapped as (
+    select
+        keyed.target_id as id,
+        considered.file_uid,
+        orders.order_id,
+        considered.file_name as filename,
+        considered.file_ext as file_type,
+        considered.size_bytes as file_size_bytes,
+        coalesce(file_types.mime_type, fallback_type.mime_type) as mime_type,
+        considered.created_at as uploaded_at,
+        considered.created_at,
+        considered.legacy_file_id,
+        jsonb_build_object('legacy', jsonb_build_object(
+            'type', considered.file_type_code,
+            'description', considered.description,
+            'parameters', case
+                when jsonb_typeof(considered.parameters) = 'object' then considered.parameters
+            end,
+            'status', considered.status_code,
+            'product_id', considered.legacy_product_id,
+            'record_id', considered.legacy_record_id,
+            'instruction_id', considered.legacy_instruction_id
+        ) || case
+            when considered.parameters_text is not null
+                and jsonb_typeof(considered.parameters) is distinct from 'object'
+                then jsonb_build_object('parameters_text', considered.parameters_text)
+            else '{}'::jsonb
+        end) as metadata,
+        considered.legacy_instruction_id as _legacy_instruction_id,
+        case
+            when considered.legacy_instruction_id is null or orders.order_id is not null then null
+            when instructions.legacy_instruction_id is null then 'instruction_missing'
+            else 'order_not_migrated'
+        end as _order_problem,
+        considered.file_ext as _legacy_ext,
+        file_types.extension is null as _is_unknown_extension,
+        considered.parameters_text is not null
+        and jsonb_typeof(considered.parameters) is distinct from 'object' as _is_parameters_invalid,
+        considered.is_deleted_in_source as _is_deleted_in_source,
+        considered.synced_run > first_sync.synced_run as _is_changed_after_first_sync
+    from considered
+    inner join keyed on considered.legacy_file_id = keyed.legacy_key
+    cross join fallback_type
+    cross join first_sync
+    left join file_types
+        on ltrim(lower(btrim(considered.file_ext)), '.') = file_types.extension
+    left join orders on considered.legacy_instruction_id = orders.legacy_instruction_id
+    left join instructions
+        on considered.legacy_instruction_id = instructions.legacy_instruction_id
+),
+
+-- Target files whose legacy row the mirror never saw (deleted in the source before diffmig's
+-- first sync): reported and kept as they are.
+gone_before_first_sync as (
+    select
+        targets.file_id as id,
+        targets.file_uid,
+        targets.order_id,
+        targets.filename,
+        targets.file_type,
+        targets.file_size_bytes,
+        targets.mime_type,
+        targets.uploaded_at,
+        targets.uploaded_at as created_at,
+        targets.legacy_file_id,
+        '{}'::jsonb as metadata,
+        null::integer as _legacy_instruction_id,
+        null::text as _order_problem,
+        targets.file_type as _legacy_ext,
+        false as _is_unknown_extension,
+        false as _is_parameters_invalid,
+        true as _is_deleted_in_source,
+        false as _is_changed_after_first_sync
+    from targets
+    where not exists (
+        select 1 from files where files.legacy_file_id = targets.legacy_file_id
+    )
+),
+
+all_mapped as (
+    select * from mapped
+    union all
+    select * from gone_before_first_sync
+),
+
+compared as (
+    select
+        mapped.*,
+        targets.file_id is not null and known.legacy_key is null as _written_by_earlier_scripts,
+        array_remove(array[
+            case when mapped.file_uid is distinct from targets.file_uid then 'file_uid' end,
+            case when mapped.order_id is distinct from targets.order_id then 'order_id' end,
+            case when mapped.filename is distinct from targets.filename then 'filename' end,
+            case when mapped.file_type is distinct from targets.file_type then 'file_type' end,
+            case when mapped.file_size_bytes is distinct from targets.file_size_bytes
+                then 'file_size_bytes' end,
+            case when mapped.mime_type is distinct from targets.mime_type then 'mime_type' end,
+            case when mapped.uploaded_at is distinct from targets.uploaded_at
+                then 'uploaded_at' end
+        ], null) as _drift_columns
+    from all_mapped as mapped
+    left join targets on mapped.legacy_file_id = targets.legacy_file_id
+    left join known on mapped.legacy_file_id::text = known.legacy_key
+),
+
+checked as (
+    select
+        compared.*,
+        compared.legacy_file_id::text as _legacy_key,
+        {{ issues_array([
+            issue_when("compared._order_problem = 'instruction_missing'", "warning",
+                "instruction_missing",
+                "format('instruction %s is not in the legacy database: order_id left null', compared._legacy_instruction_id)"),
+            issue_when("compared._order_problem = 'order_not_migrated'", "warning",
+                "order_not_migrated",
+                "format('instruction %s has no orders row (held back or not migrated yet): order_id left null', compared._legacy_instruction_id)"),
+            issue_when("compared._is_unknown_extension", "warning", "unknown_file_extension",
+                "format('extension %s is not in file_types: mime_type %s', coalesce(quote_literal(compared._legacy_ext), 'null'), compared.mime_type)"),
+            issue_when("compared._is_parameters_invalid", "warning", "invalid_json_parameters",
+                "'parameters is not a JSON object: kept as text in metadata.legacy.parameters_text'"),
+            issue_when("compared.uploaded_at < timestamptz '2000-01-01' or compared.uploaded_at > now() + interval '1 day'",
+                "warning", "implausible_timestamp",
+                "format('created_at %s copied as is', compared.uploaded_at)"),
+            issue_when("compared._is_deleted_in_source", "warning", "deleted_in_source",
+                "'the legacy file is deleted; files has no soft-delete column: the target row is kept'"),
+            issue_when("compared._written_by_earlier_scripts and cardinality(compared._drift_columns) > 0",
+                "warning", "drift",
+                "'earlier scripts'' row differs in: ' || array_to_string(compared._drift_columns, ', ')"),
+        ]) }} as _issues
+    from compared
+),
+
+decided as (
+    select
+        checked.*,
+        not checked._issues @> '[{"severity": "error"}]'
+        and not checked._is_deleted_in_source
+        and (
+            not checked._written_by_earlier_scripts
+            or cardinality(checked._drift_columns) = 0
+            or checked._is_changed_after_first_sync
+            or {{ var('reconcile', false) }}
+        ) as _apply
+    from checked
+)
+
+select * from decided

@@ -1,0 +1,284 @@
+{#- Jaws mapped to the Supabase shape (world.md section 5). The order and the jaw type come from
+    the instruction that points at the jaw: upper_jaw_id -> upper, lower_jaw_id -> lower (a live
+    instruction before one deleted in the source, then the lowest id; a jaw several instructions
+    point at is reported). A jaw no instruction points at has no order: it is reported
+    (`jaw_without_instruction`, error) and never guessed. The order is read through the orders
+    mart, the product through the products mart (both built first); a missing one holds the jaw
+    back. jaws has no soft-delete column: a jaw deleted in the source keeps its target row and
+    gets a `deleted_in_source` warning. Considers the jaws synced since the last applied run,
+    those pointed at by an instruction synced since (or whose target order's instruction was),
+    those with open errors, and target jaws whose legacy jaw was deleted before diffmig first
+    synced it. -#}
+with
+
+jaws as (
+    select * from {{ ref('stg_legacy__jaws') }}
+),
+
+instructions as (
+    select * from {{ ref('stg_legacy__instructions') }}
+),
+
+keyed as (
+    select * from {{ ref('int_jaws_keyed') }}
+),
+
+reasons as (
+    select * from {{ ref('jaw_replacement_reasons') }}
+),
+
+targets as (
+    select * from {{ ref('stg_supabase__jaws') }}
+),
+
+target_orders as (
+    select * from {{ ref('stg_supabase__orders') }}
+),
+
+orders as (
+    select
+        id as order_id,
+        legacy_instruction_id
+    from {{ ref('orders') }}
+    where legacy_instruction_id is not null
+),
+
+products as (
+    select
+        id as product_id,
+        legacy_product_id
+    from {{ ref('products') }}
+    where legacy_product_id is not null
+),
+
+known as (
+    select legacy_key from {{ source('diffmig', 'entity_rows') }} where entity = 'jaws'
+),
+
+retried as (
+    {{ open_issue_keys('jaws') }}
+),
+
+first_sync as (
+    select min(jaws.synced_run) as synced_run from jaws
+),
+
+reason_fallback as (
+    select reasons.replacement_reason from reasons where reasons.is_fallback
+),
+
+-- Every instruction column that points at a jaw.
+pointers as (
+    select
+        instructions.legacy_upper_jaw_id as legacy_jaw_id,
+        instructions.legacy_instruction_id,
+        'upper' as jaw_type,
+        instructions.is_deleted_in_source,
+        instructions.synced_run
+    from instructions
+    where instructions.legacy_upper_jaw_id is not null
+    union all
+    select
+        instructions.legacy_lower_jaw_id as legacy_jaw_id,
+        instructions.legacy_instruction_id,
+        'lower' as jaw_type,
+        instructions.is_deleted_in_source,
+        instructions.synced_run
+    from instructions
+    where instructions.legacy_lower_jaw_id is not null
+),
+
+pointer_summary as (
+    select
+        pointers.legacy_jaw_id,
+        count(*) as pointer_count,
+        string_agg(
+            pointers.jaw_type || '_jaw_id of instruction ' || pointers.legacy_instruction_id, ', '
+            order by pointers.legacy_instruction_id, pointers.jaw_type
+        ) as pointer_list,
+        max(pointers.synced_run) as synced_run
+    from pointers
+    group by pointers.legacy_jaw_id
+),
+
+chosen_pointers as (
+    select distinct on (pointers.legacy_jaw_id)
+        pointers.*
+    from pointers
+    order by
+        pointers.legacy_jaw_id,
+        pointers.is_deleted_in_source,
+        pointers.legacy_instruction_id,
+        pointers.jaw_type desc
+),
+
+-- Instructions synced since the last applied run: their target jaws are re-mapped too (an
+-- instruction that now points at another jaw leaves its former jaw without an instruction).
+changed_instructions as (
+    select instructions.legacy_instruction_id
+    from instructions
+    where {{ changed_since('instructions') }}
+),
+
+considered as (
+    select jaws.*
+    from jaws
+    left join pointer_summary on jaws.legacy_jaw_id = pointer_summary.legacy_jaw_id
+    where
+        {{ changed_since('jaws') }}
+        or {{ changed_since('pointer_summary') }}
+        or jaws.legacy_jaw_id::text in (select retried.legacy_key from retried)
+        or jaws.legacy_jaw_id in (
+            select targets.legacy_jaw_id
+            from targets
+            inner join target_orders on targets.order_id = target_orders.order_id
+            where
+                target_orders.legacy_instruction_id in (
+                    select changed_instructions.legacy_instruction_id from changed_instructions
+                )
+        )
+),
+
+mapped as (
+    select
+        keyed.target_id as id,
+        orders.order_id,
+        products.product_id,
+        chosen_pointers.jaw_type,
+        considered.is_labial as labial,
+        considered.bond_teeth,
+        considered.extract_teeth,
+        coalesce(reasons.replacement_reason, reason_fallback.replacement_reason)
+            as replacement_reason,
+        considered.legacy_jaw_id,
+        jsonb_build_object('legacy', jsonb_build_object(
+            'reason', considered.reason_code,
+            'instruction_id', chosen_pointers.legacy_instruction_id,
+            'product_id', considered.legacy_product_id
+        )) as metadata,
+        chosen_pointers.legacy_instruction_id as _legacy_instruction_id,
+        coalesce(pointer_summary.pointer_count, 0) as _pointer_count,
+        pointer_summary.pointer_list as _pointer_list,
+        considered.legacy_product_id as _legacy_product_id,
+        considered.reason_code as _reason_code,
+        considered.reason_code is not null and reasons.reason_code is null
+            as _is_unknown_reason,
+        considered.is_deleted_in_source as _is_deleted_in_source,
+        false as _is_gone_before_first_sync,
+        not considered.is_deleted_in_source
+        and considered.synced_run > first_sync.synced_run as _is_changed_after_first_sync
+    from considered
+    inner join keyed on considered.legacy_jaw_id = keyed.legacy_key
+    cross join first_sync
+    cross join reason_fallback
+    left join pointer_summary on considered.legacy_jaw_id = pointer_summary.legacy_jaw_id
+    left join chosen_pointers on considered.legacy_jaw_id = chosen_pointers.legacy_jaw_id
+    left join orders on chosen_pointers.legacy_instruction_id = orders.legacy_instruction_id
+    left join products on considered.legacy_product_id = products.legacy_product_id
+    left join reasons on considered.reason_code = reasons.reason_code
+),
+
+-- Target jaws whose legacy jaw is not in the mirror at all: deleted in the source before diffmig
+-- first synced it. jaws has no soft-delete column: reported, the row kept as it is.
+gone_before_first_sync as (
+    select
+        targets.jaw_id as id,
+        targets.order_id,
+        targets.product_id,
+        targets.jaw_type,
+        targets.labial,
+        targets.bond_teeth,
+        targets.extract_teeth,
+        targets.replacement_reason,
+        targets.legacy_jaw_id,
+        '{}'::jsonb as metadata,
+        null::integer as _legacy_instruction_id,
+        0::bigint as _pointer_count,
+        null::text as _pointer_list,
+        null::integer as _legacy_product_id,
+        null::integer as _reason_code,
+        false as _is_unknown_reason,
+        true as _is_deleted_in_source,
+        true as _is_gone_before_first_sync,
+        false as _is_changed_after_first_sync
+    from targets
+    where not exists (
+        select 1 from jaws where jaws.legacy_jaw_id = targets.legacy_jaw_id
+    )
+),
+
+all_mapped as (
+    select * from mapped
+    union all
+    select * from gone_before_first_sync
+),
+
+compared as (
+    select
+        mapped.*,
+        targets.jaw_id is not null as _has_target_row,
+        targets.jaw_id is not null and known.legacy_key is null as _written_by_earlier_scripts,
+        array_remove(array[
+            case when mapped.order_id is distinct from targets.order_id then 'order_id' end,
+            case when mapped.product_id is distinct from targets.product_id then 'product_id' end,
+            case when mapped.jaw_type is distinct from targets.jaw_type then 'jaw_type' end,
+            case when mapped.labial is distinct from targets.labial then 'labial' end,
+            case when mapped.bond_teeth is distinct from targets.bond_teeth then 'bond_teeth' end,
+            case when mapped.extract_teeth is distinct from targets.extract_teeth
+                then 'extract_teeth' end,
+            case when mapped.replacement_reason is distinct from targets.replacement_reason
+                then 'replacement_reason' end
+        ], null) as _drift_columns
+    from all_mapped as mapped
+    left join targets on mapped.legacy_jaw_id = targets.legacy_jaw_id
+    left join known on mapped.legacy_jaw_id::text = known.legacy_key
+),
+
+checked as (
+    select
+        compared.*,
+        compared.legacy_jaw_id::text as _legacy_key,
+        -- a jaw deleted in the source that never reached the target has nothing to report
+        case when compared._is_deleted_in_source and not compared._has_target_row then '[]'::jsonb
+        when compared._is_deleted_in_source then {{ issues_array([
+            issue_when("true", "warning", "deleted_in_source",
+                "case when compared._is_gone_before_first_sync"
+                ~ " then 'jaw deleted in the legacy database before the first sync: target row kept'"
+                ~ " else 'jaw deleted in the legacy database: target row kept (jaws has no soft-delete column)' end"),
+        ]) }}
+        else {{ issues_array([
+            issue_when("compared._pointer_count = 0", "error", "jaw_without_instruction",
+                "format('no instruction points at jaw %s (upper_jaw_id or lower_jaw_id): no order', compared.legacy_jaw_id)"),
+            issue_when("compared._pointer_count > 0 and compared.order_id is null", "error",
+                "order_not_migrated",
+                "format('instruction %s has no order (held back or not yet migrated)', compared._legacy_instruction_id)"),
+            issue_when("compared._pointer_count > 1", "warning", "jaw_shared",
+                "format('jaw pointed at by %s: mapped from instruction %s', compared._pointer_list, compared._legacy_instruction_id)"),
+            issue_when("compared._legacy_product_id is not null and compared.product_id is null",
+                "error", "product_not_migrated",
+                "format('product %s is not in products', compared._legacy_product_id)"),
+            issue_when("compared._is_unknown_reason", "warning", "unknown_replacement_reason",
+                "format('reason %s is not in seed jaw_replacement_reasons: %s', compared._reason_code, compared.replacement_reason)"),
+            issue_when("compared._written_by_earlier_scripts and cardinality(compared._drift_columns) > 0",
+                "warning", "drift",
+                "'earlier scripts'' row differs in: ' || array_to_string(compared._drift_columns, ', ')"),
+        ]) }} end as _issues
+    from compared
+),
+
+decided as (
+    select
+        checked.*,
+        not checked._issues @> '[{"severity": "error"}]'
+        and checked.order_id is not null
+        and not checked._is_deleted_in_source
+        and (
+            not checked._written_by_earlier_scripts
+            or cardinality(checked._drift_columns) = 0
+            or checked._is_changed_after_first_sync
+            or {{ var('reconcile', false) }}
+        ) as _apply
+    from checked
+)
+
+select * from decided

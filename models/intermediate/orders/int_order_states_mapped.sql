@@ -1,0 +1,224 @@
+{#- Order states mapped to the Supabase shape (world.md section 5): each dispatch_state of an
+    instruction. The order is read through the orders mart (built first): a state whose order is
+    missing (its instruction gone, or held back) is held back. status_name comes from seed
+    state_status_names, changed_by is the actor's profile (read through the profiles mart). An
+    actor who still exists in the legacy database but has no profile holds the state back; one
+    gone from it leaves changed_by null with a warning. order_states has no soft-delete column: a
+    state deleted in the source keeps its target row and gets a `deleted_in_source` warning.
+    Considers the states synced since the last applied run, those with open errors, and target
+    states whose legacy state was deleted before diffmig first synced it. -#}
+with
+
+states as (
+    select * from {{ ref('stg_legacy__states') }}
+),
+
+instructions as (
+    select * from {{ ref('stg_legacy__instructions') }}
+),
+
+users as (
+    select * from {{ ref('stg_legacy__users') }}
+),
+
+keyed as (
+    select * from {{ ref('int_order_states_keyed') }}
+),
+
+status_names as (
+    select * from {{ ref('state_status_names') }}
+),
+
+targets as (
+    select * from {{ ref('stg_supabase__order_states') }}
+),
+
+orders as (
+    select
+        id as order_id,
+        legacy_instruction_id
+    from {{ ref('orders') }}
+    where legacy_instruction_id is not null
+),
+
+profiles as (
+    select
+        id as profile_id,
+        legacy_user_id
+    from {{ ref('profiles') }}
+    where legacy_user_id is not null
+),
+
+known as (
+    select legacy_key from {{ source('diffmig', 'entity_rows') }} where entity = 'order_states'
+),
+
+retried as (
+    {{ open_issue_keys('order_states') }}
+),
+
+first_sync as (
+    select min(states.synced_run) as synced_run from states
+),
+
+status_fallback as (
+    select status_names.status_name from status_names where status_names.is_fallback
+),
+
+considered as (
+    select states.*
+    from states
+    where
+        {{ changed_since('states') }}
+        or states.legacy_state_id::text in (select retried.legacy_key from retried)
+),
+
+mapped as (
+    select
+        keyed.target_id as id,
+        orders.order_id,
+        considered.status_code,
+        coalesce(status_names.status_name, status_fallback.status_name) as status_name,
+        considered.is_on as is_active,
+        profiles.profile_id as changed_by,
+        considered.changed_at,
+        considered.legacy_state_id,
+        considered.legacy_instruction_id,
+        jsonb_build_object('legacy', jsonb_build_object(
+            'actor_id', considered.legacy_actor_user_id
+        )) as metadata,
+        considered.legacy_actor_user_id as _legacy_actor_user_id,
+        users.legacy_user_id is not null and not users.is_deleted_in_source as _is_actor_in_source,
+        instructions.legacy_instruction_id is not null
+        and not instructions.is_deleted_in_source as _is_instruction_in_source,
+        status_names.status_code is null as _is_unknown_status,
+        considered.is_deleted_in_source as _is_deleted_in_source,
+        false as _is_gone_before_first_sync,
+        not considered.is_deleted_in_source
+        and considered.synced_run > first_sync.synced_run as _is_changed_after_first_sync
+    from considered
+    inner join keyed on considered.legacy_state_id = keyed.legacy_key
+    cross join first_sync
+    cross join status_fallback
+    left join instructions
+        on considered.legacy_instruction_id = instructions.legacy_instruction_id
+    left join orders on considered.legacy_instruction_id = orders.legacy_instruction_id
+    left join users on considered.legacy_actor_user_id = users.legacy_user_id
+    left join profiles on considered.legacy_actor_user_id = profiles.legacy_user_id
+    left join status_names on considered.status_code = status_names.status_code
+),
+
+-- Target states whose legacy state is not in the mirror at all: deleted in the source before
+-- diffmig first synced it. order_states has no soft-delete column: reported, the row kept.
+gone_before_first_sync as (
+    select
+        targets.order_state_id as id,
+        targets.order_id,
+        targets.status_code,
+        targets.status_name,
+        targets.is_active,
+        targets.changed_by,
+        targets.changed_at,
+        targets.legacy_state_id,
+        targets.legacy_instruction_id,
+        '{}'::jsonb as metadata,
+        null::integer as _legacy_actor_user_id,
+        false as _is_actor_in_source,
+        false as _is_instruction_in_source,
+        false as _is_unknown_status,
+        true as _is_deleted_in_source,
+        true as _is_gone_before_first_sync,
+        false as _is_changed_after_first_sync
+    from targets
+    where not exists (
+        select 1 from states where states.legacy_state_id = targets.legacy_state_id
+    )
+),
+
+all_mapped as (
+    select * from mapped
+    union all
+    select * from gone_before_first_sync
+),
+
+compared as (
+    select
+        mapped.*,
+        targets.order_state_id is not null as _has_target_row,
+        targets.order_state_id is not null and known.legacy_key is null
+            as _written_by_earlier_scripts,
+        array_remove(array[
+            case when mapped.order_id is distinct from targets.order_id then 'order_id' end,
+            case when mapped.status_code is distinct from targets.status_code
+                then 'status_code' end,
+            case when mapped.status_name is distinct from targets.status_name
+                then 'status_name' end,
+            case when mapped.is_active is distinct from targets.is_active then 'is_active' end,
+            case when mapped.changed_by is distinct from targets.changed_by then 'changed_by' end,
+            case when mapped.changed_at is distinct from targets.changed_at then 'changed_at' end,
+            case when mapped.legacy_instruction_id is distinct from targets.legacy_instruction_id
+                then 'legacy_instruction_id' end
+        ], null) as _drift_columns
+    from all_mapped as mapped
+    left join targets on mapped.legacy_state_id = targets.legacy_state_id
+    left join known on mapped.legacy_state_id::text = known.legacy_key
+),
+
+checked as (
+    select
+        compared.*,
+        compared.legacy_state_id::text as _legacy_key,
+        -- a state deleted in the source that never reached the target has nothing to report
+        case when compared._is_deleted_in_source and not compared._has_target_row then '[]'::jsonb
+        when compared._is_deleted_in_source then {{ issues_array([
+            issue_when("true", "warning", "deleted_in_source",
+                "case when compared._is_gone_before_first_sync"
+                ~ " then 'state deleted in the legacy database before the first sync: target row kept'"
+                ~ " else 'state deleted in the legacy database: target row kept (order_states has no soft-delete column)' end"),
+        ]) }}
+        else {{ issues_array([
+            issue_when("compared.order_id is null and not compared._is_instruction_in_source",
+                "error", "instruction_missing",
+                "format('instruction %s does not exist in the legacy database and has no order', compared.legacy_instruction_id)"),
+            issue_when("compared.order_id is null and compared._is_instruction_in_source",
+                "error", "order_not_migrated",
+                "format('instruction %s has no order (held back or not yet migrated)', compared.legacy_instruction_id)"),
+            issue_when("compared.changed_at is null", "error", "changed_at_missing",
+                "'changed_at is null (order_states.changed_at is not null)'"),
+            issue_when("compared.is_active is null", "error", "on_missing",
+                "'on is null (order_states.is_active is not null)'"),
+            issue_when("compared.status_code is null", "error", "status_missing",
+                "'status is null (order_states.status_code is not null)'"),
+            issue_when("compared._legacy_actor_user_id is not null and compared.changed_by is null"
+                ~ " and compared._is_actor_in_source",
+                "error", "actor_not_migrated",
+                "format('actor user %s has no profile (held back or not yet migrated)', compared._legacy_actor_user_id)"),
+            issue_when("compared._legacy_actor_user_id is not null and compared.changed_by is null"
+                ~ " and not compared._is_actor_in_source",
+                "warning", "actor_missing",
+                "format('actor user %s does not exist in the legacy database and has no profile: changed_by left null', compared._legacy_actor_user_id)"),
+            issue_when("compared._is_unknown_status", "warning", "unknown_state_status",
+                "format('status %s is not in seed state_status_names: %s', coalesce(compared.status_code::text, 'null'), compared.status_name)"),
+            issue_when("compared._written_by_earlier_scripts and cardinality(compared._drift_columns) > 0",
+                "warning", "drift",
+                "'earlier scripts'' row differs in: ' || array_to_string(compared._drift_columns, ', ')"),
+        ]) }} end as _issues
+    from compared
+),
+
+decided as (
+    select
+        checked.*,
+        not checked._issues @> '[{"severity": "error"}]'
+        and checked.order_id is not null
+        and not checked._is_deleted_in_source
+        and (
+            not checked._written_by_earlier_scripts
+            or cardinality(checked._drift_columns) = 0
+            or checked._is_changed_after_first_sync
+            or {{ var('reconcile', false) }}
+        ) as _apply
+    from checked
+)
+
+select * from decided

@@ -1,0 +1,429 @@
+{#- Orders mapped to the Supabase shape (world.md section 5), one per legacy instruction (those
+    with the deleted flag too), with their issues and the decision to apply each row. The patient,
+    doctor and office are read through their marts (built first): an instruction whose patient is
+    gone or not migrated is held back; the doctor is set only when it is a doctors row whose
+    profile is a doctor (the validate_orders trigger raises otherwise). Considers the instructions
+    synced since the last applied run, those whose patient or course was, those with open errors,
+    those whose target order holds a doctor the trigger would now reject, and target orders whose
+    instruction was deleted before diffmig first synced it (only deleted and deleted_at change). -#}
+with
+
+instructions as (
+    select * from {{ ref('stg_legacy__instructions') }}
+),
+
+legacy_patients as (
+    select * from {{ ref('stg_legacy__patients') }}
+),
+
+courses as (
+    select * from {{ ref('stg_legacy__courses') }}
+),
+
+keyed as (
+    select * from {{ ref('int_orders_keyed') }}
+),
+
+order_status as (
+    select * from {{ ref('order_status') }}
+),
+
+course_types as (
+    select * from {{ ref('course_types') }}
+),
+
+targets as (
+    select * from {{ ref('stg_supabase__orders') }}
+),
+
+typed_users as (
+    select * from {{ ref('int_profiles_typed') }}
+),
+
+patients as (
+    select
+        id as patient_id,
+        legacy_patient_id,
+        suffix,
+        primary_doctor_id,
+        assigned_office_id
+    from {{ ref('patients') }}
+    where legacy_patient_id is not null
+),
+
+-- The only doctors validate_orders accepts: a doctors row whose profile is of type doctor.
+valid_doctors as (
+    select
+        doctors.id as doctor_id,
+        doctors.legacy_user_id
+    from {{ ref('doctors') }} as doctors
+    inner join {{ ref('profiles') }} as profiles on doctors.profile_id = profiles.id
+    where profiles.profile_type = 'doctor'
+),
+
+offices as (
+    select
+        id as office_id,
+        legacy_office_id
+    from {{ ref('offices') }}
+    where legacy_office_id is not null
+),
+
+known as (
+    select legacy_key from {{ source('diffmig', 'entity_rows') }} where entity = 'orders'
+),
+
+retried as (
+    {{ open_issue_keys('orders') }}
+),
+
+-- The earlier scripts' last completed run over orders: a legacy row updated after it was changed
+-- in the source since (world.md section 6), so it is applied rather than reported as drift.
+earlier_migration as (
+    select max(migration_control.completed_at) as completed_at
+    from {{ ref('stg_supabase__migration_control') }} as migration_control
+    where
+        migration_control.table_name = 'orders'
+        and migration_control.is_completed
+        and not migration_control.is_written_by_diffmig
+),
+
+first_sync as (
+    select min(instructions.synced_run) as synced_run from instructions
+),
+
+status_fallback as (
+    select order_status.order_status from order_status where order_status.is_fallback
+),
+
+course_type_fallback as (
+    select course_types.course_type from course_types where course_types.is_fallback
+),
+
+considered as (
+    select instructions.*
+    from instructions
+    left join legacy_patients
+        on instructions.legacy_patient_id = legacy_patients.legacy_patient_id
+    left join courses on instructions.legacy_course_id = courses.legacy_course_id
+    where
+        {{ changed_since('instructions') }}
+        or {{ changed_since('legacy_patients') }}
+        or {{ changed_since('courses') }}
+        or instructions.legacy_instruction_id::text in (select retried.legacy_key from retried)
+        or instructions.legacy_instruction_id in (
+            select targets.legacy_instruction_id
+            from targets
+            where
+                targets.doctor_id is not null
+                and targets.doctor_id not in (select valid_doctors.doctor_id from valid_doctors)
+        )
+),
+
+mapped as (
+    select
+        keyed.target_id as id,
+        coalesce(
+            nullif(btrim(considered.suffix), '') || '-' || considered.legacy_instruction_id,
+            nullif(btrim(coalesce(legacy_patients.suffix, patients.suffix)), '')
+            || '-' || considered.legacy_instruction_id,
+            'ORD-' || considered.legacy_instruction_id
+        ) as order_number,
+        patients.patient_id,
+        case
+            when legacy_patients.legacy_patient_id is not null then patient_doctors.doctor_id
+            else target_patient_doctors.doctor_id
+        end as doctor_id,
+        case
+            when legacy_patients.legacy_patient_id is not null then offices.office_id
+            else patients.assigned_office_id
+        end as office_id,
+        coalesce(course_types.course_type, course_type_fallback.course_type) as course_type,
+        coalesce(order_status.order_status, status_fallback.order_status) as status,
+        considered.notes,
+        considered.complaint,
+        round(considered.price, 2) as amount,
+        considered.submitted_at,
+        case when considered.status_code >= 2 then considered.updated_at end as approved_at,
+        case when considered.status_code = 4 then considered.updated_at end as shipped_at,
+        considered.is_deleted or considered.is_deleted_in_source as deleted,
+        case
+            when considered.is_deleted then considered.updated_at
+            when considered.is_deleted_in_source then considered.source_deleted_at
+        end as deleted_at,
+        case
+            when considered.is_exports_invalid
+                then jsonb_build_object('legacy_exports', considered.exports_text)
+            else considered.exports
+        end as exports,
+        considered.suffix,
+        considered.legacy_instruction_id,
+        jsonb_build_object('legacy', jsonb_build_object(
+            'status', considered.status_code,
+            'model', considered.model_code,
+            'scanner', considered.scanner_code,
+            'cbct', considered.has_cbct,
+            'order', considered.order_code,
+            'objective', considered.objective,
+            'conditions', considered.conditions,
+            'upper_jaw_id', considered.legacy_upper_jaw_id,
+            'lower_jaw_id', considered.legacy_lower_jaw_id,
+            'comprehensive', considered.is_comprehensive,
+            'accept_extraction', considered.accepts_extraction,
+            'scanner_notes', considered.scanner_notes,
+            'course_id', considered.legacy_course_id
+        )) as metadata,
+        considered.legacy_patient_id as _legacy_patient_id,
+        legacy_patients.legacy_patient_id is not null
+        and not legacy_patients.is_deleted_in_source as _is_patient_in_source,
+        legacy_patients.legacy_doctor_user_id as _legacy_doctor_user_id,
+        typed_users.profile_type as _doctor_profile_type,
+        case
+            when legacy_patients.legacy_patient_id is null then patients.primary_doctor_id
+        end as _target_patient_doctor_id,
+        legacy_patients.legacy_office_id as _legacy_office_id,
+        considered.status_code as _status_code,
+        order_status.status_code is null as _is_unknown_status,
+        considered.legacy_course_id as _legacy_course_id,
+        courses.course_type_code as _course_type_code,
+        course_types.course_type_code is null as _is_unknown_course_type,
+        considered.price as _legacy_price,
+        considered.is_exports_invalid as _is_exports_invalid,
+        considered.is_deleted_in_source as _is_deleted_in_source,
+        false as _is_gone_before_first_sync,
+        coalesce(considered.updated_at > earlier_migration.completed_at, false)
+            as _is_updated_after_earlier_scripts,
+        not considered.is_deleted_in_source
+        and considered.synced_run > first_sync.synced_run as _is_changed_after_first_sync
+    from considered
+    inner join keyed on considered.legacy_instruction_id = keyed.legacy_key
+    cross join earlier_migration
+    cross join first_sync
+    cross join status_fallback
+    cross join course_type_fallback
+    left join legacy_patients
+        on considered.legacy_patient_id = legacy_patients.legacy_patient_id
+    left join patients on considered.legacy_patient_id = patients.legacy_patient_id
+    left join valid_doctors as patient_doctors
+        on legacy_patients.legacy_doctor_user_id = patient_doctors.legacy_user_id
+    left join valid_doctors as target_patient_doctors
+        on patients.primary_doctor_id = target_patient_doctors.doctor_id
+    left join typed_users on legacy_patients.legacy_doctor_user_id = typed_users.legacy_user_id
+    left join offices on legacy_patients.legacy_office_id = offices.legacy_office_id
+    left join courses on considered.legacy_course_id = courses.legacy_course_id
+    left join course_types on courses.course_type_code = course_types.course_type_code
+    left join order_status on considered.status_code = order_status.status_code
+),
+
+-- Target orders whose instruction is not in the mirror at all: deleted in the source before
+-- diffmig first synced it. Kept with the target's values, soft-deleted (deleted_at: the target's,
+-- else when this build found it gone); a doctor the trigger would reject is cleared.
+gone_before_first_sync as (
+    select
+        targets.order_id as id,
+        targets.order_number,
+        targets.patient_id,
+        valid_doctors.doctor_id,
+        targets.office_id,
+        targets.course_type,
+        targets.status,
+        targets.notes,
+        targets.complaint,
+        targets.amount,
+        targets.submitted_at,
+        targets.approved_at,
+        targets.shipped_at,
+        true as deleted,
+        coalesce(targets.deleted_at, now()) as deleted_at,
+        targets.exports,
+        targets.suffix,
+        targets.legacy_instruction_id,
+        '{}'::jsonb as metadata,
+        null::integer as _legacy_patient_id,
+        false as _is_patient_in_source,
+        null::integer as _legacy_doctor_user_id,
+        null::text as _doctor_profile_type,
+        targets.doctor_id as _target_patient_doctor_id,
+        null::integer as _legacy_office_id,
+        null::integer as _status_code,
+        false as _is_unknown_status,
+        null::integer as _legacy_course_id,
+        null::integer as _course_type_code,
+        false as _is_unknown_course_type,
+        targets.amount as _legacy_price,
+        false as _is_exports_invalid,
+        true as _is_deleted_in_source,
+        true as _is_gone_before_first_sync,
+        false as _is_updated_after_earlier_scripts,
+        false as _is_changed_after_first_sync
+    from targets
+    left join valid_doctors on targets.doctor_id = valid_doctors.doctor_id
+    where not exists (
+        select 1 from instructions
+        where instructions.legacy_instruction_id = targets.legacy_instruction_id
+    )
+),
+
+all_mapped as (
+    select * from mapped
+    union all
+    select * from gone_before_first_sync
+),
+
+compared as (
+    select
+        mapped.*,
+        targets.order_id is not null as _has_target_row,
+        targets.order_id is not null and known.legacy_key is null as _written_by_earlier_scripts,
+        array_remove(array[
+            case when mapped.order_number is distinct from targets.order_number
+                then 'order_number' end,
+            case when mapped.patient_id is distinct from targets.patient_id then 'patient_id' end,
+            case when mapped.doctor_id is distinct from targets.doctor_id then 'doctor_id' end,
+            case when mapped.office_id is distinct from targets.office_id then 'office_id' end,
+            case when mapped.course_type is distinct from targets.course_type
+                then 'course_type' end,
+            case when mapped.status is distinct from targets.status then 'status' end,
+            case when mapped.notes is distinct from targets.notes then 'notes' end,
+            case when mapped.complaint is distinct from targets.complaint then 'complaint' end,
+            case when mapped.amount is distinct from targets.amount then 'amount' end,
+            case when mapped.submitted_at is distinct from targets.submitted_at
+                then 'submitted_at' end,
+            case when mapped.approved_at is distinct from targets.approved_at
+                then 'approved_at' end,
+            case when mapped.shipped_at is distinct from targets.shipped_at then 'shipped_at' end,
+            case when mapped.deleted is distinct from targets.deleted then 'deleted' end,
+            case when mapped.deleted_at is distinct from targets.deleted_at then 'deleted_at' end,
+            case when mapped.exports is distinct from targets.exports then 'exports' end,
+            case when mapped.suffix is distinct from targets.suffix then 'suffix' end
+        ], null) as _drift_columns
+    from all_mapped as mapped
+    left join targets on mapped.legacy_instruction_id = targets.legacy_instruction_id
+    left join known on mapped.legacy_instruction_id::text = known.legacy_key
+),
+
+checked as (
+    select
+        compared.*,
+        compared.legacy_instruction_id::text as _legacy_key,
+        -- a hard-deleted instruction that never reached the target has nothing to apply or report
+        case when compared._is_deleted_in_source and not compared._has_target_row then '[]'::jsonb
+        else {{ issues_array([
+            issue_when("compared.patient_id is null and not compared._is_patient_in_source",
+                "error", "patient_missing",
+                "format('patient %s does not exist in the legacy database and has no target row', compared._legacy_patient_id)"),
+            issue_when("compared.patient_id is null and compared._is_patient_in_source",
+                "error", "patient_not_migrated",
+                "format('patient %s is not in patients (held back or not yet migrated)', compared._legacy_patient_id)"),
+            issue_when("compared._legacy_doctor_user_id is not null and compared.doctor_id is null"
+                ~ " and compared._doctor_profile_type = 'doctor' and not compared._is_deleted_in_source",
+                "error", "doctor_not_migrated",
+                "format('doctor user %s of patient %s has no doctors row with a doctor profile yet', compared._legacy_doctor_user_id, compared._legacy_patient_id)"),
+            issue_when("compared._legacy_doctor_user_id is not null and compared.doctor_id is null"
+                ~ " and compared._doctor_profile_type is distinct from 'doctor'",
+                "warning", "doctor_not_a_doctor",
+                "format('doctor user %s of patient %s is %s, not a doctor: doctor_id left null', compared._legacy_doctor_user_id, compared._legacy_patient_id, coalesce(compared._doctor_profile_type, 'unknown'))"),
+            issue_when("compared._target_patient_doctor_id is not null and compared.doctor_id is null",
+                "warning", "doctor_not_a_doctor",
+                "format('doctor %s is no doctors row with a doctor profile any more: doctor_id left null', compared._target_patient_doctor_id)"),
+            issue_when("compared._legacy_office_id is not null and compared.office_id is null"
+                ~ " and not compared._is_deleted_in_source",
+                "error", "office_not_migrated",
+                "format('office %s of patient %s is not in offices', compared._legacy_office_id, compared._legacy_patient_id)"),
+            issue_when("abs(compared._legacy_price) >= 100000000", "error", "amount_out_of_range",
+                "format('price %s does not fit numeric(10,2)', compared._legacy_price)"),
+            issue_when("compared._is_unknown_status", "warning", "unknown_order_status",
+                "format('status %s is not in seed order_status: %s', coalesce(compared._status_code::text, 'null'), compared.status)"),
+            issue_when("compared._is_unknown_course_type", "warning", "unknown_course_type",
+                "format('course %s type %s is not in seed course_types: %s', compared._legacy_course_id, coalesce(compared._course_type_code::text, 'null'), compared.course_type)"),
+            issue_when("compared._is_exports_invalid", "warning", "invalid_json_exports",
+                "'exports is not valid JSON: kept as legacy_exports'"),
+            issue_when("compared._written_by_earlier_scripts and cardinality(compared._drift_columns) > 0",
+                "warning", "drift",
+                "'earlier scripts'' row differs in: ' || array_to_string(compared._drift_columns, ', ')"),
+        ]) }} end as _issues
+    from compared
+),
+
+decided as (
+    select
+        checked.*,
+        not checked._issues @> '[{"severity": "error"}]'
+        and checked.patient_id is not null
+        and (not checked._is_deleted_in_source or checked._has_target_row)
+        and (
+            not checked._written_by_earlier_scripts
+            or cardinality(checked._drift_columns) = 0
+            or checked._is_deleted_in_source
+            or checked._is_updated_after_earlier_scripts
+            or checked._is_changed_after_first_sync
+            or {{ var('reconcile', false) }}
+        ) as _apply,
+        -- a delete of an earlier scripts' row that otherwise drifts changes only deleted and
+        -- deleted_at: the drift stays reported, not overwritten
+        checked._written_by_earlier_scripts
+        and cardinality(checked._drift_columns) > 0
+        and checked._is_deleted_in_source
+        and not checked._is_gone_before_first_sync
+        and not checked._is_updated_after_earlier_scripts
+        and not {{ var('reconcile', false) }} as _keeps_target_values
+    from checked
+),
+
+resolved as (
+    select
+        decided.id,
+        case when decided._keeps_target_values then targets.order_number
+            else decided.order_number end as order_number,
+        case when decided._keeps_target_values then targets.patient_id
+            else decided.patient_id end as patient_id,
+        case when decided._keeps_target_values then target_doctors.doctor_id
+            else decided.doctor_id end as doctor_id,
+        case when decided._keeps_target_values then targets.office_id
+            else decided.office_id end as office_id,
+        case when decided._keeps_target_values then targets.course_type
+            else decided.course_type end as course_type,
+        case when decided._keeps_target_values then targets.status
+            else decided.status end as status,
+        case when decided._keeps_target_values then targets.notes
+            else decided.notes end as notes,
+        case when decided._keeps_target_values then targets.complaint
+            else decided.complaint end as complaint,
+        case when decided._keeps_target_values then targets.amount
+            else decided.amount end as amount,
+        case when decided._keeps_target_values then targets.submitted_at
+            else decided.submitted_at end as submitted_at,
+        case when decided._keeps_target_values then targets.approved_at
+            else decided.approved_at end as approved_at,
+        case when decided._keeps_target_values then targets.shipped_at
+            else decided.shipped_at end as shipped_at,
+        decided.deleted,
+        decided.deleted_at,
+        case when decided._keeps_target_values then targets.exports
+            else decided.exports end as exports,
+        case when decided._keeps_target_values then targets.suffix
+            else decided.suffix end as suffix,
+        decided.legacy_instruction_id,
+        decided.metadata,
+        decided._legacy_patient_id,
+        decided._legacy_doctor_user_id,
+        decided._legacy_office_id,
+        decided._status_code,
+        decided._legacy_course_id,
+        decided._is_deleted_in_source,
+        decided._is_gone_before_first_sync,
+        decided._is_updated_after_earlier_scripts,
+        decided._is_changed_after_first_sync,
+        decided._has_target_row,
+        decided._written_by_earlier_scripts,
+        decided._drift_columns,
+        decided._keeps_target_values,
+        decided._legacy_key,
+        decided._issues,
+        decided._apply
+    from decided
+    left join targets on decided.legacy_instruction_id = targets.legacy_instruction_id
+    left join valid_doctors as target_doctors on targets.doctor_id = target_doctors.doctor_id
+)
+
+select * from resolved

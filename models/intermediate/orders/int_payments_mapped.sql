@@ -1,0 +1,210 @@
+{#- Payments mapped to the Supabase shape (world.md section 5). The order is found by instruction
+    through the orders mart (built first): a payment without an instruction, or whose instruction
+    no longer exists in the legacy database, is migrated with order_id null and a warning; one
+    whose instruction exists but whose order is held back waits for it (error). amount is
+    total_price (an amount that does not fit numeric(10,2) holds the row back); the other money
+    columns, the flags and installments (parsed) go to metadata. payments has no soft-delete
+    column: a payment deleted in the source keeps its target row and gets a `deleted_in_source`
+    warning. Considers the payments synced since the last applied run, those with open errors,
+    and target payments whose legacy payment was deleted before diffmig first synced it. -#}
+with
+
+payments as (
+    select * from {{ ref('stg_legacy__payments') }}
+),
+
+instructions as (
+    select * from {{ ref('stg_legacy__instructions') }}
+),
+
+keyed as (
+    select * from {{ ref('int_payments_keyed') }}
+),
+
+targets as (
+    select * from {{ ref('stg_supabase__payments') }}
+),
+
+orders as (
+    select
+        id as order_id,
+        legacy_instruction_id
+    from {{ ref('orders') }}
+    where legacy_instruction_id is not null
+),
+
+known as (
+    select legacy_key from {{ source('diffmig', 'entity_rows') }} where entity = 'payments'
+),
+
+retried as (
+    {{ open_issue_keys('payments') }}
+),
+
+first_sync as (
+    select min(payments.synced_run) as synced_run from payments
+),
+
+considered as (
+    select payments.*
+    from payments
+    where
+        {{ changed_since('payments') }}
+        or payments.legacy_payment_id::text in (select retried.legacy_key from retried)
+),
+
+mapped as (
+    select
+        keyed.target_id as id,
+        orders.order_id,
+        round(considered.total_price, 2) as amount,
+        case
+            when considered.is_canceled then 'cancelled'
+            when considered.is_paid then 'completed'
+            else 'pending'
+        end as status,
+        case
+            when considered.is_free then null
+            when considered.is_netsuite then 'other'
+            else 'card'
+        end as payment_method,
+        considered.made_at as processed_at,
+        considered.legacy_payment_id,
+        jsonb_build_object('legacy', jsonb_strip_nulls(jsonb_build_object(
+            'tax_rate', considered.tax_rate,
+            'tax_value', considered.tax_value,
+            'paid_price', considered.paid_price,
+            'used_credit', considered.used_credit,
+            'custom_price', considered.custom_price,
+            'subtotal_price', considered.subtotal_price,
+            'additional_price', considered.additional_price,
+            'total_price', considered.total_price,
+            'installments', considered.installments,
+            'installments_text', case
+                when considered.is_installments_invalid then considered.installments_text
+            end,
+            'free', considered.is_free,
+            'canceled', considered.is_canceled,
+            'paid', considered.is_paid,
+            'netsuite', considered.is_netsuite,
+            'instruction_id', considered.legacy_instruction_id,
+            'doctor_id', considered.legacy_doctor_user_id,
+            'office_id', considered.legacy_office_id
+        ))) as metadata,
+        considered.legacy_instruction_id as _legacy_instruction_id,
+        instructions.legacy_instruction_id is not null
+        and not instructions.is_deleted_in_source as _is_instruction_in_source,
+        considered.total_price as _legacy_total_price,
+        considered.is_installments_invalid as _is_installments_invalid,
+        considered.is_deleted_in_source as _is_deleted_in_source,
+        false as _is_gone_before_first_sync,
+        not considered.is_deleted_in_source
+        and considered.synced_run > first_sync.synced_run as _is_changed_after_first_sync
+    from considered
+    inner join keyed on considered.legacy_payment_id = keyed.legacy_key
+    cross join first_sync
+    left join instructions
+        on considered.legacy_instruction_id = instructions.legacy_instruction_id
+    left join orders on considered.legacy_instruction_id = orders.legacy_instruction_id
+),
+
+-- Target payments whose legacy payment is not in the mirror at all: deleted in the source before
+-- diffmig first synced it. payments has no soft-delete column: reported, the row kept.
+gone_before_first_sync as (
+    select
+        targets.payment_id as id,
+        targets.order_id,
+        targets.amount,
+        targets.status,
+        targets.payment_method,
+        targets.processed_at,
+        targets.legacy_payment_id,
+        '{}'::jsonb as metadata,
+        null::integer as _legacy_instruction_id,
+        false as _is_instruction_in_source,
+        targets.amount as _legacy_total_price,
+        false as _is_installments_invalid,
+        true as _is_deleted_in_source,
+        true as _is_gone_before_first_sync,
+        false as _is_changed_after_first_sync
+    from targets
+    where not exists (
+        select 1 from payments where payments.legacy_payment_id = targets.legacy_payment_id
+    )
+),
+
+all_mapped as (
+    select * from mapped
+    union all
+    select * from gone_before_first_sync
+),
+
+compared as (
+    select
+        mapped.*,
+        targets.payment_id is not null as _has_target_row,
+        targets.payment_id is not null and known.legacy_key is null as _written_by_earlier_scripts,
+        array_remove(array[
+            case when mapped.order_id is distinct from targets.order_id then 'order_id' end,
+            case when mapped.amount is distinct from targets.amount then 'amount' end,
+            case when mapped.status is distinct from targets.status then 'status' end,
+            case when mapped.payment_method is distinct from targets.payment_method
+                then 'payment_method' end,
+            case when mapped.processed_at is distinct from targets.processed_at
+                then 'processed_at' end
+        ], null) as _drift_columns
+    from all_mapped as mapped
+    left join targets on mapped.legacy_payment_id = targets.legacy_payment_id
+    left join known on mapped.legacy_payment_id::text = known.legacy_key
+),
+
+checked as (
+    select
+        compared.*,
+        compared.legacy_payment_id::text as _legacy_key,
+        -- a payment deleted in the source that never reached the target has nothing to report
+        case when compared._is_deleted_in_source and not compared._has_target_row then '[]'::jsonb
+        when compared._is_deleted_in_source then {{ issues_array([
+            issue_when("true", "warning", "deleted_in_source",
+                "case when compared._is_gone_before_first_sync"
+                ~ " then 'payment deleted in the legacy database before the first sync: target row kept'"
+                ~ " else 'payment deleted in the legacy database: target row kept (payments has no soft-delete column)' end"),
+        ]) }}
+        else {{ issues_array([
+            issue_when("compared._legacy_instruction_id is null", "warning",
+                "payment_without_instruction", "'no instruction: order_id left null'"),
+            issue_when("compared._legacy_instruction_id is not null and compared.order_id is null"
+                ~ " and not compared._is_instruction_in_source",
+                "warning", "instruction_missing",
+                "format('instruction %s does not exist in the legacy database and has no order: order_id left null', compared._legacy_instruction_id)"),
+            issue_when("compared._legacy_instruction_id is not null and compared.order_id is null"
+                ~ " and compared._is_instruction_in_source",
+                "error", "order_not_migrated",
+                "format('instruction %s has no order (held back or not yet migrated)', compared._legacy_instruction_id)"),
+            issue_when("abs(compared._legacy_total_price) >= 100000000", "error",
+                "amount_out_of_range",
+                "format('total_price %s does not fit numeric(10,2)', compared._legacy_total_price)"),
+            issue_when("compared._is_installments_invalid", "warning", "invalid_json_installments",
+                "'installments is not valid JSON: kept as metadata.legacy.installments_text'"),
+            issue_when("compared._written_by_earlier_scripts and cardinality(compared._drift_columns) > 0",
+                "warning", "drift",
+                "'earlier scripts'' row differs in: ' || array_to_string(compared._drift_columns, ', ')"),
+        ]) }} end as _issues
+    from compared
+),
+
+decided as (
+    select
+        checked.*,
+        not checked._issues @> '[{"severity": "error"}]'
+        and not checked._is_deleted_in_source
+        and (
+            not checked._written_by_earlier_scripts
+            or cardinality(checked._drift_columns) = 0
+            or checked._is_changed_after_first_sync
+            or {{ var('reconcile', false) }}
+        ) as _apply
+    from checked
+)
+
+select * from decided

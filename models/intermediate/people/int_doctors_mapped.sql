@@ -1,0 +1,275 @@
+{#- Doctors mapped to the Supabase shape (world.md section 5): one per user whose profile type is
+    doctor. Considers the doctors whose user, groups, patient rows, doctor setting or office links
+    changed since the last applied run, those with open errors or an open
+    primary_office_not_migrated warning, and target doctors whose user is gone from the source.
+    The profile must be migrated and of type doctor (validate_orders); profiles and offices are
+    read through their marts, so they are built first. -#}
+with
+
+users as (
+    select * from {{ ref('stg_legacy__users') }}
+),
+
+typed as (
+    select * from {{ ref('int_profiles_typed') }}
+),
+
+settings as (
+    select * from {{ ref('stg_legacy__doctor_settings') }}
+),
+
+office_doctors as (
+    select * from {{ ref('stg_legacy__office_doctors') }}
+),
+
+keyed as (
+    select * from {{ ref('int_doctors_keyed') }}
+),
+
+targets as (
+    select * from {{ ref('stg_supabase__doctors') }}
+),
+
+profiles as (
+    select
+        id as profile_id,
+        legacy_user_id,
+        profile_type::text as profile_type
+    from {{ ref('profiles') }}
+),
+
+offices as (
+    select
+        id as office_id,
+        legacy_office_id
+    from {{ ref('offices') }}
+),
+
+known as (
+    select legacy_key from {{ source('diffmig', 'entity_rows') }} where entity = 'doctors'
+),
+
+retried as (
+    {{ open_issue_keys('doctors') }}
+    union
+    select row_issues.legacy_key
+    from {{ source('diffmig', 'row_issues') }} as row_issues
+    where
+        row_issues.entity = 'doctors'
+        and row_issues.resolved_at is null
+        and row_issues.reason = 'primary_office_not_migrated'
+),
+
+first_sync as (
+    select min(users.synced_run) as synced_run from users
+),
+
+-- The doctor's setting as it is (or as it was when the user was deleted with it).
+current_settings as (
+    select distinct on (settings.legacy_user_id) settings.*
+    from settings
+    inner join users on settings.legacy_user_id = users.legacy_user_id
+    where
+        not settings.is_deleted_in_source
+        or (users.is_deleted_in_source and settings.synced_run = users.synced_run)
+    order by settings.legacy_user_id, settings.is_deleted_in_source, settings.legacy_doctor_setting_id
+),
+
+-- The doctor's first office link (lowest dispatch_office_doctors id) gives the primary office.
+first_links as (
+    select distinct on (office_doctors.legacy_user_id)
+        office_doctors.legacy_user_id,
+        office_doctors.legacy_office_id
+    from office_doctors
+    inner join users on office_doctors.legacy_user_id = users.legacy_user_id
+    where
+        not office_doctors.is_deleted_in_source
+        or (users.is_deleted_in_source and office_doctors.synced_run = users.synced_run)
+    order by office_doctors.legacy_user_id, office_doctors.legacy_office_doctor_id
+),
+
+setting_changes as (
+    select
+        settings.legacy_user_id,
+        max(settings.synced_run) as synced_run
+    from settings
+    group by settings.legacy_user_id
+),
+
+link_changes as (
+    select
+        office_doctors.legacy_user_id,
+        max(office_doctors.synced_run) as synced_run
+    from office_doctors
+    group by office_doctors.legacy_user_id
+),
+
+doctor_changes as (
+    select
+        typed.legacy_user_id,
+        greatest(typed.synced_run, setting_changes.synced_run, link_changes.synced_run)
+            as synced_run
+    from typed
+    left join setting_changes on typed.legacy_user_id = setting_changes.legacy_user_id
+    left join link_changes on typed.legacy_user_id = link_changes.legacy_user_id
+    where typed.profile_type = 'doctor'
+),
+
+considered as (
+    select doctor_changes.*
+    from doctor_changes
+    where
+        {{ changed_since('doctor_changes') }}
+        or doctor_changes.legacy_user_id::text in (select retried.legacy_key from retried)
+),
+
+mapped_from_source as (
+    select
+        keyed.target_id as id,
+        profiles.profile_id,
+        'DOC-' || case
+            when users.legacy_user_id < 1000000 then lpad(users.legacy_user_id::text, 6, '0')
+            else users.legacy_user_id::text
+        end as doctor_number,
+        offices.office_id as primary_office_id,
+        case
+            when users.is_active and not users.is_deleted_in_source then 'active'
+            else 'inactive'
+        end as status,
+        users.joined_at as joined_practice_at,
+        users.legacy_user_id,
+        jsonb_build_object('legacy', case
+            when current_settings.legacy_doctor_setting_id is null then '{}'::jsonb
+            else jsonb_build_object(
+                'doctorsetting_id', current_settings.legacy_doctor_setting_id,
+                'clinical_preferences', current_settings.clinical_preferences,
+                'sq_customer_id', current_settings.square_customer_id,
+                'promised_payment', current_settings.has_promised_payment,
+                'credit', current_settings.credit,
+                'installment_payments', current_settings.installment_payments,
+                'baa_agreed_at', to_char(
+                    current_settings.baa_agreed_at at time zone 'UTC',
+                    'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'
+                ),
+                'eula_agreed_at', to_char(
+                    current_settings.eula_agreed_at at time zone 'UTC',
+                    'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'
+                ),
+                'company_account', current_settings.is_company_account
+            )
+        end) as metadata,
+        profiles.profile_type as _profile_type,
+        first_links.legacy_office_id as _legacy_primary_office_id,
+        other_doctors.doctor_id as _other_doctor_id,
+        other_doctors.legacy_user_id as _other_doctor_user_id,
+        false as _is_target_only,
+        users.is_deleted_in_source as _is_deleted_in_source,
+        considered.synced_run > first_sync.synced_run as _is_changed_after_first_sync
+    from considered
+    inner join typed on considered.legacy_user_id = typed.legacy_user_id
+    inner join users on typed.legacy_user_id = users.legacy_user_id
+    inner join keyed on typed.legacy_user_id = keyed.legacy_key
+    cross join first_sync
+    left join profiles on typed.legacy_user_id = profiles.legacy_user_id
+    left join current_settings on typed.legacy_user_id = current_settings.legacy_user_id
+    left join first_links on typed.legacy_user_id = first_links.legacy_user_id
+    left join offices on first_links.legacy_office_id = offices.legacy_office_id
+    left join targets as other_doctors
+        on
+            profiles.profile_id = other_doctors.profile_id
+            and other_doctors.legacy_user_id is distinct from typed.legacy_user_id
+),
+
+-- A target doctor whose user is in no staged row (deleted before diffmig first synced): its
+-- values are kept, its status becomes inactive (considered until that is applied and recorded).
+mapped_from_target as (
+    select
+        targets.doctor_id as id,
+        targets.profile_id,
+        targets.doctor_number,
+        targets.primary_office_id,
+        'inactive' as status,
+        targets.joined_practice_at,
+        targets.legacy_user_id,
+        '{}'::jsonb as metadata,
+        null::text as _profile_type,
+        null::integer as _legacy_primary_office_id,
+        null::uuid as _other_doctor_id,
+        null::integer as _other_doctor_user_id,
+        true as _is_target_only,
+        true as _is_deleted_in_source,
+        false as _is_changed_after_first_sync
+    from targets
+    left join users on targets.legacy_user_id = users.legacy_user_id
+    left join known on targets.legacy_user_id::text = known.legacy_key
+    where
+        targets.legacy_user_id is not null
+        and users.legacy_user_id is null
+        and (targets.status is distinct from 'inactive' or known.legacy_key is null)
+),
+
+mapped as (
+    select * from mapped_from_source
+    union all
+    select * from mapped_from_target
+),
+
+compared as (
+    select
+        mapped.*,
+        targets.doctor_id is not null and known.legacy_key is null as _written_by_earlier_scripts,
+        array_remove(array[
+            case when mapped.profile_id is distinct from targets.profile_id then 'profile_id' end,
+            case when mapped.doctor_number is distinct from targets.doctor_number
+                then 'doctor_number' end,
+            case when mapped.primary_office_id is distinct from targets.primary_office_id
+                then 'primary_office_id' end,
+            case when mapped.status is distinct from targets.status then 'status' end,
+            case when mapped.joined_practice_at is distinct from targets.joined_practice_at
+                then 'joined_practice_at' end
+        ], null) as _drift_columns
+    from mapped
+    left join targets on mapped.legacy_user_id = targets.legacy_user_id
+    left join known on mapped.legacy_user_id::text = known.legacy_key
+),
+
+checked as (
+    select
+        compared.*,
+        compared.legacy_user_id::text as _legacy_key,
+        {{ issues_array([
+            issue_when("not compared._is_target_only and compared.profile_id is null", "error",
+                "profile_not_migrated",
+                "format('the profile of user %s is not in profiles', compared.legacy_user_id)"),
+            issue_when("not compared._is_target_only and compared._profile_type <> 'doctor'", "error",
+                "profile_not_doctor",
+                "format('profile %s of user %s has profile_type %s, not doctor (validate_orders)', compared.profile_id, compared.legacy_user_id, compared._profile_type)"),
+            issue_when("compared._other_doctor_id is not null", "error", "profile_has_other_doctor",
+                "format('profile %s already belongs to doctor %s (legacy user %s); doctors.profile_id is unique', compared.profile_id, compared._other_doctor_id, coalesce(compared._other_doctor_user_id::text, 'none'))"),
+            issue_when("compared._legacy_primary_office_id is not null and compared.primary_office_id is null",
+                "warning", "primary_office_not_migrated",
+                "format('office %s (first office link) is not in offices: primary_office_id left null', compared._legacy_primary_office_id)"),
+            issue_when("compared._is_deleted_in_source", "warning", "deleted_in_source",
+                "format('user %s is gone from auth_user: doctors row kept, status inactive', compared.legacy_user_id)"),
+            issue_when("compared._written_by_earlier_scripts and cardinality(compared._drift_columns) > 0",
+                "warning", "drift",
+                "'earlier scripts'' row differs in: ' || array_to_string(compared._drift_columns, ', ')"),
+        ]) }} as _issues
+    from compared
+),
+
+decided as (
+    select
+        checked.*,
+        not checked._issues @> '[{"severity": "error"}]'
+        and (
+            not checked._written_by_earlier_scripts
+            or cardinality(checked._drift_columns) = 0
+            or checked._is_deleted_in_source
+            or checked._is_changed_after_first_sync
+            or {{ var('reconcile', false) }}
+        ) as _apply
+    from checked
+)
+
+select * from decided

@@ -1,0 +1,198 @@
+{#- Technicians mapped to the Supabase shape (world.md section 5): one per user whose profile type
+    is technician. A target technician whose user is deleted in the source, or is no longer a
+    technician, is deactivated (is_active false, status inactive). Considers the users whose
+    auth_user row, groups or patient rows changed since the last applied run, those with open
+    errors, and target technicians whose user is gone from the source. -#}
+with
+
+users as (
+    select * from {{ ref('stg_legacy__users') }}
+),
+
+typed as (
+    select * from {{ ref('int_profiles_typed') }}
+),
+
+keyed as (
+    select * from {{ ref('int_technicians_keyed') }}
+),
+
+targets as (
+    select * from {{ ref('stg_supabase__technicians') }}
+),
+
+profiles as (
+    select
+        id as profile_id,
+        legacy_user_id,
+        profile_type::text as profile_type
+    from {{ ref('profiles') }}
+),
+
+known as (
+    select legacy_key from {{ source('diffmig', 'entity_rows') }} where entity = 'technicians'
+),
+
+retried as (
+    {{ open_issue_keys('technicians') }}
+),
+
+first_sync as (
+    select min(users.synced_run) as synced_run from users
+),
+
+considered as (
+    select typed.*
+    from typed
+    left join targets on typed.legacy_user_id = targets.legacy_user_id
+    where
+        (typed.profile_type = 'technician' or targets.technician_id is not null)
+        and (
+            {{ changed_since('typed') }}
+            or typed.legacy_user_id::text in (select retried.legacy_key from retried)
+        )
+),
+
+mapped_from_source as (
+    select
+        keyed.target_id as id,
+        profiles.profile_id,
+        users.username as employee_id,
+        case
+            when
+                users.is_active
+                and not users.is_deleted_in_source
+                and considered.profile_type = 'technician'
+                then 'active'
+            else 'inactive'
+        end as status,
+        users.is_active
+        and not users.is_deleted_in_source
+        and considered.profile_type = 'technician' as is_active,
+        (users.joined_at at time zone 'UTC')::date as hire_date,
+        users.legacy_user_id,
+        considered.profile_type as _rule_profile_type,
+        profiles.profile_type as _profile_type,
+        considered.profile_type <> 'technician' as _is_no_longer_technician,
+        false as _is_target_only,
+        users.is_deleted_in_source as _is_deleted_in_source,
+        considered.synced_run > first_sync.synced_run as _is_changed_after_first_sync
+    from considered
+    inner join users on considered.legacy_user_id = users.legacy_user_id
+    inner join keyed on considered.legacy_user_id = keyed.legacy_key
+    cross join first_sync
+    left join profiles on considered.legacy_user_id = profiles.legacy_user_id
+),
+
+-- A target technician whose user is in no staged row (deleted before diffmig first synced): its
+-- values are kept; it becomes inactive (considered until that is applied and recorded).
+mapped_from_target as (
+    select
+        targets.technician_id as id,
+        targets.profile_id,
+        targets.employee_id,
+        'inactive' as status,
+        false as is_active,
+        targets.hire_date,
+        targets.legacy_user_id,
+        null::text as _rule_profile_type,
+        null::text as _profile_type,
+        false as _is_no_longer_technician,
+        true as _is_target_only,
+        true as _is_deleted_in_source,
+        false as _is_changed_after_first_sync
+    from targets
+    left join users on targets.legacy_user_id = users.legacy_user_id
+    left join known on targets.legacy_user_id::text = known.legacy_key
+    where
+        targets.legacy_user_id is not null
+        and users.legacy_user_id is null
+        and (
+            targets.is_active is distinct from false
+            or targets.status is distinct from 'inactive'
+            or known.legacy_key is null
+        )
+),
+
+mapped as (
+    select * from mapped_from_source
+    union all
+    select * from mapped_from_target
+),
+
+-- employee_id is unique in technicians: another row (another user, or one the app created) may
+-- hold the username already, and two mapped rows may share one.
+employee_ids as (
+    select
+        mapped.legacy_user_id,
+        count(*) over (partition by mapped.employee_id) as rows_with_employee_id
+    from mapped
+    where mapped.employee_id is not null
+),
+
+compared as (
+    select
+        mapped.*,
+        targets.technician_id is not null and known.legacy_key is null
+            as _written_by_earlier_scripts,
+        holders.technician_id as _employee_id_holder,
+        coalesce(employee_ids.rows_with_employee_id, 0) > 1 as _is_employee_id_duplicated,
+        array_remove(array[
+            case when mapped.profile_id is distinct from targets.profile_id then 'profile_id' end,
+            case when mapped.employee_id is distinct from targets.employee_id
+                then 'employee_id' end,
+            case when mapped.status is distinct from targets.status then 'status' end,
+            case when mapped.is_active is distinct from targets.is_active then 'is_active' end,
+            case when mapped.hire_date is distinct from targets.hire_date then 'hire_date' end
+        ], null) as _drift_columns
+    from mapped
+    left join targets on mapped.legacy_user_id = targets.legacy_user_id
+    left join known on mapped.legacy_user_id::text = known.legacy_key
+    left join employee_ids on mapped.legacy_user_id = employee_ids.legacy_user_id
+    left join targets as holders
+        on
+            mapped.employee_id = holders.employee_id
+            and holders.legacy_user_id is distinct from mapped.legacy_user_id
+),
+
+checked as (
+    select
+        compared.*,
+        compared.legacy_user_id::text as _legacy_key,
+        {{ issues_array([
+            issue_when("not compared._is_target_only and compared.profile_id is null", "error",
+                "profile_not_migrated",
+                "format('the profile of user %s is not in profiles', compared.legacy_user_id)"),
+            issue_when("compared._employee_id_holder is not null", "error", "employee_id_taken",
+                "format('employee_id %L already belongs to technician %s; technicians.employee_id is unique', compared.employee_id, compared._employee_id_holder)"),
+            issue_when("compared._is_employee_id_duplicated", "error", "employee_id_duplicated",
+                "format('employee_id %L is mapped for several users', compared.employee_id)"),
+            issue_when("not compared._is_target_only and not compared._is_no_longer_technician and compared._profile_type <> 'technician'",
+                "warning", "profile_not_technician",
+                "format('profile %s of user %s has profile_type %s', compared.profile_id, compared.legacy_user_id, compared._profile_type)"),
+            issue_when("compared._is_no_longer_technician and not compared._is_deleted_in_source",
+                "warning", "no_longer_technician",
+                "format('user %s is now typed %s: technicians row deactivated', compared.legacy_user_id, compared._rule_profile_type)"),
+            issue_when("compared._written_by_earlier_scripts and cardinality(compared._drift_columns) > 0",
+                "warning", "drift",
+                "'earlier scripts'' row differs in: ' || array_to_string(compared._drift_columns, ', ')"),
+        ]) }} as _issues
+    from compared
+),
+
+decided as (
+    select
+        checked.*,
+        not checked._issues @> '[{"severity": "error"}]'
+        and (
+            not checked._written_by_earlier_scripts
+            or cardinality(checked._drift_columns) = 0
+            or checked._is_deleted_in_source
+            or checked._is_no_longer_technician
+            or checked._is_changed_after_first_sync
+            or {{ var('reconcile', false) }}
+        ) as _apply
+    from checked
+)
+
+select * from decided

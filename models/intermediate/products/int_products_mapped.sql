@@ -1,0 +1,215 @@
+{#- Products mapped to the Supabase shape (world.md section 5), with their issues and the decision
+    to apply each row. Considers the products whose dispatch_product row or whose course changed
+    since the last applied run (the course gives the course type), those with open errors, with
+    reconcile those with open drift, and target products whose legacy row was deleted before
+    diffmig first synced it (only is_active changes). -#}
+with
+
+staged as (
+    select * from {{ ref('stg_legacy__products') }}
+),
+
+courses as (
+    select * from {{ ref('stg_legacy__courses') }}
+),
+
+keyed as (
+    select * from {{ ref('int_products_keyed') }}
+),
+
+course_types as (
+    select * from {{ ref('course_types') }}
+),
+
+targets as (
+    select * from {{ ref('stg_supabase__products') }}
+),
+
+known as (
+    select legacy_key from {{ source('diffmig', 'entity_rows') }} where entity = 'products'
+),
+
+retried as (
+    {{ open_issue_keys('products') }}
+    {%- if var('reconcile', false) %}
+    union
+    select row_issues.legacy_key
+    from {{ source('diffmig', 'row_issues') }} as row_issues
+    where
+        row_issues.entity = 'products'
+        and row_issues.resolved_at is null
+        and row_issues.reason = 'drift'
+    {%- endif %}
+),
+
+first_sync as (
+    select min(staged.synced_run) as synced_run from staged
+),
+
+fallback_course_type as (
+    select course_types.course_type from course_types where course_types.is_fallback
+),
+
+-- A product changes with its own row or with its course's.
+product_changes as (
+    select
+        staged.legacy_product_id,
+        greatest(staged.synced_run, courses.synced_run) as synced_run
+    from staged
+    left join courses on staged.legacy_course_id = courses.legacy_course_id
+),
+
+considered as (
+    select staged.*
+    from staged
+    inner join product_changes on staged.legacy_product_id = product_changes.legacy_product_id
+    where
+        {{ changed_since('product_changes') }}
+        or staged.legacy_product_id::text in (select retried.legacy_key from retried)
+),
+
+resolved as (
+    select
+        considered.*,
+        keyed.target_id,
+        courses.legacy_course_id is not null as is_course_found,
+        courses.course_type_code,
+        case
+            when courses.legacy_course_id is null then null
+            else coalesce(course_types.course_type, fallback_course_type.course_type)
+        end as course_type,
+        courses.legacy_course_id is not null and course_types.course_type_code is null
+            as is_course_type_unknown,
+        nullif(btrim(considered.product_name), '') is null as is_name_blank,
+        greatest(considered.synced_run, courses.synced_run) as changed_run
+    from considered
+    inner join keyed on considered.legacy_product_id = keyed.legacy_key
+    cross join fallback_course_type
+    left join courses on considered.legacy_course_id = courses.legacy_course_id
+    left join course_types
+        on courses.course_type_code = course_types.course_type_code and not course_types.is_fallback
+),
+
+mapped_from_source as (
+    select
+        resolved.target_id as id,
+        coalesce(
+            nullif(btrim(resolved.product_name), ''), 'Product ' || resolved.legacy_product_id
+        ) as name,
+        resolved.course_type,
+        resolved.description,
+        not resolved.is_deleted and not resolved.is_deleted_in_source as is_active,
+        case
+            when resolved.is_customization_invalid
+                then jsonb_build_object('legacy_customization', resolved.customization_text)
+            else resolved.customization
+        end as customization,
+        resolved.legacy_product_id,
+        -- the legacy columns products has no place for
+        jsonb_build_object('legacy', jsonb_build_object(
+            'course_id', resolved.legacy_course_id,
+            'course_type_code', resolved.course_type_code,
+            'type', resolved.product_type_code,
+            'free', resolved.is_free,
+            'substitute', resolved.is_substitute
+        )) as metadata,
+        resolved.legacy_course_id as _legacy_course_id,
+        resolved.is_course_found as _is_course_found,
+        resolved.course_type_code as _legacy_course_type_code,
+        resolved.is_course_type_unknown as _is_course_type_unknown,
+        resolved.is_customization_invalid as _is_customization_invalid,
+        resolved.is_name_blank as _is_name_blank,
+        resolved.is_deleted_in_source as _is_deleted_in_source,
+        resolved.changed_run > first_sync.synced_run as _is_changed_after_first_sync
+    from resolved
+    cross join first_sync
+),
+
+-- A target product whose legacy row is in no staged row: deleted before diffmig first synced it.
+-- Its values are kept; only is_active becomes false (considered until that is applied and
+-- recorded).
+gone_before_first_sync as (
+    select
+        targets.product_id as id,
+        targets.name,
+        targets.course_type,
+        targets.description,
+        false as is_active,
+        targets.customization,
+        targets.legacy_product_id,
+        '{}'::jsonb as metadata,
+        null::integer as _legacy_course_id,
+        true as _is_course_found,
+        null::integer as _legacy_course_type_code,
+        false as _is_course_type_unknown,
+        false as _is_customization_invalid,
+        false as _is_name_blank,
+        true as _is_deleted_in_source,
+        false as _is_changed_after_first_sync
+    from targets
+    left join known on targets.legacy_product_id::text = known.legacy_key
+    where
+        not exists (
+            select 1 from staged where staged.legacy_product_id = targets.legacy_product_id
+        )
+        and (targets.is_active is distinct from false or known.legacy_key is null)
+),
+
+all_mapped as (
+    select * from mapped_from_source
+    union all
+    select * from gone_before_first_sync
+),
+
+compared as (
+    select
+        mapped.*,
+        targets.product_id is not null and known.legacy_key is null as _written_by_earlier_scripts,
+        array_remove(array[
+            case when mapped.name is distinct from targets.name then 'name' end,
+            case when mapped.course_type is distinct from targets.course_type then 'course_type' end,
+            case when mapped.description is distinct from targets.description then 'description' end,
+            case when mapped.is_active is distinct from targets.is_active then 'is_active' end,
+            case when mapped.customization is distinct from targets.customization
+                then 'customization' end
+        ], null) as _drift_columns
+    from all_mapped as mapped
+    left join targets on mapped.legacy_product_id = targets.legacy_product_id
+    left join known on mapped.legacy_product_id::text = known.legacy_key
+),
+
+checked as (
+    select
+        compared.*,
+        compared.legacy_product_id::text as _legacy_key,
+        {{ issues_array([
+            issue_when("not compared._is_course_found", "warning", "course_not_found",
+                "format('course %s is not in the source: course_type null', coalesce(compared._legacy_course_id::text, 'null'))"),
+            issue_when("compared._is_course_type_unknown", "warning", "unknown_course_type",
+                "format('type %s of course %s is not in course_types: course_type %s', coalesce(compared._legacy_course_type_code::text, 'null'), compared._legacy_course_id, compared.course_type)"),
+            issue_when("compared._is_customization_invalid", "warning", "invalid_json_customization",
+                "'customization is not valid JSON: written as an object with the text under legacy_customization'"),
+            issue_when("compared._is_name_blank", "warning", "blank_name",
+                "'name set to ' || compared.name"),
+            issue_when("compared._written_by_earlier_scripts and cardinality(compared._drift_columns) > 0",
+                "warning", "drift",
+                "'earlier scripts'' row differs in: ' || array_to_string(compared._drift_columns, ', ')"),
+        ]) }} as _issues
+    from compared
+),
+
+decided as (
+    select
+        checked.*,
+        not checked._issues @> '[{"severity": "error"}]'
+        and (
+            not checked._written_by_earlier_scripts
+            or cardinality(checked._drift_columns) = 0
+            or checked._is_deleted_in_source
+            or checked._is_changed_after_first_sync
+            or {{ var('reconcile', false) }}
+        ) as _apply
+    from checked
+)
+
+select * from decided

@@ -1,0 +1,29 @@
+{{
+    config(
+        unique_key='legacy_file_id',
+        tags=['files'],
+        merge_jsonb_columns=['metadata'],
+        post_hook=["{{ record_row_issues('files', 'dispatch_file', ref('int_files_mapped')) }}"],
+    )
+}}
+
+with
+
+mapped as (
+    select * from {{ ref('int_files_mapped') }}
+)
+
+select
+    id,
+    file_uid,
+    order_id,
+    filename,
+    file_type,
+    file_size_bytes,
+    mime_type,
+    uploaded_at,
+    created_at,
+    legacy_file_id,
+    metadata
+from mapped
+where _apply

@@ -1,0 +1,92 @@
+{#- The earlier scripts' public.migration_mappings, kept up to date: one row per target row of
+    every keyed entity (its legacy key -> its UUID), inserted when the (entity_type, legacy_id)
+    pair has none. Existing rows, the earlier scripts' junk included, are never updated or
+    deleted (every non-key column is insert-only, so the upsert does `on conflict do nothing`).
+
+    Adding an entity = one line in keyed_marts: (entity_type, mart, legacy key column). The
+    entity_type names keep the earlier scripts' ones where they exist. Every keyed entity, in
+    dependency order:
+        ('office', 'offices', 'legacy_office_id'),
+        ('profile', 'profiles', 'legacy_user_id'),
+        ('doctor', 'doctors', 'legacy_user_id'),
+        ('technician', 'technicians', 'legacy_user_id'),
+        ('patient', 'patients', 'legacy_patient_id'),
+        ('product', 'products', 'legacy_product_id'),
+        ('order', 'orders', 'legacy_instruction_id'),
+        ('case', 'cases', 'legacy_patient_id'),
+        ('jaw', 'jaws', 'legacy_jaw_id'),
+        ('file', 'files', 'legacy_file_id'),
+        ('message', 'messages', 'legacy_record_id'),
+        ('order_state', 'order_states', 'legacy_state_id'),
+        ('payment', 'payments', 'legacy_payment_id'),
+        ('system_message', 'system_messages', 'legacy_record_id'),
+    The marts without a single legacy key (doctor_offices, order_cases, case_files,
+    message_attachments) get no mapping rows; list them in unkeyed_marts so that this model is
+    still built after every other mart. -#}
+{%- set keyed_marts = [
+    ('office', 'offices', 'legacy_office_id'),
+] -%}
+{%- set unkeyed_marts = [] -%}
+
+{{
+    config(
+        unique_key=['entity_type', 'legacy_id'],
+        tags=['migration_mappings'],
+        insert_only_columns=['new_id', 'migrated_at', 'migration_batch'],
+    )
+}}
+{%- for mart in unkeyed_marts %}
+-- built after {{ ref(mart) }}
+{%- endfor %}
+
+with
+{%- for entity_type, mart, legacy_key in keyed_marts %}
+
+{{ mart }}_rows as (
+    select
+        '{{ entity_type }}' as entity_type,
+        {{ legacy_key }} as legacy_id,
+        id as new_id
+    from {{ ref(mart) }}
+    where {{ legacy_key }} is not null
+),
+{%- endfor %}
+
+target_rows as (
+    {%- for entity_type, mart, legacy_key in keyed_marts %}
+    select * from {{ mart }}_rows
+    {%- if not loop.last %}
+    union all
+    {%- endif %}
+    {%- endfor %}
+),
+
+{%- if is_incremental() %}
+
+existing as (
+    select
+        entity_type,
+        legacy_id
+    from {{ this }}
+),
+{%- endif %}
+
+new_mappings as (
+    select
+        target_rows.entity_type::varchar as entity_type,
+        target_rows.legacy_id::integer as legacy_id,
+        target_rows.new_id,
+        (now() at time zone 'utc')::timestamp as migrated_at,
+        'diffmig-run-{{ var("run_id", 0) | int }}'::varchar as migration_batch
+    from target_rows
+    {%- if is_incremental() %}
+    where not exists (
+        select 1 from existing
+        where
+            existing.entity_type = target_rows.entity_type
+            and existing.legacy_id = target_rows.legacy_id
+    )
+    {%- endif %}
+)
+
+select * from new_mappings

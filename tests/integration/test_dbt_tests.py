@@ -1,0 +1,428 @@
+"""The project's generic data tests (macros/tests/) catch what they should.
+
+Each test syncs a fresh database pair (`diffmig sync`), builds offices and the migration_mappings
+mart with dbt (in-process, its own target path), then breaks something on purpose and checks
+that the right test fails, naming the offending key (the tests store their failing rows in
+diffmig_audit). relationships_polymorphic and unique_combination have no subject in the project
+yet (messages and the junction marts come later): they are exercised on a copy of the project
+with an extra YAML that applies them to the app's messages and doctor_offices tables.
+"""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+
+from orchestrator.dbt_runner import BuildResult, DbtProject
+from orchestrator.errors import RunFailed
+from orchestrator.settings import Settings, load_settings
+from orchestrator.sync.engine import SyncEngine
+from tests.conftest import DbPair
+
+ROOT = Path(__file__).resolve().parents[2]
+OFFICE_NODES = ["+offices", "migration_mappings"]
+OFFICE_TESTS = [
+    "offices_parity_with_source",
+    "offices_not_in_source",
+    "offices_mapping_integrity",
+    "int_offices_keyed_parity_with_source",
+    "int_offices_keyed_target_id_by_origin",
+]
+
+
+@dataclass
+class Built:
+    dbs: DbPair
+    settings: Settings
+    project: DbtProject
+    run_id: int
+    result: BuildResult
+
+    def build(self, select: list[str], **vars_: Any) -> BuildResult:
+        return self.project.build(select, vars_={"run_id": self.run_id, **vars_})
+
+    def failing_rows(self, test_name: str) -> list[dict[str, Any]]:
+        """The failing rows the test stored in diffmig_audit at its last run."""
+        with self.dbs.target_tool() as conn:
+            cur = conn.execute(f"select * from diffmig_audit.{test_name}")
+            names = [d.name for d in cur.description or []]
+            return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+
+    def execute(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+        with self.dbs.target_tool() as conn:
+            cur = conn.execute(sql, params)
+            return cur.fetchall() if cur.description else []
+
+
+def statuses(result: BuildResult) -> dict[str, str]:
+    return {node.name: node.status for node in result.nodes}
+
+
+def sync(dbs: DbPair) -> tuple[Settings, int]:
+    settings = load_settings(environ=dbs.env(), cwd=Path("/nonexistent"))
+    report = SyncEngine(settings).run()
+    return settings, report.run_id
+
+
+@pytest.fixture
+def built(db_pair: DbPair, tmp_path: Path) -> Built:
+    """A synced pair with offices and migration_mappings built by dbt."""
+    settings, run_id = sync(db_pair)
+    project = DbtProject(settings, target_path=tmp_path / "target", log_path=tmp_path / "logs")
+    result = project.build(OFFICE_NODES, vars_={"run_id": run_id})
+    return Built(db_pair, settings, project, run_id, result)
+
+
+def deletable_office(built: Built) -> tuple[int, str]:
+    """An offices row no other table references: (legacy_office_id, id), deleted."""
+    with built.dbs.target_tool() as conn:
+        candidates = conn.execute(
+            "select legacy_office_id, id::text from public.offices "
+            "where legacy_office_id is not null order by legacy_office_id desc"
+        ).fetchall()
+        for legacy_id, office_id in candidates:
+            try:
+                with conn.transaction():
+                    conn.execute("delete from public.offices where id = %s", (office_id,))
+            except psycopg.errors.ForeignKeyViolation:  # referenced: try the next one
+                continue
+            return int(legacy_id), office_id
+    pytest.fail("every office is referenced by another table")
+
+
+# --- a clean build -------------------------------------------------------------------------------
+
+
+def test_clean_build_passes_and_maps_every_office(built: Built) -> None:
+    assert built.result.success, [(n.name, n.message) for n in built.result.failed]
+    status = statuses(built.result)
+    for name in OFFICE_TESTS:
+        assert name in status, f"{name} did not run"
+    assert {n: s for n, s in status.items() if s not in ("pass", "success")} == {
+        "offices_mapping_integrity": "warn"
+    }
+    # What mapping_integrity still finds after the mappings mart ran: only the earlier scripts'
+    # own mappings (the planted junk office 0 among them), never an unmapped office.
+    found = built.failing_rows("offices_mapping_integrity")
+    assert {"junk_mapping"} <= {r["problem"] for r in found}
+    assert any(r["legacy_id"] == 0 and r["problem"] == "junk_mapping" for r in found)
+    assert not [r for r in found if r["problem"] == "row_without_mapping"]
+    batches = dict(
+        built.execute(
+            "select legacy_id, migration_batch from public.migration_mappings "
+            "where entity_type = 'office'"
+        )
+    )
+    assert not [r for r in found if batches.get(r["legacy_id"], "").startswith("diffmig-")]
+
+
+def test_migration_mappings_insert_only(db_pair: DbPair, tmp_path: Path) -> None:
+    settings, run_id = sync(db_pair)
+    with db_pair.target_tool() as conn:
+        before = set(conn.execute("select * from public.migration_mappings").fetchall())
+    project = DbtProject(settings, target_path=tmp_path / "target", log_path=tmp_path / "logs")
+    assert project.build(OFFICE_NODES, vars_={"run_id": run_id}).success
+    with db_pair.target_tool() as conn:
+        after = set(conn.execute("select * from public.migration_mappings").fetchall())
+        offices = dict(
+            conn.execute(
+                "select legacy_office_id, id from public.offices where legacy_office_id is not null"
+            )
+        )
+    assert before <= after, "an existing mapping (junk included) was changed or deleted"
+    added = after - before
+    assert added, "no office got a mapping"
+    assert {(r[0], r[4]) for r in added} == {("office", f"diffmig-run-{run_id}")}
+    mapped = {r[1]: r[2] for r in after if r[0] == "office"}
+    assert set(offices) <= set(mapped)
+    assert {r[1]: r[2] for r in added} == {k: offices[k] for k in (r[1] for r in added)}
+    # A second build finds every office mapped: nothing inserted.
+    again = project.build(["migration_mappings"], vars_={"run_id": run_id + 1})
+    node = next(n for n in again.nodes if n.name == "migration_mappings")
+    assert node.rows_affected == 0
+    with db_pair.target_tool() as conn:
+        assert set(conn.execute("select * from public.migration_mappings").fetchall()) == after
+
+
+# --- parity_with_source --------------------------------------------------------------------------
+
+
+def test_parity_catches_a_missing_office_unless_held_back(built: Built) -> None:
+    legacy_id, office_id = deletable_office(built)
+    tests = ["offices_parity_with_source", "offices_mapping_integrity"]
+    result = built.build(tests)
+    assert statuses(result)["offices_parity_with_source"] == "fail"
+    assert built.failing_rows("offices_parity_with_source") == [
+        {"legacy_key": str(legacy_id), "problem": "missing_in_target"}
+    ]
+    # Its mapping now points at no row.
+    assert {
+        (r["legacy_id"], str(r["new_id"]), r["problem"])
+        for r in built.failing_rows("offices_mapping_integrity")
+        if r["legacy_id"] == legacy_id
+    } == {(legacy_id, office_id, "new_id_not_in_table")}
+
+    # Held back (an open error issue) is accounted for; a warning is not.
+    built.execute(
+        "insert into diffmig.row_issues (entity, table_name, legacy_key, severity, reason) "
+        "values ('offices', 'dispatch_office', %s, 'warning', 'pytest_warning')",
+        (str(legacy_id),),
+    )
+    assert statuses(built.build(tests))["offices_parity_with_source"] == "fail"
+    built.execute(
+        "insert into diffmig.row_issues (entity, table_name, legacy_key, severity, reason) "
+        "values ('offices', 'dispatch_office', %s, 'error', 'pytest_held_back')",
+        (str(legacy_id),),
+    )
+    assert statuses(built.build(tests))["offices_parity_with_source"] == "pass"
+
+    # The next full build retries it: the office is back with its UUID, the issue resolved.
+    assert built.build(["offices"]).success
+    assert built.execute(
+        "select id::text from public.offices where legacy_office_id = %s", (legacy_id,)
+    ) == [(office_id,)]
+    assert statuses(built.build(tests))["offices_parity_with_source"] == "pass"
+
+
+def test_parity_extra_part_reports_offices_unknown_to_the_source(built: Built) -> None:
+    assert statuses(built.result)["offices_not_in_source"] == "pass"
+    built.execute(
+        "insert into public.offices (name, legacy_office_id) values ('Not in legacy', 987654)"
+    )
+    result = built.build(["offices_not_in_source", "offices_parity_with_source"])
+    assert result.success, "the extra part is a warning"
+    assert statuses(result) == {
+        "offices_not_in_source": "warn",
+        "offices_parity_with_source": "pass",
+    }
+    assert built.failing_rows("offices_not_in_source") == [
+        {"legacy_key": "987654", "problem": "not_in_scope"}
+    ]
+
+
+# --- mapping_integrity ---------------------------------------------------------------------------
+
+
+def test_mapping_integrity_reports_each_problem(built: Built) -> None:
+    offices = built.execute(
+        "select legacy_office_id, id::text from public.offices "
+        "where legacy_office_id is not null order by legacy_office_id"
+    )
+    assert len(offices) >= 3
+    (dup_key, dup_id), (wrong_key, _), (unmapped_key, unmapped_id) = offices[:3]
+    built.execute(
+        "insert into public.migration_mappings values "
+        "('doctor', 987654, %s, now(), 'pytest'), "
+        "('office', 424242, gen_random_uuid(), now(), 'pytest'), "
+        "('office', -5, 'aaaaaaaa-aaaa-aaaa-aaaa-aaaaaaaaaaaa', now(), 'pytest')",
+        (dup_id,),
+    )
+    built.execute(
+        "update public.migration_mappings set new_id = %s "
+        "where entity_type = 'office' and legacy_id = %s",
+        (unmapped_id, wrong_key),
+    )
+    built.execute(
+        "delete from public.migration_mappings where entity_type = 'office' and legacy_id = %s",
+        (unmapped_key,),
+    )
+    result = built.build(["offices_mapping_integrity"])
+    assert result.success, "mapping_integrity is a warning"
+    assert statuses(result) == {"offices_mapping_integrity": "warn"}
+    found = {
+        r["legacy_id"]: (r["problem"], r["detail"])
+        for r in built.failing_rows("offices_mapping_integrity")
+    }
+    assert found[dup_key][0] == "duplicate_new_id"
+    assert "doctor 987654" in found[dup_key][1]
+    assert found[424242][0] == "new_id_not_in_table"
+    assert found[-5] == ("junk_mapping", "legacy_id missing or not positive")
+    assert found[wrong_key] == (
+        "new_id_of_another_row",
+        f"the row is legacy_office_id {unmapped_key}",
+    )
+    assert found[unmapped_key][0] == "row_without_mapping"
+    assert found[0][0] == "junk_mapping"  # the earlier scripts' planted junk
+
+
+# --- relationships_polymorphic and unique_combination, on a copy of the project ----------------
+
+EXTRA_MODELS = {
+    "pytest_messages.sql": "select * from {{ source('supabase', 'messages') }}\n",
+    "pytest_doctor_offices.sql": "select * from {{ source('supabase', 'doctor_offices') }}\n",
+    "_pytest.yml": """\
+models:
+  - name: pytest_messages
+    description: The app's messages (a pytest fixture).
+    columns:
+      - name: recipient_id
+        description: Polymorphic.
+        data_tests:
+          - name: pytest_messages_recipient
+            test_name: relationships_polymorphic
+            arguments:
+              type_column: recipient_type
+              targets:
+                patient: {to: "source('supabase', 'patients')", field: id}
+                user: {to: "source('supabase', 'profiles')", field: id}
+                order: {to: "source('supabase', 'orders')", field: id}
+                system: null
+            config:
+              store_failures: true
+  - name: pytest_doctor_offices
+    description: The app's doctor_offices (a pytest fixture).
+    data_tests:
+      - name: pytest_doctor_offices_grain
+        test_name: unique_combination
+        arguments:
+          combination: [doctor_id, office_id]
+        config:
+          store_failures: true
+""",
+}
+
+
+def project_copy(tmp_path: Path, extra: dict[str, str]) -> Path:
+    copy = tmp_path / "project"
+    copy.mkdir()
+    for name in ("dbt_project.yml", "profiles.yml", "selectors.yml"):
+        if (ROOT / name).exists():
+            shutil.copy(ROOT / name, copy / name)
+    for folder in ("models", "macros", "seeds", "tests/dbt"):
+        if (ROOT / folder).exists():
+            shutil.copytree(ROOT / folder, copy / folder)
+    extra_dir = copy / "models" / "pytest"
+    extra_dir.mkdir()
+    for name, text in extra.items():
+        (extra_dir / name).write_text(text)
+    return copy
+
+
+def test_polymorphic_and_combination_tests(db_pair: DbPair, tmp_path: Path) -> None:
+    settings, run_id = sync(db_pair)
+    copy = project_copy(tmp_path, EXTRA_MODELS)
+    project = DbtProject(settings, project_dir=copy, target_path=tmp_path / "target")
+    built = Built(db_pair, settings, project, run_id, BuildResult(True))
+    tests = ["pytest_messages_recipient", "pytest_doctor_offices_grain"]
+    clean = built.build(["pytest_messages", "pytest_doctor_offices"])
+    assert clean.success
+    assert statuses(clean)["pytest_doctor_offices_grain"] == "pass"
+    baseline = {
+        (r["type_value"], r["child_value"], r["problem"])
+        for r in built.failing_rows("pytest_messages_recipient")
+    }
+
+    patient_message, user_message = (
+        built.execute(
+            "select id::text from public.messages where recipient_type = %s "
+            "and recipient_id is not null order by id limit 1",
+            (kind,),
+        )[0][0]
+        for kind in ("patient", "user")
+    )
+    # A patient message pointing at a profile, a user message at nothing, and a message of a
+    # type no target declares.
+    profile_id = str(built.execute("select id from public.profiles limit 1")[0][0])
+    built.execute(
+        "update public.messages set recipient_id = %s where id = %s", (profile_id, patient_message)
+    )
+    built.execute(
+        "update public.messages set recipient_id = gen_random_uuid() where id = %s",
+        (user_message,),
+    )
+    built.execute(
+        "insert into public.messages (content, recipient_type, recipient_id) "
+        "values ('pytest', 'carrier_pigeon', gen_random_uuid())"
+    )
+    # doctor_offices without its unique constraint, and a pair twice.
+    with db_pair.target_admin() as conn:
+        name = conn.execute(
+            "select conname from pg_constraint where conrelid = 'public.doctor_offices'::regclass "
+            "and contype = 'u'"
+        ).fetchone()
+        assert name is not None
+        conn.execute(f'alter table public.doctor_offices drop constraint "{name[0]}"')
+        pair = conn.execute(
+            "insert into public.doctor_offices (doctor_id, office_id) "
+            "select doctor_id, office_id from public.doctor_offices limit 1 "
+            "returning doctor_id::text, office_id::text"
+        ).fetchone()
+    assert pair is not None
+
+    result = built.build(tests)
+    assert statuses(result) == {
+        "pytest_messages_recipient": "fail",
+        "pytest_doctor_offices_grain": "fail",
+    }
+    found = {
+        (r["type_value"], str(r["child_value"]), r["problem"])
+        for r in built.failing_rows("pytest_messages_recipient")
+    } - {(t, str(v), p) for t, v, p in baseline}
+    broken_user = built.execute(
+        "select recipient_id::text from public.messages where id = %s", (user_message,)
+    )[0][0]
+    pigeon = built.execute(
+        "select recipient_id::text from public.messages where recipient_type = 'carrier_pigeon'"
+    )[0][0]
+    assert found == {
+        ("patient", profile_id, "not_found"),
+        ("user", broken_user, "not_found"),
+        ("carrier_pigeon", pigeon, "type_without_target"),
+    }
+    assert [
+        (str(r["doctor_id"]), str(r["office_id"]), r["n_rows"])
+        for r in built.failing_rows("pytest_doctor_offices_grain")
+    ] == [(pair[0], pair[1], 2)]
+
+
+# --- argument validation -------------------------------------------------------------------------
+
+BAD_ARGUMENTS = {
+    "relationships_polymorphic": (
+        "columns:\n      - name: id\n        description: x\n        data_tests:\n"
+        "          - relationships_polymorphic:\n              arguments:\n"
+        "                type_column: name\n                targets: [offices]\n",
+        "relationships_polymorphic: targets must map",
+    ),
+    "parity_with_source": (
+        "data_tests:\n      - parity_with_source:\n          arguments:\n"
+        "            legacy_key: legacy_office_id\n            scope_relation: diffmig_stg.x\n"
+        "            scope_key: legacy_office_id\n",
+        "parity_with_source: scope_relation must be a ref() or source()",
+    ),
+    "mapping_integrity": (
+        "data_tests:\n      - mapping_integrity:\n          arguments:\n"
+        "            legacy_key: legacy_office_id\n            entity_type: ''\n",
+        "mapping_integrity: entity_type must be",
+    ),
+    "unique_combination": (
+        "data_tests:\n      - unique_combination:\n          arguments:\n"
+        "            combination: doctor_id\n",
+        "unique_combination: combination must be a non-empty list",
+    ),
+}
+
+
+@pytest.mark.parametrize("macro", sorted(BAD_ARGUMENTS))
+def test_bad_arguments_name_the_macro(macro: str, tmp_path: Path) -> None:
+    body, message = BAD_ARGUMENTS[macro]
+    yml = "models:\n  - name: pytest_offices\n    description: x\n    " + body
+    copy = project_copy(
+        tmp_path,
+        {"pytest_offices.sql": "select * from {{ ref('offices') }}\n", "_pytest.yml": yml},
+    )
+    # Parsing needs no database: any settings do.
+    unused = {
+        f"{side}_DB_{key}": value
+        for side in ("SOURCE", "TARGET")
+        for key, value in (("HOST", "127.0.0.1"), ("USER", "nobody"), ("NAME", "nothing"))
+    }
+    settings = load_settings(environ=unused, cwd=Path("/nonexistent"))
+    project = DbtProject(settings, project_dir=copy, target_path=tmp_path / "target")
+    with pytest.raises(RunFailed, match=message):
+        project.manifest()
