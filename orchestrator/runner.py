@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import psycopg
+import psycopg.sql
 
 from orchestrator import db
 from orchestrator.bookkeeping import store
@@ -214,7 +215,7 @@ class MigrationRun:
         finally:
             outcome.seconds = time.monotonic() - started
             outcome.transport = engine.transport.name
-        self._finish(run.run_id, outcome.status, None)
+        self._finish(run.run_id, outcome.status, None, outcome.transport)
         if outcome.status in ("paused", "interrupted"):
             raise Interrupted(
                 f"run {run.run_id} {outcome.status} at a safe point",
@@ -271,22 +272,41 @@ class MigrationRun:
     ) -> EntityOutcome:
         started = time.monotonic()
         outcome = EntityOutcome(entity.name, "done")
-        self._step(run_id, entity.name, phase="sync", started_at=_now())
+        before = self._target_rows(entity.name)
+        self._step(run_id, entity.name, phase="sync", started_at=_now(), target_rows_before=before)
         self._emit(kind="phase", entity=entity.name, phase="sync")
         tables = [t for t in entity.legacy_tables if t not in synced]
+        counts = {"new": 0, "modified": 0, "deleted": 0}
         if tables:
             for change in engine.sync_within_run(run_id, chain, tables):
-                outcome.rows_synced += change.new + change.modified + change.deleted
+                counts["new"] += change.new
+                counts["modified"] += change.modified
+                counts["deleted"] += change.deleted
             synced.update(tables)
-        self._step(run_id, entity.name, phase="build", rows_synced=outcome.rows_synced)
+        outcome.rows_synced = sum(counts.values())
+        sync_seconds = time.monotonic() - started
+        self._step(
+            run_id,
+            entity.name,
+            phase="build",
+            rows_synced=outcome.rows_synced,
+            rows_new=counts["new"],
+            rows_modified=counts["modified"],
+            rows_deleted=counts["deleted"],
+            sync_seconds=round(sync_seconds, 3),
+        )
         self._emit(kind="phase", entity=entity.name, phase="build", rows_synced=outcome.rows_synced)
         since = 0 if self.mode == "full" else self._watermark(entity.name)
+        build_started = time.monotonic()
         result = project.build(
             list(entity.nodes),
             vars_={"since_run": since, "run_id": run_id, "reconcile": self.reconcile},
         )
+        build_seconds = time.monotonic() - build_started
+        self._record_results(run_id, entity.name, result)
         mart = next((n for n in result.nodes if n.name == entity.name), None)
         outcome.rows_applied = int(mart.rows_affected or 0) if mart else 0
+        tests = [n for n in result.nodes if n.resource_type == "test"]
         outcome.tests_failed = sum(1 for n in result.failed if n.resource_type == "test")
         errors = [n for n in result.failed if n.resource_type != "test"]
         outcome.rows_held_back = self._held_back(entity.name)
@@ -301,6 +321,7 @@ class MigrationRun:
                 finished_at=_now(),
                 detail=outcome.detail,
                 rows_applied=outcome.rows_applied,
+                build_seconds=round(build_seconds, 3),
             )
             self._control(entity.name, "failed", outcome, outcome.detail)
             raise RunFailed(
@@ -319,7 +340,10 @@ class MigrationRun:
             finished_at=_now(),
             rows_applied=outcome.rows_applied,
             rows_held_back=outcome.rows_held_back,
+            tests_run=len(tests),
             tests_failed=outcome.tests_failed,
+            target_rows_after=self._target_rows(entity.name),
+            build_seconds=round(build_seconds, 3),
             detail=outcome.detail or None,
         )
         self._control(entity.name, "completed", outcome, None)
@@ -331,6 +355,42 @@ class MigrationRun:
             seconds=outcome.seconds,
         )
         return outcome
+
+    def _target_rows(self, table: str) -> int | None:
+        with db.connection(self.settings.target) as conn:
+            exists = conn.execute("select to_regclass(%s)", (f"public.{table}",)).fetchone()
+            if not exists or exists[0] is None:
+                return None
+            row = conn.execute(
+                psycopg.sql.SQL("select count(*) from {}").format(
+                    psycopg.sql.Identifier("public", table)
+                )
+            ).fetchone()
+        return int(row[0]) if row else None
+
+    def _record_results(self, run_id: int, entity: str, result: Any) -> None:
+        with db.connection(self.settings.target) as conn, conn.cursor() as cur:
+            cur.executemany(
+                f"insert into {SCHEMA}.build_results (run_id, entity, node, resource_type, "
+                "status, rows_affected, failures, seconds, message) values "
+                "(%s, %s, %s, %s, %s, %s, %s, %s, %s) on conflict (run_id, entity, node) do update "
+                "set status = excluded.status, rows_affected = excluded.rows_affected, "
+                "failures = excluded.failures, seconds = excluded.seconds, message = excluded.message",
+                [
+                    (
+                        run_id,
+                        entity,
+                        n.name,
+                        n.resource_type,
+                        n.status,
+                        n.rows_affected,
+                        n.failures,
+                        round(n.seconds, 3),
+                        n.message[:2000],
+                    )
+                    for n in result.nodes
+                ],
+            )
 
     def _watermark(self, entity: str) -> int:
         with db.connection(self.settings.target) as conn:
@@ -380,9 +440,16 @@ class MigrationRun:
                 ),
             )
 
-    def _finish(self, run_id: int, status: str, error: str | None) -> None:
+    def _finish(
+        self, run_id: int, status: str, error: str | None, transport: str | None = None
+    ) -> None:
         with db.connection(self.settings.target) as conn:
             store.finish_run(conn, run_id, status, error)
+            if transport:
+                conn.execute(
+                    f"update {SCHEMA}.runs set transport = %s where run_id = %s",
+                    (transport, run_id),
+                )
 
 
 def _now() -> Any:

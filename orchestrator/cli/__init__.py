@@ -49,11 +49,15 @@ def cli(ctx: click.Context, env_file: str | None, output: str | None, debug: boo
 
 
 def _register() -> None:
+    from orchestrator.cli.baseline import baseline
+    from orchestrator.cli.report import report
     from orchestrator.cli.run import pause, run, status
     from orchestrator.cli.sandbox import sandbox
     from orchestrator.cli.sync import detect, sync
 
     cli.add_command(sandbox)
+    cli.add_command(baseline)
+    cli.add_command(report)
     cli.add_command(run)
     cli.add_command(pause)
     cli.add_command(status)

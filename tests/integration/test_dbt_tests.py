@@ -69,11 +69,18 @@ def sync(dbs: DbPair) -> tuple[Settings, int]:
     return settings, report.run_id
 
 
+@pytest.fixture(scope="module")
+def dbt_logs(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One log folder for every dbt invocation of the module: dbt's in-process logger leaves its
+    file open when the log path changes between invocations (a ResourceWarning)."""
+    return tmp_path_factory.mktemp("dbt_logs")
+
+
 @pytest.fixture
-def built(db_pair: DbPair, tmp_path: Path) -> Built:
+def built(db_pair: DbPair, tmp_path: Path, dbt_logs: Path) -> Built:
     """A synced pair with offices and migration_mappings built by dbt."""
     settings, run_id = sync(db_pair)
-    project = DbtProject(settings, target_path=tmp_path / "target", log_path=tmp_path / "logs")
+    project = DbtProject(settings, target_path=tmp_path / "target", log_path=dbt_logs)
     result = project.build(OFFICE_NODES, vars_={"run_id": run_id})
     return Built(db_pair, settings, project, run_id, result)
 
@@ -121,11 +128,11 @@ def test_clean_build_passes_and_maps_every_office(built: Built) -> None:
     assert not [r for r in found if batches.get(r["legacy_id"], "").startswith("diffmig-")]
 
 
-def test_migration_mappings_insert_only(db_pair: DbPair, tmp_path: Path) -> None:
+def test_migration_mappings_insert_only(db_pair: DbPair, tmp_path: Path, dbt_logs: Path) -> None:
     settings, run_id = sync(db_pair)
     with db_pair.target_tool() as conn:
         before = set(conn.execute("select * from public.migration_mappings").fetchall())
-    project = DbtProject(settings, target_path=tmp_path / "target", log_path=tmp_path / "logs")
+    project = DbtProject(settings, target_path=tmp_path / "target", log_path=dbt_logs)
     assert project.build(OFFICE_NODES, vars_={"run_id": run_id}).success
     with db_pair.target_tool() as conn:
         after = set(conn.execute("select * from public.migration_mappings").fetchall())
@@ -303,10 +310,12 @@ def project_copy(tmp_path: Path, extra: dict[str, str]) -> Path:
     return copy
 
 
-def test_polymorphic_and_combination_tests(db_pair: DbPair, tmp_path: Path) -> None:
+def test_polymorphic_and_combination_tests(db_pair: DbPair, tmp_path: Path, dbt_logs: Path) -> None:
     settings, run_id = sync(db_pair)
     copy = project_copy(tmp_path, EXTRA_MODELS)
-    project = DbtProject(settings, project_dir=copy, target_path=tmp_path / "target")
+    project = DbtProject(
+        settings, project_dir=copy, target_path=tmp_path / "target", log_path=dbt_logs
+    )
     built = Built(db_pair, settings, project, run_id, BuildResult(True))
     tests = ["pytest_messages_recipient", "pytest_doctor_offices_grain"]
     clean = built.build(["pytest_messages", "pytest_doctor_offices"])
@@ -409,7 +418,7 @@ BAD_ARGUMENTS = {
 
 
 @pytest.mark.parametrize("macro", sorted(BAD_ARGUMENTS))
-def test_bad_arguments_name_the_macro(macro: str, tmp_path: Path) -> None:
+def test_bad_arguments_name_the_macro(macro: str, tmp_path: Path, dbt_logs: Path) -> None:
     body, message = BAD_ARGUMENTS[macro]
     yml = "models:\n  - name: pytest_offices\n    description: x\n    " + body
     copy = project_copy(
@@ -423,6 +432,8 @@ def test_bad_arguments_name_the_macro(macro: str, tmp_path: Path) -> None:
         for key, value in (("HOST", "127.0.0.1"), ("USER", "nobody"), ("NAME", "nothing"))
     }
     settings = load_settings(environ=unused, cwd=Path("/nonexistent"))
-    project = DbtProject(settings, project_dir=copy, target_path=tmp_path / "target")
+    project = DbtProject(
+        settings, project_dir=copy, target_path=tmp_path / "target", log_path=dbt_logs
+    )
     with pytest.raises(RunFailed, match=message):
         project.manifest()

@@ -61,7 +61,8 @@ migration_control as (
 ),
 
 known as (
-    select legacy_key from {{ source('diffmig', 'entity_rows') }} where entity = 'cases'
+    select legacy_key from {{ source('diffmig', 'entity_rows') }}
+    where entity = 'cases'
 ),
 
 retried as (
@@ -95,7 +96,8 @@ earlier_migration as (
 ),
 
 fallback_case_status as (
-    select case_statuses.case_status from case_statuses where case_statuses.is_fallback
+    select case_statuses.case_status from case_statuses
+    where case_statuses.is_fallback
 ),
 
 considered as (
@@ -154,9 +156,11 @@ mapped_from_source as (
         case
             when resolved.is_status_unknown or resolved.is_office_missing
                 then jsonb_build_object('legacy', jsonb_strip_nulls(jsonb_build_object(
-                    'patient_status', case when resolved.is_status_unknown then resolved.status_code end,
-                    'office_id', case when resolved.is_office_missing then resolved.legacy_office_id end
-                )))
+                        'patient_status',
+                        case when resolved.is_status_unknown then resolved.status_code end,
+                        'office_id',
+                        case when resolved.is_office_missing then resolved.legacy_office_id end
+                    )))
             else '{}'::jsonb
         end as metadata,
         resolved.patient_id is null as _is_patient_missing,
@@ -204,7 +208,8 @@ gone_before_first_sync as (
     left join known on targets.legacy_patient_id::text = known.legacy_key
     where
         not exists (
-            select 1 from staged where staged.legacy_patient_id = targets.legacy_patient_id
+            select 1 from staged
+            where staged.legacy_patient_id = targets.legacy_patient_id
         )
         and (targets.deleted is distinct from true or known.legacy_key is null)
 ),
@@ -219,7 +224,7 @@ compared as (
     select
         mapped.*,
         targets.case_id is not null and known.legacy_key is null as _written_by_earlier_scripts,
-        exists (
+        exists(
             select 1 from taken_case_numbers
             where
                 taken_case_numbers.case_number = mapped.case_number
@@ -228,9 +233,12 @@ compared as (
         array_remove(array[
             case when mapped.patient_id is distinct from targets.patient_id then 'patient_id' end,
             case when mapped.primary_doctor_id is distinct from targets.primary_doctor_id
-                then 'primary_doctor_id' end,
+                    then 'primary_doctor_id'
+            end,
             case when mapped.office_id is distinct from targets.office_id then 'office_id' end,
-            case when mapped.case_number is distinct from targets.case_number then 'case_number' end,
+            case
+                when mapped.case_number is distinct from targets.case_number then 'case_number'
+            end,
             case when mapped.status is distinct from targets.status then 'status' end,
             case when mapped.deleted is distinct from targets.deleted then 'deleted' end
         ], null) as _drift_columns

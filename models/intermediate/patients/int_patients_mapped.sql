@@ -56,7 +56,8 @@ migration_control as (
 ),
 
 known as (
-    select legacy_key from {{ source('diffmig', 'entity_rows') }} where entity = 'patients'
+    select legacy_key from {{ source('diffmig', 'entity_rows') }}
+    where entity = 'patients'
 ),
 
 retried as (
@@ -90,11 +91,13 @@ earlier_migration as (
 ),
 
 fallback_gender as (
-    select genders.gender from genders where genders.is_fallback
+    select genders.gender from genders
+    where genders.is_fallback
 ),
 
 fallback_status as (
-    select statuses.patient_status from statuses where statuses.is_fallback
+    select statuses.patient_status from statuses
+    where statuses.is_fallback
 ),
 
 considered as (
@@ -171,10 +174,12 @@ mapped_from_source as (
         case
             when resolved.is_sex_unknown or resolved.is_status_unknown or resolved.is_office_missing
                 then jsonb_build_object('legacy', jsonb_strip_nulls(jsonb_build_object(
-                    'sex', case when resolved.is_sex_unknown then resolved.sex_code end,
-                    'status', case when resolved.is_status_unknown then resolved.status_code end,
-                    'office_id', case when resolved.is_office_missing then resolved.legacy_office_id end
-                )))
+                        'sex', case when resolved.is_sex_unknown then resolved.sex_code end,
+                        'status',
+                        case when resolved.is_status_unknown then resolved.status_code end,
+                        'office_id',
+                        case when resolved.is_office_missing then resolved.legacy_office_id end
+                    )))
             else '{}'::jsonb
         end as metadata,
         resolved.profile_id is null as _is_profile_missing,
@@ -234,7 +239,8 @@ gone_before_first_sync as (
     left join known on targets.legacy_patient_id::text = known.legacy_key
     where
         not exists (
-            select 1 from staged where staged.legacy_patient_id = targets.legacy_patient_id
+            select 1 from staged
+            where staged.legacy_patient_id = targets.legacy_patient_id
         )
         and (targets.archived is distinct from true or known.legacy_key is null)
 ),
@@ -252,24 +258,32 @@ compared as (
         array_remove(array[
             case when mapped.profile_id is distinct from targets.profile_id then 'profile_id' end,
             case when mapped.patient_number is distinct from targets.patient_number
-                then 'patient_number' end,
+                    then 'patient_number'
+            end,
             case when mapped.suffix is distinct from targets.suffix then 'suffix' end,
             case when mapped.sex is distinct from targets.sex then 'sex' end,
             case when mapped.date_of_birth is distinct from targets.date_of_birth
-                then 'date_of_birth' end,
+                    then 'date_of_birth'
+            end,
             case when mapped.primary_doctor_id is distinct from targets.primary_doctor_id
-                then 'primary_doctor_id' end,
+                    then 'primary_doctor_id'
+            end,
             case when mapped.assigned_office_id is distinct from targets.assigned_office_id
-                then 'assigned_office_id' end,
+                    then 'assigned_office_id'
+            end,
             case when mapped.status is distinct from targets.status then 'status' end,
             case when mapped.archived is distinct from targets.archived then 'archived' end,
             case when mapped.suspended is distinct from targets.suspended then 'suspended' end,
             case when mapped.schemes is distinct from targets.schemes then 'schemes' end,
-            case when mapped.enrolled_at is distinct from targets.enrolled_at then 'enrolled_at' end,
+            case
+                when mapped.enrolled_at is distinct from targets.enrolled_at then 'enrolled_at'
+            end,
             case when mapped.legacy_user_id is distinct from targets.legacy_user_id
-                then 'legacy_user_id' end,
+                    then 'legacy_user_id'
+            end,
             case when mapped.legacy_doctor_id is distinct from targets.legacy_doctor_id
-                then 'legacy_doctor_id' end
+                    then 'legacy_doctor_id'
+            end
         ], null) as _drift_columns
     from all_mapped as mapped
     left join targets on mapped.legacy_patient_id = targets.legacy_patient_id

@@ -121,13 +121,16 @@ mapped as (
 ),
 
 -- employee_id is unique in technicians: another row (another user, or one the app created) may
--- hold the username already, and two mapped rows may share one.
-employee_ids as (
+-- hold the username already, and two mapped rows may claim one that neither holds yet.
+employee_id_claims as (
     select
         mapped.legacy_user_id,
-        count(*) over (partition by mapped.employee_id) as rows_with_employee_id
+        count(*) over (partition by mapped.employee_id) as claimants
     from mapped
-    where mapped.employee_id is not null
+    left join targets on mapped.legacy_user_id = targets.legacy_user_id
+    where
+        mapped.employee_id is not null
+        and targets.employee_id is distinct from mapped.employee_id
 ),
 
 compared as (
@@ -136,7 +139,7 @@ compared as (
         targets.technician_id is not null and known.legacy_key is null
             as _written_by_earlier_scripts,
         holders.technician_id as _employee_id_holder,
-        coalesce(employee_ids.rows_with_employee_id, 0) > 1 as _is_employee_id_duplicated,
+        coalesce(employee_id_claims.claimants, 0) > 1 as _is_employee_id_duplicated,
         array_remove(array[
             case when mapped.profile_id is distinct from targets.profile_id then 'profile_id' end,
             case when mapped.employee_id is distinct from targets.employee_id
@@ -148,7 +151,7 @@ compared as (
     from mapped
     left join targets on mapped.legacy_user_id = targets.legacy_user_id
     left join known on mapped.legacy_user_id::text = known.legacy_key
-    left join employee_ids on mapped.legacy_user_id = employee_ids.legacy_user_id
+    left join employee_id_claims on mapped.legacy_user_id = employee_id_claims.legacy_user_id
     left join targets as holders
         on
             mapped.employee_id = holders.employee_id
@@ -166,7 +169,7 @@ checked as (
             issue_when("compared._employee_id_holder is not null", "error", "employee_id_taken",
                 "format('employee_id %L already belongs to technician %s; technicians.employee_id is unique', compared.employee_id, compared._employee_id_holder)"),
             issue_when("compared._is_employee_id_duplicated", "error", "employee_id_duplicated",
-                "format('employee_id %L is mapped for several users', compared.employee_id)"),
+                "format('employee_id %L is claimed by several users that do not hold it yet', compared.employee_id)"),
             issue_when("not compared._is_target_only and not compared._is_no_longer_technician and compared._profile_type <> 'technician'",
                 "warning", "profile_not_technician",
                 "format('profile %s of user %s has profile_type %s', compared.profile_id, compared.legacy_user_id, compared._profile_type)"),

@@ -26,7 +26,8 @@ targets as (
 ),
 
 known as (
-    select legacy_key from {{ source('diffmig', 'entity_rows') }} where entity = 'products'
+    select legacy_key from {{ source('diffmig', 'entity_rows') }}
+    where entity = 'products'
 ),
 
 retried as (
@@ -47,7 +48,8 @@ first_sync as (
 ),
 
 fallback_course_type as (
-    select course_types.course_type from course_types where course_types.is_fallback
+    select course_types.course_type from course_types
+    where course_types.is_fallback
 ),
 
 -- A product changes with its own row or with its course's.
@@ -72,8 +74,8 @@ resolved as (
     select
         considered.*,
         keyed.target_id,
-        courses.legacy_course_id is not null as is_course_found,
         courses.course_type_code,
+        courses.legacy_course_id is not null as is_course_found,
         case
             when courses.legacy_course_id is null then null
             else coalesce(course_types.course_type, fallback_course_type.course_type)
@@ -150,7 +152,8 @@ gone_before_first_sync as (
     left join known on targets.legacy_product_id::text = known.legacy_key
     where
         not exists (
-            select 1 from staged where staged.legacy_product_id = targets.legacy_product_id
+            select 1 from staged
+            where staged.legacy_product_id = targets.legacy_product_id
         )
         and (targets.is_active is distinct from false or known.legacy_key is null)
 ),
@@ -167,11 +170,16 @@ compared as (
         targets.product_id is not null and known.legacy_key is null as _written_by_earlier_scripts,
         array_remove(array[
             case when mapped.name is distinct from targets.name then 'name' end,
-            case when mapped.course_type is distinct from targets.course_type then 'course_type' end,
-            case when mapped.description is distinct from targets.description then 'description' end,
+            case
+                when mapped.course_type is distinct from targets.course_type then 'course_type'
+            end,
+            case
+                when mapped.description is distinct from targets.description then 'description'
+            end,
             case when mapped.is_active is distinct from targets.is_active then 'is_active' end,
             case when mapped.customization is distinct from targets.customization
-                then 'customization' end
+                    then 'customization'
+            end
         ], null) as _drift_columns
     from all_mapped as mapped
     left join targets on mapped.legacy_product_id = targets.legacy_product_id

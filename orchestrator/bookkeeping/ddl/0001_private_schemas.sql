@@ -63,11 +63,33 @@ create table diffmig.run_steps (
     started_at timestamptz,
     finished_at timestamptz,
     rows_synced bigint not null default 0,
+    rows_new bigint not null default 0,
+    rows_modified bigint not null default 0,
+    rows_deleted bigint not null default 0,
     rows_applied bigint not null default 0,
     rows_held_back bigint not null default 0,
+    target_rows_before bigint,
+    target_rows_after bigint,
+    sync_seconds numeric(12, 3),
+    build_seconds numeric(12, 3),
+    tests_run integer not null default 0,
     tests_failed integer not null default 0,
     detail text,
     primary key (run_id, entity)
+);
+
+-- The dbt results of each entity's build in a run (models, seeds, tests).
+create table diffmig.build_results (
+    run_id bigint not null references diffmig.runs (run_id),
+    entity text not null,
+    node text not null,
+    resource_type text not null,
+    status text not null,
+    rows_affected bigint,
+    failures bigint,
+    seconds numeric(12, 3),
+    message text,
+    primary key (run_id, entity, node)
 );
 
 -- The sync of one legacy table within a run.

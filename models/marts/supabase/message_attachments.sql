@@ -1,0 +1,28 @@
+{{
+    config(
+        unique_key=['message_id', 'file_id'],
+        tags=['message_attachments'],
+        merge_jsonb_columns=['metadata'],
+        post_hook=["{{ record_row_issues('message_attachments', 'dispatch_record_attachments', ref('int_message_attachments_mapped')) }}"],
+    )
+}}
+
+with
+
+mapped as (
+    select * from {{ ref('int_message_attachments_mapped') }}
+)
+
+select
+    id,
+    message_id,
+    file_id,
+    display_name,
+    file_size,
+    mime_type,
+    attached_at,
+    legacy_record_id,
+    legacy_file_id,
+    metadata
+from mapped
+where _apply

@@ -1,0 +1,3 @@
+"""Run reports (Markdown, JSON, HTML)."""
+
+from __future__ import annotations

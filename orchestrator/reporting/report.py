@@ -1,0 +1,436 @@
+"""Run reports: Markdown, JSON and one self-contained HTML page with charts, in reports/.
+
+Everything in a report is read back from the bookkeeping (runs, run_steps, build_results,
+row_issues, retries, table_syncs) and from a baseline taken when the report is written, so the
+numbers agree with the database. Fit for an audit: who ran it, against which databases (hosts,
+never passwords), which mapping version (the git commit of the project, or a hash of its models,
+macros and seeds).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import json
+import subprocess
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from orchestrator import db
+from orchestrator.baseline import run_baseline
+from orchestrator.bookkeeping import store
+from orchestrator.bookkeeping.store import SCHEMA
+from orchestrator.catalog import PROJECT_ROOT
+from orchestrator.errors import UsageError
+from orchestrator.settings import Settings, redact
+
+REPORTS_DIR = PROJECT_ROOT / "reports"
+ISSUE_KEYS_SHOWN = 50
+
+
+def mapping_version(root: Path = PROJECT_ROOT) -> str:
+    """The git commit of the mapping (with +dirty), else a hash of its files."""
+    try:
+        commit = subprocess.run(
+            ["git", "-C", str(root), "rev-parse", "--short=12", "HEAD"],
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=5,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "-C", str(root), "status", "--porcelain", "--", "models", "macros", "seeds"],
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=5,
+        ).stdout.strip()
+        return f"git {commit}{'+dirty' if dirty else ''}"
+    except (OSError, subprocess.SubprocessError):
+        digest = hashlib.sha256()
+        for folder in ("models", "macros", "seeds"):
+            for path in sorted((root / folder).rglob("*")):
+                if path.is_file():
+                    digest.update(path.read_bytes())
+        return f"sha256 {digest.hexdigest()[:12]}"
+
+
+def collect(settings: Settings, run_id: int | None = None) -> dict[str, Any]:
+    with db.connection(settings.target) as conn:
+        store.ensure_schema(conn)
+        if run_id is None:
+            row = conn.execute(f"select max(run_id) from {SCHEMA}.runs").fetchone()
+            run_id = int(row[0]) if row and row[0] is not None else None
+        if run_id is None:
+            raise UsageError("there is no run to report on yet", hint="run `diffmig run` first")
+        run = conn.execute(
+            f"select run_id, command, mode, status, transport, source_desc, target_desc, "
+            f"invoked_by, started_at, finished_at, error, resumed_from from {SCHEMA}.runs "
+            "where run_id = %s",
+            (run_id,),
+        ).fetchone()
+        if run is None:
+            raise UsageError(
+                f"there is no run {run_id}", hint="`diffmig status` shows the last one"
+            )
+        cols = [
+            "run_id",
+            "command",
+            "mode",
+            "status",
+            "transport",
+            "source",
+            "target",
+            "invoked_by",
+            "started_at",
+            "finished_at",
+            "error",
+            "resumed_from",
+        ]
+        run_doc = dict(zip(cols, run, strict=True))
+        steps = [
+            dict(
+                zip(
+                    [
+                        "entity",
+                        "phase",
+                        "rows_synced",
+                        "rows_new",
+                        "rows_modified",
+                        "rows_deleted",
+                        "rows_applied",
+                        "rows_held_back",
+                        "target_rows_before",
+                        "target_rows_after",
+                        "sync_seconds",
+                        "build_seconds",
+                        "tests_run",
+                        "tests_failed",
+                        "detail",
+                    ],
+                    r,
+                    strict=True,
+                )
+            )
+            for r in conn.execute(
+                f"select entity, phase, rows_synced, rows_new, rows_modified, rows_deleted, "
+                f"rows_applied, rows_held_back, target_rows_before, target_rows_after, "
+                f"sync_seconds, build_seconds, tests_run, tests_failed, detail "
+                f"from {SCHEMA}.run_steps where run_id = %s order by position",
+                (run_id,),
+            )
+        ]
+        issues = [
+            {"entity": e, "severity": sev, "reason": reason, "rows": int(n), "keys": list(keys)}
+            for e, sev, reason, n, keys in conn.execute(
+                f"select entity, severity, reason, count(*), "
+                f"(array_agg(legacy_key order by legacy_key))[1:{ISSUE_KEYS_SHOWN}] "
+                f"from {SCHEMA}.row_issues where resolved_at is null "
+                "group by 1, 2, 3 order by 1, 2, 4 desc"
+            )
+        ]
+        failed_tests = [
+            {"entity": e, "test": node, "failures": failures, "message": message}
+            for e, node, failures, message in conn.execute(
+                f"select entity, node, failures, message from {SCHEMA}.build_results "
+                "where run_id = %s and resource_type like '%%test%%' "
+                "and status in ('fail', 'error', 'warn') order by entity, node",
+                (run_id,),
+            )
+        ]
+        tests_passed = conn.execute(
+            f"select count(*) from {SCHEMA}.build_results where run_id = %s "
+            "and resource_type like '%%test%%' and status = 'pass'",
+            (run_id,),
+        ).fetchone()
+        retries = [
+            {"step": step, "attempt": attempt, "cause": redact(cause), "at": at}
+            for step, attempt, cause, at in conn.execute(
+                f"select step, attempt, cause, at from {SCHEMA}.retries where run_id = %s "
+                "order by at",
+                (run_id,),
+            )
+        ]
+    baseline = run_baseline(settings)
+    by_entity = {b["entity"]: b for b in baseline["entities"]}
+    for step in steps:
+        b = by_entity.get(step["entity"], {})
+        in_scope, missing = b.get("source_rows"), b.get("missing_in_target")
+        step["source_rows_in_scope"] = in_scope
+        step["migrated_in_scope"] = (
+            in_scope - missing if in_scope is not None and missing is not None else None
+        )
+        step["success_rate"] = round(step["migrated_in_scope"] / in_scope, 5) if in_scope else None
+        seconds = float(step["sync_seconds"] or 0) + float(step["build_seconds"] or 0)
+        step["rows_per_s"] = round((step["rows_applied"] or 0) / seconds) if seconds else None
+    rates = [s for s in steps if s["source_rows_in_scope"]]
+    total_scope = sum(s["source_rows_in_scope"] for s in rates)
+    total_migrated = sum(s["migrated_in_scope"] or 0 for s in rates)
+    return {
+        "report_written_at": datetime.now(timezone.utc).isoformat(),
+        "mapping_version": mapping_version(),
+        "run": run_doc,
+        "entities": steps,
+        "success_rate": round(total_migrated / total_scope, 5) if total_scope else None,
+        "rows_in_scope": total_scope,
+        "rows_migrated_in_scope": total_migrated,
+        "issues": issues,
+        "tests": {"passed": int(tests_passed[0]) if tests_passed else 0, "failed": failed_tests},
+        "retries": retries,
+        "baseline": baseline,
+    }
+
+
+def write_report(
+    settings: Settings, run_id: int | None = None, out_dir: Path = REPORTS_DIR
+) -> dict[str, Any]:
+    doc = collect(settings, run_id)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    stem = out_dir / f"run-{doc['run']['run_id']}"
+    text = json.dumps(doc, indent=2, default=str, ensure_ascii=False)
+    paths = {
+        "json": stem.with_suffix(".json"),
+        "markdown": stem.with_suffix(".md"),
+        "html": stem.with_suffix(".html"),
+    }
+    paths["json"].write_text(redact(text), encoding="utf-8")
+    paths["markdown"].write_text(redact(render_markdown(doc)), encoding="utf-8")
+    paths["html"].write_text(redact(render_html(doc)), encoding="utf-8")
+    return {
+        "run_id": doc["run"]["run_id"],
+        "files": {k: str(v) for k, v in paths.items()},
+        "success_rate": doc["success_rate"],
+    }
+
+
+def _fmt(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return f"{value:,.3f}"
+    if isinstance(value, int):
+        return f"{value:,}"
+    return str(value)
+
+
+def render_markdown(doc: dict[str, Any]) -> str:
+    run = doc["run"]
+    lines = [
+        f"# diffmig run {run['run_id']}: {run['status']}",
+        "",
+        f"- command: `{run['command']}` ({run['mode'] or '-'} mode), transport {run['transport']}",
+        f"- run by {run['invoked_by']}, {run['started_at']} to {run['finished_at']}",
+        f"- source: {run['source']}",
+        f"- target: {run['target']}",
+        f"- mapping version: {doc['mapping_version']}",
+        f"- success rate (migrated / in scope): {_fmt(doc['success_rate'])} "
+        f"({_fmt(doc['rows_migrated_in_scope'])} of {_fmt(doc['rows_in_scope'])})",
+        f"- dbt tests: {doc['tests']['passed']} passed, {len(doc['tests']['failed'])} failed",
+        "",
+        "## Entities",
+        "",
+        "| entity | status | new | modified | deleted | applied | held back | before | after "
+        "| in scope | migrated | rate | sync s | build s | rows/s |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for s in doc["entities"]:
+        lines.append(
+            "| "
+            + " | ".join(
+                _fmt(s[k])
+                for k in (
+                    "entity",
+                    "phase",
+                    "rows_new",
+                    "rows_modified",
+                    "rows_deleted",
+                    "rows_applied",
+                    "rows_held_back",
+                    "target_rows_before",
+                    "target_rows_after",
+                    "source_rows_in_scope",
+                    "migrated_in_scope",
+                    "success_rate",
+                    "sync_seconds",
+                    "build_seconds",
+                    "rows_per_s",
+                )
+            )
+            + " |"
+        )
+    lines += ["", "## Row-level issues (open)", ""]
+    if not doc["issues"]:
+        lines.append("None.")
+    for issue in doc["issues"]:
+        keys = ", ".join(issue["keys"])
+        more = " ..." if issue["rows"] > len(issue["keys"]) else ""
+        lines.append(
+            f"- **{issue['entity']}** {issue['severity']} `{issue['reason']}`: "
+            f"{issue['rows']:,} rows (legacy keys {keys}{more})"
+        )
+    lines += ["", "## Failed tests (foreign keys, parity, mappings)", ""]
+    lines += [
+        f"- {t['entity']}: `{t['test']}` ({t['failures']} rows)" for t in doc["tests"]["failed"]
+    ] or ["None."]
+    lines += ["", "## Retries", ""]
+    lines += [
+        f"- {r['at']}: {r['step']} attempt {r['attempt']}: {r['cause']}" for r in doc["retries"]
+    ] or ["None."]
+    return "\n".join(lines) + "\n"
+
+
+def _bars(title: str, series: list[tuple[str, list[tuple[str, float]]]], colors: list[str]) -> str:
+    """A grouped horizontal bar chart as inline SVG (no scripts, no external files)."""
+    labels = [label for label, _ in series]
+    values = [v for _, group in series for _, v in group]
+    top = max(values or [0]) or 1.0
+    row_h, bar_h, left, width = 18 * max(1, len(series[0][1]) if series else 1) + 8, 14, 150, 460
+    height = 30 + row_h * len(labels) + 20
+    parts = [
+        f'<svg class="chart" role="img" aria-label="{html.escape(title)}" width="{left + width + 90}" '
+        f'height="{height}" xmlns="http://www.w3.org/2000/svg">',
+        f'<text x="0" y="16" class="title">{html.escape(title)}</text>',
+    ]
+    for i, (label, group) in enumerate(series):
+        y0 = 30 + i * row_h
+        parts.append(f'<text x="0" y="{y0 + 12}" class="label">{html.escape(label)}</text>')
+        for j, (name, value) in enumerate(group):
+            w = max(1.0, width * value / top) if value else 0
+            y = y0 + j * (bar_h + 2)
+            parts.append(
+                f'<rect x="{left}" y="{y}" width="{w:.1f}" height="{bar_h}" '
+                f'fill="{colors[j % len(colors)]}"><title>{html.escape(name)}: {value:,.0f}</title></rect>'
+            )
+            parts.append(
+                f'<text x="{left + w + 4:.1f}" y="{y + 11}" class="value">{value:,.0f}</text>'
+            )
+    legend = " ".join(
+        f'<tspan fill="{colors[j % len(colors)]}">&#9632; {html.escape(name)}</tspan>'
+        for j, (name, _) in enumerate(series[0][1] if series else [])
+    )
+    parts.append(f'<text x="{left}" y="{height - 4}" class="legend">{legend}</text></svg>')
+    return "".join(parts)
+
+
+def render_html(doc: dict[str, Any]) -> str:
+    run = doc["run"]
+    entities = doc["entities"]
+    counts_chart = _bars(
+        "Target rows before and after",
+        [
+            (
+                s["entity"],
+                [
+                    ("before", float(s["target_rows_before"] or 0)),
+                    ("after", float(s["target_rows_after"] or 0)),
+                ],
+            )
+            for s in entities
+        ],
+        ["#9aa5b1", "#2f6fb0"],
+    )
+    changes_chart = _bars(
+        "Changes found in the source (new / modified / deleted)",
+        [
+            (
+                s["entity"],
+                [
+                    ("new", float(s["rows_new"] or 0)),
+                    ("modified", float(s["rows_modified"] or 0)),
+                    ("deleted", float(s["rows_deleted"] or 0)),
+                ],
+            )
+            for s in entities
+        ],
+        ["#2e8b57", "#d9a400", "#c0392b"],
+    )
+    time_chart = _bars(
+        "Seconds per phase",
+        [
+            (
+                s["entity"],
+                [
+                    ("sync", float(s["sync_seconds"] or 0)),
+                    ("build", float(s["build_seconds"] or 0)),
+                ],
+            )
+            for s in entities
+        ],
+        ["#6c5ce7", "#00a8a8"],
+    )
+    rows = "".join(
+        "<tr>"
+        + "".join(
+            f"<td>{html.escape(_fmt(s[k]))}</td>"
+            for k in (
+                "entity",
+                "phase",
+                "rows_new",
+                "rows_modified",
+                "rows_deleted",
+                "rows_applied",
+                "rows_held_back",
+                "source_rows_in_scope",
+                "migrated_in_scope",
+                "success_rate",
+                "rows_per_s",
+            )
+        )
+        + "</tr>"
+        for s in entities
+    )
+    issues = (
+        "".join(
+            f"<tr><td>{html.escape(i['entity'])}</td><td>{i['severity']}</td><td>{html.escape(i['reason'])}</td>"
+            f"<td>{i['rows']:,}</td><td>{html.escape(', '.join(i['keys']))}</td></tr>"
+            for i in doc["issues"]
+        )
+        or "<tr><td colspan=5>None</td></tr>"
+    )
+    tests = (
+        "".join(
+            f"<li>{html.escape(t['entity'])}: <code>{html.escape(t['test'])}</code> ({t['failures']} rows)</li>"
+            for t in doc["tests"]["failed"]
+        )
+        or "<li>None</li>"
+    )
+    retries = (
+        "".join(
+            f"<li>{html.escape(str(r['at']))}: {html.escape(r['step'])} attempt {r['attempt']}: "
+            f"{html.escape(r['cause'])}</li>"
+            for r in doc["retries"]
+        )
+        or "<li>None</li>"
+    )
+    return f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>diffmig run {run["run_id"]}</title>
+<style>
+body {{ font-family: system-ui, sans-serif; margin: 2rem; color: #1f2933; }}
+table {{ border-collapse: collapse; margin: 1rem 0; font-size: 14px; }}
+td, th {{ border: 1px solid #cbd2d9; padding: 4px 8px; text-align: right; }}
+td:first-child, th:first-child {{ text-align: left; }}
+.chart {{ display: block; margin: 1rem 0; }} .chart .title {{ font-weight: 600; font-size: 14px; }}
+.chart .label, .chart .value, .chart .legend {{ font-size: 12px; }}
+.status-succeeded {{ color: #2e8b57; }} .status-failed {{ color: #c0392b; }}
+</style></head><body>
+<h1>diffmig run {run["run_id"]}: <span class="status-{html.escape(str(run["status"]))}">{html.escape(str(run["status"]))}</span></h1>
+<ul>
+<li>{html.escape(str(run["command"]))} ({html.escape(str(run["mode"]))} mode), transport {html.escape(str(run["transport"]))}</li>
+<li>run by {html.escape(str(run["invoked_by"]))}, {html.escape(str(run["started_at"]))} to {html.escape(str(run["finished_at"]))}</li>
+<li>source: {html.escape(str(run["source"]))}</li><li>target: {html.escape(str(run["target"]))}</li>
+<li>mapping version: {html.escape(doc["mapping_version"])}</li>
+<li>success rate (migrated / in scope): {html.escape(_fmt(doc["success_rate"]))}
+ ({html.escape(_fmt(doc["rows_migrated_in_scope"]))} of {html.escape(_fmt(doc["rows_in_scope"]))})</li>
+<li>dbt tests: {doc["tests"]["passed"]} passed, {len(doc["tests"]["failed"])} failed</li>
+</ul>
+{counts_chart}{changes_chart}{time_chart}
+<h2>Entities</h2>
+<table><tr><th>entity</th><th>status</th><th>new</th><th>modified</th><th>deleted</th><th>applied</th>
+<th>held back</th><th>in scope</th><th>migrated</th><th>rate</th><th>rows/s</th></tr>{rows}</table>
+<h2>Row-level issues (open)</h2>
+<table><tr><th>entity</th><th>severity</th><th>reason</th><th>rows</th><th>legacy keys (first {ISSUE_KEYS_SHOWN})</th></tr>{issues}</table>
+<h2>Failed tests</h2><ul>{tests}</ul>
+<h2>Retries</h2><ul>{retries}</ul>
+</body></html>
+"""
