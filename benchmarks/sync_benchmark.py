@@ -78,7 +78,8 @@ _PASSED_THROUGH = ("DIFFMIG_RANGE_KEYS", "DIFFMIG_PG_BINDIR")
 
 
 def log(message: str) -> None:
-    print(f"[bench {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+    sys.stderr.write(f"[bench {time.strftime('%H:%M:%S')}] {message}\n")
+    sys.stderr.flush()
 
 
 class BenchError(Exception):
@@ -96,6 +97,14 @@ class ChildRun:
     peak_rss_mb: float
     stdout: str
     stderr: str
+    cpu_client_s: float = 0.0
+    cpu_servers_s: float | None = None
+
+    @property
+    def cpu_s(self) -> float | None:
+        if self.cpu_servers_s is None:
+            return None
+        return self.cpu_client_s + self.cpu_servers_s
 
     def json(self) -> dict[str, Any]:
         try:
@@ -114,8 +123,26 @@ def _tail(text: str, lines: int = 15) -> str:
     return "\n".join(text.strip().splitlines()[-lines:])
 
 
-def run_child(argv: list[str], env: dict[str, str], cwd: Path) -> ChildRun:
-    """Run one child to completion; its wall time and its own peak RSS (os.wait4)."""
+def server_cpu(clusters: list[Any]) -> float | None:
+    """CPU seconds used so far by the clusters' exited backends (postmaster's cutime + cstime,
+    plus its own time): a measure of server work that machine contention does not inflate."""
+    total = 0.0
+    try:
+        for cluster in clusters:
+            pid = int((cluster.data_dir / "postmaster.pid").read_text().split()[0])
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += sum(int(x) for x in fields[11:15]) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return None
+    return total
+
+
+def run_child(
+    argv: list[str], env: dict[str, str], cwd: Path, clusters: list[Any] | None = None
+) -> ChildRun:
+    """Run one child to completion: its wall time, its own peak RSS and CPU (os.wait4), and
+    the CPU the clusters' backends used meanwhile (when `clusters` is given)."""
+    before = server_cpu(clusters) if clusters else None
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         started = time.perf_counter()
         proc = subprocess.Popen(argv, env=env, cwd=cwd, stdout=out, stderr=err)
@@ -130,7 +157,14 @@ def run_child(argv: list[str], env: dict[str, str], cwd: Path) -> ChildRun:
         proc.returncode = os.waitstatus_to_exitcode(status)
         out.seek(0)
         err.seek(0)
+        servers = None
+        if before is not None:
+            time.sleep(0.3)  # let the postmasters reap the child's backends
+            after = server_cpu(clusters or [])
+            servers = None if after is None else after - before
         return ChildRun(
+            cpu_client_s=usage.ru_utime + usage.ru_stime,
+            cpu_servers_s=servers,
             argv=argv,
             returncode=proc.returncode,
             wall_s=wall,
@@ -153,6 +187,7 @@ class Phase:
     rows_moved: int
     rows_covered: int
     peak_rss_mb: float
+    cpu_s: float | None = None
     counts: dict[str, int] = field(default_factory=dict)
     per_table: list[dict[str, Any]] = field(default_factory=list)
 
@@ -176,6 +211,7 @@ class DetectRow:
     reladiff_s: float | None = None
     reladiff_wall_s: float | None = None
     reladiff_peak_mb: float | None = None
+    reladiff_cpu_s: float | None = None
 
     @property
     def speedup(self) -> float | None:
@@ -319,7 +355,7 @@ class Benchmark:
 
     def diffmig(self, env: dict[str, str], *args: str) -> tuple[ChildRun, dict[str, Any]]:
         argv = [self.python, "-m", "orchestrator", "--output", "json", *args]
-        run = run_child(argv, env, self.work)
+        run = run_child(argv, env, self.work, [self.pair.legacy, self.pair.target])
         if run.returncode != 0:
             raise BenchError(
                 f"`diffmig {' '.join(args)}` exited {run.returncode}; stderr tail:\n"
@@ -339,7 +375,7 @@ class Benchmark:
             "--child-spec",
             str(spec_file),
         ]
-        run = run_child(argv, env, self.work)
+        run = run_child(argv, env, self.work, [self.pair.legacy, self.pair.target])
         if run.returncode != 0:
             raise BenchError(f"{mode} child exited {run.returncode}:\n{_tail(run.stderr)}")
         return run, run.json()
@@ -364,8 +400,10 @@ class Benchmark:
             }
         self.results.build_s = time.monotonic() - started
         total = sum(self.results.source_rows.values())
-        log(f"built in {self.results.build_s:.0f}s: {total:,} legacy rows in "
-            f"{len(self.results.source_rows)} declared tables")
+        log(
+            f"built in {self.results.build_s:.0f}s: {total:,} legacy rows in "
+            f"{len(self.results.source_rows)} declared tables"
+        )
 
     # --- one transport ---
 
@@ -388,6 +426,14 @@ class Benchmark:
                 log(f"{transport}: cloning the destination for the detection comparison")
                 build.clone_database(self.pair.target, target_db, detect_db)
             self.sync(transport, env, "d", "(d) sync after the activity", truth=truth)
+            # Not a target: after (d) the mirror must equal the source, so nothing is left.
+            # A failure here is recorded as a failed check; the benchmark goes on.
+            try:
+                self.sync(transport, env, "e", "(e) sync again after (d)", expect_nothing=True)
+            except BenchError as exc:
+                lines = str(exc).splitlines()
+                cause = next((ln for ln in lines if "ERROR" in ln), lines[-1])
+                self._check(False, f"{transport} (e) sync again after (d) failed: {cause.strip()}")
             if detect_db is not None:
                 self.detection(transport, legacy_db, detect_db, truth)
                 build.drop_database(self.pair.target, detect_db)
@@ -438,6 +484,7 @@ class Benchmark:
                 rows_moved=moved,
                 rows_covered=moved,
                 peak_rss_mb=run.peak_rss_mb,
+                cpu_s=run.cpu_s,
                 per_table=doc["tables"],
             )
         )
@@ -463,9 +510,7 @@ class Benchmark:
         run, doc = self.diffmig(env, "sync", "--transport", transport)
         if doc.get("transport") != transport:
             raise BenchError(f"sync ran with transport {doc.get('transport')!r}, not {transport}")
-        counts = {
-            k: sum(int(t[k]) for t in doc["tables"]) for k in ("new", "modified", "deleted")
-        }
+        counts = {k: sum(int(t[k]) for t in doc["tables"]) for k in ("new", "modified", "deleted")}
         covered = sum(int(t["source_rows"]) for t in doc["tables"])
         moved = counts["new"] + counts["modified"] + counts["deleted"]
         phase = Phase(
@@ -477,6 +522,7 @@ class Benchmark:
             rows_moved=moved,
             rows_covered=covered,
             peak_rss_mb=run.peak_rss_mb,
+            cpu_s=run.cpu_s,
             counts=counts,
             per_table=[
                 {k: t[k] for k in ("table", "source_rows", "new", "modified", "deleted", "seconds")}
@@ -594,6 +640,7 @@ class Benchmark:
             "diffmig_wall_s": run.wall_s,
             "diffmig_engine_s": float(doc["elapsed_s"]),
             "diffmig_peak_mb": run.peak_rss_mb,
+            "diffmig_cpu_s": run.cpu_s,
         }
         by_table = {t["table"]: t for t in doc["tables"]}
         zero = {"new": 0, "modified": 0, "deleted": 0}
@@ -650,6 +697,7 @@ class Benchmark:
             row.reladiff_s = float(out["seconds"])
             row.reladiff_wall_s = run.wall_s
             row.reladiff_peak_mb = run.peak_rss_mb
+            row.reladiff_cpu_s = run.cpu_s
             log(f"detection: reladiff {row.table}: {row.reladiff_s:.1f}s {row.reladiff}")
         self.results.detection_run["reladiff"] = {
             "version": _reladiff_version(),
@@ -706,12 +754,14 @@ def ratios(results: Results) -> list[dict[str, Any]]:
                 continue
             wall = num.wall_s / den.wall_s
             engine = num.engine_s / den.engine_s if den.engine_s else None
+            cpu = num.cpu_s / den.cpu_s if num.cpu_s is not None and den.cpu_s else None
             out.append(
                 {
                     "transport": transport,
                     "ratio": name,
                     "wall": wall,
                     "engine": engine,
+                    "cpu": cpu,
                     "target": limit,
                     "pass": wall <= limit,
                 }
@@ -756,8 +806,7 @@ def render(results: Results, *, per_table: bool = False) -> str:
         f"legacy: {total:,} rows in {len(results.source_rows)} declared tables "
         f"(built in {results.build_s:.0f}s); largest: "
         + ", ".join(
-            f"{n} {c:,}"
-            for n, c in sorted(results.source_rows.items(), key=lambda kv: -kv[1])[:3]
+            f"{n} {c:,}" for n, c in sorted(results.source_rows.items(), key=lambda kv: -kv[1])[:3]
         )
     )
     act = results.activity
@@ -770,29 +819,36 @@ def render(results: Results, *, per_table: bool = False) -> str:
         )
     lines.append("")
     header = (
-        f"{'transport':<9} {'phase':<30} {'wall s':>9} {'engine s':>9} {'rows moved':>11} "
-        f"{'moved/s':>10} {'covered/s':>10} {'peak RSS':>9}"
+        f"{'transport':<9} {'phase':<30} {'wall s':>9} {'engine s':>9} {'cpu s':>8} "
+        f"{'rows moved':>11} {'moved/s':>10} {'covered/s':>10} {'peak RSS':>9}"
     )
     lines.append(header)
     lines.append("-" * len(header))
     for p in results.phases:
+        cpu = "-" if p.cpu_s is None else f"{p.cpu_s:.2f}"
         lines.append(
-            f"{p.transport:<9} {p.label:<30} {p.wall_s:>9.2f} {p.engine_s:>9.2f} "
+            f"{p.transport:<9} {p.label:<30} {p.wall_s:>9.2f} {p.engine_s:>9.2f} {cpu:>8} "
             f"{p.rows_moved:>11,} {p.rows_per_s:>10,.0f} {p.covered_per_s:>10,.0f} "
             f"{p.peak_rss_mb:>6.0f} MB"
         )
     lines.append(
-        "  moved/s = rows written to the destination per wall second; covered/s = source rows "
-        "compared (or copied) per wall second"
+        "  wall s = the child process, start to exit; engine s = the sync's own elapsed time; "
+        "cpu s = CPU of the child plus both servers' backends meanwhile (not inflated by other "
+        "load on the machine); moved/s = rows written to the destination per wall second; "
+        "covered/s = source rows compared (or copied) per wall second; peak RSS = the child's"
     )
     lines.append("")
-    header = f"{'transport':<9} {'ratio':<32} {'wall':>8} {'engine':>8} {'target':>9}  verdict"
+    header = (
+        f"{'transport':<9} {'ratio':<32} {'wall':>8} {'engine':>8} {'cpu':>8} {'target':>9}  "
+        "verdict (on wall)"
+    )
     lines.append(header)
     lines.append("-" * len(header))
     for r in ratios(results):
         engine = "-" if r["engine"] is None else f"{r['engine']:.3f}"
+        cpu = "-" if r["cpu"] is None else f"{r['cpu']:.3f}"
         lines.append(
-            f"{r['transport']:<9} {r['ratio']:<32} {r['wall']:>8.3f} {engine:>8} "
+            f"{r['transport']:<9} {r['ratio']:<32} {r['wall']:>8.3f} {engine:>8} {cpu:>8} "
             f"{'<= ' + format(r['target'], '.2f'):>9}  {_verdict(r['pass'])}"
         )
     if results.peaks:
@@ -853,18 +909,33 @@ def render(results: Results, *, per_table: bool = False) -> str:
             )
         lines.append(
             f"  diffmig detect as a whole command: {dr['diffmig_wall_s']:.2f}s wall "
-            f"(engine {dr['diffmig_engine_s']:.2f}s), peak RSS {dr['diffmig_peak_mb']:.0f} MB"
-            + (
-                "; reladiff processes: "
-                + ", ".join(
-                    f"{r.table} {r.reladiff_wall_s:.2f}s wall / {r.reladiff_peak_mb:.0f} MB"
-                    for r in results.detection
-                    if r.reladiff_wall_s is not None
-                )
-                if rel
-                else ""
-            )
+            f"(engine {dr['diffmig_engine_s']:.2f}s), cpu {_fmt_s(dr.get('diffmig_cpu_s'))}s, "
+            f"peak RSS {dr['diffmig_peak_mb']:.0f} MB"
         )
+        if rel:
+            done = [r for r in results.detection if r.reladiff_wall_s is not None]
+            lines.append(
+                "  reladiff processes: "
+                + ", ".join(
+                    f"{r.table} {r.reladiff_wall_s:.2f}s wall / cpu {_fmt_s(r.reladiff_cpu_s)}s "
+                    f"/ {r.reladiff_peak_mb:.0f} MB"
+                    for r in done
+                )
+            )
+            their_wall = sum(r.reladiff_wall_s or 0.0 for r in done)
+            cpus = [r.reladiff_cpu_s for r in done]
+            our_cpu = dr.get("diffmig_cpu_s")
+            line = (
+                f"  whole commands: reladiff {their_wall:.2f}s wall vs diffmig detect "
+                f"{dr['diffmig_wall_s']:.2f}s = {their_wall / dr['diffmig_wall_s']:.1f}x"
+            )
+            if our_cpu and all(c is not None for c in cpus):
+                their_cpu = sum(c for c in cpus if c is not None)
+                line += (
+                    f"; cpu reladiff {their_cpu:.2f}s vs diffmig {our_cpu:.2f}s = "
+                    f"{their_cpu / our_cpu:.1f}x"
+                )
+            lines.append(line)
         lines.append(
             "  diffmig s = the engine's time for the table (planning, bucket checksums, per-row "
             "fingerprints of differing buckets); reladiff s = connect + diff + reading every "
@@ -935,8 +1006,10 @@ def child_raw_copy(spec: dict[str, Any]) -> dict[str, Any]:
     settings = load_settings(environ=os.environ, cwd=Path.cwd())
     out: list[dict[str, Any]] = []
     started = time.perf_counter()
-    with psycopg.connect(settings.source.conninfo(application_name="bench-raw-copy")) as src, \
-            psycopg.connect(settings.target.conninfo(application_name="bench-raw-copy")) as dst:
+    with (
+        psycopg.connect(settings.source.conninfo(application_name="bench-raw-copy")) as src,
+        psycopg.connect(settings.target.conninfo(application_name="bench-raw-copy")) as dst,
+    ):
         for table in spec["tables"]:
             t0 = time.perf_counter()
             cols = sql.SQL(", ").join(sql.Identifier(c) for c in table["columns"])
@@ -1080,16 +1153,15 @@ def main(argv: list[str] | None = None) -> int:
     if args.child:
         spec = json.loads(Path(args.child_spec).read_text())
         result = child_raw_copy(spec) if args.child == "raw-copy" else child_reladiff(spec)
-        print(json.dumps(result))
+        sys.stdout.write(json.dumps(result) + "\n")
         return 0
     if not args.skip_reladiff:
         try:
             import reladiff  # noqa: F401
         except ImportError:
-            print(
+            log(
                 "reladiff is not installed (a benchmark-only dependency): "
-                "`.venv/bin/pip install reladiff`, or pass --skip-reladiff",
-                file=sys.stderr,
+                "`.venv/bin/pip install reladiff`, or pass --skip-reladiff"
             )
             return 3
     signal.signal(signal.SIGTERM, _on_sigterm)
@@ -1101,7 +1173,7 @@ def main(argv: list[str] | None = None) -> int:
     except BenchError as exc:
         log(f"FAILED: {exc}")
         if bench.results.phases:
-            print(render(bench.results, per_table=args.per_table))
+            sys.stdout.write(render(bench.results, per_table=args.per_table) + "\n")
             _write_json(args.json, bench.results, failed=str(exc))
         return 1
     except KeyboardInterrupt:
@@ -1110,7 +1182,7 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         log("destroying the benchmark clusters")
         bench.destroy()
-    print(render(results, per_table=args.per_table))
+    sys.stdout.write(render(results, per_table=args.per_table) + "\n")
     log(f"benchmark done in {time.monotonic() - started:.0f}s")
     _write_json(args.json, results)
     wrong = [c for c in results.checks if c.startswith("WRONG")]

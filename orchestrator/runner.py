@@ -297,6 +297,27 @@ class MigrationRun:
         )
         self._emit(kind="phase", entity=entity.name, phase="build", rows_synced=outcome.rows_synced)
         since = 0 if self.mode == "full" else self._watermark(entity.name)
+        if since and not self._has_work(entity, since):
+            outcome.seconds = time.monotonic() - started
+            outcome.detail = "nothing to do: no mirror row changed since its last applied run"
+            self._step(
+                run_id,
+                entity.name,
+                phase="done",
+                finished_at=_now(),
+                target_rows_after=before,
+                detail=outcome.detail,
+                sync_seconds=round(sync_seconds, 3),
+                build_seconds=0,
+            )
+            self._emit(
+                kind="entity_done",
+                entity=entity.name,
+                rows_applied=0,
+                rows_synced=outcome.rows_synced,
+                seconds=outcome.seconds,
+            )
+            return outcome
         build_started = time.monotonic()
         result = project.build(
             list(entity.nodes),
@@ -355,6 +376,29 @@ class MigrationRun:
             seconds=outcome.seconds,
         )
         return outcome
+
+    def _has_work(self, entity: Any, since: int) -> bool:
+        """Whether a delta build of the entity could change anything: a mirror row of one of its
+        upstream legacy tables was synced after `since` (every cause of a change, a held-back
+        row's parent arriving included, starts there), or drift is to be reconciled."""
+        with db.connection(self.settings.target) as conn:
+            for table in entity.legacy_tables:
+                row = conn.execute(
+                    psycopg.sql.SQL("select 1 from {} where _synced_run > %s limit 1").format(
+                        psycopg.sql.Identifier("diffmig_staging", table)
+                    ),
+                    (since,),
+                ).fetchone()
+                if row:
+                    return True
+            if not self.reconcile:
+                return False
+            row = conn.execute(
+                f"select 1 from {SCHEMA}.row_issues where entity = %s and resolved_at is null "
+                "and reason = 'drift' limit 1",
+                (entity.name,),
+            ).fetchone()
+        return row is not None
 
     def _target_rows(self, table: str) -> int | None:
         with db.connection(self.settings.target) as conn:

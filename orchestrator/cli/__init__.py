@@ -50,10 +50,14 @@ def cli(ctx: click.Context, env_file: str | None, output: str | None, debug: boo
 
 def _register() -> None:
     from orchestrator.cli.baseline import baseline
+    from orchestrator.cli.doctor import doctor
+    from orchestrator.cli.mappings import mappings
     from orchestrator.cli.report import report
     from orchestrator.cli.run import pause, run, status
     from orchestrator.cli.sandbox import sandbox
+    from orchestrator.cli.schema import schema
     from orchestrator.cli.sync import detect, sync
+    from orchestrator.cli.validate import validate
 
     cli.add_command(sandbox)
     cli.add_command(baseline)
@@ -63,6 +67,10 @@ def _register() -> None:
     cli.add_command(status)
     cli.add_command(detect)
     cli.add_command(sync)
+    cli.add_command(mappings)
+    cli.add_command(validate)
+    cli.add_command(doctor)
+    cli.add_command(schema)
 
 
 _register()

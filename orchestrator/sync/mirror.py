@@ -113,6 +113,13 @@ def ensure_mirror(conn: psycopg.Connection, source: SourceTable) -> tuple[Mirror
                 sql.Identifier(source.key),
             )
         )
+        # Delta builds select the rows synced after an entity's watermark.
+        conn.execute(
+            sql.SQL("create index if not exists {} on {} (_synced_run)").format(
+                sql.Identifier(f"{source.name}__synced_run_idx"),
+                sql.Identifier(STAGING_SCHEMA, source.name),
+            )
+        )
         conn.execute(
             f"insert into {SCHEMA}.mirror_tables (table_name, key_column, fingerprint_columns) "
             "values (%s, %s, %s)",

@@ -208,7 +208,7 @@ gone_before_first_sync as (
     left join known on targets.legacy_patient_id::text = known.legacy_key
     where
         not exists (
-            select 1 from staged
+            select staged.legacy_patient_id from staged
             where staged.legacy_patient_id = targets.legacy_patient_id
         )
         and (targets.deleted is distinct from true or known.legacy_key is null)
@@ -225,22 +225,31 @@ compared as (
         mapped.*,
         targets.case_id is not null and known.legacy_key is null as _written_by_earlier_scripts,
         exists(
-            select 1 from taken_case_numbers
+            select taken_case_numbers.case_number from taken_case_numbers
             where
                 taken_case_numbers.case_number = mapped.case_number
                 and taken_case_numbers.legacy_patient_id is distinct from mapped.legacy_patient_id
         ) as _is_case_number_taken,
         array_remove(array[
-            case when mapped.patient_id is distinct from targets.patient_id then 'patient_id' end,
-            case when mapped.primary_doctor_id is distinct from targets.primary_doctor_id
+            case
+                when mapped.patient_id is distinct from targets.patient_id then 'patient_id'
+            end,
+            case
+                when mapped.primary_doctor_id is distinct from targets.primary_doctor_id
                     then 'primary_doctor_id'
             end,
-            case when mapped.office_id is distinct from targets.office_id then 'office_id' end,
+            case
+                when mapped.office_id is distinct from targets.office_id then 'office_id'
+            end,
             case
                 when mapped.case_number is distinct from targets.case_number then 'case_number'
             end,
-            case when mapped.status is distinct from targets.status then 'status' end,
-            case when mapped.deleted is distinct from targets.deleted then 'deleted' end
+            case
+                when mapped.status is distinct from targets.status then 'status'
+            end,
+            case
+                when mapped.deleted is distinct from targets.deleted then 'deleted'
+            end
         ], null) as _drift_columns
     from all_mapped as mapped
     left join targets on mapped.legacy_patient_id = targets.legacy_patient_id

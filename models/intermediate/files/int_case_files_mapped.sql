@@ -30,14 +30,17 @@ target_cases as not materialized (
     select * from {{ ref('stg_supabase__cases') }}
 ),
 
+legacy_patients as (
+    select legacy_patient_id from {{ ref('stg_legacy__patients') }}
+),
+
 file_types as (
     select * from {{ ref('file_types') }}
 ),
 
 -- One row (an aggregate, so the planner knows it): the seed's fallback.
 fallback_type as (
-    select
-        max(file_types.file_purpose) filter (where file_types.is_fallback) as file_purpose
+    select max(file_types.file_purpose) filter (where file_types.is_fallback) as file_purpose
     from file_types
 ),
 
@@ -70,8 +73,10 @@ retried as (
 
 first_sync as (
     select
-        (select min(files.synced_run) from files) as files_run,
-        (select min(instructions.synced_run) from instructions) as instructions_run
+        (select min(files.synced_run) as synced_run from files) as files_run,
+        (
+            select min(instructions.synced_run) as synced_run from instructions
+        ) as instructions_run
 ),
 
 considered_keys as (
@@ -101,11 +106,13 @@ considered as (
         files.synced_run,
         files.is_deleted_in_source,
         instructions.legacy_patient_id,
+        instructions.synced_run as instruction_synced_run,
         instructions.legacy_instruction_id is not null as is_instruction_staged,
-        instructions.synced_run as instruction_synced_run
+        legacy_patients.legacy_patient_id is not null as is_patient_staged
     from considered_keys
     inner join files on considered_keys.legacy_file_id = files.legacy_file_id
     left join instructions on files.legacy_instruction_id = instructions.legacy_instruction_id
+    left join legacy_patients on instructions.legacy_patient_id = legacy_patients.legacy_patient_id
     where files.legacy_instruction_id is not null
 ),
 
@@ -128,6 +135,7 @@ mapped as (
         considered.legacy_instruction_id as _legacy_instruction_id,
         considered.legacy_patient_id as _legacy_patient_id,
         considered.is_instruction_staged as _is_instruction_staged,
+        considered.is_patient_staged as _is_patient_staged,
         considered.file_ext as _legacy_ext,
         file_types.extension is null as _is_unknown_extension,
         false as _is_target_only,
@@ -173,6 +181,7 @@ target_only as (
         null::integer as _legacy_instruction_id,
         target_cases.legacy_patient_id as _legacy_patient_id,
         true as _is_instruction_staged,
+        true as _is_patient_staged,
         null::text as _legacy_ext,
         false as _is_unknown_extension,
         true as _is_target_only,
@@ -183,13 +192,13 @@ target_only as (
     inner join target_cases on targets.case_id = target_cases.case_id
     where
         not exists (
-            select 1 from legacy_links
+            select legacy_links.legacy_file_id from legacy_links
             where
                 legacy_links.legacy_file_id = target_files.legacy_file_id
                 and legacy_links.legacy_patient_id = target_cases.legacy_patient_id
         )
         and not exists (
-            select 1 from files
+            select files.legacy_file_id from files
             where files.legacy_file_id = target_files.legacy_file_id and files.is_deleted_in_source
         )
 ),
@@ -207,7 +216,8 @@ compared as (
             as _written_by_earlier_scripts,
         array_remove(array[
             case when mapped.file_purpose is distinct from targets.file_purpose
-                then 'file_purpose' end
+                    then 'file_purpose'
+            end
         ], null) as _drift_columns
     from all_mapped as mapped
     left join targets
@@ -227,7 +237,10 @@ checked as (
                 "format('file %s has no files row', compared._legacy_file_id)"),
             issue_when("not compared._is_deleted_in_source and not compared._is_target_only and compared.case_id is null",
                 "error", "case_not_migrated",
-                "case when compared._is_instruction_staged then format('patient %s (of instruction %s) has no cases row', compared._legacy_patient_id, compared._legacy_instruction_id) else format('instruction %s is not in the legacy database: no case to link', compared._legacy_instruction_id) end"),
+                "case when not compared._is_instruction_staged then format('instruction %s is not in the legacy database: no case to link', compared._legacy_instruction_id) when not compared._is_patient_staged then format('patient %s (of instruction %s) is not in the legacy database: no case to link', compared._legacy_patient_id, compared._legacy_instruction_id) else format('patient %s (of instruction %s) has no cases row (held back or not migrated yet)', compared._legacy_patient_id, compared._legacy_instruction_id) end"),
+            issue_when("not compared._is_target_only and length(compared.file_purpose) > 50", "error",
+                "value_too_long",
+                "format('file_purpose %s is longer than varchar(50) (file_types)', quote_literal(compared.file_purpose))"),
             issue_when("compared._is_unknown_extension", "warning", "unknown_file_extension",
                 "format('extension %s is not in file_types: file_purpose %s', coalesce(quote_literal(compared._legacy_ext), 'null'), compared.file_purpose)"),
             issue_when("compared._is_deleted_in_source", "warning", "deleted_in_source",

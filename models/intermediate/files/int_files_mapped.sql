@@ -4,8 +4,9 @@
     warning (their order may have landed since), and target files whose legacy row was deleted
     before diffmig first synced it (reported, kept). files has no soft-delete column: a file
     deleted in the source is reported (`deleted_in_source`) and its target row left alone.
-    The JSON parameters are parsed once per row (diffmig.try_jsonb is costly and parallel
-    unsafe): `considered` is an optimisation fence (offset 0) so later references reuse it. -#}
+    The JSON parameters are parsed once per considered row (diffmig.try_jsonb costs a
+    subtransaction and is parallel unsafe): `considered` parses them after the key join and is
+    an optimisation fence (offset 0), so later references reuse the parsed value. -#}
 with
 
 files as not materialized (
@@ -30,8 +31,7 @@ file_types as (
 
 -- One row (an aggregate, so the planner knows it): the seed's fallback.
 fallback_type as (
-    select
-        max(file_types.mime_type) filter (where file_types.is_fallback) as mime_type
+    select max(file_types.mime_type) filter (where file_types.is_fallback) as mime_type
     from file_types
 ),
 
@@ -101,13 +101,16 @@ considered as (
         files.status_code,
         files.size_bytes,
         files.parameters_text,
-        files.parameters,
+        -- parsed here, after the key join: the staging view's own parsed column would be
+        -- computed for every staged row (a view written with CTEs is not flattened)
+        {{ safe_jsonb('files.parameters_text') }} as parameters,  -- noqa: RF04
         files.created_at,
         files.synced_run,
         files.is_deleted_in_source
     from considered_keys
     inner join files on considered_keys.legacy_file_id = files.legacy_file_id
-    offset 0
+    -- an optimisation fence, not a limit
+    offset 0  -- noqa: AM09
 ),
 
 mapped as (
@@ -146,8 +149,10 @@ mapped as (
         end as _order_problem,
         considered.file_ext as _legacy_ext,
         file_types.extension is null as _is_unknown_extension,
-        considered.parameters_text is not null
-        and jsonb_typeof(considered.parameters) is distinct from 'object' as _is_parameters_invalid,
+        (
+            considered.parameters_text is not null
+            and jsonb_typeof(considered.parameters) is distinct from 'object'
+        ) as _is_parameters_invalid,
         considered.is_deleted_in_source as _is_deleted_in_source,
         considered.synced_run > first_sync.synced_run as _is_changed_after_first_sync
     from considered
@@ -185,8 +190,9 @@ gone_before_first_sync as (
         false as _is_changed_after_first_sync
     from targets
     where not exists (
-        select 1 from files where files.legacy_file_id = targets.legacy_file_id
-    )
+            select files.legacy_file_id from files
+            where files.legacy_file_id = targets.legacy_file_id
+        )
 ),
 
 all_mapped as (
@@ -204,11 +210,15 @@ compared as (
             case when mapped.order_id is distinct from targets.order_id then 'order_id' end,
             case when mapped.filename is distinct from targets.filename then 'filename' end,
             case when mapped.file_type is distinct from targets.file_type then 'file_type' end,
-            case when mapped.file_size_bytes is distinct from targets.file_size_bytes
-                then 'file_size_bytes' end,
+            case
+                when mapped.file_size_bytes is distinct from targets.file_size_bytes
+                    then 'file_size_bytes'
+            end,
             case when mapped.mime_type is distinct from targets.mime_type then 'mime_type' end,
-            case when mapped.uploaded_at is distinct from targets.uploaded_at
-                then 'uploaded_at' end
+            case
+                when mapped.uploaded_at is distinct from targets.uploaded_at
+                    then 'uploaded_at'
+            end
         ], null) as _drift_columns
     from all_mapped as mapped
     left join targets on mapped.legacy_file_id = targets.legacy_file_id

@@ -40,8 +40,7 @@ file_types as (
 
 -- One row (an aggregate, so the planner knows it): the seed's fallback.
 fallback_type as (
-    select
-        max(file_types.mime_type) filter (where file_types.is_fallback) as mime_type
+    select max(file_types.mime_type) filter (where file_types.is_fallback) as mime_type
     from file_types
 ),
 
@@ -74,9 +73,11 @@ retried as (
 
 first_sync as (
     select
-        (select min(files.synced_run) from files) as files_run,
-        (select min(record_attachments.synced_run) from record_attachments) as attachments_run,
-        (select min(records.synced_run) from records) as records_run
+        (select min(files.synced_run) as synced_run from files) as files_run,
+        (
+            select min(record_attachments.synced_run) as synced_run from record_attachments
+        ) as attachments_run,
+        (select min(records.synced_run) as synced_run from records) as records_run
 ),
 
 -- Every legacy (record, file) pair, once per row that gives it.
@@ -219,11 +220,11 @@ target_only as (
     inner join target_messages on targets.message_id = target_messages.message_id
     inner join target_files on targets.file_id = target_files.file_id
     where not exists (
-        select 1 from pair_sources
-        where
-            pair_sources.legacy_record_id = target_messages.legacy_record_id
-            and pair_sources.legacy_file_id = target_files.legacy_file_id
-    )
+            select pair_sources.legacy_file_id from pair_sources
+            where
+                pair_sources.legacy_record_id = target_messages.legacy_record_id
+                and pair_sources.legacy_file_id = target_files.legacy_file_id
+        )
 ),
 
 all_mapped as (
@@ -240,15 +241,19 @@ compared as (
             as _written_by_earlier_scripts,
         array_remove(array[
             case when mapped.display_name is distinct from targets.display_name
-                then 'display_name' end,
+                    then 'display_name'
+            end,
             case when mapped.file_size is distinct from targets.file_size then 'file_size' end,
             case when mapped.mime_type is distinct from targets.mime_type then 'mime_type' end,
             case when mapped.attached_at is distinct from targets.attached_at
-                then 'attached_at' end,
+                    then 'attached_at'
+            end,
             case when mapped.legacy_record_id is distinct from targets.legacy_record_id
-                then 'legacy_record_id' end,
+                    then 'legacy_record_id'
+            end,
             case when mapped.legacy_file_id is distinct from targets.legacy_file_id
-                then 'legacy_file_id' end
+                    then 'legacy_file_id'
+            end
         ], null) as _drift_columns
     from all_mapped as mapped
     left join targets

@@ -38,8 +38,7 @@ record_types as (
 
 -- One row (an aggregate, so the planner knows it): the seed's fallback.
 fallback_type as (
-    select
-        max(record_types.message_type) filter (where record_types.is_fallback) as message_type
+    select max(record_types.message_type) filter (where record_types.is_fallback) as message_type
     from record_types
 ),
 
@@ -127,8 +126,8 @@ considered as (
         records.*,
         content_types.app_label,
         content_types.model_name,
-        content_types.legacy_content_type_id is not null as is_content_type_known,
-        routing.recipient_type
+        routing.recipient_type,
+        content_types.legacy_content_type_id is not null as is_content_type_known
     from considered_keys
     inner join records on considered_keys.legacy_record_id = records.legacy_record_id
     left join content_types
@@ -143,7 +142,7 @@ mapped as (
     select
         keyed.target_id as id,
         coalesce(record_types.message_type, fallback_type.message_type) as message_type,
-        considered.record_text as content,
+        considered.record_text as content,  -- noqa: RF04
         senders.profile_id as sender_id,
         considered.recipient_type,
         case considered.recipient_type
@@ -233,8 +232,9 @@ gone_before_first_sync as (
         false as _is_changed_after_first_sync
     from targets
     where not exists (
-        select 1 from records where records.legacy_record_id = targets.legacy_record_id
-    )
+            select records.legacy_record_id from records
+            where records.legacy_record_id = targets.legacy_record_id
+        )
 ),
 
 all_mapped as (
@@ -250,13 +250,16 @@ compared as (
             as _written_by_earlier_scripts,
         array_remove(array[
             case when mapped.message_type is distinct from targets.message_type
-                then 'message_type' end,
+                    then 'message_type'
+            end,
             case when mapped.content is distinct from targets.content then 'content' end,
             case when mapped.sender_id is distinct from targets.sender_id then 'sender_id' end,
             case when mapped.recipient_type is distinct from targets.recipient_type
-                then 'recipient_type' end,
+                    then 'recipient_type'
+            end,
             case when mapped.recipient_id is distinct from targets.recipient_id
-                then 'recipient_id' end,
+                    then 'recipient_id'
+            end,
             case when mapped.created_at is distinct from targets.created_at then 'created_at' end
         ], null) as _drift_columns
     from all_mapped as mapped
@@ -277,6 +280,8 @@ checked as (
                 "format('%s %s (%s) %s', compared._legacy_target_type, compared._legacy_target_id, compared.recipient_type, case when compared._is_target_in_source then 'is held back or not migrated yet' else 'is not in the legacy database' end)"),
             issue_when("not compared._is_deleted_in_source and compared.content is null",
                 "error", "content_missing", "'text is null; messages.content is not null'"),
+            issue_when("length(compared.message_type) > 50", "error", "value_too_long",
+                "format('message_type %s is longer than varchar(50) (record_types)', quote_literal(compared.message_type))"),
             issue_when("compared._legacy_author_user_id is not null and compared.sender_id is null",
                 "warning", "sender_not_migrated",
                 "format('author user %s has no profiles row: sender_id left null', compared._legacy_author_user_id)"),

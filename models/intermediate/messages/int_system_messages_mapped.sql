@@ -1,3 +1,4 @@
+-- sqlfluff:indentation:template_blocks_indent:False
 {#- System messages mapped to the Supabase shape (world.md section 5) from dispatch_notification,
     with the declared filter: only notifications with send and sent true become system messages
     (a notification that has a target row and no longer passes the filter is deactivated).
@@ -13,8 +14,10 @@
       - the UUID of a row is resolved inline, as int_system_messages_keyed does (the target
         row's id, else UUID v5 of 'system_messages:<id>'; no migration_mappings type is
         trusted), because that key map reads every notification;
-      - the template context is parsed once per row (diffmig.try_jsonb costs a subtransaction
-        and is parallel unsafe): `considered` is an optimisation fence (offset 0);
+      - the template context is parsed once per considered row, after the filter
+        (diffmig.try_jsonb costs a subtransaction and is parallel unsafe): `parsed` is an
+        optimisation fence (offset 0); the staging view's own parsed column is not used, since
+        a view written with CTEs is not flattened and would parse every notification it reads;
       - the template name -> message_type keyword match runs once per distinct name (a lateral
         lookup the planner memoizes). -#}
 {%- set since_run = var('since_run', 0) | int -%}
@@ -95,12 +98,20 @@ first_sync as (
 ),
 {%- else %}
 
--- Open errors, and open warnings whose cause a later run may remove (the order arrives).
+-- Open errors, and open `order_not_migrated` warnings whose order has landed since (a
+-- primary-key lookup of each one's item; most stay open, their order being held back for good).
 retried as (
     {{ open_issue_keys('system_messages') }}
     union
     select row_issues.legacy_key
     from {{ source('diffmig', 'row_issues') }} as row_issues
+    cross join lateral (
+        select notifications.legacy_item_id
+        from notifications
+        where notifications.legacy_notification_id = row_issues.legacy_key::integer
+        offset 0
+    ) as items
+    inner join orders on items.legacy_item_id = orders.legacy_instruction_id
     where
         row_issues.entity = 'system_messages'
         and row_issues.resolved_at is null
@@ -122,16 +133,20 @@ considered_keys as (
 
     union
 
-    select notifications.legacy_notification_id
-    from notifications
-    inner join content_types
-        on notifications.legacy_item_type_id = content_types.legacy_content_type_id
+    select item_notifications.legacy_notification_id
+    from content_types
+    cross join lateral (
+        select notifications.legacy_notification_id
+        from notifications
+        where notifications.legacy_item_type_id = content_types.legacy_content_type_id
+        offset 0
+    ) as item_notifications
     where {{ changed_since('content_types') }}
 ),
 {%- endif %}
 
 -- The notifications in scope (send and sent), and those that have a target row, with their
--- target row's current values (t_*); the context parsed once (offset 0 keeps this a fence).
+-- target row's current values (_target_*).
 considered as (
     select
         notifications.legacy_notification_id,
@@ -141,14 +156,12 @@ considered as (
         notifications.sender,
         notifications.template_name,
         notifications.template_context_text,
-        notifications.template_context as context,
         notifications.is_read,
         notifications.is_to_send,
         notifications.is_sent,
         notifications.created_at,
         notifications.synced_run,
         notifications.is_deleted_in_source,
-        coalesce(notifications.is_to_send and notifications.is_sent, false) as is_in_scope,
         targets.system_message_id as _target_id,
         targets.message_type as _target_message_type,
         targets.order_id as _target_order_id,
@@ -161,33 +174,57 @@ considered as (
         targets.carrier as _target_carrier,
         targets.processed as _target_processed,
         targets.processed_at as _target_processed_at,
-        targets.is_active as _target_is_active
+        targets.is_active as _target_is_active,
+        coalesce(notifications.is_to_send and notifications.is_sent, false) as is_in_scope
+    {%- if full_build %}
     from notifications
     left join targets on notifications.legacy_notification_id = targets.legacy_record_id
+    {%- else %}
+    -- Primary-key lookups of the considered keys: the staging views are written with CTEs, so
+    -- PostgreSQL does not flatten them, and a plain join would read each of them whole; a
+    -- lateral subquery (kept apart by offset 0) pushes the key down to the tables' indexes.
+    from considered_keys
+    cross join lateral (
+        select * from notifications as looked_up
+        where looked_up.legacy_notification_id = considered_keys.legacy_notification_id
+        offset 0
+    ) as notifications
+    left join lateral (
+        select * from targets as looked_up
+        where looked_up.legacy_record_id = considered_keys.legacy_notification_id
+        offset 0
+    ) as targets on true
+    {%- endif %}
     where
-        {%- if not full_build %}
-        notifications.legacy_notification_id in (
-            select considered_keys.legacy_notification_id from considered_keys
-        )
-        and
-        {%- endif %}
-        (
-            (notifications.is_to_send and notifications.is_sent)
-            or targets.system_message_id is not null
-        )
-    offset 0
+        (notifications.is_to_send and notifications.is_sent)
+        or targets.system_message_id is not null
+),
+
+-- The context parsed once per considered row, after the filter (the staging view's own parsed
+-- column would be computed for every notification it reads); offset 0 keeps this a fence, so
+-- the later references reuse the parsed value.
+parsed as (
+    select
+        considered.*,
+        {{ safe_jsonb('considered.template_context_text') }} as context
+    from considered
+    -- an optimisation fence, not a limit
+    offset 0  -- noqa: AM09
 ),
 
 mapped_values as (
     select
-        considered.*,
+        parsed.*,
         coalesce(
-            considered._target_id,
-            {{ legacy_uuid('system_messages', 'considered.legacy_notification_id') }}
+            parsed._target_id,
+            {{ legacy_uuid('system_messages', 'parsed.legacy_notification_id') }}
         ) as id,
-        jsonb_typeof(considered.context) = 'object' as is_context_object,
-        considered.legacy_item_type_id in (
-            select order_content_types.legacy_content_type_id from order_content_types
+        jsonb_typeof(parsed.context) = 'object' as is_context_object,
+        coalesce(
+            parsed.legacy_item_type_id in (
+                select order_content_types.legacy_content_type_id from order_content_types
+            ),
+            false
         ) as is_order_item,
         coalesce(template_type.message_type, fallback_type.message_type) as template_message_type,
         template_type.message_type is null as is_unknown_template,
@@ -195,23 +232,23 @@ mapped_values as (
         legacy_users.legacy_user_id is not null as is_recipient_in_source,
         orders.order_id as item_order_id,
         legacy_instructions.legacy_instruction_id is not null as is_item_instruction_in_source,
-        considered.is_deleted_in_source or not considered.is_in_scope as is_removed
-    from considered
+        (parsed.is_deleted_in_source or not parsed.is_in_scope) as is_removed
+    from parsed
     cross join fallback_type
     left join lateral (
         select template_types.message_type
         from template_types
         where
             not template_types.is_fallback
-            and strpos(lower(considered.template_name), template_types.keyword) > 0
+            and strpos(lower(parsed.template_name), template_types.keyword) > 0
         order by template_types.precedence
         limit 1
     ) as template_type on true
-    left join profiles on considered.legacy_recipient_user_id = profiles.legacy_user_id
-    left join legacy_users on considered.legacy_recipient_user_id = legacy_users.legacy_user_id
-    left join orders on considered.legacy_item_id = orders.legacy_instruction_id
+    left join profiles on parsed.legacy_recipient_user_id = profiles.legacy_user_id
+    left join legacy_users on parsed.legacy_recipient_user_id = legacy_users.legacy_user_id
+    left join orders on parsed.legacy_item_id = orders.legacy_instruction_id
     left join legacy_instructions
-        on considered.legacy_item_id = legacy_instructions.legacy_instruction_id
+        on parsed.legacy_item_id = legacy_instructions.legacy_instruction_id
 ),
 
 -- A notification deleted in the source, or no longer sent, only deactivates its target row
@@ -219,72 +256,102 @@ mapped_values as (
 mapped as (
     select
         mapped_values.id,
-        case when mapped_values.is_removed then mapped_values._target_message_type
-            else mapped_values.template_message_type end as message_type,
-        case when mapped_values.is_removed then mapped_values._target_order_id
-            when mapped_values.is_order_item then mapped_values.item_order_id end as order_id,
-        case when mapped_values.is_removed then mapped_values._target_recipient_id
-            else mapped_values.profile_id end as recipient_id,
-        case when mapped_values.is_removed then mapped_values._target_message_code
-            else mapped_values.template_name end as message_code,
+        case
+            when mapped_values.is_removed then mapped_values._target_message_type
+            else mapped_values.template_message_type
+        end as message_type,
+        case
+            when mapped_values.is_removed then mapped_values._target_order_id
+            when mapped_values.is_order_item then mapped_values.item_order_id
+        end as order_id,
+        case
+            when mapped_values.is_removed then mapped_values._target_recipient_id
+            else mapped_values.profile_id
+        end as recipient_id,
+        case
+            when mapped_values.is_removed then mapped_values._target_message_code
+            else mapped_values.template_name
+        end as message_code,
         case
             when mapped_values.is_removed then mapped_values._target_message_data
             when mapped_values.is_context_object then mapped_values.context
             when mapped_values.template_context_text is not null
                 then jsonb_build_object('raw_context', mapped_values.template_context_text)
         end as message_data,
-        case when mapped_values.is_removed then mapped_values._target_message
-            else coalesce(
-                case when mapped_values.is_context_object
-                    then nullif(btrim(mapped_values.context ->> 'message'), '') end,
-                mapped_values.template_name
-            ) end as message,
-        case when mapped_values.is_removed then mapped_values._target_barcode
+        case
+            when mapped_values.is_removed then mapped_values._target_message
             when mapped_values.is_context_object
-                then nullif(btrim(mapped_values.context ->> 'barcode'), '') end as barcode,
-        case when mapped_values.is_removed then mapped_values._target_tracking_number
+                then coalesce(
+                        nullif(btrim(mapped_values.context ->> 'message'), ''),
+                        mapped_values.template_name
+                    )
+            else mapped_values.template_name
+        end as message,
+        case
+            when mapped_values.is_removed then mapped_values._target_barcode
+            when mapped_values.is_context_object
+                then nullif(btrim(mapped_values.context ->> 'barcode'), '')
+        end as barcode,
+        case
+            when mapped_values.is_removed then mapped_values._target_tracking_number
             when mapped_values.is_context_object
                 then nullif(btrim(mapped_values.context ->> 'tracking_number'), '')
         end as tracking_number,
-        case when mapped_values.is_removed then mapped_values._target_carrier
+        case
+            when mapped_values.is_removed then mapped_values._target_carrier
             when mapped_values.is_context_object
-                then nullif(btrim(mapped_values.context ->> 'carrier'), '') end as carrier,
-        case when mapped_values.is_removed then mapped_values._target_processed
-            else mapped_values.is_sent end as processed,
-        case when mapped_values.is_removed then mapped_values._target_processed_at
-            when mapped_values.is_sent then mapped_values.created_at end as processed_at,
+                then nullif(btrim(mapped_values.context ->> 'carrier'), '')
+        end as carrier,
+        case
+            when mapped_values.is_removed then mapped_values._target_processed
+            else mapped_values.is_sent
+        end as processed,
+        case
+            when mapped_values.is_removed then mapped_values._target_processed_at
+            when mapped_values.is_sent then mapped_values.created_at
+        end as processed_at,
         not mapped_values.is_removed as is_active,
         mapped_values.created_at,
         mapped_values.legacy_notification_id as legacy_record_id,
-        case when mapped_values.is_removed then '{}'::jsonb
+        case
+            when mapped_values.is_removed then '{}'::jsonb
             else jsonb_build_object('legacy', jsonb_build_object(
-                'sender', mapped_values.sender,
-                'template_name', mapped_values.template_name,
-                'item_type_id', mapped_values.legacy_item_type_id,
-                'item_id', mapped_values.legacy_item_id,
-                'recipient_id', mapped_values.legacy_recipient_user_id,
-                'read', mapped_values.is_read,
-                'send', mapped_values.is_to_send,
-                'sent', mapped_values.is_sent
-            )) end as metadata,
+                    'sender', mapped_values.sender,
+                    'template_name', mapped_values.template_name,
+                    'item_type_id', mapped_values.legacy_item_type_id,
+                    'item_id', mapped_values.legacy_item_id,
+                    'recipient_id', mapped_values.legacy_recipient_user_id,
+                    'read', mapped_values.is_read,
+                    'send', mapped_values.is_to_send,
+                    'sent', mapped_values.is_sent
+                ))
+        end as metadata,
         mapped_values.legacy_recipient_user_id as _legacy_recipient_user_id,
         mapped_values.legacy_item_id as _legacy_item_id,
         mapped_values.template_name as _legacy_template_name,
         mapped_values.is_recipient_in_source as _is_recipient_in_source,
         case
-            when mapped_values.is_removed or not mapped_values.is_order_item
-                or mapped_values.item_order_id is not null then null
+            when
+                mapped_values.is_removed
+                or not mapped_values.is_order_item
+                or mapped_values.item_order_id is not null
+                then null
             when mapped_values.is_item_instruction_in_source then 'order_not_migrated'
             else 'instruction_missing'
         end as _order_problem,
-        not mapped_values.is_removed and mapped_values.is_unknown_template
-            as _is_unknown_template,
-        not mapped_values.is_removed and not mapped_values.is_context_object
-        and mapped_values.template_context_text is not null as _is_context_invalid,
+        (
+            not mapped_values.is_removed and mapped_values.is_unknown_template
+        ) as _is_unknown_template,
+        (
+            not mapped_values.is_removed
+            and not mapped_values.is_context_object
+            and mapped_values.template_context_text is not null
+        ) as _is_context_invalid,
         mapped_values.is_removed as _is_removed,
         mapped_values.is_deleted_in_source as _is_deleted_in_source,
-        not mapped_values.is_in_scope and not mapped_values.is_deleted_in_source
-            as _is_out_of_scope,
+        (
+            not mapped_values.is_in_scope and not mapped_values.is_deleted_in_source
+        ) as _is_out_of_scope,
         mapped_values._target_id is not null as _has_target_row,
         {%- if full_build %}
         mapped_values.synced_run > (select first_sync.synced_run from first_sync)
@@ -354,7 +421,7 @@ gone_before_first_sync as (
     where
         targets.is_active is distinct from false
         and not exists (
-            select 1 from notifications
+            select notifications.legacy_notification_id from notifications
             where notifications.legacy_notification_id = targets.legacy_record_id
         )
 ),
@@ -370,26 +437,54 @@ compared as (
         mapped.*,
         mapped._has_target_row and known.legacy_key is null as _written_by_earlier_scripts,
         array_remove(array[
-            case when mapped.message_type is distinct from mapped._target_message_type
-                then 'message_type' end,
-            case when mapped.order_id is distinct from mapped._target_order_id then 'order_id' end,
-            case when mapped.recipient_id is distinct from mapped._target_recipient_id
-                then 'recipient_id' end,
-            case when mapped.message_code is distinct from mapped._target_message_code
-                then 'message_code' end,
-            case when mapped.message_data is distinct from mapped._target_message_data
-                then 'message_data' end,
-            case when mapped.message is distinct from mapped._target_message then 'message' end,
-            case when mapped.barcode is distinct from mapped._target_barcode then 'barcode' end,
-            case when mapped.tracking_number is distinct from mapped._target_tracking_number
-                then 'tracking_number' end,
-            case when mapped.carrier is distinct from mapped._target_carrier then 'carrier' end,
-            case when mapped.processed is distinct from mapped._target_processed
-                then 'processed' end,
-            case when mapped.processed_at is distinct from mapped._target_processed_at
-                then 'processed_at' end,
-            case when mapped.is_active is distinct from mapped._target_is_active
-                then 'is_active' end
+            case
+                when mapped.message_type is distinct from mapped._target_message_type
+                    then 'message_type'
+            end,
+            case
+                when mapped.order_id is distinct from mapped._target_order_id
+                    then 'order_id'
+            end,
+            case
+                when mapped.recipient_id is distinct from mapped._target_recipient_id
+                    then 'recipient_id'
+            end,
+            case
+                when mapped.message_code is distinct from mapped._target_message_code
+                    then 'message_code'
+            end,
+            case
+                when mapped.message_data is distinct from mapped._target_message_data
+                    then 'message_data'
+            end,
+            case
+                when mapped.message is distinct from mapped._target_message
+                    then 'message'
+            end,
+            case
+                when mapped.barcode is distinct from mapped._target_barcode
+                    then 'barcode'
+            end,
+            case
+                when mapped.tracking_number is distinct from mapped._target_tracking_number
+                    then 'tracking_number'
+            end,
+            case
+                when mapped.carrier is distinct from mapped._target_carrier
+                    then 'carrier'
+            end,
+            case
+                when mapped.processed is distinct from mapped._target_processed
+                    then 'processed'
+            end,
+            case
+                when mapped.processed_at is distinct from mapped._target_processed_at
+                    then 'processed_at'
+            end,
+            case
+                when mapped.is_active is distinct from mapped._target_is_active
+                    then 'is_active'
+            end
         ], null) as _drift_columns
     from all_mapped as mapped
     left join known on mapped.legacy_record_id::text = known.legacy_key
@@ -403,6 +498,9 @@ checked as (
             issue_when("not compared._is_removed and compared.recipient_id is null", "error",
                 "recipient_not_migrated",
                 "format('recipient user %s %s', compared._legacy_recipient_user_id, case when compared._is_recipient_in_source then 'has no profiles row (held back or not migrated yet)' else 'is not in the legacy database' end)"),
+            issue_when("not compared._is_removed and compared.message_type not in ('info', 'order_update', 'shipment_update', 'payment_update', 'case_update', 'reminder', 'welcome', 'status_update', 'notification')",
+                "error", "message_type_not_allowed",
+                "format('message_type %s breaks system_messages_message_type_check (template_message_types)', quote_literal(compared.message_type))"),
             issue_when("compared._order_problem = 'order_not_migrated'", "warning",
                 "order_not_migrated",
                 "format('item instruction %s has no orders row (held back or not migrated yet): order_id left null', compared._legacy_item_id)"),

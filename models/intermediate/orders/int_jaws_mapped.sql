@@ -52,7 +52,9 @@ products as (
 ),
 
 known as (
-    select legacy_key from {{ source('diffmig', 'entity_rows') }} where entity = 'jaws'
+    select entity_rows.legacy_key
+    from {{ source('diffmig', 'entity_rows') }} as entity_rows
+    where entity_rows.entity = 'jaws'
 ),
 
 retried as (
@@ -64,7 +66,9 @@ first_sync as (
 ),
 
 reason_fallback as (
-    select reasons.replacement_reason from reasons where reasons.is_fallback
+    select reasons.replacement_reason
+    from reasons
+    where reasons.is_fallback
 ),
 
 -- Every instruction column that points at a jaw.
@@ -103,12 +107,14 @@ pointer_summary as (
 
 chosen_pointers as (
     select distinct on (pointers.legacy_jaw_id)
-        pointers.*
+        pointers.legacy_jaw_id,
+        pointers.legacy_instruction_id,
+        pointers.jaw_type
     from pointers
     order by
-        pointers.legacy_jaw_id,
-        pointers.is_deleted_in_source,
-        pointers.legacy_instruction_id,
+        pointers.legacy_jaw_id asc,
+        pointers.is_deleted_in_source asc,
+        pointers.legacy_instruction_id asc,
         pointers.jaw_type desc
 ),
 
@@ -202,9 +208,8 @@ gone_before_first_sync as (
         true as _is_gone_before_first_sync,
         false as _is_changed_after_first_sync
     from targets
-    where not exists (
-        select 1 from jaws where jaws.legacy_jaw_id = targets.legacy_jaw_id
-    )
+    left join jaws on targets.legacy_jaw_id = jaws.legacy_jaw_id
+    where jaws.legacy_jaw_id is null
 ),
 
 all_mapped as (
@@ -224,10 +229,14 @@ compared as (
             case when mapped.jaw_type is distinct from targets.jaw_type then 'jaw_type' end,
             case when mapped.labial is distinct from targets.labial then 'labial' end,
             case when mapped.bond_teeth is distinct from targets.bond_teeth then 'bond_teeth' end,
-            case when mapped.extract_teeth is distinct from targets.extract_teeth
-                then 'extract_teeth' end,
-            case when mapped.replacement_reason is distinct from targets.replacement_reason
-                then 'replacement_reason' end
+            case
+                when mapped.extract_teeth is distinct from targets.extract_teeth
+                    then 'extract_teeth'
+            end,
+            case
+                when mapped.replacement_reason is distinct from targets.replacement_reason
+                    then 'replacement_reason'
+            end
         ], null) as _drift_columns
     from all_mapped as mapped
     left join targets on mapped.legacy_jaw_id = targets.legacy_jaw_id
@@ -239,30 +248,32 @@ checked as (
         compared.*,
         compared.legacy_jaw_id::text as _legacy_key,
         -- a jaw deleted in the source that never reached the target has nothing to report
-        case when compared._is_deleted_in_source and not compared._has_target_row then '[]'::jsonb
-        when compared._is_deleted_in_source then {{ issues_array([
-            issue_when("true", "warning", "deleted_in_source",
-                "case when compared._is_gone_before_first_sync"
-                ~ " then 'jaw deleted in the legacy database before the first sync: target row kept'"
-                ~ " else 'jaw deleted in the legacy database: target row kept (jaws has no soft-delete column)' end"),
-        ]) }}
-        else {{ issues_array([
-            issue_when("compared._pointer_count = 0", "error", "jaw_without_instruction",
-                "format('no instruction points at jaw %s (upper_jaw_id or lower_jaw_id): no order', compared.legacy_jaw_id)"),
-            issue_when("compared._pointer_count > 0 and compared.order_id is null", "error",
-                "order_not_migrated",
-                "format('instruction %s has no order (held back or not yet migrated)', compared._legacy_instruction_id)"),
-            issue_when("compared._pointer_count > 1", "warning", "jaw_shared",
-                "format('jaw pointed at by %s: mapped from instruction %s', compared._pointer_list, compared._legacy_instruction_id)"),
-            issue_when("compared._legacy_product_id is not null and compared.product_id is null",
-                "error", "product_not_migrated",
-                "format('product %s is not in products', compared._legacy_product_id)"),
-            issue_when("compared._is_unknown_reason", "warning", "unknown_replacement_reason",
-                "format('reason %s is not in seed jaw_replacement_reasons: %s', compared._reason_code, compared.replacement_reason)"),
-            issue_when("compared._written_by_earlier_scripts and cardinality(compared._drift_columns) > 0",
-                "warning", "drift",
-                "'earlier scripts'' row differs in: ' || array_to_string(compared._drift_columns, ', ')"),
-        ]) }} end as _issues
+        case
+            when compared._is_deleted_in_source and not compared._has_target_row then '[]'::jsonb
+            when compared._is_deleted_in_source then {{ issues_array([
+                issue_when("true", "warning", "deleted_in_source",
+                    "case when compared._is_gone_before_first_sync"
+                    ~ " then 'jaw deleted in the legacy database before the first sync: target row kept'"
+                    ~ " else 'jaw deleted in the legacy database: target row kept (jaws has no soft-delete column)' end"),
+            ]) }}
+            else {{ issues_array([
+                issue_when("compared._pointer_count = 0", "error", "jaw_without_instruction",
+                    "format('no instruction points at jaw %s (upper_jaw_id or lower_jaw_id): no order', compared.legacy_jaw_id)"),
+                issue_when("compared._pointer_count > 0 and compared.order_id is null", "error",
+                    "order_not_migrated",
+                    "format('instruction %s has no order (held back or not yet migrated)', compared._legacy_instruction_id)"),
+                issue_when("compared._pointer_count > 1", "warning", "jaw_shared",
+                    "format('jaw pointed at by %s: mapped from instruction %s', compared._pointer_list, compared._legacy_instruction_id)"),
+                issue_when("compared._legacy_product_id is not null and compared.product_id is null",
+                    "error", "product_not_migrated",
+                    "format('product %s is not in products', compared._legacy_product_id)"),
+                issue_when("compared._is_unknown_reason", "warning", "unknown_replacement_reason",
+                    "format('reason %s is not in seed jaw_replacement_reasons: %s', compared._reason_code, compared.replacement_reason)"),
+                issue_when("compared._written_by_earlier_scripts and cardinality(compared._drift_columns) > 0",
+                    "warning", "drift",
+                    "'earlier scripts'' row differs in: ' || array_to_string(compared._drift_columns, ', ')"),
+            ]) }}
+        end as _issues
     from compared
 ),
 

@@ -34,7 +34,9 @@ cases as (
 ),
 
 known as (
-    select legacy_key from {{ source('diffmig', 'entity_rows') }} where entity = 'order_cases'
+    select entity_rows.legacy_key
+    from {{ source('diffmig', 'entity_rows') }} as entity_rows
+    where entity_rows.entity = 'order_cases'
 ),
 
 retried as (
@@ -157,8 +159,10 @@ compared as (
         targets.order_case_id is not null and known.legacy_key is null
             as _written_by_earlier_scripts,
         array_remove(array[
-            case when mapped.relationship_type is distinct from targets.relationship_type
-                then 'relationship_type' end,
+            case
+                when mapped.relationship_type is distinct from targets.relationship_type
+                    then 'relationship_type'
+            end,
             case when mapped.is_active is distinct from targets.is_active then 'is_active' end
         ], null) as _drift_columns
     from mapped
@@ -173,16 +177,18 @@ checked as (
     select
         compared.*,
         -- a pair deleted in the source that never reached the target has nothing to deactivate
-        case when compared._is_deleted_in_source and not compared._has_target_row then '[]'::jsonb
-        else {{ issues_array([
-            issue_when("compared.order_id is null", "error", "order_not_migrated",
-                "format('instruction %s has no order (held back or not yet migrated)', compared._legacy_instruction_id)"),
-            issue_when("compared.case_id is null", "error", "case_not_migrated",
-                "format('patient %s has no case (held back or not yet migrated)', compared._legacy_patient_id)"),
-            issue_when("compared._written_by_earlier_scripts and cardinality(compared._drift_columns) > 0",
-                "warning", "drift",
-                "'earlier scripts'' row differs in: ' || array_to_string(compared._drift_columns, ', ')"),
-        ]) }} end as _issues
+        case
+            when compared._is_deleted_in_source and not compared._has_target_row then '[]'::jsonb
+            else {{ issues_array([
+                issue_when("compared.order_id is null", "error", "order_not_migrated",
+                    "format('instruction %s has no order (held back or not yet migrated)', compared._legacy_instruction_id)"),
+                issue_when("compared.case_id is null", "error", "case_not_migrated",
+                    "format('patient %s has no case (held back or not yet migrated)', compared._legacy_patient_id)"),
+                issue_when("compared._written_by_earlier_scripts and cardinality(compared._drift_columns) > 0",
+                    "warning", "drift",
+                    "'earlier scripts'' row differs in: ' || array_to_string(compared._drift_columns, ', ')"),
+            ]) }}
+        end as _issues
     from compared
 ),
 

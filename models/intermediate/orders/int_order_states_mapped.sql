@@ -50,7 +50,9 @@ profiles as (
 ),
 
 known as (
-    select legacy_key from {{ source('diffmig', 'entity_rows') }} where entity = 'order_states'
+    select entity_rows.legacy_key
+    from {{ source('diffmig', 'entity_rows') }} as entity_rows
+    where entity_rows.entity = 'order_states'
 ),
 
 retried as (
@@ -62,7 +64,9 @@ first_sync as (
 ),
 
 status_fallback as (
-    select status_names.status_name from status_names where status_names.is_fallback
+    select status_names.status_name
+    from status_names
+    where status_names.is_fallback
 ),
 
 considered as (
@@ -130,9 +134,8 @@ gone_before_first_sync as (
         true as _is_gone_before_first_sync,
         false as _is_changed_after_first_sync
     from targets
-    where not exists (
-        select 1 from states where states.legacy_state_id = targets.legacy_state_id
-    )
+    left join states on targets.legacy_state_id = states.legacy_state_id
+    where states.legacy_state_id is null
 ),
 
 all_mapped as (
@@ -149,15 +152,21 @@ compared as (
             as _written_by_earlier_scripts,
         array_remove(array[
             case when mapped.order_id is distinct from targets.order_id then 'order_id' end,
-            case when mapped.status_code is distinct from targets.status_code
-                then 'status_code' end,
-            case when mapped.status_name is distinct from targets.status_name
-                then 'status_name' end,
+            case
+                when mapped.status_code is distinct from targets.status_code
+                    then 'status_code'
+            end,
+            case
+                when mapped.status_name is distinct from targets.status_name
+                    then 'status_name'
+            end,
             case when mapped.is_active is distinct from targets.is_active then 'is_active' end,
             case when mapped.changed_by is distinct from targets.changed_by then 'changed_by' end,
             case when mapped.changed_at is distinct from targets.changed_at then 'changed_at' end,
-            case when mapped.legacy_instruction_id is distinct from targets.legacy_instruction_id
-                then 'legacy_instruction_id' end
+            case
+                when mapped.legacy_instruction_id is distinct from targets.legacy_instruction_id
+                    then 'legacy_instruction_id'
+            end
         ], null) as _drift_columns
     from all_mapped as mapped
     left join targets on mapped.legacy_state_id = targets.legacy_state_id
@@ -169,40 +178,42 @@ checked as (
         compared.*,
         compared.legacy_state_id::text as _legacy_key,
         -- a state deleted in the source that never reached the target has nothing to report
-        case when compared._is_deleted_in_source and not compared._has_target_row then '[]'::jsonb
-        when compared._is_deleted_in_source then {{ issues_array([
-            issue_when("true", "warning", "deleted_in_source",
-                "case when compared._is_gone_before_first_sync"
-                ~ " then 'state deleted in the legacy database before the first sync: target row kept'"
-                ~ " else 'state deleted in the legacy database: target row kept (order_states has no soft-delete column)' end"),
-        ]) }}
-        else {{ issues_array([
-            issue_when("compared.order_id is null and not compared._is_instruction_in_source",
-                "error", "instruction_missing",
-                "format('instruction %s does not exist in the legacy database and has no order', compared.legacy_instruction_id)"),
-            issue_when("compared.order_id is null and compared._is_instruction_in_source",
-                "error", "order_not_migrated",
-                "format('instruction %s has no order (held back or not yet migrated)', compared.legacy_instruction_id)"),
-            issue_when("compared.changed_at is null", "error", "changed_at_missing",
-                "'changed_at is null (order_states.changed_at is not null)'"),
-            issue_when("compared.is_active is null", "error", "on_missing",
-                "'on is null (order_states.is_active is not null)'"),
-            issue_when("compared.status_code is null", "error", "status_missing",
-                "'status is null (order_states.status_code is not null)'"),
-            issue_when("compared._legacy_actor_user_id is not null and compared.changed_by is null"
-                ~ " and compared._is_actor_in_source",
-                "error", "actor_not_migrated",
-                "format('actor user %s has no profile (held back or not yet migrated)', compared._legacy_actor_user_id)"),
-            issue_when("compared._legacy_actor_user_id is not null and compared.changed_by is null"
-                ~ " and not compared._is_actor_in_source",
-                "warning", "actor_missing",
-                "format('actor user %s does not exist in the legacy database and has no profile: changed_by left null', compared._legacy_actor_user_id)"),
-            issue_when("compared._is_unknown_status", "warning", "unknown_state_status",
-                "format('status %s is not in seed state_status_names: %s', coalesce(compared.status_code::text, 'null'), compared.status_name)"),
-            issue_when("compared._written_by_earlier_scripts and cardinality(compared._drift_columns) > 0",
-                "warning", "drift",
-                "'earlier scripts'' row differs in: ' || array_to_string(compared._drift_columns, ', ')"),
-        ]) }} end as _issues
+        case
+            when compared._is_deleted_in_source and not compared._has_target_row then '[]'::jsonb
+            when compared._is_deleted_in_source then {{ issues_array([
+                issue_when("true", "warning", "deleted_in_source",
+                    "case when compared._is_gone_before_first_sync"
+                    ~ " then 'state deleted in the legacy database before the first sync: target row kept'"
+                    ~ " else 'state deleted in the legacy database: target row kept (order_states has no soft-delete column)' end"),
+            ]) }}
+            else {{ issues_array([
+                issue_when("compared.order_id is null and not compared._is_instruction_in_source",
+                    "error", "instruction_missing",
+                    "format('instruction %s does not exist in the legacy database and has no order', compared.legacy_instruction_id)"),
+                issue_when("compared.order_id is null and compared._is_instruction_in_source",
+                    "error", "order_not_migrated",
+                    "format('instruction %s has no order (held back or not yet migrated)', compared.legacy_instruction_id)"),
+                issue_when("compared.changed_at is null", "error", "changed_at_missing",
+                    "'changed_at is null (order_states.changed_at is not null)'"),
+                issue_when("compared.is_active is null", "error", "on_missing",
+                    "'on is null (order_states.is_active is not null)'"),
+                issue_when("compared.status_code is null", "error", "status_missing",
+                    "'status is null (order_states.status_code is not null)'"),
+                issue_when("compared._legacy_actor_user_id is not null and compared.changed_by is null"
+                    ~ " and compared._is_actor_in_source",
+                    "error", "actor_not_migrated",
+                    "format('actor user %s has no profile (held back or not yet migrated)', compared._legacy_actor_user_id)"),
+                issue_when("compared._legacy_actor_user_id is not null and compared.changed_by is null"
+                    ~ " and not compared._is_actor_in_source",
+                    "warning", "actor_missing",
+                    "format('actor user %s does not exist in the legacy database and has no profile: changed_by left null', compared._legacy_actor_user_id)"),
+                issue_when("compared._is_unknown_status", "warning", "unknown_state_status",
+                    "format('status %s is not in seed state_status_names: %s', coalesce(compared.status_code::text, 'null'), compared.status_name)"),
+                issue_when("compared._written_by_earlier_scripts and cardinality(compared._drift_columns) > 0",
+                    "warning", "drift",
+                    "'earlier scripts'' row differs in: ' || array_to_string(compared._drift_columns, ', ')"),
+            ]) }}
+        end as _issues
     from compared
 ),
 

@@ -5,7 +5,9 @@
     profile is a doctor (the validate_orders trigger raises otherwise). Considers the instructions
     synced since the last applied run, those whose patient or course was, those with open errors,
     those whose target order holds a doctor the trigger would now reject, and target orders whose
-    instruction was deleted before diffmig first synced it (only deleted and deleted_at change). -#}
+    instruction was deleted before diffmig first synced it. An instruction gone from the source
+    changes only deleted and deleted_at of its order (the other columns keep the target's values;
+    a doctor the trigger would reject is cleared). -#}
 with
 
 instructions as (
@@ -70,7 +72,9 @@ offices as (
 ),
 
 known as (
-    select legacy_key from {{ source('diffmig', 'entity_rows') }} where entity = 'orders'
+    select entity_rows.legacy_key
+    from {{ source('diffmig', 'entity_rows') }} as entity_rows
+    where entity_rows.entity = 'orders'
 ),
 
 retried as (
@@ -93,11 +97,15 @@ first_sync as (
 ),
 
 status_fallback as (
-    select order_status.order_status from order_status where order_status.is_fallback
+    select order_status.order_status
+    from order_status
+    where order_status.is_fallback
 ),
 
 course_type_fallback as (
-    select course_types.course_type from course_types where course_types.is_fallback
+    select course_types.course_type
+    from course_types
+    where course_types.is_fallback
 ),
 
 considered as (
@@ -258,10 +266,8 @@ gone_before_first_sync as (
         false as _is_changed_after_first_sync
     from targets
     left join valid_doctors on targets.doctor_id = valid_doctors.doctor_id
-    where not exists (
-        select 1 from instructions
-        where instructions.legacy_instruction_id = targets.legacy_instruction_id
-    )
+    left join instructions on targets.legacy_instruction_id = instructions.legacy_instruction_id
+    where instructions.legacy_instruction_id is null
 ),
 
 all_mapped as (
@@ -274,23 +280,34 @@ compared as (
     select
         mapped.*,
         targets.order_id is not null as _has_target_row,
+        -- an instruction gone from the source changes only deleted and deleted_at (and a doctor
+        -- validate_orders would reject) of its target order: its last content is not re-applied
+        mapped._is_deleted_in_source and targets.order_id is not null as _keeps_target_values,
         targets.order_id is not null and known.legacy_key is null as _written_by_earlier_scripts,
         array_remove(array[
-            case when mapped.order_number is distinct from targets.order_number
-                then 'order_number' end,
+            case
+                when mapped.order_number is distinct from targets.order_number
+                    then 'order_number'
+            end,
             case when mapped.patient_id is distinct from targets.patient_id then 'patient_id' end,
             case when mapped.doctor_id is distinct from targets.doctor_id then 'doctor_id' end,
             case when mapped.office_id is distinct from targets.office_id then 'office_id' end,
-            case when mapped.course_type is distinct from targets.course_type
-                then 'course_type' end,
+            case
+                when mapped.course_type is distinct from targets.course_type
+                    then 'course_type'
+            end,
             case when mapped.status is distinct from targets.status then 'status' end,
             case when mapped.notes is distinct from targets.notes then 'notes' end,
             case when mapped.complaint is distinct from targets.complaint then 'complaint' end,
             case when mapped.amount is distinct from targets.amount then 'amount' end,
-            case when mapped.submitted_at is distinct from targets.submitted_at
-                then 'submitted_at' end,
-            case when mapped.approved_at is distinct from targets.approved_at
-                then 'approved_at' end,
+            case
+                when mapped.submitted_at is distinct from targets.submitted_at
+                    then 'submitted_at'
+            end,
+            case
+                when mapped.approved_at is distinct from targets.approved_at
+                    then 'approved_at'
+            end,
             case when mapped.shipped_at is distinct from targets.shipped_at then 'shipped_at' end,
             case when mapped.deleted is distinct from targets.deleted then 'deleted' end,
             case when mapped.deleted_at is distinct from targets.deleted_at then 'deleted_at' end,
@@ -307,41 +324,45 @@ checked as (
         compared.*,
         compared.legacy_instruction_id::text as _legacy_key,
         -- a hard-deleted instruction that never reached the target has nothing to apply or report
-        case when compared._is_deleted_in_source and not compared._has_target_row then '[]'::jsonb
-        else {{ issues_array([
-            issue_when("compared.patient_id is null and not compared._is_patient_in_source",
-                "error", "patient_missing",
-                "format('patient %s does not exist in the legacy database and has no target row', compared._legacy_patient_id)"),
-            issue_when("compared.patient_id is null and compared._is_patient_in_source",
-                "error", "patient_not_migrated",
-                "format('patient %s is not in patients (held back or not yet migrated)', compared._legacy_patient_id)"),
-            issue_when("compared._legacy_doctor_user_id is not null and compared.doctor_id is null"
-                ~ " and compared._doctor_profile_type = 'doctor' and not compared._is_deleted_in_source",
-                "error", "doctor_not_migrated",
-                "format('doctor user %s of patient %s has no doctors row with a doctor profile yet', compared._legacy_doctor_user_id, compared._legacy_patient_id)"),
-            issue_when("compared._legacy_doctor_user_id is not null and compared.doctor_id is null"
-                ~ " and compared._doctor_profile_type is distinct from 'doctor'",
-                "warning", "doctor_not_a_doctor",
-                "format('doctor user %s of patient %s is %s, not a doctor: doctor_id left null', compared._legacy_doctor_user_id, compared._legacy_patient_id, coalesce(compared._doctor_profile_type, 'unknown'))"),
-            issue_when("compared._target_patient_doctor_id is not null and compared.doctor_id is null",
-                "warning", "doctor_not_a_doctor",
-                "format('doctor %s is no doctors row with a doctor profile any more: doctor_id left null', compared._target_patient_doctor_id)"),
-            issue_when("compared._legacy_office_id is not null and compared.office_id is null"
-                ~ " and not compared._is_deleted_in_source",
-                "error", "office_not_migrated",
-                "format('office %s of patient %s is not in offices', compared._legacy_office_id, compared._legacy_patient_id)"),
-            issue_when("abs(compared._legacy_price) >= 100000000", "error", "amount_out_of_range",
-                "format('price %s does not fit numeric(10,2)', compared._legacy_price)"),
-            issue_when("compared._is_unknown_status", "warning", "unknown_order_status",
-                "format('status %s is not in seed order_status: %s', coalesce(compared._status_code::text, 'null'), compared.status)"),
-            issue_when("compared._is_unknown_course_type", "warning", "unknown_course_type",
-                "format('course %s type %s is not in seed course_types: %s', compared._legacy_course_id, coalesce(compared._course_type_code::text, 'null'), compared.course_type)"),
-            issue_when("compared._is_exports_invalid", "warning", "invalid_json_exports",
-                "'exports is not valid JSON: kept as legacy_exports'"),
-            issue_when("compared._written_by_earlier_scripts and cardinality(compared._drift_columns) > 0",
-                "warning", "drift",
-                "'earlier scripts'' row differs in: ' || array_to_string(compared._drift_columns, ', ')"),
-        ]) }} end as _issues
+        case
+            when compared._is_deleted_in_source and not compared._has_target_row then '[]'::jsonb
+            else {{ issues_array([
+                issue_when("compared.patient_id is null and not compared._is_patient_in_source"
+                    ~ " and not compared._keeps_target_values",
+                    "error", "patient_missing",
+                    "format('patient %s does not exist in the legacy database and has no target row', compared._legacy_patient_id)"),
+                issue_when("compared.patient_id is null and compared._is_patient_in_source"
+                    ~ " and not compared._keeps_target_values",
+                    "error", "patient_not_migrated",
+                    "format('patient %s is not in patients (held back or not yet migrated)', compared._legacy_patient_id)"),
+                issue_when("compared._legacy_doctor_user_id is not null and compared.doctor_id is null"
+                    ~ " and compared._doctor_profile_type = 'doctor' and not compared._is_deleted_in_source",
+                    "error", "doctor_not_migrated",
+                    "format('doctor user %s of patient %s has no doctors row with a doctor profile yet', compared._legacy_doctor_user_id, compared._legacy_patient_id)"),
+                issue_when("compared._legacy_doctor_user_id is not null and compared.doctor_id is null"
+                    ~ " and compared._doctor_profile_type is distinct from 'doctor'",
+                    "warning", "doctor_not_a_doctor",
+                    "format('doctor user %s of patient %s is %s, not a doctor: doctor_id left null', compared._legacy_doctor_user_id, compared._legacy_patient_id, coalesce(compared._doctor_profile_type, 'unknown'))"),
+                issue_when("compared._target_patient_doctor_id is not null and compared.doctor_id is null",
+                    "warning", "doctor_not_a_doctor",
+                    "format('doctor %s is no doctors row with a doctor profile any more: doctor_id left null', compared._target_patient_doctor_id)"),
+                issue_when("compared._legacy_office_id is not null and compared.office_id is null"
+                    ~ " and not compared._is_deleted_in_source",
+                    "error", "office_not_migrated",
+                    "format('office %s of patient %s is not in offices', compared._legacy_office_id, compared._legacy_patient_id)"),
+                issue_when("abs(compared._legacy_price) >= 100000000", "error", "amount_out_of_range",
+                    "format('price %s does not fit numeric(10,2)', compared._legacy_price)"),
+                issue_when("compared._is_unknown_status", "warning", "unknown_order_status",
+                    "format('status %s is not in seed order_status: %s', coalesce(compared._status_code::text, 'null'), compared.status)"),
+                issue_when("compared._is_unknown_course_type", "warning", "unknown_course_type",
+                    "format('course %s type %s is not in seed course_types: %s', compared._legacy_course_id, coalesce(compared._course_type_code::text, 'null'), compared.course_type)"),
+                issue_when("compared._is_exports_invalid", "warning", "invalid_json_exports",
+                    "'exports is not valid JSON: kept as legacy_exports'"),
+                issue_when("compared._written_by_earlier_scripts and cardinality(compared._drift_columns) > 0",
+                    "warning", "drift",
+                    "'earlier scripts'' row differs in: ' || array_to_string(compared._drift_columns, ', ')"),
+            ]) }}
+        end as _issues
     from compared
 ),
 
@@ -349,7 +370,7 @@ decided as (
     select
         checked.*,
         not checked._issues @> '[{"severity": "error"}]'
-        and checked.patient_id is not null
+        and (checked.patient_id is not null or checked._keeps_target_values)
         and (not checked._is_deleted_in_source or checked._has_target_row)
         and (
             not checked._written_by_earlier_scripts
@@ -358,51 +379,15 @@ decided as (
             or checked._is_updated_after_earlier_scripts
             or checked._is_changed_after_first_sync
             or {{ var('reconcile', false) }}
-        ) as _apply,
-        -- a delete of an earlier scripts' row that otherwise drifts changes only deleted and
-        -- deleted_at: the drift stays reported, not overwritten
-        checked._written_by_earlier_scripts
-        and cardinality(checked._drift_columns) > 0
-        and checked._is_deleted_in_source
-        and not checked._is_gone_before_first_sync
-        and not checked._is_updated_after_earlier_scripts
-        and not {{ var('reconcile', false) }} as _keeps_target_values
+        ) as _apply
     from checked
 ),
 
 resolved as (
     select
         decided.id,
-        case when decided._keeps_target_values then targets.order_number
-            else decided.order_number end as order_number,
-        case when decided._keeps_target_values then targets.patient_id
-            else decided.patient_id end as patient_id,
-        case when decided._keeps_target_values then target_doctors.doctor_id
-            else decided.doctor_id end as doctor_id,
-        case when decided._keeps_target_values then targets.office_id
-            else decided.office_id end as office_id,
-        case when decided._keeps_target_values then targets.course_type
-            else decided.course_type end as course_type,
-        case when decided._keeps_target_values then targets.status
-            else decided.status end as status,
-        case when decided._keeps_target_values then targets.notes
-            else decided.notes end as notes,
-        case when decided._keeps_target_values then targets.complaint
-            else decided.complaint end as complaint,
-        case when decided._keeps_target_values then targets.amount
-            else decided.amount end as amount,
-        case when decided._keeps_target_values then targets.submitted_at
-            else decided.submitted_at end as submitted_at,
-        case when decided._keeps_target_values then targets.approved_at
-            else decided.approved_at end as approved_at,
-        case when decided._keeps_target_values then targets.shipped_at
-            else decided.shipped_at end as shipped_at,
         decided.deleted,
         decided.deleted_at,
-        case when decided._keeps_target_values then targets.exports
-            else decided.exports end as exports,
-        case when decided._keeps_target_values then targets.suffix
-            else decided.suffix end as suffix,
         decided.legacy_instruction_id,
         decided.metadata,
         decided._legacy_patient_id,
@@ -420,7 +405,63 @@ resolved as (
         decided._keeps_target_values,
         decided._legacy_key,
         decided._issues,
-        decided._apply
+        decided._apply,
+        case
+            when decided._keeps_target_values then targets.order_number
+            else decided.order_number
+        end as order_number,
+        case
+            when decided._keeps_target_values then targets.patient_id
+            else decided.patient_id
+        end as patient_id,
+        case
+            when decided._keeps_target_values then target_doctors.doctor_id
+            else decided.doctor_id
+        end as doctor_id,
+        case
+            when decided._keeps_target_values then targets.office_id
+            else decided.office_id
+        end as office_id,
+        case
+            when decided._keeps_target_values then targets.course_type
+            else decided.course_type
+        end as course_type,
+        case
+            when decided._keeps_target_values then targets.status
+            else decided.status
+        end as status,
+        case
+            when decided._keeps_target_values then targets.notes
+            else decided.notes
+        end as notes,
+        case
+            when decided._keeps_target_values then targets.complaint
+            else decided.complaint
+        end as complaint,
+        case
+            when decided._keeps_target_values then targets.amount
+            else decided.amount
+        end as amount,
+        case
+            when decided._keeps_target_values then targets.submitted_at
+            else decided.submitted_at
+        end as submitted_at,
+        case
+            when decided._keeps_target_values then targets.approved_at
+            else decided.approved_at
+        end as approved_at,
+        case
+            when decided._keeps_target_values then targets.shipped_at
+            else decided.shipped_at
+        end as shipped_at,
+        case
+            when decided._keeps_target_values then targets.exports
+            else decided.exports
+        end as exports,
+        case
+            when decided._keeps_target_values then targets.suffix
+            else decided.suffix
+        end as suffix
     from decided
     left join targets on decided.legacy_instruction_id = targets.legacy_instruction_id
     left join valid_doctors as target_doctors on targets.doctor_id = target_doctors.doctor_id

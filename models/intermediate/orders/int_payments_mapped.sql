@@ -34,7 +34,9 @@ orders as (
 ),
 
 known as (
-    select legacy_key from {{ source('diffmig', 'entity_rows') }} where entity = 'payments'
+    select entity_rows.legacy_key
+    from {{ source('diffmig', 'entity_rows') }} as entity_rows
+    where entity_rows.entity = 'payments'
 ),
 
 retried as (
@@ -128,9 +130,8 @@ gone_before_first_sync as (
         true as _is_gone_before_first_sync,
         false as _is_changed_after_first_sync
     from targets
-    where not exists (
-        select 1 from payments where payments.legacy_payment_id = targets.legacy_payment_id
-    )
+    left join payments on targets.legacy_payment_id = payments.legacy_payment_id
+    where payments.legacy_payment_id is null
 ),
 
 all_mapped as (
@@ -148,10 +149,14 @@ compared as (
             case when mapped.order_id is distinct from targets.order_id then 'order_id' end,
             case when mapped.amount is distinct from targets.amount then 'amount' end,
             case when mapped.status is distinct from targets.status then 'status' end,
-            case when mapped.payment_method is distinct from targets.payment_method
-                then 'payment_method' end,
-            case when mapped.processed_at is distinct from targets.processed_at
-                then 'processed_at' end
+            case
+                when mapped.payment_method is distinct from targets.payment_method
+                    then 'payment_method'
+            end,
+            case
+                when mapped.processed_at is distinct from targets.processed_at
+                    then 'processed_at'
+            end
         ], null) as _drift_columns
     from all_mapped as mapped
     left join targets on mapped.legacy_payment_id = targets.legacy_payment_id
@@ -163,33 +168,35 @@ checked as (
         compared.*,
         compared.legacy_payment_id::text as _legacy_key,
         -- a payment deleted in the source that never reached the target has nothing to report
-        case when compared._is_deleted_in_source and not compared._has_target_row then '[]'::jsonb
-        when compared._is_deleted_in_source then {{ issues_array([
-            issue_when("true", "warning", "deleted_in_source",
-                "case when compared._is_gone_before_first_sync"
-                ~ " then 'payment deleted in the legacy database before the first sync: target row kept'"
-                ~ " else 'payment deleted in the legacy database: target row kept (payments has no soft-delete column)' end"),
-        ]) }}
-        else {{ issues_array([
-            issue_when("compared._legacy_instruction_id is null", "warning",
-                "payment_without_instruction", "'no instruction: order_id left null'"),
-            issue_when("compared._legacy_instruction_id is not null and compared.order_id is null"
-                ~ " and not compared._is_instruction_in_source",
-                "warning", "instruction_missing",
-                "format('instruction %s does not exist in the legacy database and has no order: order_id left null', compared._legacy_instruction_id)"),
-            issue_when("compared._legacy_instruction_id is not null and compared.order_id is null"
-                ~ " and compared._is_instruction_in_source",
-                "error", "order_not_migrated",
-                "format('instruction %s has no order (held back or not yet migrated)', compared._legacy_instruction_id)"),
-            issue_when("abs(compared._legacy_total_price) >= 100000000", "error",
-                "amount_out_of_range",
-                "format('total_price %s does not fit numeric(10,2)', compared._legacy_total_price)"),
-            issue_when("compared._is_installments_invalid", "warning", "invalid_json_installments",
-                "'installments is not valid JSON: kept as metadata.legacy.installments_text'"),
-            issue_when("compared._written_by_earlier_scripts and cardinality(compared._drift_columns) > 0",
-                "warning", "drift",
-                "'earlier scripts'' row differs in: ' || array_to_string(compared._drift_columns, ', ')"),
-        ]) }} end as _issues
+        case
+            when compared._is_deleted_in_source and not compared._has_target_row then '[]'::jsonb
+            when compared._is_deleted_in_source then {{ issues_array([
+                issue_when("true", "warning", "deleted_in_source",
+                    "case when compared._is_gone_before_first_sync"
+                    ~ " then 'payment deleted in the legacy database before the first sync: target row kept'"
+                    ~ " else 'payment deleted in the legacy database: target row kept (payments has no soft-delete column)' end"),
+            ]) }}
+            else {{ issues_array([
+                issue_when("compared._legacy_instruction_id is null", "warning",
+                    "payment_without_instruction", "'no instruction: order_id left null'"),
+                issue_when("compared._legacy_instruction_id is not null and compared.order_id is null"
+                    ~ " and not compared._is_instruction_in_source",
+                    "warning", "instruction_missing",
+                    "format('instruction %s does not exist in the legacy database and has no order: order_id left null', compared._legacy_instruction_id)"),
+                issue_when("compared._legacy_instruction_id is not null and compared.order_id is null"
+                    ~ " and compared._is_instruction_in_source",
+                    "error", "order_not_migrated",
+                    "format('instruction %s has no order (held back or not yet migrated)', compared._legacy_instruction_id)"),
+                issue_when("abs(compared._legacy_total_price) >= 100000000", "error",
+                    "amount_out_of_range",
+                    "format('total_price %s does not fit numeric(10,2)', compared._legacy_total_price)"),
+                issue_when("compared._is_installments_invalid", "warning", "invalid_json_installments",
+                    "'installments is not valid JSON: kept as metadata.legacy.installments_text'"),
+                issue_when("compared._written_by_earlier_scripts and cardinality(compared._drift_columns) > 0",
+                    "warning", "drift",
+                    "'earlier scripts'' row differs in: ' || array_to_string(compared._drift_columns, ', ')"),
+            ]) }}
+        end as _issues
     from compared
 ),
 

@@ -239,7 +239,7 @@ gone_before_first_sync as (
     left join known on targets.legacy_patient_id::text = known.legacy_key
     where
         not exists (
-            select 1 from staged
+            select staged.legacy_patient_id from staged
             where staged.legacy_patient_id = targets.legacy_patient_id
         )
         and (targets.archived is distinct from true or known.legacy_key is null)
@@ -256,32 +256,52 @@ compared as (
         mapped.*,
         targets.patient_id is not null and known.legacy_key is null as _written_by_earlier_scripts,
         array_remove(array[
-            case when mapped.profile_id is distinct from targets.profile_id then 'profile_id' end,
-            case when mapped.patient_number is distinct from targets.patient_number
+            case
+                when mapped.profile_id is distinct from targets.profile_id then 'profile_id'
+            end,
+            case
+                when mapped.patient_number is distinct from targets.patient_number
                     then 'patient_number'
             end,
-            case when mapped.suffix is distinct from targets.suffix then 'suffix' end,
-            case when mapped.sex is distinct from targets.sex then 'sex' end,
-            case when mapped.date_of_birth is distinct from targets.date_of_birth
+            case
+                when mapped.suffix is distinct from targets.suffix then 'suffix'
+            end,
+            case
+                when mapped.sex is distinct from targets.sex then 'sex'
+            end,
+            case
+                when mapped.date_of_birth is distinct from targets.date_of_birth
                     then 'date_of_birth'
             end,
-            case when mapped.primary_doctor_id is distinct from targets.primary_doctor_id
+            case
+                when mapped.primary_doctor_id is distinct from targets.primary_doctor_id
                     then 'primary_doctor_id'
             end,
-            case when mapped.assigned_office_id is distinct from targets.assigned_office_id
+            case
+                when mapped.assigned_office_id is distinct from targets.assigned_office_id
                     then 'assigned_office_id'
             end,
-            case when mapped.status is distinct from targets.status then 'status' end,
-            case when mapped.archived is distinct from targets.archived then 'archived' end,
-            case when mapped.suspended is distinct from targets.suspended then 'suspended' end,
-            case when mapped.schemes is distinct from targets.schemes then 'schemes' end,
+            case
+                when mapped.status is distinct from targets.status then 'status'
+            end,
+            case
+                when mapped.archived is distinct from targets.archived then 'archived'
+            end,
+            case
+                when mapped.suspended is distinct from targets.suspended then 'suspended'
+            end,
+            case
+                when mapped.schemes is distinct from targets.schemes then 'schemes'
+            end,
             case
                 when mapped.enrolled_at is distinct from targets.enrolled_at then 'enrolled_at'
             end,
-            case when mapped.legacy_user_id is distinct from targets.legacy_user_id
+            case
+                when mapped.legacy_user_id is distinct from targets.legacy_user_id
                     then 'legacy_user_id'
             end,
-            case when mapped.legacy_doctor_id is distinct from targets.legacy_doctor_id
+            case
+                when mapped.legacy_doctor_id is distinct from targets.legacy_doctor_id
                     then 'legacy_doctor_id'
             end
         ], null) as _drift_columns

@@ -42,7 +42,9 @@ offices as (
 ),
 
 known as (
-    select legacy_key from {{ source('diffmig', 'entity_rows') }} where entity = 'doctor_offices'
+    select entity_rows.legacy_key
+    from {{ source('diffmig', 'entity_rows') }} as entity_rows
+    where entity_rows.entity = 'doctor_offices'
 ),
 
 retried as (
@@ -60,9 +62,9 @@ pairs as (
         office_doctors.legacy_office_id || ':' || office_doctors.legacy_user_id as pair_key
     from office_doctors
     order by
-        office_doctors.legacy_office_id,
-        office_doctors.legacy_user_id,
-        office_doctors.is_deleted_in_source,
+        office_doctors.legacy_office_id asc,
+        office_doctors.legacy_user_id asc,
+        office_doctors.is_deleted_in_source asc,
         office_doctors.legacy_office_doctor_id desc
 ),
 
@@ -107,7 +109,7 @@ considered as (
         or pairs.pair_key in (select retried.legacy_key from retried)
 ),
 
-mapped_from_source as (
+mapped as (
     select
         coalesce(
             current_links.doctor_office_id,
@@ -116,8 +118,9 @@ mapped_from_source as (
         doctors.doctor_id,
         offices.office_id,
         not considered.is_deleted_in_source
-        and considered.legacy_office_doctor_id is not distinct from first_links.legacy_office_doctor_id
-            as is_primary,
+        and coalesce(
+            considered.legacy_office_doctor_id = first_links.legacy_office_doctor_id, false
+        ) as is_primary,
         not considered.is_deleted_in_source as is_active,
         jsonb_build_object('legacy', jsonb_build_object(
             'office_doctors_id', considered.legacy_office_doctor_id,
@@ -144,7 +147,7 @@ mapped_from_source as (
 -- A target link with no legacy pair any more (its dispatch_office_doctors row was moved to
 -- another office, or was gone before diffmig first synced): kept, made inactive and not primary
 -- (considered until that is applied and recorded).
-mapped_from_target as (
+links_without_pair as (
     select
         target_pairs.doctor_office_id as id,
         target_pairs.doctor_id,
@@ -170,10 +173,10 @@ mapped_from_target as (
         )
 ),
 
-mapped as (
-    select * from mapped_from_source
+all_mapped as (
+    select * from mapped
     union all
-    select * from mapped_from_target
+    select * from links_without_pair
 ),
 
 compared as (
@@ -183,7 +186,7 @@ compared as (
         and mapped.office_id is not null
         and row_number() over (
             partition by mapped.doctor_id, mapped.office_id
-            order by mapped.is_active desc, mapped._legacy_key
+            order by mapped.is_active desc, mapped._legacy_key asc
         ) > 1 as _is_duplicate_target_pair,
         targets.doctor_office_id is not null as _has_target_row,
         targets.doctor_office_id is not null and known.legacy_key is null
@@ -192,7 +195,7 @@ compared as (
             case when mapped.is_primary is distinct from targets.is_primary then 'is_primary' end,
             case when mapped.is_active is distinct from targets.is_active then 'is_active' end
         ], null) as _drift_columns
-    from mapped
+    from all_mapped as mapped
     left join targets
         on
             mapped.doctor_id = targets.doctor_id

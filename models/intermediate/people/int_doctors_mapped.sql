@@ -46,7 +46,9 @@ offices as (
 ),
 
 known as (
-    select legacy_key from {{ source('diffmig', 'entity_rows') }} where entity = 'doctors'
+    select entity_rows.legacy_key
+    from {{ source('diffmig', 'entity_rows') }} as entity_rows
+    where entity_rows.entity = 'doctors'
 ),
 
 retried as (
@@ -72,7 +74,10 @@ current_settings as (
     where
         not settings.is_deleted_in_source
         or (users.is_deleted_in_source and settings.synced_run = users.synced_run)
-    order by settings.legacy_user_id, settings.is_deleted_in_source, settings.legacy_doctor_setting_id
+    order by
+        settings.legacy_user_id asc,
+        settings.is_deleted_in_source asc,
+        settings.legacy_doctor_setting_id asc
 ),
 
 -- The doctor's first office link (lowest dispatch_office_doctors id) gives the primary office.
@@ -86,6 +91,28 @@ first_links as (
         not office_doctors.is_deleted_in_source
         or (users.is_deleted_in_source and office_doctors.synced_run = users.synced_run)
     order by office_doctors.legacy_user_id, office_doctors.legacy_office_doctor_id
+),
+
+-- The setting's columns as they go to metadata.legacy (timestamps as ISO 8601 UTC text).
+setting_values as (
+    select
+        current_settings.legacy_user_id,
+        jsonb_build_object(
+            'doctorsetting_id', current_settings.legacy_doctor_setting_id,
+            'clinical_preferences', current_settings.clinical_preferences,
+            'sq_customer_id', current_settings.square_customer_id,
+            'promised_payment', current_settings.has_promised_payment,
+            'credit', current_settings.credit,
+            'installment_payments', current_settings.installment_payments,
+            'baa_agreed_at', to_char(
+                current_settings.baa_agreed_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'
+            ),
+            'eula_agreed_at', to_char(
+                current_settings.eula_agreed_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'
+            ),
+            'company_account', current_settings.is_company_account
+        ) as legacy_values
+    from current_settings
 ),
 
 setting_changes as (
@@ -123,7 +150,7 @@ considered as (
         or doctor_changes.legacy_user_id::text in (select retried.legacy_key from retried)
 ),
 
-mapped_from_source as (
+mapped as (
     select
         keyed.target_id as id,
         profiles.profile_id,
@@ -138,26 +165,8 @@ mapped_from_source as (
         end as status,
         users.joined_at as joined_practice_at,
         users.legacy_user_id,
-        jsonb_build_object('legacy', case
-            when current_settings.legacy_doctor_setting_id is null then '{}'::jsonb
-            else jsonb_build_object(
-                'doctorsetting_id', current_settings.legacy_doctor_setting_id,
-                'clinical_preferences', current_settings.clinical_preferences,
-                'sq_customer_id', current_settings.square_customer_id,
-                'promised_payment', current_settings.has_promised_payment,
-                'credit', current_settings.credit,
-                'installment_payments', current_settings.installment_payments,
-                'baa_agreed_at', to_char(
-                    current_settings.baa_agreed_at at time zone 'UTC',
-                    'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'
-                ),
-                'eula_agreed_at', to_char(
-                    current_settings.eula_agreed_at at time zone 'UTC',
-                    'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'
-                ),
-                'company_account', current_settings.is_company_account
-            )
-        end) as metadata,
+        jsonb_build_object('legacy', coalesce(setting_values.legacy_values, '{}'::jsonb))
+            as metadata,
         profiles.profile_type as _profile_type,
         first_links.legacy_office_id as _legacy_primary_office_id,
         other_doctors.doctor_id as _other_doctor_id,
@@ -171,7 +180,7 @@ mapped_from_source as (
     inner join keyed on typed.legacy_user_id = keyed.legacy_key
     cross join first_sync
     left join profiles on typed.legacy_user_id = profiles.legacy_user_id
-    left join current_settings on typed.legacy_user_id = current_settings.legacy_user_id
+    left join setting_values on typed.legacy_user_id = setting_values.legacy_user_id
     left join first_links on typed.legacy_user_id = first_links.legacy_user_id
     left join offices on first_links.legacy_office_id = offices.legacy_office_id
     left join targets as other_doctors
@@ -182,7 +191,7 @@ mapped_from_source as (
 
 -- A target doctor whose user is in no staged row (deleted before diffmig first synced): its
 -- values are kept, its status becomes inactive (considered until that is applied and recorded).
-mapped_from_target as (
+gone_before_first_sync as (
     select
         targets.doctor_id as id,
         targets.profile_id,
@@ -208,10 +217,10 @@ mapped_from_target as (
         and (targets.status is distinct from 'inactive' or known.legacy_key is null)
 ),
 
-mapped as (
-    select * from mapped_from_source
+all_mapped as (
+    select * from mapped
     union all
-    select * from mapped_from_target
+    select * from gone_before_first_sync
 ),
 
 compared as (
@@ -221,14 +230,17 @@ compared as (
         array_remove(array[
             case when mapped.profile_id is distinct from targets.profile_id then 'profile_id' end,
             case when mapped.doctor_number is distinct from targets.doctor_number
-                then 'doctor_number' end,
+                    then 'doctor_number'
+            end,
             case when mapped.primary_office_id is distinct from targets.primary_office_id
-                then 'primary_office_id' end,
+                    then 'primary_office_id'
+            end,
             case when mapped.status is distinct from targets.status then 'status' end,
             case when mapped.joined_practice_at is distinct from targets.joined_practice_at
-                then 'joined_practice_at' end
+                    then 'joined_practice_at'
+            end
         ], null) as _drift_columns
-    from mapped
+    from all_mapped as mapped
     left join targets on mapped.legacy_user_id = targets.legacy_user_id
     left join known on mapped.legacy_user_id::text = known.legacy_key
 ),

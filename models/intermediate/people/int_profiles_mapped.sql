@@ -29,7 +29,9 @@ targets as (
 ),
 
 known as (
-    select legacy_key from {{ source('diffmig', 'entity_rows') }} where entity = 'profiles'
+    select entity_rows.legacy_key
+    from {{ source('diffmig', 'entity_rows') }} as entity_rows
+    where entity_rows.entity = 'profiles'
 ),
 
 retried as (
@@ -50,13 +52,22 @@ cleaned_users as (
     select
         users.*,
         regexp_replace(
-            users.first_name, '^[\s\u00a0\u200b\u3000\ufeff]+|[\s\u00a0\u200b\u3000\ufeff]+$', '', 'g'
+            users.first_name,
+            '^[\s\u00a0\u200b\u3000\ufeff]+|[\s\u00a0\u200b\u3000\ufeff]+$',
+            '',
+            'g'
         ) as clean_first_name,
         regexp_replace(
-            users.last_name, '^[\s\u00a0\u200b\u3000\ufeff]+|[\s\u00a0\u200b\u3000\ufeff]+$', '', 'g'
+            users.last_name,
+            '^[\s\u00a0\u200b\u3000\ufeff]+|[\s\u00a0\u200b\u3000\ufeff]+$',
+            '',
+            'g'
         ) as clean_last_name,
         lower(regexp_replace(
-            users.email, '^[\s\u00a0\u200b\u3000\ufeff]+|[\s\u00a0\u200b\u3000\ufeff]+$', '', 'g'
+            users.email,
+            '^[\s\u00a0\u200b\u3000\ufeff]+|[\s\u00a0\u200b\u3000\ufeff]+$',
+            '',
+            'g'
         )) as clean_email
     from users
 ),
@@ -82,7 +93,7 @@ considered as (
         or typed.legacy_user_id::text in (select retried.legacy_key from retried)
 ),
 
-mapped_from_source as (
+mapped as (
     select
         keyed.target_id as id,
         typed.profile_type,
@@ -167,7 +178,7 @@ mapped_from_source as (
 -- A target profile whose user is in no staged row: the user was deleted before diffmig first
 -- synced. Its values are kept; only is_active becomes false (considered until that is applied
 -- and recorded).
-mapped_from_target as (
+gone_before_first_sync as (
     select
         targets.profile_id as id,
         targets.profile_type,
@@ -210,10 +221,10 @@ mapped_from_target as (
         and (targets.is_active is distinct from false or known.legacy_key is null)
 ),
 
-mapped as (
-    select * from mapped_from_source
+all_mapped as (
+    select * from mapped
     union all
-    select * from mapped_from_target
+    select * from gone_before_first_sync
 ),
 
 compared as (
@@ -223,29 +234,35 @@ compared as (
         coalesce(mapped._patient_updated_at > targets.updated_at, false) as _is_patient_newer,
         array_remove(array[
             case when mapped.profile_type is distinct from targets.profile_type
-                then 'profile_type' end,
+                    then 'profile_type'
+            end,
             case when mapped.first_name is distinct from targets.first_name then 'first_name' end,
             case when mapped.last_name is distinct from targets.last_name then 'last_name' end,
             case when mapped.email is distinct from targets.email then 'email' end,
             case when mapped.phone is distinct from targets.phone then 'phone' end,
             case when mapped.date_of_birth is distinct from targets.date_of_birth
-                then 'date_of_birth' end,
+                    then 'date_of_birth'
+            end,
             case when mapped.gender is distinct from targets.gender then 'gender' end,
             case when mapped.username is distinct from targets.username then 'username' end,
             case when mapped.password_hash is distinct from targets.password_hash
-                then 'password_hash' end,
+                    then 'password_hash'
+            end,
             case when mapped.is_active is distinct from targets.is_active then 'is_active' end,
             case when mapped.archived is distinct from targets.archived then 'archived' end,
             case when mapped.suspended is distinct from targets.suspended then 'suspended' end,
             case when mapped.patient_suffix is distinct from targets.patient_suffix
-                then 'patient_suffix' end,
+                    then 'patient_suffix'
+            end,
             case when mapped.last_login_at is distinct from targets.last_login_at
-                then 'last_login_at' end,
+                    then 'last_login_at'
+            end,
             case when mapped.legacy_patient_id is distinct from targets.legacy_patient_id
-                then 'legacy_patient_id' end,
+                    then 'legacy_patient_id'
+            end,
             case when mapped.created_at is distinct from targets.created_at then 'created_at' end
         ], null) as _drift_columns
-    from mapped
+    from all_mapped as mapped
     left join targets on mapped.legacy_user_id = targets.legacy_user_id
     left join known on mapped.legacy_user_id::text = known.legacy_key
 ),

@@ -58,7 +58,7 @@ groups_per_user as (
         memberships.legacy_user_id,
         array_agg(memberships.legacy_group_id order by memberships.legacy_group_id) as group_ids,
         array_agg(memberships.legacy_group_id order by memberships.legacy_group_id)
-            filter (where memberships.is_unknown_group) as unknown_group_ids,
+        filter (where memberships.is_unknown_group) as unknown_group_ids,
         (array_agg(
             memberships.profile_type
             order by memberships.precedence, memberships.legacy_group_id
@@ -90,7 +90,7 @@ patients_per_user as (
         patient_rows.legacy_user_id,
         count(*) filter (where patient_rows.is_current) as current_patient_rows,
         array_agg(patient_rows.legacy_patient_id order by patient_rows.legacy_patient_id)
-            filter (where patient_rows.is_current) as current_patient_ids,
+        filter (where patient_rows.is_current) as current_patient_ids,
         max(patient_rows.synced_run) as synced_run
     from patient_rows
     group by patient_rows.legacy_user_id
@@ -102,9 +102,9 @@ chosen_patients as (
         patient_rows.legacy_patient_id
     from patient_rows
     order by
-        patient_rows.legacy_user_id,
+        patient_rows.legacy_user_id asc,
         patient_rows.is_current desc,
-        patient_rows.legacy_patient_id
+        patient_rows.legacy_patient_id asc
 ),
 
 doctor_users as (
@@ -121,8 +121,9 @@ typed as (
     select
         users.legacy_user_id,
         chosen_patients.legacy_patient_id,
-        coalesce(patients_per_user.current_patient_rows, 0) as current_patient_rows,
         patients_per_user.current_patient_ids,
+        users.is_deleted_in_source,
+        coalesce(patients_per_user.current_patient_rows, 0) as current_patient_rows,
         coalesce(groups_per_user.group_ids, '{}') as group_ids,
         coalesce(groups_per_user.unknown_group_ids, '{}') as unknown_group_ids,
         case
@@ -133,7 +134,6 @@ typed as (
             else fallback_type.profile_type
         end as rule_profile_type,
         doctor_users.legacy_user_id is not null as has_doctor_row,
-        users.is_deleted_in_source,
         greatest(users.synced_run, group_changes.synced_run, patients_per_user.synced_run)
             as synced_run
     from users

@@ -30,7 +30,9 @@ profiles as (
 ),
 
 known as (
-    select legacy_key from {{ source('diffmig', 'entity_rows') }} where entity = 'technicians'
+    select entity_rows.legacy_key
+    from {{ source('diffmig', 'entity_rows') }} as entity_rows
+    where entity_rows.entity = 'technicians'
 ),
 
 retried as (
@@ -53,7 +55,7 @@ considered as (
         )
 ),
 
-mapped_from_source as (
+mapped as (
     select
         keyed.target_id as id,
         profiles.profile_id,
@@ -86,7 +88,7 @@ mapped_from_source as (
 
 -- A target technician whose user is in no staged row (deleted before diffmig first synced): its
 -- values are kept; it becomes inactive (considered until that is applied and recorded).
-mapped_from_target as (
+gone_before_first_sync as (
     select
         targets.technician_id as id,
         targets.profile_id,
@@ -114,10 +116,10 @@ mapped_from_target as (
         )
 ),
 
-mapped as (
-    select * from mapped_from_source
+all_mapped as (
+    select * from mapped
     union all
-    select * from mapped_from_target
+    select * from gone_before_first_sync
 ),
 
 -- employee_id is unique in technicians: another row (another user, or one the app created) may
@@ -126,7 +128,7 @@ employee_id_claims as (
     select
         mapped.legacy_user_id,
         count(*) over (partition by mapped.employee_id) as claimants
-    from mapped
+    from all_mapped as mapped
     left join targets on mapped.legacy_user_id = targets.legacy_user_id
     where
         mapped.employee_id is not null
@@ -136,19 +138,20 @@ employee_id_claims as (
 compared as (
     select
         mapped.*,
+        holders.technician_id as _employee_id_holder,
         targets.technician_id is not null and known.legacy_key is null
             as _written_by_earlier_scripts,
-        holders.technician_id as _employee_id_holder,
         coalesce(employee_id_claims.claimants, 0) > 1 as _is_employee_id_duplicated,
         array_remove(array[
             case when mapped.profile_id is distinct from targets.profile_id then 'profile_id' end,
             case when mapped.employee_id is distinct from targets.employee_id
-                then 'employee_id' end,
+                    then 'employee_id'
+            end,
             case when mapped.status is distinct from targets.status then 'status' end,
             case when mapped.is_active is distinct from targets.is_active then 'is_active' end,
             case when mapped.hire_date is distinct from targets.hire_date then 'hire_date' end
         ], null) as _drift_columns
-    from mapped
+    from all_mapped as mapped
     left join targets on mapped.legacy_user_id = targets.legacy_user_id
     left join known on mapped.legacy_user_id::text = known.legacy_key
     left join employee_id_claims on mapped.legacy_user_id = employee_id_claims.legacy_user_id

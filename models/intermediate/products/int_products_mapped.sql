@@ -152,7 +152,7 @@ gone_before_first_sync as (
     left join known on targets.legacy_product_id::text = known.legacy_key
     where
         not exists (
-            select 1 from staged
+            select staged.legacy_product_id from staged
             where staged.legacy_product_id = targets.legacy_product_id
         )
         and (targets.is_active is distinct from false or known.legacy_key is null)
@@ -169,15 +169,20 @@ compared as (
         mapped.*,
         targets.product_id is not null and known.legacy_key is null as _written_by_earlier_scripts,
         array_remove(array[
-            case when mapped.name is distinct from targets.name then 'name' end,
+            case
+                when mapped.name is distinct from targets.name then 'name'
+            end,
             case
                 when mapped.course_type is distinct from targets.course_type then 'course_type'
             end,
             case
                 when mapped.description is distinct from targets.description then 'description'
             end,
-            case when mapped.is_active is distinct from targets.is_active then 'is_active' end,
-            case when mapped.customization is distinct from targets.customization
+            case
+                when mapped.is_active is distinct from targets.is_active then 'is_active'
+            end,
+            case
+                when mapped.customization is distinct from targets.customization
                     then 'customization'
             end
         ], null) as _drift_columns

@@ -13,12 +13,14 @@ mapped as (
     select * from {{ ref('int_messages_mapped') }}
 )
 
+-- varchar columns cast to the app's exact type: a wider temp column would make dbt's incremental
+-- materialization widen the app's column (longer values are held back by the mapping).
 select
     id,
-    message_type,
+    cast(message_type as varchar(50)) as message_type,
     content,
     sender_id,
-    recipient_type,
+    cast(recipient_type as varchar(50)) as recipient_type,
     recipient_id,
     created_at,
     legacy_record_id,

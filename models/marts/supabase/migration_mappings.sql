@@ -35,13 +35,13 @@
         insert_only_columns=['new_id', 'migrated_at', 'migration_batch'],
     )
 }}
-{%- for mart in unkeyed_marts %}
+{% for mart in unkeyed_marts %}
 -- built after {{ ref(mart) }}
-{%- endfor %}
+{% endfor %}
 
 with
-{%- for entity_type, mart, legacy_key in keyed_marts %}
 
+{% for entity_type, mart, legacy_key in keyed_marts %}
 {{ mart }}_rows as (
     select
         '{{ entity_type }}' as entity_type,
@@ -50,26 +50,14 @@ with
     from {{ ref(mart) }}
     where {{ legacy_key }} is not null
 ),
-{%- endfor %}
+{% endfor %}
 
 target_rows as (
-    {%- for entity_type, mart, legacy_key in keyed_marts %}
-    select * from {{ mart }}_rows
-    {%- if not loop.last %}
-    union all
-    {%- endif %}
-    {%- endfor %}
+    {% for entity_type, mart, legacy_key in keyed_marts %}
+        select * from {{ mart }}_rows
+        {% if not loop.last %}union all{% endif %}
+    {% endfor %}
 ),
-
-{%- if is_incremental() %}
-
-existing as (
-    select
-        entity_type,
-        legacy_id
-    from {{ this }}
-),
-{%- endif %}
 
 new_mappings as (
     select
@@ -79,14 +67,14 @@ new_mappings as (
         (now() at time zone 'utc')::timestamp as migrated_at,
         'diffmig-run-{{ var("run_id", 0) | int }}'::varchar as migration_batch
     from target_rows
-    {%- if is_incremental() %}
-    where not exists (
-        select 1 from existing
-        where
-            existing.entity_type = target_rows.entity_type
-            and existing.legacy_id = target_rows.legacy_id
-    )
-    {%- endif %}
+    {% if is_incremental() %}
+        where not exists (
+            select 1 from {{ this }} as existing
+            where
+                existing.entity_type = target_rows.entity_type
+                and existing.legacy_id = target_rows.legacy_id
+        )
+    {% endif %}
 )
 
 select * from new_mappings

@@ -3,6 +3,7 @@
         unique_key='legacy_record_id',
         tags=['system_messages'],
         merge_jsonb_columns=['metadata'],
+        insert_only_columns=['created_at'],
         post_hook=["{{ record_row_issues('system_messages', 'dispatch_notification', ref('int_system_messages_mapped')) }}"],
     )
 }}

@@ -1,0 +1,72 @@
+"""`diffmig validate`: the dbt project's data tests plus the migration_mappings checks."""
+
+from __future__ import annotations
+
+import click
+
+from orchestrator.cli.context import AppContext
+from orchestrator.cli.mappings import SHOWN_KEYS, render_check
+from orchestrator.cli.options import common_options
+
+pass_app = click.make_pass_decorator(AppContext)
+
+
+def _split(value: str | None) -> list[str] | None:
+    return [v.strip() for v in value.split(",") if v.strip()] if value else None
+
+
+@click.command(
+    help="Prove the target: run the dbt project's data tests (failing rows stored in "
+    "diffmig_audit) and the migration_mappings checks, and name the keys behind each failure. "
+    "Exit 1 on any failing test or mapping problem (warn-level tests and junk mappings are "
+    "listed only)."
+)
+@click.option(
+    "--entities",
+    default=None,
+    help="Comma-separated entities (marts, e.g. offices): only their tests and mapping types "
+    "(default: all).",
+)
+@click.option(
+    "--select",
+    "select",
+    default=None,
+    help="A dbt selection for the tests instead (e.g. 'offices,test_type:generic').",
+)
+@common_options
+@pass_app
+def validate(app: AppContext, entities: str | None, select: str | None) -> None:
+    from orchestrator.errors import ChecksFailed
+    from orchestrator.validate import describe_keys
+    from orchestrator.validate import validate as run_validation
+
+    report = run_validation(
+        app.settings, entities=_split(entities), select=select.split() if select else None
+    )
+    doc = report.as_dict()
+    tests = doc["tests"]
+    app.console.table(
+        f"dbt tests: {tests['run']:,} run, {tests['failed']:,} failed, {tests['warned']:,} warned",
+        ["test", "status", "failures", f"failing rows' keys (first {SHOWN_KEYS})"],
+        [(o.name, o.status, o.failures, describe_keys(o, SHOWN_KEYS)) for o in report.outcomes]
+        or [("(all)", "pass", 0, "")],
+    )
+    render_check(app, doc["mappings"], "migration_mappings problems")
+    app.console.result(doc)
+    if report.violations:
+        failed = [t["test"] for t in doc["failing_tests"] if t["status"] != "warn"]
+        parts = []
+        if failed:
+            parts.append(
+                f"{len(failed)} failing tests ({', '.join(failed[:5])}"
+                + (", ..." if len(failed) > 5 else "")
+                + ")"
+            )
+        if doc["mappings"]["violations"]:
+            parts.append(f"{doc['mappings']['violations']:,} migration_mappings problem rows")
+        raise ChecksFailed(
+            "validation failed: " + " and ".join(parts),
+            hint="the keys are listed above (JSON: every key); dbt's failing rows are in the "
+            "diffmig_audit tables; `diffmig mappings repair` fixes the mapping problems",
+        )
+    app.console.info("valid: every test passed and migration_mappings agrees with the target")

@@ -1,0 +1,224 @@
+"""`diffmig validate`: prove the target. Runs the dbt project's data tests (`dbt test
+--store-failures`: each test's failing rows land in its table of the data tests' schema,
+diffmig_audit) and the migration_mappings checks (orchestrator/mappings.py), and names the keys
+behind every failure.
+
+Scope: every test and every declared mapping entity type, or those of some entities (marts):
+an entity's tests are those of the nodes it builds (Entity.nodes: its mart and the staging, key
+and mapping models no earlier entity builds), its mapping types those its mart declares.
+`select` passes a dbt selection instead (the mapping checks then cover `entities`, or all).
+
+Violations (exit 1): a test that fails or errors, a mapping problem of orchestrator.mappings
+.VIOLATIONS. Tests configured `severity: warn` that find rows are listed, not counted; so is junk
+in migration_mappings (the earlier scripts' leftovers, never trusted).
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import psycopg
+from psycopg import sql
+
+from orchestrator import db
+from orchestrator.dbt_runner import DbtProject, NodeResult
+from orchestrator.errors import ConfigError
+from orchestrator.mappings import CheckReport, check_mappings, mapped_entities
+from orchestrator.settings import Settings, redact
+
+FAILED = ("fail", "error", "runtime error")
+REPORTED = (*FAILED, "warn")
+
+# Columns that name a failing row, by preference (the project's tests put the legacy key first).
+_KEY_HINTS = ("unique_field", "from_field", "value_field", "id", "key")
+_CONTEXT = ("entity_type", "problem")
+
+
+@dataclass
+class TestOutcome:
+    name: str
+    status: str
+    failures: int | None
+    message: str
+    relation: str | None = None
+    key_columns: list[str] = field(default_factory=list)
+    keys: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def violation(self) -> bool:
+        return self.status in FAILED
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "test": self.name,
+            "status": self.status,
+            "failures": self.failures,
+            "message": self.message,
+            "relation": self.relation,
+            "key_columns": self.key_columns,
+            "keys": self.keys,
+        }
+
+
+@dataclass
+class ValidationReport:
+    selection: list[str] | None
+    tests_run: int
+    outcomes: list[TestOutcome]
+    mappings: CheckReport
+    seconds: float = 0.0
+
+    @property
+    def violations(self) -> int:
+        return sum(1 for o in self.outcomes if o.violation) + self.mappings.violations
+
+    def as_dict(self) -> dict[str, Any]:
+        failed = [o for o in self.outcomes if o.violation]
+        return {
+            "selection": self.selection,
+            "tests": {
+                "run": self.tests_run,
+                "failed": len(failed),
+                "warned": sum(1 for o in self.outcomes if o.status == "warn"),
+            },
+            "failing_tests": [o.as_dict() for o in self.outcomes],
+            "mappings": self.mappings.as_dict(),
+            "violations": self.violations,
+            "clean": self.violations == 0,
+            "elapsed_s": round(self.seconds, 3),
+        }
+
+
+def validate(
+    settings: Settings,
+    *,
+    entities: Sequence[str] | None = None,
+    select: Sequence[str] | None = None,
+    project: DbtProject | None = None,
+) -> ValidationReport:
+    started = time.monotonic()
+    project = project or DbtProject(settings)
+    selection, mapping_types = _scope(project, entities, select)
+    # An entity's tests are those whose every parent is one of its nodes (not, say, another
+    # mart's mapping_integrity test, which also reads the shared mappings staging view).
+    result = project.test(
+        selection, indirect_selection="cautious" if entities and not select else None
+    )
+    tests = [n for n in result.nodes if n.resource_type == "test"]
+    outcomes = [_outcome(project, n) for n in tests if n.status in REPORTED]
+    if outcomes:
+        with db.connection(settings.target, application_name="diffmig validate") as conn:
+            for outcome in outcomes:
+                _read_keys(conn, outcome)
+    mappings = (
+        check_mappings(settings, entities=mapping_types)
+        if mapping_types != []
+        else CheckReport(entities=[], findings=[], undeclared_reported=False)
+    )
+    return ValidationReport(
+        selection=selection,
+        tests_run=len(tests),
+        outcomes=outcomes,
+        mappings=mappings,
+        seconds=time.monotonic() - started,
+    )
+
+
+def _scope(
+    project: DbtProject, entities: Sequence[str] | None, select: Sequence[str] | None
+) -> tuple[list[str] | None, list[str] | None]:
+    """The dbt selection (None: every test) and the mapping entity types (None: all)."""
+    if not entities:
+        return (list(select) if select else None), None
+    known = {e.name: e for e in project.entities()}
+    unknown = [e for e in entities if e not in known]
+    if unknown:
+        raise ConfigError(
+            f"not an entity: {', '.join(unknown)}",
+            hint=f"choose among: {', '.join(known)}",
+        )
+    nodes = sorted({n for e in entities for n in known[e].nodes})
+    types = [m.entity_type for m in mapped_entities() if m.table in entities]
+    # No declared type among them: check nothing rather than everything.
+    return (list(select) if select else nodes), (types or [])
+
+
+def _outcome(project: DbtProject, node: NodeResult) -> TestOutcome:
+    outcome = TestOutcome(node.name, node.status, node.failures, node.message)
+    manifest_node = _test_node(project, node.name)
+    if manifest_node is not None:
+        schema = getattr(manifest_node, "schema", None)
+        alias = getattr(manifest_node, "alias", None) or node.name
+        if schema:
+            outcome.relation = f"{schema}.{alias}"
+    return outcome
+
+
+def _test_node(project: DbtProject, name: str) -> Any:
+    for node in project.manifest().nodes.values():
+        if node.resource_type == "test" and node.name == name:
+            return node
+    return None
+
+
+def key_columns(columns: Sequence[str]) -> list[str]:
+    """The columns that name a failing row: legacy keys, else the test's own key column, else
+    the first column; with entity_type and problem when the test has them."""
+    keys = [c for c in columns if re.search(r"legacy", c) and c not in _CONTEXT]
+    if not keys:
+        keys = [c for c in _KEY_HINTS if c in columns][:1] or list(columns[:1])
+    return [c for c in _CONTEXT if c in columns] + keys
+
+
+def _read_keys(conn: psycopg.Connection, outcome: TestOutcome) -> None:
+    """Every failing row's key, read from the table dbt stored them in."""
+    if outcome.relation is None or outcome.status == "error":
+        return
+    schema, table = outcome.relation.split(".", 1)
+    relation = sql.Identifier(schema, table)
+    try:
+        with conn.transaction():
+            cur = conn.execute(sql.SQL("select * from {} limit 0").format(relation))
+            columns = [d.name for d in cur.description or []]
+            chosen = key_columns(columns)
+            rows = conn.execute(
+                sql.SQL("select {cols} from {rel} order by {cols}").format(
+                    cols=sql.SQL(", ").join(sql.Identifier(c) for c in chosen), rel=relation
+                )
+            ).fetchall()
+    except psycopg.errors.UndefinedTable:
+        outcome.relation = None
+        return
+    outcome.key_columns = chosen
+    outcome.keys = [
+        {
+            c: (v if v is None or isinstance(v, (int, float, bool)) else redact(str(v)))
+            for c, v in zip(chosen, row, strict=True)
+        }
+        for row in rows
+    ]
+
+
+def describe_keys(outcome: TestOutcome, limit: int) -> str:
+    """The first `limit` failing rows' keys, compactly: grouped by their context columns
+    (entity_type, problem), the key values after it (e.g. 'missing_in_target: legacy_key 3, 6')."""
+    if not outcome.keys:
+        return outcome.message
+    context = [c for c in outcome.key_columns if c in _CONTEXT]
+    values = [c for c in outcome.key_columns if c not in _CONTEXT]
+    groups: dict[str, list[str]] = {}
+    for row in outcome.keys[:limit]:
+        label = " ".join(str(row[c]) for c in context)
+        shown = ", ".join(f"{row[c]}" for c in values) if len(values) > 1 else str(row[values[0]])
+        groups.setdefault(label, []).append(f"({shown})" if len(values) > 1 else shown)
+    names = ", ".join(values)
+    text = "; ".join(
+        (f"{label}: " if label else "") + f"{names} " + ", ".join(keys)
+        for label, keys in groups.items()
+    )
+    more = len(outcome.keys) - limit
+    return text + (f" ... (+{more:,})" if more > 0 else "")
