@@ -67,7 +67,7 @@ class TestOutcome:
 @dataclass
 class ValidationReport:
     selection: list[str] | None
-    tests_run: int
+    tests_run: list[str]
     outcomes: list[TestOutcome]
     mappings: CheckReport
     seconds: float = 0.0
@@ -81,7 +81,8 @@ class ValidationReport:
         return {
             "selection": self.selection,
             "tests": {
-                "run": self.tests_run,
+                "run": len(self.tests_run),
+                "names": self.tests_run,
                 "failed": len(failed),
                 "warned": sum(1 for o in self.outcomes if o.status == "warn"),
             },
@@ -106,7 +107,7 @@ def validate(
     # An entity's tests are those whose every parent is one of its nodes (not, say, another
     # mart's mapping_integrity test, which also reads the shared mappings staging view).
     result = project.test(
-        selection, indirect_selection="cautious" if entities and not select else None
+        selection, indirect_selection="buildable" if entities and not select else None
     )
     tests = [n for n in result.nodes if n.resource_type == "test"]
     outcomes = [_outcome(project, n) for n in tests if n.status in REPORTED]
@@ -121,7 +122,7 @@ def validate(
     )
     return ValidationReport(
         selection=selection,
-        tests_run=len(tests),
+        tests_run=sorted(n.name for n in tests),
         outcomes=outcomes,
         mappings=mappings,
         seconds=time.monotonic() - started,

@@ -5,8 +5,5 @@
     {%- if entity is not string or entity == '' -%}
         {{ exceptions.raise_compiler_error("legacy_uuid: entity must be a non-empty string, got " ~ entity) }}
     {%- endif -%}
-    extensions.uuid_generate_v5(
-        (select installation.namespace from diffmig.installation as installation),
-        '{{ entity }}:' || ({{ key_expression }})::text
-    )
+    extensions.uuid_generate_v5((select installation.namespace from diffmig.installation as installation), '{{ entity }}:' || ({{ key_expression }})::text)
 {%- endmacro %}

@@ -178,6 +178,8 @@ def test_validate_clean_then_names_what_breaks(built: Built) -> None:
         conn.execute("delete from public.offices where id = %s", (office_id,))
     code, doc, err = built.validate()
     assert code == 1
+    assert "offices_parity_with_source" in doc["tests"]["names"]
+    assert "offices_parity_with_source" in failing(doc), (doc["failing_tests"], legacy_id)
     parity = failing(doc)["offices_parity_with_source"]
     assert {"problem": "missing_in_target", "legacy_key": str(legacy_id)} in parity
     assert mapping_keys(doc, "dangling") == {legacy_id}

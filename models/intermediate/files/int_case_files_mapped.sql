@@ -73,10 +73,7 @@ retried as (
 
 first_sync as (
     select
-        (select min(files.synced_run) as synced_run from files) as files_run,
-        (
-            select min(instructions.synced_run) as synced_run from instructions
-        ) as instructions_run
+        (select min(files.synced_run) as synced_run from files) as files_run
 ),
 
 considered_keys as (
@@ -106,7 +103,6 @@ considered as (
         files.synced_run,
         files.is_deleted_in_source,
         instructions.legacy_patient_id,
-        instructions.synced_run as instruction_synced_run,
         instructions.legacy_instruction_id is not null as is_instruction_staged,
         legacy_patients.legacy_patient_id is not null as is_patient_staged
     from considered_keys
@@ -140,9 +136,9 @@ mapped as (
         file_types.extension is null as _is_unknown_extension,
         false as _is_target_only,
         considered.is_deleted_in_source as _is_deleted_in_source,
-        considered.synced_run > first_sync.files_run
-        or considered.instruction_synced_run > first_sync.instructions_run
-            as _is_changed_after_first_sync
+        -- the file is the link's source row: an edit of its instruction (notes, status...) is
+        -- no change of the link (a new patient gives a new link, not a drifted one)
+        considered.synced_run > first_sync.files_run as _is_changed_after_first_sync
     from considered
     cross join fallback_type
     cross join first_sync

@@ -76,8 +76,7 @@ first_sync as (
         (select min(files.synced_run) as synced_run from files) as files_run,
         (
             select min(record_attachments.synced_run) as synced_run from record_attachments
-        ) as attachments_run,
-        (select min(records.synced_run) as synced_run from records) as records_run
+        ) as attachments_run
 ),
 
 -- Every legacy (record, file) pair, once per row that gives it.
@@ -176,12 +175,11 @@ mapped as (
         considered.is_deleted_in_source
         or coalesce(files.is_deleted_in_source, false)
         or coalesce(records.is_deleted_in_source, false) as _is_deleted_in_source,
-        considered.is_changed_after_first_sync
-        or coalesce(records.synced_run > first_sync.records_run, false)
-            as _is_changed_after_first_sync
+        -- the file or attachment row is the pair's source row: an edit of the record (its
+        -- text) is no change of the attachment
+        considered.is_changed_after_first_sync as _is_changed_after_first_sync
     from considered
     cross join fallback_type
-    cross join first_sync
     left join files on considered.legacy_file_id = files.legacy_file_id
     left join records on considered.legacy_record_id = records.legacy_record_id
     left join file_types

@@ -21,7 +21,9 @@ targets as (
 ),
 
 known as (
-    select legacy_key from {{ source('diffmig', 'entity_rows') }} where entity = 'offices'
+    select entity_rows.legacy_key
+    from {{ source('diffmig', 'entity_rows') }} as entity_rows
+    where entity_rows.entity = 'offices'
 ),
 
 retried as (
@@ -60,7 +62,9 @@ mapped as (
         considered.legacy_office_id,
         case
             when considered.tax_rate > 1
-                then jsonb_build_object('legacy', jsonb_build_object('tax_rate', considered.tax_rate))
+                then jsonb_build_object(
+                        'legacy', jsonb_build_object('tax_rate', considered.tax_rate)
+                    )
             else '{}'::jsonb
         end as metadata,
         considered.tax_rate as _legacy_tax_rate,
@@ -92,9 +96,8 @@ gone_before_first_sync as (
         targets.name as _legacy_name,
         true as _is_deleted_in_source
     from targets
-    where not exists (
-        select 1 from staged where staged.legacy_office_id = targets.legacy_office_id
-    )
+    left join staged on targets.legacy_office_id = staged.legacy_office_id
+    where staged.legacy_office_id is null
 ),
 
 all_mapped as (
@@ -117,11 +120,15 @@ compared as (
             case when mapped.country is distinct from targets.country then 'country' end,
             case when mapped.phone is distinct from targets.phone then 'phone' end,
             case when mapped.tax_rate is distinct from targets.tax_rate then 'tax_rate' end,
-            case when mapped.square_customer_id is distinct from targets.square_customer_id
-                then 'square_customer_id' end,
+            case
+                when mapped.square_customer_id is distinct from targets.square_customer_id
+                    then 'square_customer_id'
+            end,
             case when mapped.is_active is distinct from targets.is_active then 'is_active' end,
-            case when mapped.email_notifications is distinct from targets.email_notifications
-                then 'email_notifications' end
+            case
+                when mapped.email_notifications is distinct from targets.email_notifications
+                    then 'email_notifications'
+            end
         ], null) as _drift_columns
     from all_mapped as mapped
     left join targets on mapped.legacy_office_id = targets.legacy_office_id

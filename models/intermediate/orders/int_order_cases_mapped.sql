@@ -95,7 +95,7 @@ mapped_from_source as (
         orders.order_id,
         cases.case_id,
         'primary' as relationship_type,
-        not (considered.is_deleted or considered.is_deleted_in_source) as is_active,
+        not considered.is_deleted and not considered.is_deleted_in_source as is_active,
         jsonb_build_object('legacy', jsonb_build_object(
             'instruction_id', considered.legacy_instruction_id,
             'patient_id', considered.legacy_patient_id

@@ -1,8 +1,12 @@
+{#- pre_hook: JIT-compiling this model's wide expressions (issues, drift) costs seconds, far
+    more than the queries themselves; `set local` turns it off for the model's transaction (the
+    upsert and the record_row_issues post-hook included). -#}
 {{
     config(
         unique_key=['message_id', 'file_id'],
         tags=['message_attachments'],
         merge_jsonb_columns=['metadata'],
+        pre_hook=["set local jit = off"],
         post_hook=["{{ record_row_issues('message_attachments', 'dispatch_record_attachments', ref('int_message_attachments_mapped')) }}"],
     )
 }}

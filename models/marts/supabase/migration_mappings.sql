@@ -36,20 +36,20 @@
     )
 }}
 {% for mart in unkeyed_marts %}
--- built after {{ ref(mart) }}
+    -- built after {{ ref(mart) }}
 {% endfor %}
 
 with
 
 {% for entity_type, mart, legacy_key in keyed_marts %}
-{{ mart }}_rows as (
-    select
-        '{{ entity_type }}' as entity_type,
-        {{ legacy_key }} as legacy_id,
-        id as new_id
-    from {{ ref(mart) }}
-    where {{ legacy_key }} is not null
-),
+    {{ mart }}_rows as (
+        select
+            '{{ entity_type }}' as entity_type,
+            {{ legacy_key }} as legacy_id,
+            id as new_id
+        from {{ ref(mart) }}
+        where {{ legacy_key }} is not null
+    ),
 {% endfor %}
 
 target_rows as (
@@ -57,6 +57,20 @@ target_rows as (
         select * from {{ mart }}_rows
         {% if not loop.last %}union all{% endif %}
     {% endfor %}
+),
+
+already_mapped as (
+    {% if is_incremental() %}
+        select
+            entity_type,
+            legacy_id
+        from {{ this }}
+    {% else %}
+        select
+            null::varchar as entity_type,
+            null::integer as legacy_id
+        where false
+    {% endif %}
 ),
 
 new_mappings as (
@@ -67,14 +81,11 @@ new_mappings as (
         (now() at time zone 'utc')::timestamp as migrated_at,
         'diffmig-run-{{ var("run_id", 0) | int }}'::varchar as migration_batch
     from target_rows
-    {% if is_incremental() %}
-        where not exists (
-            select 1 from {{ this }} as existing
-            where
-                existing.entity_type = target_rows.entity_type
-                and existing.legacy_id = target_rows.legacy_id
-        )
-    {% endif %}
+    left join already_mapped
+        on
+            target_rows.entity_type = already_mapped.entity_type
+            and target_rows.legacy_id = already_mapped.legacy_id
+    where already_mapped.legacy_id is null
 )
 
 select * from new_mappings

@@ -20,7 +20,8 @@ flagged as (
         source.migrated_at,
         source.migration_batch,
         case
-            when source.legacy_id is null or source.legacy_id <= 0 then 'legacy_id missing or not positive'
+            when source.legacy_id is null or source.legacy_id <= 0
+                then 'legacy_id missing or not positive'
             when source.new_id is null then 'new_id missing'
             when replace(source.new_id::text, '-', '') ~ '^(.)\1{31}$' then 'placeholder uuid'
             when source.new_id in (select shared_new_ids.new_id from shared_new_ids)
