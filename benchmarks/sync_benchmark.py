@@ -120,7 +120,9 @@ class ChildRun:
 
 
 def _tail(text: str, lines: int = 15) -> str:
-    return "\n".join(text.strip().splitlines()[-lines:])
+    from orchestrator.settings import redact
+
+    return redact("\n".join(text.strip().splitlines()[-lines:]))
 
 
 def server_cpu(clusters: list[Any]) -> float | None:
@@ -772,7 +774,7 @@ def ratios(results: Results) -> list[dict[str, Any]]:
 def render_per_table(results: Results) -> list[str]:
     lines: list[str] = []
     for transport in dict.fromkeys(p.transport for p in results.phases):
-        phases = [p for p in (results.phase(transport, k) for k in "abcd") if p is not None]
+        phases = [p for p in (results.phase(transport, k) for k in "abcde") if p is not None]
         secs = {p.key: {t["table"]: float(t["seconds"]) for t in p.per_table} for p in phases}
         lines.append("")
         header = f"{transport + ': seconds per table':<34} {'rows':>10}" + "".join(

@@ -8,8 +8,11 @@ their ref() graph; an entity's legacy tables are the `legacy` sources upstream o
 
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
 import os
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -117,8 +120,14 @@ class DbtProject:
         from dbt.cli.main import dbtRunner
 
         runner = dbtRunner(manifest=self._manifest) if self._manifest is not None else dbtRunner()
-        with _environment(dbt_env(self.settings)):
-            result = runner.invoke([*args, *self._base_args(), "--quiet", "--no-use-colors"])
+        # dbt prints its own lines on stdout, which belongs to diffmig's JSON output: send them
+        # to stderr. Its file log handlers are replaced on every invocation without being
+        # closed: close them, or each call leaks an open file.
+        with _environment(dbt_env(self.settings)), contextlib.redirect_stdout(sys.stderr):
+            try:
+                result = runner.invoke([*args, *self._base_args(), "--quiet", "--no-use-colors"])
+            finally:
+                _close_dbt_log_files()
         if result.exception is not None:
             raise RunFailed(
                 f"dbt {args[0]} failed: {redact(str(result.exception))}",
@@ -201,6 +210,10 @@ class DbtProject:
         result = self._invoke(args)
         return _collect(result)
 
+    def snapshot(self, select: list[str]) -> BuildResult:
+        """History of the staged legacy tables (snapshots/_legacy__snapshots.yml)."""
+        return _collect(self._invoke(["snapshot", "--select", *select]))
+
     def seed(self) -> BuildResult:
         return _collect(self._invoke(["seed"]))
 
@@ -216,6 +229,14 @@ class DbtProject:
         if indirect_selection:
             args += ["--indirect-selection", indirect_selection]
         return _collect(self._invoke(args))
+
+
+def _close_dbt_log_files() -> None:
+    """dbt_common replaces its log file handler at each invocation without closing the old one."""
+    for logger in list(logging.Logger.manager.loggerDict.values()):
+        for handler in list(getattr(logger, "handlers", [])):
+            if isinstance(handler, logging.FileHandler):
+                handler.close()
 
 
 def _topological(entities: dict[str, Entity]) -> list[Entity]:

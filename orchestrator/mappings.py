@@ -10,9 +10,11 @@ start fast. Entity types no mart declares (the earlier scripts' patient_profile,
 ...) are reported as undeclared and left alone.
 
 The target tables are the truth: a target row carrying a legacy key owns that key's UUID (an
-issued UUID never changes). Every check is one set-based statement over two temporary tables
-built once per invocation (the declared tables' ids and legacy keys; the mappings with their
-junk flag and what the target says about them), inside one REPEATABLE READ transaction.
+issued UUID never changes). Every check (and every repair action) is one set-based statement
+over temporary tables built once per invocation (mm_rows: the declared tables' ids and legacy
+keys; mm_map: the mappings with their junk flag and what the target says about them), inside
+one REPEATABLE READ transaction. `entities` (--entities) limits both to some entity types; the
+undeclared types are then not listed, and repair's --delete-junk removes only their junk.
 
 Problems (`check`), per entity type:
   junk                   the junk rule of stg_bookkeeping__migration_mappings: legacy_id missing
@@ -65,7 +67,7 @@ import psycopg
 from psycopg import sql
 
 from orchestrator import db
-from orchestrator.errors import ConfigError
+from orchestrator.errors import ConfigError, RunFailed
 from orchestrator.settings import Settings
 
 MAPPINGS_TABLE = sql.Identifier("public", "migration_mappings")
@@ -629,9 +631,16 @@ def repair_mappings(
             _begin(conn)
             if apply:
                 # Other writers (the migration_mappings mart) wait; readers do not.
-                conn.execute(
-                    sql.SQL("lock table {} in share row exclusive mode").format(MAPPINGS_TABLE)
-                )
+                conn.execute("set local lock_timeout = '60s'")
+                try:
+                    conn.execute(
+                        sql.SQL("lock table {} in share row exclusive mode").format(MAPPINGS_TABLE)
+                    )
+                except psycopg.errors.LockNotAvailable:
+                    raise RunFailed(
+                        "migration_mappings stayed locked by another session for 60 seconds",
+                        hint="a `diffmig run` may be writing mappings; repair again once it is done",
+                    ) from None
             _prepare(conn, chosen, scoped=bool(entities))
             conn.execute(
                 "create temp table mm_plan (action text not null, entity_type text not null, "

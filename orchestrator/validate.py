@@ -4,9 +4,14 @@ diffmig_audit) and the migration_mappings checks (orchestrator/mappings.py), and
 behind every failure.
 
 Scope: every test and every declared mapping entity type, or those of some entities (marts):
-an entity's tests are those of the nodes it builds (Entity.nodes: its mart and the staging, key
-and mapping models no earlier entity builds), its mapping types those its mart declares.
+an entity's tests are the tests dbt's `buildable` indirect selection finds for the nodes it
+builds (Entity.nodes: its mart and the staging, key and mapping models no earlier entity builds):
+tests whose parents are those nodes or their ancestors; so not another mart's test that merely
+also reads one of them, nor the marts' mapping_integrity tests (they read the migration_mappings
+mart; the mapping checks cover them). Its mapping types are those its mart declares.
 `select` passes a dbt selection instead (the mapping checks then cover `entities`, or all).
+
+dbt's own console lines go to stderr: stdout carries only the command's result.
 
 Violations (exit 1): a test that fails or errors, a mapping problem of orchestrator.mappings
 .VIOLATIONS. Tests configured `severity: warn` that find rows are listed, not counted; so is junk
@@ -15,7 +20,9 @@ in migration_mappings (the earlier scripts' leftovers, never trusted).
 
 from __future__ import annotations
 
+import contextlib
 import re
+import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -57,7 +64,7 @@ class TestOutcome:
             "test": self.name,
             "status": self.status,
             "failures": self.failures,
-            "message": self.message,
+            "message": one_line(self.message),
             "relation": self.relation,
             "key_columns": self.key_columns,
             "keys": self.keys,
@@ -104,11 +111,11 @@ def validate(
     started = time.monotonic()
     project = project or DbtProject(settings)
     selection, mapping_types = _scope(project, entities, select)
-    # An entity's tests are those whose every parent is one of its nodes (not, say, another
-    # mart's mapping_integrity test, which also reads the shared mappings staging view).
-    result = project.test(
-        selection, indirect_selection="buildable" if entities and not select else None
-    )
+    # dbt prints failures on stdout, which is the command's result (one JSON document).
+    with contextlib.redirect_stdout(sys.stderr):
+        result = project.test(
+            selection, indirect_selection="buildable" if entities and not select else None
+        )
     tests = [n for n in result.nodes if n.resource_type == "test"]
     outcomes = [_outcome(project, n) for n in tests if n.status in REPORTED]
     if outcomes:
@@ -195,6 +202,7 @@ def _read_keys(conn: psycopg.Connection, outcome: TestOutcome) -> None:
         outcome.relation = None
         return
     outcome.key_columns = chosen
+    rows.sort(key=lambda row: tuple(_natural(v) for v in row))
     outcome.keys = [
         {
             c: (v if v is None or isinstance(v, (int, float, bool)) else redact(str(v)))
@@ -204,11 +212,28 @@ def _read_keys(conn: psycopg.Connection, outcome: TestOutcome) -> None:
     ]
 
 
+def _natural(value: Any) -> tuple[int, float, str]:
+    """Sorts numbers held as text (a parity test's legacy_key) as numbers, nulls first."""
+    if value is None:
+        return (0, 0.0, "")
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return (1, float(value), "")
+    text = str(value)
+    return (1, float(text), "") if text.isdigit() else (2, 0.0, text)
+
+
+def one_line(message: str) -> str:
+    """A dbt error message on one line, without the SQL excerpt (LINE n: ..., ^)."""
+    lines = [line.strip() for line in message.splitlines()]
+    kept = [line for line in lines if line and not line.startswith(("LINE ", "^"))]
+    return " ".join(kept)
+
+
 def describe_keys(outcome: TestOutcome, limit: int) -> str:
     """The first `limit` failing rows' keys, compactly: grouped by their context columns
     (entity_type, problem), the key values after it (e.g. 'missing_in_target: legacy_key 3, 6')."""
     if not outcome.keys:
-        return outcome.message
+        return one_line(outcome.message)
     context = [c for c in outcome.key_columns if c in _CONTEXT]
     values = [c for c in outcome.key_columns if c not in _CONTEXT]
     groups: dict[str, list[str]] = {}

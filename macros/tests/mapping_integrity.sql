@@ -1,9 +1,12 @@
 {#- Generic test: public.migration_mappings agrees with the mart's table for one entity_type.
 
-    Reads the mappings through stg_bookkeeping__migration_mappings (its junk flags) and depends on
-    the migration_mappings mart, so a full `dbt build` tests after diffmig wrote its mappings.
+    Reads the table through the migration_mappings mart (ref), so a full `dbt build` tests after
+    diffmig wrote its mappings, and has no other parent: a test that also depended on a model an
+    earlier entity builds (stg_bookkeeping__migration_mappings) would be selected, by dbt's eager
+    indirect selection, into that entity's build, before this mart is written.
     One failing row per mapping or table row, with its first problem:
-      junk_mapping           a mapping of this type that is junk (legacy_id missing or not
+      junk_mapping           a mapping of this type that is junk by the rules of
+                             stg_bookkeeping__migration_mappings (legacy_id missing or not
                              positive, new_id missing, placeholder UUID)
       duplicate_new_id       its new_id is also the new_id of another mapping, of any entity type
                              (except the types in allow_shared_with: e.g. patient_profile rows
@@ -35,13 +38,20 @@
             ~ allow_shared_with
         ) }}
     {%- endif %}
-{#- tested after the mappings mart: #}
--- depends on {{ ref('migration_mappings') }}
 
 with
 
 mappings as (
-    select * from {{ ref('stg_bookkeeping__migration_mappings') }}
+    select
+        entity_type,
+        legacy_id,
+        new_id,
+        case
+            when legacy_id is null or legacy_id <= 0 then 'legacy_id missing or not positive'
+            when new_id is null then 'new_id missing'
+            when replace(new_id::text, '-', '') ~ '^(.)\1{31}$' then 'placeholder uuid'
+        end as junk_reason
+    from {{ ref('migration_mappings') }}
 ),
 
 table_rows as (
@@ -78,16 +88,14 @@ checked_mappings as (
         mappings.legacy_id,
         mappings.new_id,
         case
-            when mappings.is_junk and mappings.junk_reason <> 'new_id shared by several mappings'
-                then 'junk_mapping'
+            when mappings.junk_reason is not null then 'junk_mapping'
             when shared_new_ids.new_id is not null then 'duplicate_new_id'
             when table_rows.row_id is null then 'new_id_not_in_table'
             when table_rows.legacy_id is distinct from mappings.legacy_id
                 then 'new_id_of_another_row'
         end as problem,
         case
-            when mappings.is_junk and mappings.junk_reason <> 'new_id shared by several mappings'
-                then mappings.junk_reason
+            when mappings.junk_reason is not null then mappings.junk_reason
             when shared_new_ids.new_id is not null then 'mappings: ' || shared_new_ids.holders
             when table_rows.row_id is null then 'no row of the table has this id'
             when table_rows.legacy_id is distinct from mappings.legacy_id

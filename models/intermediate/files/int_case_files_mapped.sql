@@ -72,8 +72,7 @@ retried as (
 ),
 
 first_sync as (
-    select
-        (select min(files.synced_run) as synced_run from files) as files_run
+    select min(files.synced_run) as files_run from files
 ),
 
 considered_keys as (
@@ -243,7 +242,7 @@ checked as (
                 "'the legacy file is deleted; case_files has no soft-delete column: the link is kept'"),
             issue_when("compared._is_target_only", "warning", "link_not_in_source",
                 "format('no live legacy file links file %s to patient %s''s case any more: the link is kept', compared._legacy_file_id, compared._legacy_patient_id)"),
-            issue_when("compared._written_by_earlier_scripts and cardinality(compared._drift_columns) > 0",
+            issue_when("not compared._is_deleted_in_source and compared._written_by_earlier_scripts and cardinality(compared._drift_columns) > 0",
                 "warning", "drift",
                 "'earlier scripts'' row differs in: ' || array_to_string(compared._drift_columns, ', ')"),
         ]) }} as _issues

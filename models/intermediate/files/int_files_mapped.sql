@@ -21,10 +21,6 @@ targets as not materialized (
     select * from {{ ref('stg_supabase__files') }}
 ),
 
-keyed as (
-    select * from {{ ref('int_files_keyed') }}
-),
-
 file_types as (
     select * from {{ ref('file_types') }}
 ),
@@ -89,33 +85,51 @@ considered_keys as (
 
 considered as (
     select
-        files.legacy_file_id,
-        files.legacy_instruction_id,
-        files.legacy_product_id,
-        files.legacy_record_id,
-        files.file_uid,
-        files.file_name,
-        files.file_ext,
-        files.description,
-        files.file_type_code,
-        files.status_code,
-        files.size_bytes,
-        files.parameters_text,
+        looked_up_file.legacy_file_id,
+        looked_up_file.legacy_instruction_id,
+        looked_up_file.legacy_product_id,
+        looked_up_file.legacy_record_id,
+        looked_up_file.file_uid,
+        looked_up_file.file_name,
+        looked_up_file.file_ext,
+        looked_up_file.description,
+        looked_up_file.file_type_code,
+        looked_up_file.status_code,
+        looked_up_file.size_bytes,
+        looked_up_file.parameters_text,
         -- parsed here, after the key join: the staging view's own parsed column would be
         -- computed for every staged row (a view written with CTEs is not flattened)
-        {{ safe_jsonb('files.parameters_text') }} as parameters,  -- noqa: RF04
-        files.created_at,
-        files.synced_run,
-        files.is_deleted_in_source
+        {{ safe_jsonb('looked_up_file.parameters_text') }} as parameters,  -- noqa: RF04
+        looked_up_file.created_at,
+        looked_up_file.synced_run,
+        looked_up_file.is_deleted_in_source,
+        existing_row.file_id as existing_file_id
     from considered_keys
-    inner join files on considered_keys.legacy_file_id = files.legacy_file_id
+    -- Primary-key lookups: the staging views are written with CTEs, so PostgreSQL does not
+    -- flatten them and a plain join would read each whole; a lateral subquery (kept apart by
+    -- offset 0) pushes the key down to the table's index.
+    inner join lateral (
+        select looked_up.* from files as looked_up
+        where looked_up.legacy_file_id = considered_keys.legacy_file_id
+        offset 0  -- noqa: AM09
+    ) as looked_up_file on true
+    left join lateral (
+        select looked_up.file_id from targets as looked_up
+        where looked_up.legacy_file_id = considered_keys.legacy_file_id
+        offset 0  -- noqa: AM09
+    ) as existing_row on true
     -- an optimisation fence, not a limit
     offset 0  -- noqa: AM09
 ),
 
 mapped as (
     select
-        keyed.target_id as id,
+        -- int_files_keyed's rule (the target row's id, else UUID v5; no mapping type is
+        -- trusted), resolved for the considered rows only: the key map reads every file
+        coalesce(
+            considered.existing_file_id,
+            {{ legacy_uuid('files', 'considered.legacy_file_id') }}
+        ) as id,
         considered.file_uid,
         orders.order_id,
         considered.file_name as filename,
@@ -156,7 +170,6 @@ mapped as (
         considered.is_deleted_in_source as _is_deleted_in_source,
         considered.synced_run > first_sync.synced_run as _is_changed_after_first_sync
     from considered
-    inner join keyed on considered.legacy_file_id = keyed.legacy_key
     cross join fallback_type
     cross join first_sync
     left join file_types
@@ -221,7 +234,11 @@ compared as (
             end
         ], null) as _drift_columns
     from all_mapped as mapped
-    left join targets on mapped.legacy_file_id = targets.legacy_file_id
+    left join lateral (
+        select looked_up.* from targets as looked_up
+        where looked_up.legacy_file_id = mapped.legacy_file_id
+        offset 0  -- noqa: AM09
+    ) as targets on true
     left join known on mapped.legacy_file_id::text = known.legacy_key
 ),
 
@@ -245,7 +262,7 @@ checked as (
                 "format('created_at %s copied as is', compared.uploaded_at)"),
             issue_when("compared._is_deleted_in_source", "warning", "deleted_in_source",
                 "'the legacy file is deleted; files has no soft-delete column: the target row is kept'"),
-            issue_when("compared._written_by_earlier_scripts and cardinality(compared._drift_columns) > 0",
+            issue_when("not compared._is_deleted_in_source and compared._written_by_earlier_scripts and cardinality(compared._drift_columns) > 0",
                 "warning", "drift",
                 "'earlier scripts'' row differs in: ' || array_to_string(compared._drift_columns, ', ')"),
         ]) }} as _issues

@@ -278,7 +278,7 @@ checked as (
                 "'the legacy attachment (file, record or record_attachments row) is deleted; message_attachments has no soft-delete column: the target row is kept'"),
             issue_when("compared._is_target_only", "warning", "link_not_in_source",
                 "format('no legacy row attaches file %s to record %s any more: the target row is kept', compared.legacy_file_id, compared.legacy_record_id)"),
-            issue_when("compared._written_by_earlier_scripts and cardinality(compared._drift_columns) > 0",
+            issue_when("not compared._is_deleted_in_source and compared._written_by_earlier_scripts and cardinality(compared._drift_columns) > 0",
                 "warning", "drift",
                 "'earlier scripts'' row differs in: ' || array_to_string(compared._drift_columns, ', ')"),
         ]) }} as _issues

@@ -23,10 +23,6 @@ targets as not materialized (
     select * from {{ ref('stg_supabase__messages') }}
 ),
 
-keyed as (
-    select * from {{ ref('int_messages_keyed') }}
-),
-
 routing as (
     select * from {{ ref('content_type_routing') }}
     where not is_fallback
@@ -123,15 +119,28 @@ considered_keys as (
 
 considered as (
     select
-        records.*,
+        looked_up_record.*,
         content_types.app_label,
         content_types.model_name,
         routing.recipient_type,
+        existing_row.message_id as existing_message_id,
         content_types.legacy_content_type_id is not null as is_content_type_known
     from considered_keys
-    inner join records on considered_keys.legacy_record_id = records.legacy_record_id
+    -- Primary-key lookups: the staging views are written with CTEs, so PostgreSQL does not
+    -- flatten them and a plain join would read each whole; a lateral subquery (kept apart by
+    -- offset 0) pushes the key down to the table's index.
+    inner join lateral (
+        select looked_up.* from records as looked_up
+        where looked_up.legacy_record_id = considered_keys.legacy_record_id
+        offset 0  -- noqa: AM09
+    ) as looked_up_record on true
+    left join lateral (
+        select looked_up.message_id from targets as looked_up
+        where looked_up.legacy_record_id = considered_keys.legacy_record_id
+        offset 0  -- noqa: AM09
+    ) as existing_row on true
     left join content_types
-        on records.legacy_target_type_id = content_types.legacy_content_type_id
+        on looked_up_record.legacy_target_type_id = content_types.legacy_content_type_id
     left join routing
         on
             content_types.app_label = routing.app_label
@@ -140,7 +149,12 @@ considered as (
 
 mapped as (
     select
-        keyed.target_id as id,
+        -- int_messages_keyed's rule (the target row's id, else UUID v5; no mapping type is
+        -- trusted), resolved for the considered rows only: the key map reads every record
+        coalesce(
+            considered.existing_message_id,
+            {{ legacy_uuid('messages', 'considered.legacy_record_id') }}
+        ) as id,
         coalesce(record_types.message_type, fallback_type.message_type) as message_type,
         considered.record_text as content,  -- noqa: RF04
         senders.profile_id as sender_id,
@@ -176,7 +190,6 @@ mapped as (
         considered.is_deleted_in_source as _is_deleted_in_source,
         considered.synced_run > first_sync.synced_run as _is_changed_after_first_sync
     from considered
-    inner join keyed on considered.legacy_record_id = keyed.legacy_key
     cross join fallback_type
     cross join first_sync
     left join record_types on considered.type_code = record_types.type_code
@@ -263,7 +276,11 @@ compared as (
             case when mapped.created_at is distinct from targets.created_at then 'created_at' end
         ], null) as _drift_columns
     from all_mapped as mapped
-    left join targets on mapped.legacy_record_id = targets.legacy_record_id
+    left join lateral (
+        select looked_up.* from targets as looked_up
+        where looked_up.legacy_record_id = mapped.legacy_record_id
+        offset 0  -- noqa: AM09
+    ) as targets on true
     left join known on mapped.legacy_record_id::text = known.legacy_key
 ),
 
@@ -292,7 +309,7 @@ checked as (
                 "format('created_at %s copied as is', compared.created_at)"),
             issue_when("compared._is_deleted_in_source", "warning", "deleted_in_source",
                 "'the legacy record is deleted; messages has no soft-delete column: the target row is kept'"),
-            issue_when("compared._written_by_earlier_scripts and cardinality(compared._drift_columns) > 0",
+            issue_when("not compared._is_deleted_in_source and compared._written_by_earlier_scripts and cardinality(compared._drift_columns) > 0",
                 "warning", "drift",
                 "'earlier scripts'' row differs in: ' || array_to_string(compared._drift_columns, ', ')"),
         ]) }} as _issues

@@ -105,12 +105,12 @@ retried as (
     union
     select row_issues.legacy_key
     from {{ source('diffmig', 'row_issues') }} as row_issues
-    cross join lateral (
+    inner join lateral (
         select notifications.legacy_item_id
         from notifications
         where notifications.legacy_notification_id = row_issues.legacy_key::integer
-        offset 0
-    ) as items
+        offset 0  -- noqa: AM09
+    ) as items on true
     inner join orders on items.legacy_item_id = orders.legacy_instruction_id
     where
         row_issues.entity = 'system_messages'
@@ -135,12 +135,12 @@ considered_keys as (
 
     select item_notifications.legacy_notification_id
     from content_types
-    cross join lateral (
+    inner join lateral (
         select notifications.legacy_notification_id
         from notifications
         where notifications.legacy_item_type_id = content_types.legacy_content_type_id
-        offset 0
-    ) as item_notifications
+        offset 0  -- noqa: AM09
+    ) as item_notifications on true
     where {{ changed_since('content_types') }}
 ),
 {%- endif %}
@@ -184,15 +184,15 @@ considered as (
     -- PostgreSQL does not flatten them, and a plain join would read each of them whole; a
     -- lateral subquery (kept apart by offset 0) pushes the key down to the tables' indexes.
     from considered_keys
-    cross join lateral (
-        select * from notifications as looked_up
+    inner join lateral (
+        select looked_up.* from notifications as looked_up
         where looked_up.legacy_notification_id = considered_keys.legacy_notification_id
-        offset 0
-    ) as notifications
+        offset 0  -- noqa: AM09
+    ) as notifications on true
     left join lateral (
-        select * from targets as looked_up
+        select looked_up.* from targets as looked_up
         where looked_up.legacy_record_id = considered_keys.legacy_notification_id
-        offset 0
+        offset 0  -- noqa: AM09
     ) as targets on true
     {%- endif %}
     where

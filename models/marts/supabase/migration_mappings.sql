@@ -25,8 +25,21 @@
     still built after every other mart. -#}
 {%- set keyed_marts = [
     ('office', 'offices', 'legacy_office_id'),
+    ('profile', 'profiles', 'legacy_user_id'),
+    ('doctor', 'doctors', 'legacy_user_id'),
+    ('technician', 'technicians', 'legacy_user_id'),
+    ('patient', 'patients', 'legacy_patient_id'),
+    ('product', 'products', 'legacy_product_id'),
+    ('order', 'orders', 'legacy_instruction_id'),
+    ('case', 'cases', 'legacy_patient_id'),
+    ('jaw', 'jaws', 'legacy_jaw_id'),
+    ('file', 'files', 'legacy_file_id'),
+    ('message', 'messages', 'legacy_record_id'),
+    ('order_state', 'order_states', 'legacy_state_id'),
+    ('payment', 'payments', 'legacy_payment_id'),
+    ('system_message', 'system_messages', 'legacy_record_id'),
 ] -%}
-{%- set unkeyed_marts = [] -%}
+{%- set unkeyed_marts = ['doctor_offices', 'order_cases', 'case_files', 'message_attachments'] -%}
 
 {{
     config(
