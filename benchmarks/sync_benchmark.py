@@ -1,7 +1,11 @@
 """The sync benchmark (issue item 8): one command, its own throwaway clusters, figures printed.
 
     .venv/bin/python -m benchmarks.sync_benchmark [--scale 1.0] [--seed 7]
-        [--transports copy,fdw] [--activity-days 7] [--skip-reladiff] [--json PATH]
+        [--transports copy,fdw] [--activity-days 7] [--skip-reladiff] [--reladiff-threads 4]
+        [--per-table] [--json PATH]
+
+Exit code 0 when every correctness check held (missed targets are reported, not failures),
+1 when one did not or a step failed, 130 when interrupted.
 
 What it does, on a pair of local PostgreSQL clusters it creates under a temporary directory and
 destroys at the end (the user's `.sandbox/` is never touched):
@@ -19,6 +23,8 @@ destroys at the end (the user's `.sandbox/` is never touched):
              `sandbox activity` on the legacy clone (--activity-days days, same seed each time);
              the real fraction of rows changed is read from sandbox.activity_log.
     (d)      `diffmig sync` after that activity (checked against the activity log).
+    (e)      `diffmig sync` once more: must find nothing (a correctness check, not a target; a
+             failure here is recorded and the benchmark goes on).
     detect   (first transport only, on a clone of the destination taken before (d), so (d) runs
              on the same state as without it): `diffmig detect` on the largest tables, then
              reladiff on the same tables (source public.<t> against the mirror
@@ -27,8 +33,9 @@ destroys at the end (the user's `.sandbox/` is never touched):
 Every diffmig command runs as a child process `python -m orchestrator --output json ...` with the
 pair's settings in its environment. Wall time is measured around the child; the peak memory is
 the child's own peak resident set size (ru_maxrss from os.wait4 on that child: the kernel's
-high-water mark, not sampled). Before each measured phase both clusters run CHECKPOINT, so no
-phase pays for the previous one's dirty buffers.
+high-water mark, not sampled); CPU time is the child's (os.wait4) plus what both servers'
+backends used meanwhile (the postmasters' reaped-children times in /proc). Before each measured
+phase both clusters run CHECKPOINT, so no phase pays for the previous one's dirty buffers.
 
 Ratios are computed on wall times (what a user waits for, including the ~0.5 s of process start);
 the engine's own elapsed time is printed and written to the JSON too.
@@ -835,8 +842,8 @@ def render(results: Results, *, per_table: bool = False) -> str:
         )
     lines.append(
         "  wall s = the child process, start to exit; engine s = the sync's own elapsed time; "
-        "cpu s = CPU of the child plus both servers' backends meanwhile (not inflated by other "
-        "load on the machine); moved/s = rows written to the destination per wall second; "
+        "cpu s = CPU of the child plus both servers' backends meanwhile (less disturbed by other "
+        "load than wall time, though not immune to it on a shared VM); moved/s = rows written to the destination per wall second; "
         "covered/s = source rows compared (or copied) per wall second; peak RSS = the child's"
     )
     lines.append("")

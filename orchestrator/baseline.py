@@ -163,7 +163,9 @@ def _entity_row(
     if not _exists(dst, f"public.{spec.entity}"):
         row["error"] = f"the target has no table public.{spec.entity}"
         return row
-    if spec.legacy_table:
+    if spec.legacy_table and not re.fullmatch(r"\w+", spec.legacy_table):
+        row["error"] = f"{spec.legacy_table}: several legacy tables, counted in the target only"
+    elif spec.legacy_table:
         count = src.execute(
             sql.SQL("select count(*) from {} where {}").format(
                 sql.Identifier("public", spec.legacy_table), _scope_sql(spec)
@@ -180,7 +182,12 @@ def _entity_row(
         ).fetchone()
         row["mapped_rows"] = int(mapped[0]) if mapped else 0
     # Junctions (doctor_offices, order_cases, ...) have no single legacy key: counts only.
-    if spec.legacy_table and spec.legacy_key and re.fullmatch(r"\w+", spec.legacy_key):
+    if (
+        spec.legacy_table
+        and spec.legacy_key
+        and re.fullmatch(r"\w+", spec.legacy_table)
+        and re.fullmatch(r"\w+", spec.legacy_key)
+    ):
         missing, orphaned = _key_gaps(src, dst, spec)
         row["missing_in_target"], row["orphaned_in_target"] = missing, orphaned
     stamps = [

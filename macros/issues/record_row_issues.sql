@@ -92,10 +92,12 @@ where not exists (
     ), '$[*] ? (@ != null)'), '[]'::jsonb)
 {%- endmacro %}
 
-{#- Open issues of an entity: their keys are considered again by every run (retry). -#}
+{#- Keys to consider again in every build: open errors (retried until their cause is gone) and,
+    when reconciling, open drift (so that a reconcile run reaches rows that did not change). -#}
 {% macro open_issue_keys(entity) -%}
     select row_issues.legacy_key
     from {{ source('diffmig', 'row_issues') }} as row_issues
     where row_issues.entity = '{{ entity }}' and row_issues.resolved_at is null
-        and row_issues.severity = 'error'
+        and (row_issues.severity = 'error'
+            {%- if var('reconcile', false) %} or row_issues.reason = 'drift'{% endif %})
 {%- endmacro %}

@@ -4,8 +4,9 @@
     diffmig.try_jsonb({{ column }})
 {%- endmacro %}
 
-{#- True when the text holds something (not NULL, not blank) that is not valid JSON. -#}
+{#- True when the text is not NULL and is not valid JSON: malformed, or empty / blank (an empty
+    string is no JSON document; the literal 'null' is valid JSON). -#}
 {% macro json_is_invalid(column) -%}
-    (nullif(btrim({{ column }}), '') is not null and diffmig.try_jsonb({{ column }}) is null
+    ({{ column }} is not null and diffmig.try_jsonb({{ column }}) is null
         and btrim({{ column }}) <> 'null')
 {%- endmacro %}

@@ -411,7 +411,12 @@ class World:
             self.compare("profiles", key, expected, got)
             for col in ("first_name", "last_name"):
                 if got[col] == "Unknown" and trim(user[col]) != "Unknown":
-                    self.mismatches.append(Mismatch("profiles", key, col, "not Unknown", "Unknown"))
+                    self.compare(
+                        "profiles",
+                        key,
+                        {f"{col} (never Unknown)": "not Unknown"},
+                        {f"{col} (never Unknown)": "Unknown"},
+                    )
             if email_is_invalid(user["email"]):
                 meta = (got["metadata"] or {}).get("legacy", {})
                 self.compare(
