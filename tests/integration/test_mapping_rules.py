@@ -35,10 +35,15 @@ from tests.integration.expectations import (
     read_target,
 )
 
-# dbt's in-process logger leaves logs/dbt.log open when it swaps handlers (dbt_common).
-pytestmark = pytest.mark.filterwarnings(
-    "ignore:Exception ignored in.*dbt\\.log:pytest.PytestUnraisableExceptionWarning"
-)
+# Four full runs with activity rounds take minutes even at scale 0.01: run with `pytest -m slow`
+# (the default suite stays under ten minutes). dbt's in-process logger leaves logs/dbt.log open
+# when it swaps handlers (dbt_common).
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.filterwarnings(
+        "ignore:Exception ignored in.*dbt\\.log:pytest.PytestUnraisableExceptionWarning"
+    ),
+]
 
 Fingerprint = dict[str, dict[Any, Any]]
 
