@@ -259,8 +259,10 @@ class Benchmark:
         self.args = args
         self.python = sys.executable
         self.tmp = Path(tempfile.mkdtemp(prefix="diffmig-bench-"))
-        # PostgreSQL runs as the postgres OS user when we are root: it must traverse this dir.
-        self.tmp.chmod(0o711)
+        # PostgreSQL runs as the postgres OS user when we are root: it must be able to read
+        # and traverse this dir (else the clusters would move to another temp dir). Nothing
+        # secret is written here; the clusters' own directories are private (initdb).
+        self.tmp.chmod(0o755)
         self.work = self.tmp / "work"  # children's cwd: no .env here, nothing read by accident
         self.work.mkdir()
         self.pair: Any = None
@@ -310,6 +312,7 @@ class Benchmark:
             target_tool_password=secrets.token_hex(12),
         )
         self.data_root = root
+        log(f"clusters under {root} (ports {legacy_port} and {target_port})")
         for cluster in (self.pair.legacy, self.pair.target):
             cluster.init()
             cluster.start()

@@ -201,10 +201,16 @@ class DbtProject:
             )
         return ordered
 
-    def build(self, select: list[str], *, vars_: dict[str, Any] | None = None) -> BuildResult:
+    def build(
+        self,
+        select: list[str],
+        *,
+        vars_: dict[str, Any] | None = None,
+        indirect_selection: str = "buildable",
+    ) -> BuildResult:
         # Tests run with the entity whose build makes all their inputs exist (a relationships
         # test from patients to profiles runs with patients, not before it).
-        args = ["build", "--indirect-selection", "buildable", "--select", *select]
+        args = ["build", "--indirect-selection", indirect_selection, "--select", *select]
         if vars_:
             args += ["--vars", json.dumps(vars_)]
         result = self._invoke(args)

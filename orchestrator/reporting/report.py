@@ -130,10 +130,10 @@ def collect(settings: Settings, run_id: int | None = None) -> dict[str, Any]:
                 "group by 1, 2, 3 order by 1, 2, 4 desc"
             )
         ]
-        failed_tests = [
-            {"entity": e, "test": node, "failures": failures, "message": message}
-            for e, node, failures, message in conn.execute(
-                f"select entity, node, failures, message from {SCHEMA}.build_results "
+        flagged_tests = [
+            {"entity": e, "test": node, "status": status, "failures": failures, "message": message}
+            for e, node, status, failures, message in conn.execute(
+                f"select entity, node, status, failures, message from {SCHEMA}.build_results "
                 "where run_id = %s and resource_type like '%%test%%' "
                 "and status in ('fail', 'error', 'warn') order by entity, node",
                 (run_id,),
@@ -161,10 +161,14 @@ def collect(settings: Settings, run_id: int | None = None) -> dict[str, Any]:
         step["migrated_in_scope"] = (
             in_scope - missing if in_scope is not None and missing is not None else None
         )
-        step["success_rate"] = round(step["migrated_in_scope"] / in_scope, 5) if in_scope else None
+        step["success_rate"] = (
+            round(step["migrated_in_scope"] / in_scope, 5)
+            if in_scope and step["migrated_in_scope"] is not None
+            else None
+        )
         seconds = float(step["sync_seconds"] or 0) + float(step["build_seconds"] or 0)
         step["rows_per_s"] = round((step["rows_applied"] or 0) / seconds) if seconds else None
-    rates = [s for s in steps if s["source_rows_in_scope"]]
+    rates = [s for s in steps if s["source_rows_in_scope"] and s["migrated_in_scope"] is not None]
     total_scope = sum(s["source_rows_in_scope"] for s in rates)
     total_migrated = sum(s["migrated_in_scope"] or 0 for s in rates)
     return {
@@ -176,7 +180,11 @@ def collect(settings: Settings, run_id: int | None = None) -> dict[str, Any]:
         "rows_in_scope": total_scope,
         "rows_migrated_in_scope": total_migrated,
         "issues": issues,
-        "tests": {"passed": int(tests_passed[0]) if tests_passed else 0, "failed": failed_tests},
+        "tests": {
+            "passed": int(tests_passed[0]) if tests_passed else 0,
+            "failed": [t for t in flagged_tests if t["status"] != "warn"],
+            "warned": [t for t in flagged_tests if t["status"] == "warn"],
+        },
         "retries": retries,
         "baseline": baseline,
     }
@@ -226,7 +234,8 @@ def render_markdown(doc: dict[str, Any]) -> str:
         f"- mapping version: {doc['mapping_version']}",
         f"- success rate (migrated / in scope): {_fmt(doc['success_rate'])} "
         f"({_fmt(doc['rows_migrated_in_scope'])} of {_fmt(doc['rows_in_scope'])})",
-        f"- dbt tests: {doc['tests']['passed']} passed, {len(doc['tests']['failed'])} failed",
+        f"- dbt tests: {doc['tests']['passed']} passed, {len(doc['tests']['failed'])} failed, "
+        f"{len(doc['tests']['warned'])} warned",
         "",
         "## Entities",
         "",

@@ -38,8 +38,10 @@ file_types as (
     select * from {{ ref('file_types') }}
 ),
 
--- One row (an aggregate, so the planner knows it): the seed's fallback.
-fallback_type as (
+-- One row (an aggregate, so the planner knows it): the seed's fallback. The single-row CTEs
+-- are materialized so that they are computed once (the planner may otherwise put them on the
+-- inner side of a nested loop and compute them again for every considered row).
+fallback_type as materialized (
     select max(file_types.file_purpose) filter (where file_types.is_fallback) as file_purpose
     from file_types
 ),
@@ -71,7 +73,7 @@ retried as (
     {{ open_issue_keys('case_files') }}
 ),
 
-first_sync as (
+first_sync as materialized (
     select min(files.synced_run) as files_run from files
 ),
 

@@ -25,8 +25,10 @@ file_types as (
     select * from {{ ref('file_types') }}
 ),
 
--- One row (an aggregate, so the planner knows it): the seed's fallback.
-fallback_type as (
+-- One row (an aggregate, so the planner knows it): the seed's fallback. The single-row CTEs
+-- are materialized so that they are computed once (the planner may otherwise put them on the
+-- inner side of a nested loop and compute them again for every considered row).
+fallback_type as materialized (
     select max(file_types.mime_type) filter (where file_types.is_fallback) as mime_type
     from file_types
 ),
@@ -58,7 +60,7 @@ retried as (
         and row_issues.reason = 'order_not_migrated'
 ),
 
-first_sync as (
+first_sync as materialized (
     select min(files.synced_run) as synced_run from files
 ),
 

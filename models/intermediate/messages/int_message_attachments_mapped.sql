@@ -38,8 +38,10 @@ file_types as (
     select * from {{ ref('file_types') }}
 ),
 
--- One row (an aggregate, so the planner knows it): the seed's fallback.
-fallback_type as (
+-- One row (an aggregate, so the planner knows it): the seed's fallback. The single-row CTEs
+-- are materialized so that they are computed once (the planner may otherwise put them on the
+-- inner side of a nested loop and compute them again for every considered row).
+fallback_type as materialized (
     select max(file_types.mime_type) filter (where file_types.is_fallback) as mime_type
     from file_types
 ),
@@ -71,7 +73,7 @@ retried as (
     {{ open_issue_keys('message_attachments') }}
 ),
 
-first_sync as (
+first_sync as materialized (
     select
         (select min(files.synced_run) as synced_run from files) as files_run,
         (
@@ -116,12 +118,15 @@ considered_keys as (
 
     union
 
+    -- one pass over the pairs (a join may read them once per changed record)
     select
         pair_sources.legacy_record_id,
         pair_sources.legacy_file_id
     from pair_sources
-    inner join records on pair_sources.legacy_record_id = records.legacy_record_id
-    where {{ changed_since('records') }}
+    where pair_sources.legacy_record_id = any(array(
+        select records.legacy_record_id from records
+        where {{ changed_since('records') }}
+    ))
 
     union
 

@@ -32,8 +32,10 @@ record_types as (
     select * from {{ ref('record_types') }}
 ),
 
--- One row (an aggregate, so the planner knows it): the seed's fallback.
-fallback_type as (
+-- One row (an aggregate, so the planner knows it): the seed's fallback. The single-row CTEs
+-- are materialized so that they are computed once (the planner may otherwise put them on the
+-- inner side of a nested loop and compute them again for every considered row).
+fallback_type as materialized (
     select max(record_types.message_type) filter (where record_types.is_fallback) as message_type
     from record_types
 ),
@@ -94,7 +96,7 @@ retried as (
         and row_issues.reason = 'sender_not_migrated'
 ),
 
-first_sync as (
+first_sync as materialized (
     select min(records.synced_run) as synced_run from records
 ),
 

@@ -19,7 +19,9 @@
         optimisation fence (offset 0); the staging view's own parsed column is not used, since
         a view written with CTEs is not flattened and would parse every notification it reads;
       - the template name -> message_type keyword match runs once per distinct name (a lateral
-        lookup the planner memoizes). -#}
+        lookup the planner memoizes);
+      - target rows whose notification was gone before diffmig's first sync are looked for by
+        full builds only (see gone_before_first_sync). -#}
 {%- set since_run = var('since_run', 0) | int -%}
 {%- set full_build = since_run == 0 %}
 with
@@ -51,8 +53,10 @@ template_types as (
     select * from {{ ref('template_message_types') }}
 ),
 
--- One row (an aggregate, so the planner knows it): the seed's fallback.
-fallback_type as (
+-- One row (an aggregate, so the planner knows it): the seed's fallback. The single-row CTEs
+-- are materialized so that they are computed once (the planner may otherwise put them on the
+-- inner side of a nested loop and compute them again for every considered row).
+fallback_type as materialized (
     select
         max(template_types.message_type) filter (where template_types.is_fallback)
             as message_type
@@ -93,7 +97,7 @@ known as (
 
 {%- if full_build %}
 
-first_sync as (
+first_sync as materialized (
     select min(notifications.synced_run) as synced_run from notifications
 ),
 {%- else %}
@@ -374,7 +378,7 @@ mapped as (
 ),
 
 -- Active target rows whose notification the mirror never saw (deleted in the source before
--- diffmig's first sync): deactivated, their other values left as they are.
+-- diffmig's first sync): deactivated, their other values left as they are. Full builds only.
 gone_before_first_sync as (
     select
         targets.system_message_id as id,
@@ -419,11 +423,19 @@ gone_before_first_sync as (
         targets.is_active as _target_is_active
     from targets
     where
+        {%- if full_build %}
         targets.is_active is distinct from false
         and not exists (
             select notifications.legacy_notification_id from notifications
             where notifications.legacy_notification_id = targets.legacy_record_id
         )
+        {%- else %}
+        -- a delta build skips this anti-join of every target row with every notification (most
+        -- of a delta build's cost at scale 1.0): the mirror never drops a key, so the set is
+        -- fixed after the first sync, and the full build deactivated all of it (a removal is
+        -- always applied)
+        false
+        {%- endif %}
 ),
 
 all_mapped as (

@@ -49,7 +49,7 @@
     )
 }}
 {% for mart in unkeyed_marts %}
-    -- built after {{ ref(mart) }}
+-- built after {{ ref(mart) }}
 {% endfor %}
 
 with
