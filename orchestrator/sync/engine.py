@@ -545,7 +545,9 @@ class SyncEngine:
                 (self.buckets_per_range, mirror.name),
             )
         }
-        dst.execute("drop table pg_temp.diffmig_l1")
+        # diffmig_l1 stays for the table's ranges: after a range is applied, the mirror's
+        # checksums of its buckets are the source's (same snapshot), see _range.
+        dst.execute("create index on pg_temp.diffmig_l1 (bucket)")
         by_range: dict[int, list[int]] = {}
         for bucket, _ in rows:
             by_range.setdefault(int(bucket) // self.buckets_per_range, []).append(int(bucket))
@@ -572,27 +574,26 @@ class SyncEngine:
             return self._whole_range(src, dst, mirror, work, apply=apply)
         key = sql.Identifier(mirror.key)
         with dst.transaction():
-            dst.execute(
-                "create temp table diffmig_l2 (id bigint, ver bigint, h uuid) on commit drop"
-            )
-            # Step 2: per-row versions and fingerprints of the differing buckets.
+            dst.execute("create temp table diffmig_l2 (id bigint, ver bigint) on commit drop")
+            # Step 2a: per-row versions (key, xmin) of the differing buckets: no row text.
             stream_copy(
                 src,
                 dst,
                 sql.SQL(
-                    "select {k}::bigint, xmin::text::bigint, {f} from {t} as s "
-                    "where {k} between {lo} and {hi} and {b} = any({buckets})"
+                    "select s.{k}::bigint, s.xmin::text::bigint from unnest({buckets}) as b(bucket) "
+                    "join {t} as s on s.{k} between b.bucket * {w} and b.bucket * {w} + {w1}"
                 ).format(
                     k=key,
-                    f=mirror.fingerprint("s"),
                     t=mirror.source_ident,
-                    lo=sql.Literal(work.lo),
-                    hi=sql.Literal(work.hi),
-                    b=mirror.bucket_of(),
+                    w=sql.Literal(BUCKET_WIDTH),
+                    w1=sql.Literal(BUCKET_WIDTH - 1),
                     buckets=int_array(work.buckets),
                 ),
                 sql.SQL("copy pg_temp.diffmig_l2 from stdin (format binary)"),
             )
+            # Temp tables get no statistics by themselves; without them the join below is
+            # planned for millions of rows (a 64-batch hash on the wrong side).
+            dst.execute("analyze pg_temp.diffmig_l2")
             dst.execute(
                 sql.SQL(
                     "create temp table diffmig_changes on commit drop as "
@@ -600,24 +601,50 @@ class SyncEngine:
                     "when m.{k} is null then 'new' "
                     "when s.id is null then 'deleted' "
                     "when m._deleted_at is not null then 'modified' "
-                    "when s.h is distinct from {f} then 'modified' "
-                    "else 'touched' end as change "
+                    "else 'check' end as change "
                     "from pg_temp.diffmig_l2 s full join ("
-                    "select * from {t} where {k} between {lo} and {hi} "
-                    "and {b} = any({buckets})) m on m.{k} = s.id "
+                    "select x.{k}, x._deleted_at, x._source_xmin from unnest({buckets}) as b(bucket) "
+                    "join {t} as x on x.{k} between b.bucket * {w} and b.bucket * {w} + {w1}"
+                    ") m on m.{k} = s.id "
                     "where (s.id is null and m._deleted_at is null) or (s.id is not null and "
                     "(m.{k} is null or m._deleted_at is not null "
                     "or s.ver is distinct from m._source_xmin))"
                 ).format(
                     k=key,
-                    f=mirror.fingerprint("m"),
                     t=mirror.ident,
-                    lo=sql.Literal(work.lo),
-                    hi=sql.Literal(work.hi),
-                    b=mirror.bucket_of(),
+                    w=sql.Literal(BUCKET_WIDTH),
+                    w1=sql.Literal(BUCKET_WIDTH - 1),
                     buckets=int_array(work.buckets),
                 )
             )
+            # Step 2b: fingerprints of only the rows written since the last sync.
+            check = [
+                int(r[0])
+                for r in dst.execute(
+                    "select id from pg_temp.diffmig_changes where change = 'check'"
+                )
+            ]
+            if check:
+                dst.execute("create temp table diffmig_fp (id bigint, h uuid) on commit drop")
+                stream_copy(
+                    src,
+                    dst,
+                    sql.SQL("select {k}::bigint, {f} from {t} as s where {k} = any({keys})").format(
+                        k=key,
+                        f=mirror.fingerprint("s"),
+                        t=mirror.source_ident,
+                        keys=int_array(check),
+                    ),
+                    sql.SQL("copy pg_temp.diffmig_fp from stdin (format binary)"),
+                )
+                dst.execute(
+                    sql.SQL(
+                        "update pg_temp.diffmig_changes c set change = case "
+                        "when f.h is distinct from {f} then 'modified' else 'touched' end "
+                        "from pg_temp.diffmig_fp f join {t} m on m.{k} = f.id "
+                        "where c.change = 'check' and c.id = f.id"
+                    ).format(k=key, f=mirror.fingerprint("m"), t=mirror.ident)
+                )
             counts = {
                 str(change): int(n)
                 for change, n in dst.execute(
@@ -632,7 +659,21 @@ class SyncEngine:
             )
             if apply:
                 self._apply_changes(src, dst, mirror)
-                refresh_buckets(dst, mirror, (work.lo, work.hi, work.buckets))
+                dst.execute(
+                    f"insert into {SCHEMA}.mirror_buckets as m (table_name, bucket, live_rows, "
+                    "version_xor, all_rows) "
+                    "select %s, b.bucket, coalesce(s.n, 0), s.h, coalesce(o.all_rows, 0) "
+                    "+ coalesce(nw.n, 0) from unnest(%s::bigint[]) b(bucket) "
+                    "left join pg_temp.diffmig_l1 s on s.bucket = b.bucket "
+                    f"left join {SCHEMA}.mirror_buckets o on o.table_name = %s "
+                    "and o.bucket = b.bucket "
+                    "left join (select id / %s as bucket, count(*) as n from "
+                    "pg_temp.diffmig_changes where change = 'new' group by 1) nw "
+                    "on nw.bucket = b.bucket "
+                    "on conflict (table_name, bucket) do update set live_rows = excluded.live_rows, "
+                    "version_xor = excluded.version_xor, all_rows = excluded.all_rows",
+                    (mirror.name, work.buckets, mirror.name, BUCKET_WIDTH),
+                )
                 self._checkpoint(dst, mirror, work, counts)
         return counts
 
@@ -703,11 +744,22 @@ class SyncEngine:
         with dst.transaction():
             if apply:
                 dst.execute("select set_config('diffmig.run_id', %s, true)", (str(self.run_id),))
-                self.transport.load_range(src, dst, mirror, work.lo, work.hi, mirror.ident)
-                row = dst.execute(
-                    sql.SQL("select count(*) from {} where {}").format(mirror.ident, between)
-                ).fetchone()
-                counts = {"new": int(row[0]) if row else 0}
+                loaded = self.transport.load_range(
+                    src, dst, mirror, work.lo, work.hi, mirror.ident
+                )
+                counts = {"new": int(loaded)}
+                if buckets_valid(dst, mirror):
+                    # Appended keys in a range the mirror had nothing of: its checksums must
+                    # exist, or the next sync loads the range whole again (duplicate keys).
+                    refresh_buckets(
+                        dst,
+                        mirror,
+                        (
+                            work.lo,
+                            work.hi,
+                            list(range(work.lo // BUCKET_WIDTH, work.hi // BUCKET_WIDTH + 1)),
+                        ),
+                    )
                 self._checkpoint(dst, mirror, work, counts)
             else:
                 stream_copy(

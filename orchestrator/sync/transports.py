@@ -33,15 +33,13 @@ def stream_copy(
     src_query: sql.Composable,
     dst_copy: sql.Composed | sql.SQL,
 ) -> int:
-    """Stream the rows of `src_query` into `dst_copy` (a COPY ... FROM STDIN); returns bytes."""
-    moved = 0
+    """Stream the rows of `src_query` into `dst_copy` (a COPY ... FROM STDIN); returns rows."""
     with src.cursor() as scur, dst.cursor() as dcur:
         copy_out = sql.SQL("copy ({}) to stdout (format binary)").format(src_query)
         with scur.copy(copy_out) as reader, dcur.copy(dst_copy) as writer:
             for block in reader:
                 writer.write(block)
-                moved += len(block)
-    return moved
+        return dcur.rowcount
 
 
 class Transport(Protocol):
@@ -58,7 +56,7 @@ class Transport(Protocol):
         lo: int,
         hi: int,
         into: sql.Composable,
-    ) -> None:
+    ) -> int:
         """Every source row with lo <= key <= hi into `into` (columns..., _source_xmin)."""
 
     def load_keys(
@@ -101,11 +99,11 @@ class CopyTransport:
         lo: int,
         hi: int,
         into: sql.Composable,
-    ) -> None:
+    ) -> int:
         where = sql.SQL("{} between {} and {}").format(
             sql.Identifier(mirror.key), sql.Literal(lo), sql.Literal(hi)
         )
-        stream_copy(src, dst, self._select(mirror, where), self._copy_in(into, mirror))
+        return stream_copy(src, dst, self._select(mirror, where), self._copy_in(into, mirror))
 
     def load_keys(
         self,
@@ -241,11 +239,11 @@ class FdwTransport:
         lo: int,
         hi: int,
         into: sql.Composable,
-    ) -> None:
+    ) -> int:
         where = sql.SQL("{} between {} and {}").format(
             sql.Identifier(mirror.key), sql.Literal(lo), sql.Literal(hi)
         )
-        dst.execute(self._insert(mirror, into, where))
+        return dst.execute(self._insert(mirror, into, where)).rowcount
 
     def load_keys(
         self,

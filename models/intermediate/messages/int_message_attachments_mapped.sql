@@ -123,10 +123,13 @@ considered_keys as (
         pair_sources.legacy_record_id,
         pair_sources.legacy_file_id
     from pair_sources
-    where pair_sources.legacy_record_id = any(array(
-        select records.legacy_record_id from records
-        where {{ changed_since('records') }}
-    ))
+    where
+        pair_sources.legacy_record_id = any(
+            array(
+                select records.legacy_record_id from records
+                where {{ changed_since('records') }}
+            )
+        )
 
     union
 

@@ -422,20 +422,20 @@ gone_before_first_sync as (
         targets.processed_at as _target_processed_at,
         targets.is_active as _target_is_active
     from targets
+    {%- if full_build %}
     where
-        {%- if full_build %}
         targets.is_active is distinct from false
         and not exists (
             select notifications.legacy_notification_id from notifications
             where notifications.legacy_notification_id = targets.legacy_record_id
         )
-        {%- else %}
-        -- a delta build skips this anti-join of every target row with every notification (most
-        -- of a delta build's cost at scale 1.0): the mirror never drops a key, so the set is
-        -- fixed after the first sync, and the full build deactivated all of it (a removal is
-        -- always applied)
-        false
-        {%- endif %}
+    {%- else %}
+    -- a delta build skips this anti-join of every target row with every notification (most of
+    -- a delta build's cost at scale 1.0): the mirror never drops a key, so the set is fixed
+    -- after the first sync, and the full build deactivated all of it (a removal is always
+    -- applied)
+    where false
+    {%- endif %}
 ),
 
 all_mapped as (
