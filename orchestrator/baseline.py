@@ -124,17 +124,16 @@ def _exists(conn: psycopg.Connection, relation: str) -> bool:
 
 
 def _junk_by_type(dst: psycopg.Connection) -> dict[str, int]:
+    """Junk mappings per entity type, by the rule `diffmig mappings check` uses."""
+    from orchestrator.mappings import JUNK_REASON_SQL  # lazy: mappings imports this module
+
     if not _exists(dst, "public.migration_mappings"):
         return {}
     return {
         str(t): int(n)
         for t, n in dst.execute(
-            "with shared as (select new_id from public.migration_mappings where new_id is not null "
-            "group by new_id having count(*) > 1) "
-            "select entity_type, count(*) from public.migration_mappings m "
-            "where m.legacy_id is null or m.legacy_id <= 0 or m.new_id is null "
-            "or replace(m.new_id::text, '-', '') ~ '^(.)\\1{31}$' "
-            "or m.new_id in (select new_id from shared) group by 1"
+            "select m.entity_type, count(*) from public.migration_mappings m "  # noqa: S608
+            f"where ({JUNK_REASON_SQL}) is not null group by 1"
         ).fetchall()
     }
 

@@ -250,8 +250,9 @@ class RepairReport:
 # --- the shared preparation ----------------------------------------------------------------------
 
 # The junk rule of models/staging/bookkeeping/stg_bookkeeping__migration_mappings.sql (its first
-# three parts; the shared-new_id part is the duplicate_new_id problem).
-_JUNK_REASON = """
+# three parts; the shared-new_id part is the duplicate_new_id problem), over alias `m`. Also what
+# `diffmig baseline` counts as junk, so both commands agree.
+JUNK_REASON_SQL = """
     case
         when m.legacy_id is null or m.legacy_id <= 0 then 'legacy_id missing or not positive'
         when m.new_id is null then 'new_id missing'
@@ -308,7 +309,7 @@ def _prepare(conn: psycopg.Connection, entities: Sequence[MappedEntity], scoped:
                     m.legacy_id::bigint as legacy_id,
                     m.new_id,
                     m.migration_batch::text as migration_batch,
-                    {_JUNK_REASON} as junk_reason,
+                    {JUNK_REASON_SQL} as junk_reason,
                     c.entity_type is not null as declared,
                     key_row.row_id as key_row_id,
                     id_row.row_id is not null as id_in_table,

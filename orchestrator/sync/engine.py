@@ -744,9 +744,7 @@ class SyncEngine:
         with dst.transaction():
             if apply:
                 dst.execute("select set_config('diffmig.run_id', %s, true)", (str(self.run_id),))
-                loaded = self.transport.load_range(
-                    src, dst, mirror, work.lo, work.hi, mirror.ident
-                )
+                loaded = self.transport.load_range(src, dst, mirror, work.lo, work.hi, mirror.ident)
                 counts = {"new": int(loaded)}
                 if buckets_valid(dst, mirror):
                     # Appended keys in a range the mirror had nothing of: its checksums must
