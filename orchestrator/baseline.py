@@ -6,7 +6,8 @@ mappings, and the last successful migration (from migration_control and from dif
 
 What an entity reads is declared once, in its mart's YAML (`config.meta.diffmig`: legacy_table,
 legacy_key, optional source_key and scope, mapping_entity_type); the order of the entities is
-the marts' ref() order, from the dbt manifest when one is at hand (target/manifest.json), else
+the marts' ref() order, from the dbt manifest when one is at hand (the newest of
+target/manifest.json and diffmig's own target/diffmig/*/manifest.json), else
 from the marts' names. Key sets are compared in the destination: the source's keys in scope are
 streamed into a temporary table with one binary COPY per entity (no row crosses twice).
 """
@@ -34,6 +35,13 @@ MARTS_DIR = PROJECT_ROOT / "models" / "marts" / "supabase"
 MANIFEST = PROJECT_ROOT / "target" / "manifest.json"
 
 
+def newest_manifest() -> Path:
+    """dbt's own target/manifest.json or one of diffmig's (dbt_runner.default_target_path)."""
+    found = [MANIFEST, *(PROJECT_ROOT / "target" / "diffmig").glob("*/manifest.json")]
+    existing = [p for p in found if p.is_file()]
+    return max(existing, key=lambda p: p.stat().st_mtime) if existing else MANIFEST
+
+
 @dataclass(frozen=True)
 class EntitySpec:
     entity: str
@@ -44,7 +52,8 @@ class EntitySpec:
     mapping_entity_type: str | None
 
 
-def entity_specs(marts_dir: Path = MARTS_DIR, manifest: Path = MANIFEST) -> list[EntitySpec]:
+def entity_specs(marts_dir: Path = MARTS_DIR, manifest: Path | None = None) -> list[EntitySpec]:
+    manifest = manifest or newest_manifest()
     specs: dict[str, EntitySpec] = {}
     for path in sorted(marts_dir.glob("*.yml")):
         doc = yaml.safe_load(path.read_text(encoding="utf-8")) or {}

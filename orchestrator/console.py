@@ -107,6 +107,11 @@ class RichConsole(PlainConsole):
         self._out = RichBase()
         self._err = RichBase(stderr=True)
 
+    @property
+    def stderr_console(self) -> Any:
+        """The rich console of the messages (progress displays draw on it)."""
+        return self._err
+
     def info(self, message: str) -> None:
         self._err.print(redact(message), markup=False, highlight=False)
 

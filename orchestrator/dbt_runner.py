@@ -4,24 +4,54 @@ dbt runs in-process through its programmatic runner: the project is parsed once,
 manifest is reused by every later invocation, so dbt's start-up cost is paid once per diffmig run.
 The entity order is read from the manifest: the marts (models/marts/) are the entities, ordered by
 their ref() graph; an entity's legacy tables are the `legacy` sources upstream of its mart.
+
+dbt's partial parse (target/partial_parse.msgpack) is only reused when the profile's connection
+values (host, port, user, database) are those it was saved with: any other database parsed into
+the same target path (the test suite's clones, a second .env, dbt by hand) forces the next run to
+parse the whole project again (20 to 40 s). diffmig therefore keeps its dbt state in a target
+path of its own per destination database (`target/diffmig/<digest>/`), and caches the entity list
+there, keyed by a digest of the project's files: a run with nothing to build does not import or
+invoke dbt at all.
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import logging
 import os
+import shutil
 import sys
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from orchestrator.catalog import PROJECT_ROOT
-from orchestrator.errors import ConfigError, RunFailed
+from orchestrator.errors import ConfigError, RunFailed, diagnose
 from orchestrator.settings import Settings, redact
+
+# The files dbt reads to build the manifest (dbt_project.yml's *-paths); their digest keys the
+# cached entity list.
+PROJECT_INPUTS = (
+    "dbt_project.yml",
+    "models",
+    "macros",
+    "seeds",
+    "snapshots",
+    "analyses",
+    "tests/dbt",
+)
+# Per-database target paths kept besides the one in use: the newest few, and any used within the
+# last hours (a concurrent process may be using it: each dbt invocation marks its path used).
+KEEP_TARGETS = 6
+KEEP_TARGET_SECONDS = 6 * 3600.0
+
+
+NodeCallback = Callable[[dict[str, Any]], None]
 
 
 @dataclass(frozen=True)
@@ -100,9 +130,10 @@ class DbtProject:
     ) -> None:
         self.settings = settings
         self.project_dir = project_dir
-        self.target_path = target_path or project_dir / "target"
+        self.target_path = target_path or default_target_path(settings, project_dir)
         self.log_path = log_path or project_dir / "logs"
         self._manifest: Any = None
+        self._entities: list[Entity] | None = None
 
     def _base_args(self) -> list[str]:
         return [
@@ -116,10 +147,15 @@ class DbtProject:
             str(self.log_path),
         ]
 
-    def _invoke(self, args: list[str]) -> Any:
+    def _invoke(self, args: list[str], on_node: NodeCallback | None = None) -> Any:
+        if args[0] != "parse" and self._manifest is None:
+            self.manifest()  # parsed once, reused by every invocation after it
         from dbt.cli.main import dbtRunner
 
-        runner = dbtRunner(manifest=self._manifest) if self._manifest is not None else dbtRunner()
+        with contextlib.suppress(OSError):
+            os.utime(self.target_path)  # in use (see _prune_targets)
+        callbacks = [_node_finished_callback(on_node)] if on_node else []
+        runner = dbtRunner(manifest=self._manifest, callbacks=callbacks)
         # dbt prints its own lines on stdout, which belongs to diffmig's JSON output: send them
         # to stderr. Its file log handlers are replaced on every invocation without being
         # closed: close them, or each call leaks an open file.
@@ -129,9 +165,16 @@ class DbtProject:
             finally:
                 _close_dbt_log_files()
         if result.exception is not None:
+            text = redact(str(result.exception))
+            # An operational cause (the destination restarted, out of disk...) is named, with
+            # what to do; anything else is dbt's or the project's, which `dbt debug` examines.
+            found = diagnose(text)
             raise RunFailed(
-                f"dbt {args[0]} failed: {redact(str(result.exception))}",
-                hint="run `dbt debug --profiles-dir .` with the same settings to see why",
+                f"dbt {args[0]} failed" + (f": {found[0]}" if found else "") + f": {text}",
+                hint=f"{found[1]}; then run the command again (`diffmig run --resume` continues "
+                "a run from its checkpoints)"
+                if found
+                else "run `dbt debug --profiles-dir .` with the same settings to see why",
             )
         return result
 
@@ -142,7 +185,20 @@ class DbtProject:
         return self._manifest
 
     def entities(self) -> list[Entity]:
-        """The marts in dependency order (parents before children), with their legacy tables."""
+        """The marts in dependency order (parents before children), with their legacy tables.
+
+        Read from the cache when the project's files are those it was computed from; otherwise
+        from the parsed manifest (and cached)."""
+        if self._entities is None:
+            cache = self.target_path / "diffmig_entities.json"
+            digest = project_digest(self.project_dir)
+            self._entities = _read_entities(cache, digest)
+            if self._entities is None:
+                self._entities = self._entities_from_manifest()
+                _write_entities(cache, digest, self._entities)
+        return list(self._entities)
+
+    def _entities_from_manifest(self) -> list[Entity]:
         manifest = self.manifest()
         nodes = manifest.nodes
         marts = {
@@ -207,13 +263,19 @@ class DbtProject:
         *,
         vars_: dict[str, Any] | None = None,
         indirect_selection: str = "buildable",
+        on_node: NodeCallback | None = None,
+        exclude: list[str] | None = None,
     ) -> BuildResult:
+        """`dbt build` of `select`; `on_node` is told of each node as it finishes (name,
+        resource_type, status, rows_affected), for progress."""
         # Tests run with the entity whose build makes all their inputs exist (a relationships
         # test from patients to profiles runs with patients, not before it).
         args = ["build", "--indirect-selection", indirect_selection, "--select", *select]
+        if exclude:
+            args += ["--exclude", *exclude]
         if vars_:
             args += ["--vars", json.dumps(vars_)]
-        result = self._invoke(args)
+        result = self._invoke(args, on_node)
         return _collect(result)
 
     def snapshot(self, select: list[str]) -> BuildResult:
@@ -235,6 +297,122 @@ class DbtProject:
         if indirect_selection:
             args += ["--indirect-selection", indirect_selection]
         return _collect(self._invoke(args))
+
+    def docs_generate(self, *, compile_nodes: bool = True) -> Path:
+        """`dbt docs generate`: the mapping documentation site (index.html, manifest.json,
+        catalog.json) in the target path, which it returns. Serve that folder over http (the page
+        fetches its JSON files; file:// does not work). The site is written without dbt's
+        anonymous usage tracking, so opening it loads no third-party script."""
+        args = ["docs", "generate", "--no-send-anonymous-usage-stats"]
+        if not compile_nodes:
+            args.append("--no-compile")
+        result = self._invoke(args)
+        index = self.target_path / "index.html"
+        if not result.success or not index.is_file():
+            raise RunFailed(
+                "dbt docs generate did not write the documentation site",
+                hint=f"see dbt's log in {self.log_path}",
+            )
+        return self.target_path
+
+
+def default_target_path(settings: Settings, project_dir: Path = PROJECT_ROOT) -> Path:
+    """diffmig's own dbt target path for this destination database (see the module docstring);
+    older ones beyond the newest few are removed."""
+    target = settings.target
+    key = f"{target.host}|{target.port}|{target.user}|{target.dbname}|{target.sslmode}"
+    digest = hashlib.sha256(key.encode()).hexdigest()[:16]
+    base = project_dir / "target" / "diffmig"
+    path = base / digest
+    path.mkdir(parents=True, exist_ok=True)
+    os.utime(path)  # its mtime says when it was last used
+    _prune_targets(base, keep=path)
+    return path
+
+
+def _prune_targets(base: Path, keep: Path) -> None:
+    with contextlib.suppress(OSError):
+        others = sorted(
+            (p for p in base.iterdir() if p.is_dir() and p != keep),
+            key=lambda p: p.stat().st_mtime,
+            reverse=True,
+        )
+        now = time.time()
+        for old in others[KEEP_TARGETS:]:
+            if now - old.stat().st_mtime > KEEP_TARGET_SECONDS:
+                shutil.rmtree(old, ignore_errors=True)
+
+
+def project_digest(project_dir: Path) -> str:
+    """A digest of every file dbt parses, and of dbt's version: equal digests, equal manifests
+    (as far as the entities go). Reading them costs milliseconds."""
+    from importlib.metadata import version
+
+    digest = hashlib.sha256(version("dbt-core").encode())
+    for name in PROJECT_INPUTS:
+        root = project_dir / name
+        files = sorted(root.rglob("*")) if root.is_dir() else [root]
+        for path in files:
+            if path.is_file():
+                digest.update(str(path.relative_to(project_dir)).encode() + b"\0")
+                digest.update(hashlib.sha256(path.read_bytes()).digest())
+    return digest.hexdigest()
+
+
+def _read_entities(cache: Path, digest: str) -> list[Entity] | None:
+    try:
+        doc = json.loads(cache.read_text(encoding="utf-8"))
+        if doc.get("digest") != digest:
+            return None
+        return [
+            Entity(
+                name=str(e["name"]),
+                unique_id=str(e["unique_id"]),
+                tags=tuple(e["tags"]),
+                legacy_tables=tuple(e["legacy_tables"]),
+                parents=tuple(e["parents"]),
+                nodes=tuple(e["nodes"]),
+            )
+            for e in doc["entities"]
+        ]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def _write_entities(cache: Path, digest: str, entities: list[Entity]) -> None:
+    doc = {"digest": digest, "entities": [e.__dict__ for e in entities]}
+    with contextlib.suppress(OSError):
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        partial = cache.with_suffix(f".{os.getpid()}.tmp")
+        partial.write_text(json.dumps(doc, indent=1), encoding="utf-8")
+        partial.replace(cache)
+
+
+def _node_finished_callback(on_node: NodeCallback) -> Callable[[Any], None]:
+    """A dbt event callback that passes each NodeFinished on as a plain dict."""
+
+    def callback(event: Any) -> None:
+        if event.info.name != "NodeFinished":
+            return
+        data = event.data
+        info = data.node_info
+        rows = None
+        with contextlib.suppress(AttributeError, KeyError, TypeError, ValueError):
+            response = data.run_result.adapter_response
+            if "rows_affected" in response:
+                rows = int(response["rows_affected"])
+        node = {
+            "name": info.node_name,
+            "resource_type": info.resource_type,
+            "status": info.node_status,
+            "rows_affected": rows,
+        }
+        try:
+            on_node(node)
+        except Exception:  # noqa: BLE001 - progress must never fail the build it reports on
+            logging.getLogger("diffmig.dbt").debug("progress callback failed", exc_info=True)
+
+    return callback
 
 
 def _close_dbt_log_files() -> None:

@@ -85,3 +85,61 @@ class Interrupted(DiffmigError):
     """The user paused or interrupted the work."""
 
     exit_code = EXIT_INTERRUPTED
+
+
+# What a database error's text (or SQLSTATE) says happened, and what to do about it. The first
+# entry whose marker appears wins. dbt reports a failed model by its message only (no SQLSTATE),
+# so the markers include the server's own wording.
+_CAUSES: tuple[tuple[tuple[str, ...], str, str], ...] = (
+    (
+        ("53100", "no space left on device", "disk full", "could not extend file"),
+        "the destination is out of disk space",
+        "free some disk space on the destination (or grow the disk)",
+    ),
+    (
+        ("57014", "statement timeout"),
+        "a statement hit the destination's statement_timeout",
+        "raise it for the diffmig role (`alter role ... set statement_timeout = ...`; "
+        "`diffmig doctor` shows it) or run at a quieter time",
+    ),
+    (
+        (
+            "57p01",
+            "57p02",
+            "57p03",
+            "08000",
+            "08001",
+            "08003",
+            "08006",
+            "terminating connection",
+            "server closed the connection",
+            "connection already closed",
+            "connection refused",
+            "could not connect",
+            "the database system is",
+            "ssl connection has been closed",
+        ),
+        "the connection to the destination was lost (server restarted, stopped or unreachable)",
+        "wait until the destination accepts connections again (`diffmig doctor` checks)",
+    ),
+    (
+        ("53200", "out of memory"),
+        "the destination ran out of memory",
+        "free memory on the destination or lower its work_mem for the diffmig role",
+    ),
+    (
+        ("42501", "permission denied"),
+        "the destination role lacks a privilege",
+        "grant it (`diffmig doctor` lists what diffmig needs)",
+    ),
+)
+
+
+def diagnose(text: str, sqlstate: str | None = None) -> tuple[str, str] | None:
+    """(what happened, what to do) for a destination error, from its SQLSTATE or its text;
+    None when the error is none of the known operational causes."""
+    lowered = f"{(sqlstate or '').lower()} {text.lower()}"
+    for markers, cause, action in _CAUSES:
+        if any(marker in lowered for marker in markers):
+            return cause, action
+    return None

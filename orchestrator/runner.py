@@ -23,7 +23,7 @@ import psycopg.sql
 from orchestrator import db
 from orchestrator.bookkeeping import store
 from orchestrator.bookkeeping.store import SCHEMA
-from orchestrator.errors import Interrupted, RunFailed, UsageError
+from orchestrator.errors import Interrupted, RunFailed, UsageError, diagnose
 from orchestrator.settings import Settings, redact
 
 Events = Callable[[dict[str, Any]], None]
@@ -125,11 +125,74 @@ class MigrationRun:
         self.events = events or (lambda _e: None)
         self.info = info or (lambda _m: None)
         self.pause_flag: dict[str, bool] = {}
+        self._marts: list[str] = []
+        self._with_ancestors: set[str] = set()
+        self.run_id = 0
+        self._bookkeeping: psycopg.Connection | None = None
+        self._sync_state: dict[str, Any] = {"entity": None, "totals": {}, "done": {}, "changed": {}}
+
+    @contextlib.contextmanager
+    def _db(self) -> Iterator[psycopg.Connection]:
+        """The run's connection to the destination for its bookkeeping, opened once and again
+        when lost (one per query cost seconds of connection set-up per run)."""
+        conn = self._bookkeeping
+        if conn is None or conn.closed or conn.broken:
+            # A destination restarting (after a failed build, say) is waited for, with the one
+            # retry policy, so the run's outcome is still recorded.
+            conn = self._bookkeeping = db.with_retries(
+                "connecting to the destination", lambda: db.connect(self.settings.target)
+            )
+            # One run at a time per destination, for as long as this connection lives (taken
+            # again after a reconnect, unless another run started meanwhile).
+            if not store.hold_run_lock(conn, "run"):
+                self._close_db()
+                raise RunFailed(
+                    "another `diffmig run` is working on this destination",
+                    hint="wait for it (`diffmig status --watch`) or stop it (`diffmig pause`), "
+                    "then run again",
+                )
+        yield conn
+
+    def _close_db(self) -> None:
+        if self._bookkeeping is not None:
+            with contextlib.suppress(psycopg.Error):
+                self._bookkeeping.close()
+            self._bookkeeping = None
 
     def _emit(self, **event: Any) -> None:
-        self.events(event)
+        """Events for the console layer and the log file (cli/run.py): run_started, phase,
+        progress, row_issue (one per open issue the entity's build recorded), row_issues,
+        entity_done, run_finished; each carries the run_id."""
+        self.events({"run_id": self.run_id, **event} if self.run_id else event)
+
+    def _sync_progress(self, event: dict[str, Any]) -> None:
+        """The sync engine's progress after each range, as the entity's rows done and total
+        (a table's rows checked are estimated from its ranges done)."""
+        progress = self._sync_state
+        table = str(event["table"])
+        total = int(event.get("source_rows") or 0)
+        ranges_total = int(event.get("ranges_total") or 0)
+        done = total * int(event["ranges_done"]) // ranges_total if ranges_total else total
+        progress["totals"][table] = total
+        progress["done"][table] = done
+        progress["changed"][table] = int(event.get("rows") or 0)
+        self._emit(
+            kind="progress",
+            entity=progress["entity"],
+            phase="sync",
+            table=table,
+            rows_done=sum(progress["done"].values()),
+            rows_total=sum(progress["totals"].values()),
+            rows_changed=sum(progress["changed"].values()),
+        )
 
     def execute(self) -> RunOutcome:
+        try:
+            return self._execute()
+        finally:
+            self._close_db()
+
+    def _execute(self) -> RunOutcome:
         from orchestrator.dbt_runner import DbtProject
         from orchestrator.sync.engine import SyncEngine
 
@@ -138,8 +201,21 @@ class MigrationRun:
         self.info("reading the dbt project (entity order, models, legacy tables)")
         entities = project.entities()
         selected = self._select(entities)
-        with db.connection(self.settings.target) as dst:
+        # A subset (--entities, --from) may leave out an entity whose build would have made
+        # shared staging and key views a later selected one reads: each selected entity after
+        # one left out also builds its ancestors, every other entity's table excluded.
+        self._marts = [e.name for e in entities]
+        chosen = {e.name for e in selected}
+        first_left_out = next((i for i, e in enumerate(entities) if e.name not in chosen), None)
+        self._with_ancestors = (
+            set()
+            if first_left_out is None
+            else {e.name for e in entities[first_left_out:] if e.name in chosen}
+        )
+        with self._db() as dst:
             store.ensure_schema(dst)
+            for dead in store.mark_dead_runs(dst, "run"):
+                self.info(f"run {dead} stopped without recording an outcome: marked interrupted")
             unfinished = store.unfinished_run(dst, "run")
             resumed_from = unfinished if self.resume else None
             if unfinished is not None and not self.resume:
@@ -186,11 +262,14 @@ class MigrationRun:
                     ),
                 )
         outcome = RunOutcome(run.run_id, self.mode, "running", resumed_from)
-        engine = SyncEngine(self.settings, transport=self.transport, info=self.info)
+        engine = SyncEngine(
+            self.settings, transport=self.transport, info=self.info, progress=self._sync_progress
+        )
         synced: set[str] = set()
         synced_changes: set[str] = set()
         self._synced_changes = synced_changes
-        self._emit(kind="run_started", run_id=run.run_id, entities=[e.name for e in selected])
+        self.run_id = run.run_id
+        self._emit(kind="run_started", entities=[e.name for e in selected])
         try:
             with _sigint_pauses(self.pause_flag):
                 for entity in selected:
@@ -203,7 +282,7 @@ class MigrationRun:
                     outcome.entities.append(
                         self._entity(run.run_id, chain, entity, project, engine, synced)
                     )
-            self._snapshot(project, engine, synced_changes)
+            self._snapshot(project, engine, synced_changes | self._changed_by(chain[1:]))
             outcome.status = "succeeded"
             if any(e.status == "failed" for e in outcome.entities):
                 outcome.status = "failed"
@@ -213,11 +292,18 @@ class MigrationRun:
             outcome.status = "interrupted"
         except Exception as exc:
             outcome.status = "failed"
-            self._finish(run.run_id, "failed", redact(str(exc)))
+            # The failure may have broken the bookkeeping connection too: record it on a new
+            # one; the original error is what the user must see.
+            self._close_db()
+            with contextlib.suppress(Exception):
+                self._finish(run.run_id, "failed", redact(str(exc)))
+            if isinstance(exc, psycopg.Error):
+                raise _run_failed(run.run_id, exc) from exc
             raise
         finally:
             outcome.seconds = time.monotonic() - started
             outcome.transport = engine.transport.name
+            self._emit(kind="run_finished", status=outcome.status, seconds=outcome.seconds)
         self._finish(run.run_id, outcome.status, None, outcome.transport)
         if outcome.status in ("paused", "interrupted"):
             raise Interrupted(
@@ -249,7 +335,7 @@ class MigrationRun:
     def _check_pause(self, run_id: int) -> None:
         if self.pause_flag.get("pause"):
             raise _PauseRequested
-        with db.connection(self.settings.target) as conn:
+        with self._db() as conn:
             row = conn.execute(
                 f"select pause_requested_at from {SCHEMA}.runs where run_id = %s", (run_id,)
             ).fetchone()
@@ -258,7 +344,7 @@ class MigrationRun:
 
     def _step(self, run_id: int, entity: str, **columns: Any) -> None:
         sets = ", ".join(f"{k} = %s" for k in columns)
-        with db.connection(self.settings.target) as conn:
+        with self._db() as conn:
             conn.execute(
                 f"update {SCHEMA}.run_steps set {sets} where run_id = %s and entity = %s",
                 (*columns.values(), run_id, entity),
@@ -277,8 +363,16 @@ class MigrationRun:
         outcome = EntityOutcome(entity.name, "done")
         before = self._target_rows(entity.name)
         self._step(run_id, entity.name, phase="sync", started_at=_now(), target_rows_before=before)
-        self._emit(kind="phase", entity=entity.name, phase="sync")
         tables = [t for t in entity.legacy_tables if t not in synced]
+        estimates = self._mirror_estimates(tables)
+        self._sync_state = {"entity": entity.name, "totals": estimates, "done": {}, "changed": {}}
+        self._emit(
+            kind="phase",
+            entity=entity.name,
+            phase="sync",
+            tables=tables,
+            rows_total=sum(estimates.values()) or None,
+        )
         counts = {"new": 0, "modified": 0, "deleted": 0}
         if tables:
             for change in engine.sync_within_run(run_id, chain, tables):
@@ -300,9 +394,17 @@ class MigrationRun:
             rows_deleted=counts["deleted"],
             sync_seconds=round(sync_seconds, 3),
         )
-        self._emit(kind="phase", entity=entity.name, phase="build", rows_synced=outcome.rows_synced)
         since = 0 if self.mode == "full" else self._watermark(entity.name)
-        if since and not self._has_work(entity, since):
+        to_map = self._rows_to_map(entity, since)
+        has_work = not since or bool(to_map) or self._drift_to_reconcile(entity)
+        self._emit(
+            kind="phase",
+            entity=entity.name,
+            phase="build",
+            rows_synced=outcome.rows_synced,
+            rows_total=to_map,
+        )
+        if not has_work:
             outcome.seconds = time.monotonic() - started
             outcome.detail = "nothing to do: no mirror row changed since its last applied run"
             self._step(
@@ -324,12 +426,43 @@ class MigrationRun:
             )
             return outcome
         build_started = time.monotonic()
-        result = project.build(
-            list(entity.nodes),
-            vars_={"since_run": since, "run_id": run_id, "reconcile": self.reconcile},
-        )
+        nodes_done = [0]
+
+        def node_finished(node: dict[str, Any]) -> None:
+            # The mart's one statement maps every row to map: when it ends, they are done
+            # (its rows_affected are those it changed); the tests run after it.
+            nodes_done[0] += 1
+            mart = node["name"] == entity.name
+            self._emit(
+                kind="progress",
+                entity=entity.name,
+                phase="build",
+                node=node["name"],
+                node_status=node["status"],
+                nodes_done=nodes_done[0],
+                rows_done=(to_map or 0) if mart else None,
+                rows_applied=node["rows_affected"] if mart else None,
+            )
+
+        ancestors = entity.name in self._with_ancestors
+        try:
+            result = project.build(
+                [*entity.nodes, f"+{entity.name}"] if ancestors else list(entity.nodes),
+                exclude=[m for m in self._marts if m != entity.name] if ancestors else None,
+                vars_={"since_run": since, "run_id": run_id, "reconcile": self.reconcile},
+                on_node=node_finished,
+            )
+        except RunFailed as exc:  # dbt itself failed (lost its connection, say): say where
+            raise RunFailed(
+                f"entity {entity.name} failed to build in run {run_id}: {exc.message}",
+                hint=exc.hint,
+            ) from exc
         build_seconds = time.monotonic() - build_started
+        if not result.success:
+            # dbt's failure may be the destination's (restarted, say): the bookkeeping reconnects.
+            self._close_db()
         self._record_results(run_id, entity.name, result)
+        self._report_row_issues(run_id, entity.name)
         mart = next((n for n in result.nodes if n.name == entity.name), None)
         outcome.rows_applied = int(mart.rows_affected or 0) if mart else 0
         tests = [n for n in result.nodes if n.resource_type == "test"]
@@ -350,15 +483,22 @@ class MigrationRun:
                 build_seconds=round(build_seconds, 3),
             )
             self._control(entity.name, "failed", outcome, outcome.detail)
+            found = diagnose(outcome.detail)
             raise RunFailed(
-                f"entity {entity.name} failed to build in run {run_id}: {outcome.detail}",
-                hint="fix the cause, then `diffmig run --resume` continues from this entity",
+                f"entity {entity.name} failed to build in run {run_id}"
+                + (f": {found[0]}" if found else "")
+                + f" (its app table is left as it was): {outcome.detail}",
+                hint=(f"{found[1]}; then " if found else "fix the cause, then ")
+                + "`diffmig run --resume` continues from this entity",
             )
         if outcome.tests_failed:
             outcome.detail = "tests failed: " + ", ".join(
                 n.name for n in result.failed if n.resource_type == "test"
             )
         self._set_watermark(entity.name, run_id)
+        # The earlier scripts' log row before the step is marked done: a crash in between makes
+        # the resumed run build the entity again (a second row), never leaves it without one.
+        self._control(entity.name, "completed", outcome, None)
         self._step(
             run_id,
             entity.name,
@@ -372,7 +512,6 @@ class MigrationRun:
             build_seconds=round(build_seconds, 3),
             detail=outcome.detail or None,
         )
-        self._control(entity.name, "completed", outcome, None)
         self._emit(
             kind="entity_done",
             entity=entity.name,
@@ -382,22 +521,13 @@ class MigrationRun:
         )
         return outcome
 
-    def _has_work(self, entity: Any, since: int) -> bool:
-        """Whether a delta build of the entity could change anything: a mirror row of one of its
-        upstream legacy tables was synced after `since` (every cause of a change, a held-back
-        row's parent arriving included, starts there), or drift is to be reconciled."""
-        with db.connection(self.settings.target) as conn:
-            for table in entity.legacy_tables:
-                row = conn.execute(
-                    psycopg.sql.SQL("select 1 from {} where _synced_run > %s limit 1").format(
-                        psycopg.sql.Identifier("diffmig_staging", table)
-                    ),
-                    (since,),
-                ).fetchone()
-                if row:
-                    return True
-            if not self.reconcile:
-                return False
+    def _drift_to_reconcile(self, entity: Any) -> bool:
+        """With --reconcile, whether the entity has open drift to apply although no mirror row
+        changed (every other cause of a change, a held-back row's parent arriving included,
+        starts with a mirror row synced after the entity's watermark: `_rows_to_map`)."""
+        if not self.reconcile:
+            return False
+        with self._db() as conn:
             row = conn.execute(
                 f"select 1 from {SCHEMA}.row_issues where entity = %s and resolved_at is null "
                 "and reason = 'drift' limit 1",
@@ -405,8 +535,70 @@ class MigrationRun:
             ).fetchone()
         return row is not None
 
+    def _mirror_estimates(self, tables: list[str]) -> dict[str, int]:
+        """The planner's row estimate of each mirror table (0 when never analysed or absent):
+        the sync phase's expected rows until the engine has counted the source's."""
+        if not tables:
+            return {}
+        with self._db() as conn:
+            rows = conn.execute(
+                "select t.name, greatest(coalesce(c.reltuples, 0), 0)::bigint "
+                "from unnest(%s::text[]) as t(name) "
+                "left join pg_class c on c.oid = to_regclass('diffmig_staging.' || "
+                "quote_ident(t.name))",
+                (tables,),
+            ).fetchall()
+        return {str(name): int(count) for name, count in rows}
+
+    def _rows_to_map(self, entity: Any, since: int) -> int | None:
+        """The mirror rows the entity's build will (re)map: synced after `since` (an index
+        scan on _synced_run per legacy table); in full mode the estimate of all of them."""
+        if not since:
+            return sum(self._mirror_estimates(list(entity.legacy_tables)).values()) or None
+        total = 0
+        with self._db() as conn:
+            for table in entity.legacy_tables:
+                row = conn.execute(
+                    psycopg.sql.SQL("select count(*) from {} where _synced_run > %s").format(
+                        psycopg.sql.Identifier("diffmig_staging", table)
+                    ),
+                    (since,),
+                ).fetchone()
+                total += int(row[0]) if row else 0
+        return total
+
+    def _report_row_issues(self, run_id: int, entity: str) -> None:
+        """One event per open row issue the entity's build recorded in this run (one query
+        for all of them), and their count."""
+        counts = {"error": 0, "warning": 0}
+        with self._db() as conn:
+            cursor = conn.execute(
+                f"select legacy_key, table_name, severity, reason, detail from {SCHEMA}.row_issues "
+                "where run_id = %s and entity = %s and resolved_at is null "
+                "order by severity, reason, legacy_key",
+                (run_id, entity),
+            )
+            for legacy_key, table, severity, reason, detail in cursor:
+                counts[severity] = counts.get(severity, 0) + 1
+                self._emit(
+                    kind="row_issue",
+                    entity=entity,
+                    table=table,
+                    legacy_key=legacy_key,
+                    severity=severity,
+                    reason=reason,
+                    detail=detail,
+                )
+        if counts["error"] or counts["warning"]:
+            self._emit(
+                kind="row_issues",
+                entity=entity,
+                errors=counts["error"],
+                warnings=counts["warning"],
+            )
+
     def _target_rows(self, table: str) -> int | None:
-        with db.connection(self.settings.target) as conn:
+        with self._db() as conn:
             exists = conn.execute("select to_regclass(%s)", (f"public.{table}",)).fetchone()
             if not exists or exists[0] is None:
                 return None
@@ -418,7 +610,7 @@ class MigrationRun:
         return int(row[0]) if row else None
 
     def _record_results(self, run_id: int, entity: str, result: Any) -> None:
-        with db.connection(self.settings.target) as conn, conn.cursor() as cur:
+        with self._db() as conn, conn.cursor() as cur:
             cur.executemany(
                 f"insert into {SCHEMA}.build_results (run_id, entity, node, resource_type, "
                 "status, rows_affected, failures, seconds, message) values "
@@ -446,6 +638,21 @@ class MigrationRun:
     # dispatch_notification_history`), not in every run.
     HEAVY_SNAPSHOTS = frozenset({"dispatch_notification"})
 
+    def _changed_by(self, runs: list[int]) -> set[str]:
+        """The legacy tables whose mirror changed in `runs` (the runs a resumed run continues:
+        their history snapshot, taken at a run's end, is still due)."""
+        if not runs:
+            return set()
+        with self._db() as conn:
+            return {
+                str(r[0])
+                for r in conn.execute(
+                    f"select table_name from {SCHEMA}.table_syncs where run_id = any(%s) "
+                    "and rows_new + rows_modified + rows_deleted > 0",
+                    (runs,),
+                )
+            }
+
     def _snapshot(self, project: Any, engine: Any, changed: set[str]) -> None:
         """History: a snapshot of every legacy table whose mirror changed in this run."""
         tables = sorted(t for t in changed if t not in self.HEAVY_SNAPSHOTS)
@@ -457,14 +664,14 @@ class MigrationRun:
             self.info(f"history: snapshot {node.name} failed: {node.message}")
 
     def _watermark(self, entity: str) -> int:
-        with db.connection(self.settings.target) as conn:
+        with self._db() as conn:
             row = conn.execute(
                 f"select applied_run from {SCHEMA}.entity_watermarks where entity = %s", (entity,)
             ).fetchone()
         return int(row[0]) if row else 0
 
     def _set_watermark(self, entity: str, run_id: int) -> None:
-        with db.connection(self.settings.target) as conn:
+        with self._db() as conn:
             conn.execute(
                 f"insert into {SCHEMA}.entity_watermarks (entity, applied_run) values (%s, %s) "
                 "on conflict (entity) do update set applied_run = excluded.applied_run, "
@@ -473,7 +680,7 @@ class MigrationRun:
             )
 
     def _held_back(self, entity: str) -> int:
-        with db.connection(self.settings.target) as conn:
+        with self._db() as conn:
             row = conn.execute(
                 f"select count(distinct legacy_key) from {SCHEMA}.row_issues where entity = %s "
                 "and resolved_at is null and severity = 'error'",
@@ -483,7 +690,7 @@ class MigrationRun:
 
     def _control(self, entity: str, status: str, outcome: EntityOutcome, error: str | None) -> None:
         """A migration_control row in the shape the earlier scripts left."""
-        with db.connection(self.settings.target) as conn, contextlib.suppress(psycopg.Error):
+        with self._db() as conn, contextlib.suppress(psycopg.Error):
             conn.execute(
                 "insert into public.migration_control (phase, table_name, operation, status, "
                 "records_processed, total_records, started_at, completed_at, error_message, "
@@ -507,13 +714,25 @@ class MigrationRun:
     def _finish(
         self, run_id: int, status: str, error: str | None, transport: str | None = None
     ) -> None:
-        with db.connection(self.settings.target) as conn:
+        with self._db() as conn:
             store.finish_run(conn, run_id, status, error)
             if transport:
                 conn.execute(
                     f"update {SCHEMA}.runs set transport = %s where run_id = %s",
                     (transport, run_id),
                 )
+
+
+def _run_failed(run_id: int, exc: psycopg.Error) -> RunFailed:
+    """A database error that stopped the run, as a message that says what happened and what
+    to do (instead of a raw traceback)."""
+    first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    found = diagnose(first, getattr(exc, "sqlstate", None))
+    return RunFailed(
+        f"run {run_id} stopped: {found[0] + ': ' if found else ''}{redact(first)}",
+        hint=(f"{found[1]}; then " if found else "fix the cause, then ")
+        + "`diffmig run --resume` continues from the last checkpoint",
+    )
 
 
 def _now() -> Any:

@@ -23,6 +23,21 @@ if ! have_pg; then
     fi
 fi
 
+# Chromium and its WebDriver, for the browser tests (tests/integration/test_browser.py open the
+# HTML report and the dbt docs site headless). Debian's packages: /usr/bin/chromium and
+# /usr/bin/chromedriver (Ubuntu's chromium is a snap: set DIFFMIG_CHROMIUM / DIFFMIG_CHROMEDRIVER).
+if [ -z "${DIFFMIG_CHROMIUM:-}" ] && { [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; }; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+        echo "bootstrap: installing Chromium for the browser tests (apt-get install chromium chromium-driver)"
+        apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null
+    else
+        echo "bootstrap: Chromium is missing; the browser tests will fail without it." >&2
+        echo "  install it with: sudo apt-get install chromium chromium-driver   (Debian)" >&2
+        echo "  or set DIFFMIG_CHROMIUM and DIFFMIG_CHROMEDRIVER to a Chromium and its chromedriver" >&2
+    fi
+fi
+
 PYTHON="${PYTHON:-python3}"
 if ! command -v "$PYTHON" >/dev/null 2>&1; then
     echo "bootstrap: $PYTHON not found; install Python 3.10 or newer" >&2

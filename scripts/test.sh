@@ -10,4 +10,6 @@ echo "== ruff"
 echo "== mypy"
 .venv/bin/mypy
 echo "== pytest"
-.venv/bin/python -m pytest -m "not slow" "$@"
+# Two workers (one per core here), each with its own cluster pair; a module's tests stay on one.
+.venv/bin/python -m pytest -m "not slow" -n "${DIFFMIG_TEST_WORKERS:-2}" --dist loadfile \
+    --durations=15 "$@"

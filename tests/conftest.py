@@ -37,6 +37,16 @@ TARGET_TEMPLATE = "supabase_tpl"
 _clone_ids = itertools.count(1)
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--scale",
+        type=float,
+        default=None,
+        help="scale of the reliability suite's own sandbox (tests/reliability; default: the "
+        "small CI scale; 1.0 = the legacy database's real volumes)",
+    )
+
+
 @dataclass
 class ClusterPair:
     """The session's two clusters, wrapped in the sandbox's own pair type."""

@@ -4,6 +4,7 @@ runs, table syncs, checkpoints, analyses and retries. One place for every bookke
 from __future__ import annotations
 
 import getpass
+import os
 import socket
 import uuid
 from dataclasses import dataclass
@@ -89,6 +90,46 @@ def finish_run(
         f"update {SCHEMA}.runs set status = %s, finished_at = now(), error = %s where run_id = %s",
         (status, error, run_id),
     )
+    if status == "succeeded":
+        apply_retention(conn, run_id)
+
+
+# Retention of the bookkeeping that grows with every run (README, "Bookkeeping"), applied when a
+# run succeeds: of the runs older than the DIFFMIG_KEEP_RUNS most recent ones (default 5), the
+# keys behind their analyses (analysis_keys: a row per new, modified or deleted legacy key; the
+# counts stay in analysis_tables) and their range checkpoints are deleted. A run still running,
+# and the newest run of its command if it did not finish, keep theirs (a resume reads them). Runs, steps,
+# issues, build results and retries are kept: they are the history the reports read.
+DEFAULT_KEEP_RUNS = 5
+
+
+def keep_runs() -> int:
+    try:
+        return max(1, int(os.environ.get("DIFFMIG_KEEP_RUNS", DEFAULT_KEEP_RUNS)))
+    except ValueError:
+        return DEFAULT_KEEP_RUNS
+
+
+def apply_retention(conn: psycopg.Connection, run_id: int) -> dict[str, int]:
+    """Called when run `run_id` succeeds; returns the rows deleted per table."""
+    old_runs = (
+        f"select r.run_id from {SCHEMA}.runs r where r.run_id < %(run)s "
+        f"and r.run_id not in (select run_id from {SCHEMA}.runs order by run_id desc "
+        "limit %(keep)s) "
+        "and r.status <> 'running' and (r.status = 'succeeded' or exists (select from "
+        f"{SCHEMA}.runs n where n.command = r.command and n.run_id > r.run_id))"
+    )
+    params = {"run": run_id, "keep": keep_runs()}
+    keys = conn.execute(
+        f"delete from {SCHEMA}.analysis_keys k using {SCHEMA}.analyses a "  # noqa: S608
+        f"where k.analysis_id = a.analysis_id and a.run_id in ({old_runs})",
+        params,
+    ).rowcount
+    checkpoints = conn.execute(
+        f"delete from {SCHEMA}.checkpoints where run_id in ({old_runs})",  # noqa: S608
+        params,
+    ).rowcount
+    return {"analysis_keys": keys, "checkpoints": checkpoints}
 
 
 def record_retry(
@@ -99,6 +140,31 @@ def record_retry(
         "values (%s, %s, %s, %s, %s)",
         (run_id, step, attempt, cause, round(sleep, 2)),
     )
+
+
+def hold_run_lock(conn: psycopg.Connection, command: str) -> bool:
+    """Take the lock a `command` holds for as long as it works (a session advisory lock: freed
+    when its connection ends, kill -9 included). False when another process holds it."""
+    row = conn.execute(
+        "select pg_try_advisory_lock(%s, hashtext(%s))", (_LOCK_KEY & 0x7FFFFFFF, command)
+    ).fetchone()
+    return bool(row and row[0])
+
+
+def mark_dead_runs(conn: psycopg.Connection, command: str) -> list[int]:
+    """Runs of `command` still marked running although this process holds the command's lock:
+    they were killed or lost their connection before recording an outcome. Marked interrupted
+    (they stay resumable)."""
+    return [
+        int(r[0])
+        for r in conn.execute(
+            f"update {SCHEMA}.runs set status = 'interrupted', "
+            "finished_at = coalesce(finished_at, now()), error = coalesce(error, "
+            "'stopped without recording an outcome (killed, or lost its connection)') "
+            "where command = %s and status = 'running' returning run_id",
+            (command,),
+        )
+    ]
 
 
 def unfinished_run(conn: psycopg.Connection, command: str) -> int | None:

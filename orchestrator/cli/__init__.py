@@ -90,6 +90,9 @@ def main(argv: list[str] | None = None) -> None:
         click.echo("interrupted", err=True)
         sys.exit(EXIT_INTERRUPTED)
     except KeyboardInterrupt:
+        from orchestrator.runlog import record_failure
+
+        record_failure("interrupted", None, EXIT_INTERRUPTED)
         click.echo("interrupted", err=True)
         sys.exit(EXIT_INTERRUPTED)
     except DiffmigError as exc:
@@ -107,5 +110,8 @@ def _report(exc: BaseException, code: int, hint: str | None) -> None:
     if app.debug:
         traceback.print_exception(exc, file=sys.stderr)
     message = str(exc) if isinstance(exc, DiffmigError) else f"{type(exc).__name__}: {exc}"
+    from orchestrator.runlog import record_failure
+
+    record_failure(redact(message), hint, code)
     app.console.error(redact(message), hint)
     sys.exit(code)

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from orchestrator.console import Console, make_console
+from orchestrator.runlog import LoggedConsole, RunLog
 from orchestrator.settings import Settings, load_settings
 
 
@@ -16,6 +18,7 @@ class AppContext:
     debug: bool
     env_file: Path | None
     _settings: Settings | None = field(default=None, repr=False)
+    log: RunLog | None = field(default=None, repr=False)
 
     @classmethod
     def create(cls, *, env_file: str | None, output: str | None, debug: bool) -> AppContext:
@@ -35,6 +38,16 @@ class AppContext:
             self.output = output
             self.console = make_console(output)
 
+    def start_log(self, command: str) -> RunLog:
+        """Open the command's JSON-lines log (runlog.py), say where it is, and copy every
+        message of the console into it. Closed when the process ends."""
+        log = RunLog.open(command)
+        self.log = log
+        self.console = LoggedConsole(self.console, log)
+        log.write("info", "command_started", command=command, argv=_argv())
+        self.console.info(f"log: {log.path}")
+        return log
+
     @property
     def settings(self) -> Settings:
         """Loaded once, on first use, so commands that need no database (sandbox, --help) work
@@ -42,3 +55,9 @@ class AppContext:
         if self._settings is None:
             self._settings = load_settings(self.env_file)
         return self._settings
+
+
+def _argv() -> list[Any]:
+    import sys
+
+    return list(sys.argv[1:])

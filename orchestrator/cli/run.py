@@ -50,29 +50,29 @@ def run(
     resume: bool,
     reconcile: bool,
 ) -> None:
+    from orchestrator.progress import run_view
+    from orchestrator.runlog import log_run_event
     from orchestrator.runner import MigrationRun
 
-    def show(event: dict[str, Any]) -> None:
-        if event["kind"] == "phase":
-            app.console.info(f"{event['entity']}: {event['phase']}")
-        elif event["kind"] == "entity_done":
-            rate = event["rows_applied"] / event["seconds"] if event["seconds"] else 0.0
-            app.console.info(
-                f"{event['entity']}: done, {event['rows_synced']:,} rows synced, "
-                f"{event['rows_applied']:,} applied in {event['seconds']:.1f}s ({rate:,.0f} rows/s)"
-            )
+    log = app.start_log("run")
+    view = run_view(app.console, app.output)
 
-    outcome = MigrationRun(
-        app.settings,
-        mode=mode,
-        entities=_split(entities),
-        from_entity=from_entity,
-        transport=transport,
-        resume=resume,
-        reconcile=reconcile,
-        events=show,
-        info=app.console.info,
-    ).execute()
+    def show(event: dict[str, Any]) -> None:
+        log_run_event(log, event)
+        view.handle(event)
+
+    with view:
+        outcome = MigrationRun(
+            app.settings,
+            mode=mode,
+            entities=_split(entities),
+            from_entity=from_entity,
+            transport=transport,
+            resume=resume,
+            reconcile=reconcile,
+            events=show,
+            info=app.console.info,
+        ).execute()
     doc = outcome.as_dict()
     app.console.table(
         f"run {outcome.run_id} ({outcome.mode}): {outcome.status} in {outcome.seconds:.1f}s",

@@ -49,6 +49,8 @@ def _render(app: AppContext, report: dict[str, Any], title: str) -> None:
 
 def _progress(app: AppContext) -> Any:
     def show(event: dict[str, Any]) -> None:
+        if app.log is not None:
+            app.log.write("debug", "progress", None, phase="sync", **event)
         if app.output != "json":
             app.console.info(
                 f"{event['table']}: range {event['ranges_done']}/{event['ranges_total']}, "
@@ -69,6 +71,7 @@ def _progress(app: AppContext) -> Any:
 def detect(app: AppContext, tables: str | None, transport: str | None) -> None:
     from orchestrator.sync.engine import SyncEngine
 
+    app.start_log("detect")
     engine = SyncEngine(
         app.settings,
         transport="copy" if transport is None else transport,
@@ -95,6 +98,7 @@ def detect(app: AppContext, tables: str | None, transport: str | None) -> None:
 def sync(app: AppContext, tables: str | None, transport: str | None, resume: bool) -> None:
     from orchestrator.sync.engine import SyncEngine
 
+    app.start_log("sync")
     engine = SyncEngine(
         app.settings, transport=transport, progress=_progress(app), info=app.console.info
     )

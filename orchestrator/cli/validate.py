@@ -40,6 +40,7 @@ def validate(app: AppContext, entities: str | None, select: str | None) -> None:
     from orchestrator.validate import describe_keys
     from orchestrator.validate import validate as run_validation
 
+    app.start_log("validate")
     report = run_validation(
         app.settings, entities=_split(entities), select=select.split() if select else None
     )

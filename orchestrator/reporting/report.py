@@ -289,8 +289,14 @@ def render_markdown(doc: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _bars(title: str, series: list[tuple[str, list[tuple[str, float]]]], colors: list[str]) -> str:
-    """A grouped horizontal bar chart as inline SVG (no scripts, no external files)."""
+def _bars(
+    title: str,
+    series: list[tuple[str, list[tuple[str, float]]]],
+    colors: list[str],
+    decimals: int = 0,
+) -> str:
+    """A grouped horizontal bar chart as inline SVG (no scripts, no external files). Values are
+    shown with `decimals` places (seconds need them: most phases take well under one)."""
     labels = [label for label, _ in series]
     values = [v for _, group in series for _, v in group]
     top = max(values or [0]) or 1.0
@@ -309,10 +315,10 @@ def _bars(title: str, series: list[tuple[str, list[tuple[str, float]]]], colors:
             y = y0 + j * (bar_h + 2)
             parts.append(
                 f'<rect x="{left}" y="{y}" width="{w:.1f}" height="{bar_h}" '
-                f'fill="{colors[j % len(colors)]}"><title>{html.escape(name)}: {value:,.0f}</title></rect>'
+                f'fill="{colors[j % len(colors)]}"><title>{html.escape(name)}: {value:,.{decimals}f}</title></rect>'
             )
             parts.append(
-                f'<text x="{left + w + 4:.1f}" y="{y + 11}" class="value">{value:,.0f}</text>'
+                f'<text x="{left + w + 4:.1f}" y="{y + 11}" class="value">{value:,.{decimals}f}</text>'
             )
     legend = " ".join(
         f'<tspan fill="{colors[j % len(colors)]}">&#9632; {html.escape(name)}</tspan>'
@@ -367,6 +373,7 @@ def render_html(doc: dict[str, Any]) -> str:
             for s in entities
         ],
         ["#6c5ce7", "#00a8a8"],
+        decimals=2,
     )
     rows = "".join(
         "<tr>"
@@ -391,8 +398,9 @@ def render_html(doc: dict[str, Any]) -> str:
     )
     issues = (
         "".join(
-            f"<tr><td>{html.escape(i['entity'])}</td><td>{i['severity']}</td><td>{html.escape(i['reason'])}</td>"
-            f"<td>{i['rows']:,}</td><td>{html.escape(', '.join(i['keys']))}</td></tr>"
+            f"<tr><td>{html.escape(i['entity'])}</td><td class=text>{i['severity']}</td>"
+            f"<td class=text>{html.escape(i['reason'])}</td>"
+            f"<td>{i['rows']:,}</td><td class=text>{html.escape(', '.join(i['keys']))}</td></tr>"
             for i in doc["issues"]
         )
         or "<tr><td colspan=5>None</td></tr>"
@@ -418,7 +426,7 @@ def render_html(doc: dict[str, Any]) -> str:
 body {{ font-family: system-ui, sans-serif; margin: 2rem; color: #1f2933; }}
 table {{ border-collapse: collapse; margin: 1rem 0; font-size: 14px; }}
 td, th {{ border: 1px solid #cbd2d9; padding: 4px 8px; text-align: right; }}
-td:first-child, th:first-child {{ text-align: left; }}
+td:first-child, th:first-child, td.text, th.text {{ text-align: left; }}
 .chart {{ display: block; margin: 1rem 0; }} .chart .title {{ font-weight: 600; font-size: 14px; }}
 .chart .label, .chart .value, .chart .legend {{ font-size: 12px; }}
 .status-succeeded {{ color: #2e8b57; }} .status-failed {{ color: #c0392b; }}
@@ -431,14 +439,14 @@ td:first-child, th:first-child {{ text-align: left; }}
 <li>mapping version: {html.escape(doc["mapping_version"])}</li>
 <li>success rate (migrated / in scope): {html.escape(_fmt(doc["success_rate"]))}
  ({html.escape(_fmt(doc["rows_migrated_in_scope"]))} of {html.escape(_fmt(doc["rows_in_scope"]))})</li>
-<li>dbt tests: {doc["tests"]["passed"]} passed, {len(doc["tests"]["failed"])} failed</li>
+<li>dbt tests: {doc["tests"]["passed"]} passed, {len(doc["tests"]["failed"])} failed, {len(doc["tests"]["warned"])} warned</li>
 </ul>
 {counts_chart}{changes_chart}{time_chart}
 <h2>Entities</h2>
 <table><tr><th>entity</th><th>status</th><th>new</th><th>modified</th><th>deleted</th><th>applied</th>
 <th>held back</th><th>in scope</th><th>migrated</th><th>rate</th><th>rows/s</th></tr>{rows}</table>
 <h2>Row-level issues (open)</h2>
-<table><tr><th>entity</th><th>severity</th><th>reason</th><th>rows</th><th>legacy keys (first {ISSUE_KEYS_SHOWN})</th></tr>{issues}</table>
+<table><tr><th>entity</th><th class=text>severity</th><th class=text>reason</th><th>rows</th><th class=text>legacy keys (first {ISSUE_KEYS_SHOWN})</th></tr>{issues}</table>
 <h2>Failed tests</h2><ul>{tests}</ul>
 <h2>Retries</h2><ul>{retries}</ul>
 </body></html>

@@ -33,7 +33,7 @@ from psycopg import IsolationLevel, sql
 from orchestrator import db
 from orchestrator.bookkeeping import store
 from orchestrator.bookkeeping.store import SCHEMA
-from orchestrator.catalog import DeclaredTable, read_source_table, select_tables
+from orchestrator.catalog import DeclaredTable, SourceTable, read_source_table, select_tables
 from orchestrator.errors import ConfigError, RunFailed
 from orchestrator.settings import Settings, redact
 from orchestrator.sync.mirror import (
@@ -176,10 +176,16 @@ class SyncEngine:
         self.retries: list[str] = []
         self._pending_retries: list[tuple[str, int, str, float]] = []
         self.run_id = 0
+        # The run whose id stamps the mirror rows (_synced_run): the first run of a chain of
+        # resumed runs, so that a run killed and resumed stages its rows exactly as one
+        # uninterrupted run would (the mapping compares tables' synced runs: a doctor's settings
+        # synced by a later run than its user read as "changed after the first sync").
+        self.stamp_run = 0
         self.analysis_id = 0
         self.transport: Transport = CopyTransport()
         self.transport_reason = ""
         self.buckets_per_range = buckets_per_range()
+        self._lineage: Any = None  # sql_lineage.Project, parsed on first use
 
     # --- connections ------------------------------------------------------------------------
 
@@ -262,6 +268,7 @@ class SyncEngine:
         assert row is not None
         self.analysis_id = int(row[0])
         chain = self._run_chain(dst, resumed_from)
+        self.stamp_run = chain[-1]
         results: list[TableChanges] = []
         try:
             for table in declared:
@@ -296,6 +303,7 @@ class SyncEngine:
         declared = select_tables(tables)
         _, dst = db.with_retries("connect", self._connections, on_retry=self._on_retry("connect"))
         self.run_id = run_id
+        self.stamp_run = chain[-1] if chain else run_id
         if not self.transport_reason:
             self._choose_transport(dst, declared)
         self._flush_retries()
@@ -379,6 +387,26 @@ class SyncEngine:
 
     # --- one table --------------------------------------------------------------------------
 
+    def _refuse_missing_mapped_columns(self, source: SourceTable) -> None:
+        """Stop before syncing a table that lost (dropped or renamed) a column the staging models
+        select: the mirror keeps its own copy of a column gone from the source, so the mapping
+        would go on reading stale values, and NULL for every new row, without a word."""
+        if self._lineage is None:
+            from orchestrator.sql_lineage import Project  # lazy: parses every model file
+
+            self._lineage = Project()
+        self._lineage.use_source_columns({source.name: source.column_names})
+        missing = sorted(self._lineage.missing_source_columns().get(source.name, set()))
+        if not missing:
+            return
+        names = ", ".join(f"{source.name}.{c}" for c in missing)
+        raise ConfigError(
+            f"the mapping reads {names}, which the source no longer has (dropped or renamed); "
+            "nothing was synced",
+            hint="`diffmig schema diff` shows the source's change; update the staging model "
+            f"of {source.name} (models/staging/legacy/) to the new column, then run again",
+        )
+
     def _table(self, declared: DeclaredTable, *, apply: bool, chain: list[int]) -> TableChanges:
         started = time.monotonic()
         src, dst = self._connections()
@@ -392,6 +420,7 @@ class SyncEngine:
             self.info(f"{declared.name}: already synced by the run being resumed")
             return result
         source = read_source_table(src, declared)
+        self._refuse_missing_mapped_columns(source)
         with dst.transaction():
             mirror, changes = ensure_mirror(dst, source)
         result.schema_changes = changes
@@ -442,6 +471,7 @@ class SyncEngine:
                     "ranges_done": result.ranges_done + result.ranges_resumed,
                     "ranges_total": result.ranges_total,
                     "rows": result.new + result.modified + result.deleted,
+                    "source_rows": source_rows,
                 }
             )
         if apply and not buckets_valid(dst, mirror):
@@ -486,17 +516,17 @@ class SyncEngine:
         """The key ranges to work on, and the source's row count."""
         key = sql.Identifier(mirror.key)
         width = BUCKET_WIDTH * self.buckets_per_range
-        row = src.execute(
-            sql.SQL("select min({k}), max({k}), count(*) from {t}").format(
-                k=key, t=mirror.source_ident
-            )
-        ).fetchone()
-        assert row is not None
-        lo, hi, source_rows = row[0], row[1], int(row[2])
         empty = (
             dst.execute(sql.SQL("select 1 from {} limit 1").format(mirror.ident)).fetchone() is None
         )
         if empty:
+            row = src.execute(
+                sql.SQL("select min({k}), max({k}), count(*) from {t}").format(
+                    k=key, t=mirror.source_ident
+                )
+            ).fetchone()
+            assert row is not None
+            lo, hi, source_rows = row[0], row[1], int(row[2])
             if apply:
                 # A bulk load: the key index is built once at the end (see _finish_table).
                 with dst.transaction():
@@ -529,6 +559,9 @@ class SyncEngine:
             ),
             sql.SQL("copy pg_temp.diffmig_l1 from stdin (format binary)"),
         )
+        # The source's row count from its bucket counts: no second scan of the source.
+        counted = dst.execute("select coalesce(sum(n), 0) from pg_temp.diffmig_l1").fetchone()
+        source_rows = int(counted[0]) if counted else 0
         rows = dst.execute(
             f"select coalesce(s.bucket, m.bucket), coalesce(m.all_rows, 0) "
             f"from pg_temp.diffmig_l1 s full join (select * from {SCHEMA}.mirror_buckets "
@@ -709,7 +742,7 @@ class SyncEngine:
                 ).format(
                     t=mirror.ident,
                     cols=mirror.column_list(),
-                    run=sql.Literal(self.run_id),
+                    run=sql.Literal(self.stamp_run),
                     k=key,
                     assign=assignments,
                 )
@@ -724,7 +757,7 @@ class SyncEngine:
             sql.SQL(
                 "update {t} m set _deleted_at = now(), _synced_run = {run} "
                 "from pg_temp.diffmig_changes c where c.change = 'deleted' and m.{k} = c.id"
-            ).format(t=mirror.ident, k=key, run=sql.Literal(self.run_id))
+            ).format(t=mirror.ident, k=key, run=sql.Literal(self.stamp_run))
         )
 
     def _whole_range(
@@ -743,7 +776,9 @@ class SyncEngine:
         )
         with dst.transaction():
             if apply:
-                dst.execute("select set_config('diffmig.run_id', %s, true)", (str(self.run_id),))
+                dst.execute(
+                    "select set_config('diffmig.run_id', %s, true)", (str(self.stamp_run),)
+                )
                 loaded = self.transport.load_range(src, dst, mirror, work.lo, work.hi, mirror.ident)
                 counts = {"new": int(loaded)}
                 if buckets_valid(dst, mirror):

@@ -5,7 +5,7 @@ key) and diffmig's own:
     _source_xmin  the source row version's xmin: any write to a row gives it a new xmin, so
                   comparing (key, xmin) finds every row written since the last sync, cheaply
     _synced_at    when this version reached the mirror
-    _synced_run   the run that brought it
+    _synced_run   the run that brought it (of a chain of resumed runs: the first one)
     _deleted_at   when the key was found gone from the source (rows are never removed)
 
 Change detection is exact: a row written since the last sync (new xmin) is compared by its

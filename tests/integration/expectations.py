@@ -484,7 +484,12 @@ class World:
         for key, got in self.rows_to_compare("orders", self.legacy["dispatch_instruction"]):
             src = self.legacy["dispatch_instruction"][key]
             patient = self.legacy["dispatch_patient"].get(src["patient_id"])
-            suffix = trim(src["suffix"]) or (trim(patient["suffix"]) if patient else None)
+            # The patient's suffix; a patient gone from the legacy database is read from its
+            # target row (kept, archived), so the order number does not change with the deletion.
+            kept = self.by_key["patients"].get(src["patient_id"]) if patient is None else None
+            suffix = trim(src["suffix"]) or (
+                trim(patient["suffix"]) if patient else (trim(kept["suffix"]) if kept else None)
+            )
             course = self.legacy["dispatch_course"].get(src["course_id"])
             expected: Row = {
                 "order_number": f"{suffix}-{key}" if suffix else f"ORD-{key}",

@@ -140,9 +140,9 @@ checked as (
         compared.*,
         compared.legacy_office_id::text as _legacy_key,
         {{ issues_array([
-            issue_when("compared.tax_rate >= 10", "error", "tax_rate_out_of_range",
+            issue_when(numeric_overflows("compared.tax_rate", 5, 4), "error", "tax_rate_out_of_range",
                 "'tax_rate ' || compared._legacy_tax_rate || ' does not fit numeric(5,4)'"),
-            issue_when("compared._legacy_tax_rate > 1 and compared.tax_rate < 10", "warning",
+            issue_when("compared._legacy_tax_rate > 1 and not " ~ numeric_overflows("compared.tax_rate", 5, 4), "warning",
                 "tax_rate_was_percentage",
                 "'tax_rate ' || compared._legacy_tax_rate || ' read as a percentage'"),
             issue_when("nullif(btrim(compared._legacy_name), '') is null", "warning", "blank_name",

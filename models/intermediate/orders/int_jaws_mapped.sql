@@ -1,7 +1,8 @@
 {#- Jaws mapped to the Supabase shape (world.md section 5). The order and the jaw type come from
     the instruction that points at the jaw: upper_jaw_id -> upper, lower_jaw_id -> lower (a live
     instruction before one deleted in the source, then the lowest id; a jaw several instructions
-    point at is reported). A jaw no instruction points at has no order: it is reported
+    point at is reported; a jaw whose every instruction was deleted in the source keeps that
+    order, with a warning). A jaw no instruction points at has no order: it is reported
     (`jaw_without_instruction`, error) and never guessed. The order is read through the orders
     mart, the product through the products mart (both built first); a missing one holds the jaw
     back. jaws has no soft-delete column: a jaw deleted in the source keeps its target row and
@@ -96,6 +97,7 @@ pointer_summary as (
     select
         pointers.legacy_jaw_id,
         count(*) as pointer_count,
+        count(*) filter (where not pointers.is_deleted_in_source) as live_pointer_count,
         string_agg(
             pointers.jaw_type || '_jaw_id of instruction ' || pointers.legacy_instruction_id, ', '
             order by pointers.legacy_instruction_id, pointers.jaw_type
@@ -164,6 +166,7 @@ mapped as (
         )) as metadata,
         chosen_pointers.legacy_instruction_id as _legacy_instruction_id,
         coalesce(pointer_summary.pointer_count, 0) as _pointer_count,
+        coalesce(pointer_summary.live_pointer_count, 0) as _live_pointer_count,
         pointer_summary.pointer_list as _pointer_list,
         considered.legacy_product_id as _legacy_product_id,
         considered.reason_code as _reason_code,
@@ -200,6 +203,7 @@ gone_before_first_sync as (
         '{}'::jsonb as metadata,
         null::integer as _legacy_instruction_id,
         0::bigint as _pointer_count,
+        0::bigint as _live_pointer_count,
         null::text as _pointer_list,
         null::integer as _legacy_product_id,
         null::integer as _reason_code,
@@ -262,6 +266,9 @@ checked as (
                 issue_when("compared._pointer_count > 0 and compared.order_id is null", "error",
                     "order_not_migrated",
                     "format('instruction %s has no order (held back or not yet migrated)', compared._legacy_instruction_id)"),
+                issue_when("compared._pointer_count > 0 and compared._live_pointer_count = 0",
+                    "warning", "instruction_deleted_in_source",
+                    "format('no live instruction points at jaw %s any more (%s deleted in the legacy database): the jaw keeps that order', compared.legacy_jaw_id, compared._pointer_list)"),
                 issue_when("compared._pointer_count > 1", "warning", "jaw_shared",
                     "format('jaw pointed at by %s: mapped from instruction %s', compared._pointer_list, compared._legacy_instruction_id)"),
                 issue_when("compared._legacy_product_id is not null and compared.product_id is null",

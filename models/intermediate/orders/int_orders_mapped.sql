@@ -350,7 +350,7 @@ checked as (
                     ~ " and not compared._is_deleted_in_source",
                     "error", "office_not_migrated",
                     "format('office %s of patient %s is not in offices', compared._legacy_office_id, compared._legacy_patient_id)"),
-                issue_when("abs(compared._legacy_price) >= 100000000", "error", "amount_out_of_range",
+                issue_when(numeric_overflows("compared._legacy_price", 10, 2), "error", "amount_out_of_range",
                     "format('price %s does not fit numeric(10,2)', compared._legacy_price)"),
                 issue_when("compared._is_unknown_status", "warning", "unknown_order_status",
                     "format('status %s is not in seed order_status: %s', coalesce(compared._status_code::text, 'null'), compared.status)"),

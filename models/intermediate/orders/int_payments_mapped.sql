@@ -187,7 +187,7 @@ checked as (
                     ~ " and compared._is_instruction_in_source",
                     "error", "order_not_migrated",
                     "format('instruction %s has no order (held back or not yet migrated)', compared._legacy_instruction_id)"),
-                issue_when("abs(compared._legacy_total_price) >= 100000000", "error",
+                issue_when(numeric_overflows("compared._legacy_total_price", 10, 2), "error",
                     "amount_out_of_range",
                     "format('total_price %s does not fit numeric(10,2)', compared._legacy_total_price)"),
                 issue_when("compared._is_installments_invalid", "warning", "invalid_json_installments",

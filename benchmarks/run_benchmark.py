@@ -1,0 +1,284 @@
+"""The run benchmark (issue 6): `diffmig run` end to end, next to a raw COPY of the same rows.
+
+    .venv/bin/python -m benchmarks.run_benchmark [--scale 1.0] [--seed 7] [--activity-days 7]
+        [--transport copy] [--json PATH]
+
+On its own throwaway cluster pair (the sync benchmark's machinery: the legacy database generated
+at --scale, an empty Supabase destination; `.sandbox/` is never touched), in one invocation:
+
+  (a)  raw binary COPY of every declared legacy table into plain tables on the destination
+       (the floor for moving the rows once);
+  (b)  `diffmig run --mode full` on the empty destination: sync every table, map every entity
+       with dbt, tests, bookkeeping;
+  (m)  a plain `INSERT ... SELECT` of every mirrored row into scratch tables in the destination
+       (the floor for writing the rows once more), next to the dbt build seconds of (b) (the
+       mapping's own cost, issue 5);
+       `sandbox activity` for --activity-days days (7: about 1 % of the rows);
+  (d)  `diffmig run` after that activity (the delta run);
+  (e)  `diffmig run` again, nothing to do.
+
+Every diffmig command is a child process (`python -m orchestrator --output json`); wall time is
+measured around it, the peak memory is the child's own peak RSS (os.wait4). Targets (issue 6):
+(b) at most 2x (a); (d) at most 10 % of (b); (e) under 10 s. Exit 0 when every run succeeded
+(a missed target is reported as MISS, not a failure), 1 otherwise.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+if str(PROJECT_ROOT) not in sys.path:
+    sys.path.insert(0, str(PROJECT_ROOT))
+
+from benchmarks.sync_benchmark import (  # noqa: E402 - after the sys.path fix above
+    BenchError,
+    Benchmark,
+    ChildRun,
+    _loadavg,
+    log,
+)
+
+TARGET_FULL_VS_COPY = 2.0
+TARGET_DELTA_VS_FULL = 0.10
+TARGET_IDLE_S = 10.0
+
+
+class RunBenchmark(Benchmark):
+    def __init__(self, args: argparse.Namespace) -> None:
+        args.transports = [args.transport]
+        super().__init__(args)
+        self.figures: dict[str, Any] = {"scale": args.scale, "seed": args.seed, "phases": {}}
+
+    def phase(
+        self, key: str, label: str, run: ChildRun | None, seconds: float, **extra: Any
+    ) -> None:
+        entry = {"label": label, "wall_s": round(seconds, 2)}
+        if run is not None:
+            entry["peak_rss_mb"] = round(run.peak_rss_mb, 1)
+        entry.update(extra)
+        self.figures["phases"][key] = entry
+        log(f"{label}: {seconds:.1f}s {extra if extra else ''}")
+
+    def diffmig_run(self, env: dict[str, str], key: str, label: str, *args: str) -> dict:
+        self.checkpoint()
+        log(label)
+        run, doc = self.diffmig(env, "run", "--transport", self.args.transport, *args)
+        if doc.get("status") != "succeeded":
+            self._check(False, f"{label}: run status {doc.get('status')!r}")
+        entities = doc.get("entities", [])
+        self.phase(
+            key,
+            label,
+            run,
+            run.wall_s,
+            rows_synced=sum(int(e.get("rows_synced", 0)) for e in entities),
+            rows_applied=sum(int(e.get("rows_applied", 0)) for e in entities),
+            run_id=doc.get("run_id"),
+        )
+        return doc
+
+    def step_seconds(self, target_db: str, run_id: int) -> dict[str, float]:
+        from orchestrator.sandbox import build
+
+        with self.pair.target.connect(
+            target_db, build.TARGET_TOOL_ROLE, self.pair.target_tool_password
+        ) as dst:
+            steps = dst.execute(
+                "select entity, coalesce(sync_seconds, 0), coalesce(build_seconds, 0), "
+                "rows_synced, rows_applied from diffmig.run_steps where run_id = %s "
+                "order by position",
+                (run_id,),
+            ).fetchall()
+        return {
+            "sync_s": sum(float(s[1]) for s in steps),
+            "build_s": sum(float(s[2]) for s in steps),
+            "per_entity": [
+                {
+                    "entity": s[0],
+                    "sync_s": float(s[1]),
+                    "build_s": float(s[2]),
+                    "rows_synced": int(s[3]),
+                    "rows_applied": int(s[4]),
+                }
+                for s in steps
+            ],
+        }
+
+    def insert_select(self, target_db: str) -> None:
+        from psycopg import sql
+
+        from orchestrator.catalog import declared_tables
+        from orchestrator.sandbox import build
+
+        self.checkpoint()
+        rows = 0
+        with self.pair.target.connect(
+            target_db, build.TARGET_TOOL_ROLE, self.pair.target_tool_password
+        ) as dst:
+            dst.execute("create schema bench_insert")
+            started = time.monotonic()
+            for table in declared_tables():
+                mirrored = dst.execute(
+                    "select to_regclass(%s) is not null", (f"diffmig_staging.{table.name}",)
+                ).fetchone()
+                if not (mirrored and mirrored[0]):
+                    continue  # a declared table no entity reads (nothing synced)
+                mirror = sql.Identifier("diffmig_staging", table.name)
+                scratch = sql.Identifier("bench_insert", table.name)
+                dst.execute(
+                    sql.SQL("create table {} as select * from {} with no data").format(
+                        scratch, mirror
+                    )
+                )
+                cur = dst.execute(
+                    sql.SQL("insert into {} select * from {} where _deleted_at is null").format(
+                        scratch, mirror
+                    )
+                )
+                rows += cur.rowcount
+            dst.commit()
+            seconds = time.monotonic() - started
+            dst.execute("drop schema bench_insert cascade")
+        self.phase("m", "(m) plain INSERT ... SELECT of the mirror", None, seconds, rows=rows)
+
+    def run(self) -> Any:  # type: ignore[override]
+        from orchestrator.sandbox import build
+
+        self.start_clusters()
+        self.build()
+        legacy_db, target_db = "legacy_run", "supabase_run"
+        build.clone_database(self.pair.legacy, "bench_legacy_tpl", legacy_db)
+        build.clone_database(self.pair.target, "bench_supabase_tpl", target_db)
+        env = self.env(legacy_db, target_db)
+        self.raw_copy(self.args.transport, env, legacy_db, target_db)
+        a = self.results.phases[-1]
+        self.phase("a", "(a) raw binary COPY", None, a.wall_s, rows=a.rows_moved)
+        full = self.diffmig_run(
+            env, "b", "(b) diffmig run --mode full, empty target", "--mode", "full"
+        )
+        self.figures["phases"]["b"].update(self.step_seconds(target_db, int(full["run_id"])))
+        self.insert_select(target_db)
+        truth = self.activity(self.args.transport, legacy_db)
+        self.figures["activity"] = self.results.activity
+        del truth
+        delta = self.diffmig_run(env, "d", "(d) diffmig run after the activity")
+        self.figures["phases"]["d"].update(self.step_seconds(target_db, int(delta["run_id"])))
+        self.diffmig_run(env, "e", "(e) diffmig run, nothing to do")
+        self.figures["source_rows"] = sum(self.results.source_rows.values())
+        self.figures["checks"] = self.results.checks
+        self.figures["loadavg_end"] = _loadavg()
+        return self.figures
+
+
+def render(fig: dict[str, Any]) -> str:
+    p = fig["phases"]
+    rows = fig["source_rows"]
+    lines = [
+        f"diffmig run benchmark: scale {fig['scale']}, {rows:,} legacy rows, "
+        f"load average at the end {fig['loadavg_end']}",
+        "",
+        f"{'phase':<48} {'wall s':>8} {'rows/s':>10} {'peak MB':>8}",
+    ]
+    for key in ("a", "b", "m", "d", "e"):
+        if key not in p:
+            continue
+        e = p[key]
+        moved = e.get("rows") or e.get("rows_synced") or 0
+        rate = f"{moved / e['wall_s']:,.0f}" if e["wall_s"] and moved else ""
+        peak = f"{e['peak_rss_mb']:.0f}" if "peak_rss_mb" in e else ""
+        lines.append(f"{e['label']:<48} {e['wall_s']:>8.1f} {rate:>10} {peak:>8}")
+        if "build_s" in e:
+            lines.append(
+                f"{'    of which sync / dbt build (run_steps)':<48} "
+                f"{e['sync_s']:>8.1f} / {e['build_s']:.1f}"
+            )
+    lines.append("")
+
+    def verdict(ok: bool) -> str:
+        return "PASS" if ok else "MISS"
+
+    if "a" in p and "b" in p:
+        r = p["b"]["wall_s"] / p["a"]["wall_s"]
+        lines.append(
+            f"(b)/(a) full run vs raw COPY     {r:6.2f}  target <= {TARGET_FULL_VS_COPY}  {verdict(r <= TARGET_FULL_VS_COPY)}"
+        )
+    if "m" in p and "b" in p:
+        r = p["b"]["build_s"] / p["m"]["wall_s"]
+        lines.append(
+            f"dbt build of (b) vs (m)          {r:6.2f}  (the mapping's cost over writing the rows once)"
+        )
+    if "d" in p and "b" in p:
+        r = p["d"]["wall_s"] / p["b"]["wall_s"]
+        lines.append(
+            f"(d)/(b) delta run vs full run    {r:6.3f}  target <= {TARGET_DELTA_VS_FULL}  {verdict(r <= TARGET_DELTA_VS_FULL)}"
+        )
+    if "e" in p:
+        s = p["e"]["wall_s"]
+        lines.append(
+            f"(e) nothing to do                {s:6.1f}s target < {TARGET_IDLE_S}s  {verdict(s < TARGET_IDLE_S)}"
+        )
+    if fig.get("activity"):
+        act = fig["activity"]
+        lines.append(
+            f"activity: {act['rows_changed']:,} rows changed ({act['fraction_changed']:.2%})"
+        )
+    lines.extend(["", *fig.get("checks", [])])
+    return "\n".join(lines)
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks.run_benchmark", description=__doc__.splitlines()[0]
+    )
+    parser.add_argument("--scale", type=float, default=1.0)
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--activity-days", type=int, default=7)
+    parser.add_argument("--transport", choices=["copy", "fdw"], default="copy")
+    parser.add_argument("--json", metavar="PATH")
+    args = parser.parse_args(argv)
+    args.skip_reladiff = True
+    return args
+
+
+def _on_sigterm(signum: int, _frame: Any) -> None:
+    raise SystemExit(128 + signum)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    signal.signal(signal.SIGTERM, _on_sigterm)
+    bench = RunBenchmark(args)
+    started = time.monotonic()
+    try:
+        fig = bench.run()
+    except BenchError as exc:
+        log(f"FAILED: {exc}")
+        bench.figures.setdefault("source_rows", sum(bench.results.source_rows.values()))
+        bench.figures.setdefault("loadavg_end", _loadavg())
+        bench.figures["checks"] = [*bench.results.checks, f"FAILED: {str(exc)[:2000]}"]
+        sys.stdout.write(render(bench.figures) + "\n")
+        if args.json:
+            Path(args.json).write_text(json.dumps(bench.figures, indent=2, default=str))
+        return 1
+    except KeyboardInterrupt:
+        log("interrupted")
+        return 130
+    finally:
+        log("destroying the benchmark clusters")
+        bench.destroy()
+    sys.stdout.write(render(fig) + "\n")
+    log(f"benchmark done in {time.monotonic() - started:.0f}s")
+    if args.json:
+        Path(args.json).write_text(json.dumps(fig, indent=2, default=str))
+    return 1 if any(c.startswith("WRONG") for c in fig["checks"]) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
