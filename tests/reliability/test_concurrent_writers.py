@@ -104,12 +104,12 @@ def _logged_keys_not_mirrored(rig: Rig, batches: list[int]) -> list[tuple[str, i
                 )
             ]
             row_expr = "md5(row(" + ", ".join(f'"{c}"' for c in cols) + ")::text)"
-            source = dict(
+            source: dict[Any, Any] = dict(
                 src.execute(
                     f"select id, {row_expr} from public.{table} where id = any(%s)", (keys,)
                 ).fetchall()
             )
-            mirror = dict(
+            mirror: dict[Any, Any] = dict(
                 dst.execute(
                     f"select id, {row_expr} from diffmig_staging.{table} "
                     "where id = any(%s) and _deleted_at is null",
@@ -155,7 +155,7 @@ def test_concurrent_writers_lose_and_double_nothing(
         assert proc.returncode == 0, err[-3000:]
         assert writer.batches, "no activity was written during the run"
         with rig.legacy_admin() as src:
-            changes = dict(
+            changes: dict[Any, Any] = dict(
                 src.execute(
                     "select kind, count(*) from sandbox.activity_log where batch = any(%s) "
                     "group by 1 order by 1",

@@ -287,7 +287,7 @@ def interrupted_chain(
                 if lock is None:
                     lock = _take_lock(rig, point)
                 app, query = wait_until(
-                    f"{point.name}: the run blocked", lambda p=point: _blocked(rig, p), proc
+                    f"{point.name}: the run blocked", partial(_blocked, rig, point), proc
                 )
                 where = _where(rig)
                 kill(proc)
