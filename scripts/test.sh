@@ -10,6 +10,8 @@ echo "== ruff"
 echo "== mypy"
 .venv/bin/mypy
 echo "== pytest"
-# Two workers (one per core here), each with its own cluster pair; a module's tests stay on one.
+# Two workers (one per core here), each with its own cluster pair; a module's tests stay on one;
+# the longest modules start first (tests/conftest.py).
 .venv/bin/python -m pytest -m "not slow" -n "${DIFFMIG_TEST_WORKERS:-2}" --dist loadfile \
+    --no-loadscope-reorder \
     --durations=15 "$@"

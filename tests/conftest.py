@@ -37,6 +37,16 @@ TARGET_TEMPLATE = "supabase_tpl"
 _clone_ids = itertools.count(1)
 
 
+# The longest modules, started first: with two workers (scripts/test.sh: --dist loadfile
+# --no-loadscope-reorder) each takes one of them at once instead of one ending the run alone.
+LONGEST_FIRST = ("tests/reliability/test_crash.py", "tests/integration/test_dbt_lint.py")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    del config
+    items.sort(key=lambda item: 0 if item.nodeid.startswith(LONGEST_FIRST) else 1)
+
+
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption(
         "--scale",
