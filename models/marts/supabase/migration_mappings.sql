@@ -4,22 +4,8 @@
     deleted (every non-key column is insert-only, so the upsert does `on conflict do nothing`).
 
     Adding an entity = one line in keyed_marts: (entity_type, mart, legacy key column). The
-    entity_type names keep the earlier scripts' ones where they exist. Every keyed entity, in
-    dependency order:
-        ('office', 'offices', 'legacy_office_id'),
-        ('profile', 'profiles', 'legacy_user_id'),
-        ('doctor', 'doctors', 'legacy_user_id'),
-        ('technician', 'technicians', 'legacy_user_id'),
-        ('patient', 'patients', 'legacy_patient_id'),
-        ('product', 'products', 'legacy_product_id'),
-        ('order', 'orders', 'legacy_instruction_id'),
-        ('case', 'cases', 'legacy_patient_id'),
-        ('jaw', 'jaws', 'legacy_jaw_id'),
-        ('file', 'files', 'legacy_file_id'),
-        ('message', 'messages', 'legacy_record_id'),
-        ('order_state', 'order_states', 'legacy_state_id'),
-        ('payment', 'payments', 'legacy_payment_id'),
-        ('system_message', 'system_messages', 'legacy_record_id'),
+    entity_type names keep the earlier scripts' ones where they exist; keyed_marts below lists
+    every keyed entity in dependency order.
     The marts without a single legacy key (doctor_offices, order_cases, case_files,
     message_attachments) get no mapping rows; list them in unkeyed_marts so that this model is
     still built after every other mart. -#}
