@@ -48,6 +48,7 @@ from benchmarks.sync_benchmark import (  # noqa: E402 - after the sys.path fix a
 TARGET_FULL_VS_COPY = 2.0
 TARGET_DELTA_VS_FULL = 0.10
 TARGET_IDLE_S = 10.0
+SLOWEST_NODES = 12  # dbt nodes listed per run, slowest first (diffmig.build_results)
 
 
 class RunBenchmark(Benchmark):
@@ -96,7 +97,16 @@ class RunBenchmark(Benchmark):
                 "order by position",
                 (run_id,),
             ).fetchall()
+            slowest = dst.execute(
+                "select entity, node, resource_type, seconds from diffmig.build_results "
+                "where run_id = %s order by seconds desc limit %s",
+                (run_id, SLOWEST_NODES),
+            ).fetchall()
         return {
+            "slowest_nodes": [
+                {"entity": n[0], "node": n[1], "type": n[2], "seconds": float(n[3])}
+                for n in slowest
+            ],
             "sync_s": sum(float(s[1]) for s in steps),
             "build_s": sum(float(s[2]) for s in steps),
             "per_entity": [
@@ -199,6 +209,8 @@ def render(fig: dict[str, Any]) -> str:
                 f"{'    of which sync / dbt build (run_steps)':<48} "
                 f"{e['sync_s']:>8.1f} / {e['build_s']:.1f}"
             )
+        for n in e.get("slowest_nodes", []):
+            lines.append(f"      {n['seconds']:>8.1f}s  {n['entity']:<16} {n['type']:<9} {n['node']}")
     lines.append("")
 
     def verdict(ok: bool) -> str:

@@ -51,6 +51,13 @@ KEEP_TARGETS = 6
 KEEP_TARGET_SECONDS = 6 * 3600.0
 
 
+# Flags of every build, test, seed and snapshot (each costs a second per invocation otherwise, and
+# a run makes one per entity): no manifest.json and run_results.json rewritten (the parse writes
+# manifest.json once; the results go to diffmig.build_results), and no listing of every relation
+# of every schema up front (dbt lists a schema when it first needs it).
+RUNNING_COMMANDS = frozenset({"build", "test", "seed", "snapshot"})
+RUN_FLAGS = ("--no-write-json", "--no-populate-cache")
+
 NodeCallback = Callable[[dict[str, Any]], None]
 
 
@@ -148,6 +155,8 @@ class DbtProject:
         ]
 
     def _invoke(self, args: list[str], on_node: NodeCallback | None = None) -> Any:
+        if args[0] in RUNNING_COMMANDS:
+            args = [*args, *RUN_FLAGS]
         if args[0] != "parse" and self._manifest is None:
             self.manifest()  # parsed once, reused by every invocation after it
         from dbt.cli.main import dbtRunner

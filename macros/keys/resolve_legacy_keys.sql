@@ -3,8 +3,8 @@
     The keys are the staged legacy keys and the legacy keys of existing target rows (a row deleted
     in the source before diffmig ever synced it is only known from its target row).
       1. the target row that already carries the legacy key (its id);
-      2. else a trusted migration_mappings row of one of `mapping_types` (not junk, and its UUID
-         not taken by another target row of the table);
+      2. else a trusted migration_mappings row of one of `mapping_types` (not junk, its UUID
+         carried by no other mapping and not taken by another target row of the table);
       3. else a new UUID v5 of (installation namespace, entity, key): deterministic.
     Arguments:
       entity         the entity name used in UUID v5 and bookkeeping (e.g. 'offices')
@@ -36,22 +36,45 @@ legacy_keys as (
 
 {%- if mapping_types %}
 
-mapped as (
+typed_mappings as (
     select
-        mappings.legacy_id as legacy_key,
+        mappings.legacy_id,
         mappings.new_id,
-        row_number() over (
-            partition by mappings.legacy_id
-            order by mappings.migrated_at, mappings.entity_type
-        ) as preference
+        mappings.entity_type,
+        mappings.migrated_at
     from {{ ref('stg_bookkeeping__migration_mappings') }} as mappings
     where
         not mappings.is_junk
         and mappings.entity_type in ({% for t in mapping_types %}'{{ t }}'{{ ", " if not loop.last }}{% endfor %})
+),
+
+-- UUIDs of these mappings that several mappings (of any type) carry: junk, whichever is right.
+-- Only this entity's new_ids are grouped (one scan of the table, no grouping of all of it).
+shared_new_ids as (
+    select others.new_id
+    from {{ source('supabase', 'migration_mappings') }} as others
+    where others.new_id in (select typed_mappings.new_id from typed_mappings)
+    group by others.new_id
+    having count(*) > 1
+),
+
+mapped as (
+    select
+        typed_mappings.legacy_id as legacy_key,
+        typed_mappings.new_id,
+        row_number() over (
+            partition by typed_mappings.legacy_id
+            order by typed_mappings.migrated_at, typed_mappings.entity_type
+        ) as preference
+    from typed_mappings
+    where
+        typed_mappings.new_id not in (select shared_new_ids.new_id from shared_new_ids)
         -- a UUID another target row already uses cannot be this key's
         and not exists (
             select 1 from targets
-            where targets.target_id = mappings.new_id and targets.legacy_key <> mappings.legacy_id
+            where
+                targets.target_id = typed_mappings.new_id
+                and targets.legacy_key <> typed_mappings.legacy_id
         )
 ),
 

@@ -4,6 +4,8 @@
     an open doctor/office_not_migrated warning, with reconcile those with open drift, and target
     cases whose patient was deleted before diffmig first synced it (only deleted changes).
     Patients, doctors and offices are read through their marts, so they are built first. -#}
+{{ config(materialized='table', unlogged=true) }}
+
 with
 
 staged as (

@@ -8,6 +8,8 @@
     errors, and target links that no current legacy file gives any more (the file was deleted
     before diffmig first synced it, or it moved): those are reported and kept (case_files has
     no soft-delete column), as are links of files deleted in the source. -#}
+{{ config(materialized='table', unlogged=true) }}
+
 with
 
 files as not materialized (

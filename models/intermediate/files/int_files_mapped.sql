@@ -7,6 +7,8 @@
     The JSON parameters are parsed once per considered row (diffmig.try_jsonb costs a
     subtransaction and is parallel unsafe): `considered` parses them after the key join and is
     an optimisation fence (offset 0), so later references reuse the parsed value. -#}
+{{ config(materialized='table', unlogged=true) }}
+
 with
 
 files as not materialized (

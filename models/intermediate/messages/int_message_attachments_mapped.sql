@@ -8,6 +8,8 @@
     target attachments that no legacy pair gives any more (deleted before diffmig first synced
     them, or the file moved to another record): reported and kept, as are pairs deleted in the
     source (message_attachments has no soft-delete column). -#}
+{{ config(materialized='table', unlogged=true) }}
+
 with
 
 files as not materialized (

@@ -9,6 +9,8 @@
     open `sender_not_migrated` warning, and target messages whose legacy record was deleted
     before diffmig first synced it. messages has no soft-delete column: a record deleted in the
     source is reported (`deleted_in_source`) and its target row left alone. -#}
+{{ config(materialized='table', unlogged=true) }}
+
 with
 
 records as not materialized (

@@ -24,6 +24,8 @@
         full builds only (see gone_before_first_sync). -#}
 {%- set since_run = var('since_run', 0) | int -%}
 {%- set full_build = since_run == 0 %}
+{{ config(materialized='table', unlogged=true) }}
+
 with
 
 notifications as not materialized (

@@ -2,6 +2,8 @@
     to apply each row. Considers the offices changed since the last applied run, those with open
     issues, and target offices whose legacy row was deleted before diffmig first synced it (only
     their soft-delete column changes). -#}
+{{ config(materialized='table', unlogged=true) }}
+
 with
 
 staged as (

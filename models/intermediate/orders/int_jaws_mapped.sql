@@ -10,6 +10,8 @@
     those pointed at by an instruction synced since (or whose target order's instruction was),
     those with open errors, and target jaws whose legacy jaw was deleted before diffmig first
     synced it. -#}
+{{ config(materialized='table', unlogged=true) }}
+
 with
 
 jaws as (

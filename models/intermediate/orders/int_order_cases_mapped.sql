@@ -7,6 +7,8 @@
     no longer exists (the instruction is gone or moved to another patient) becomes inactive.
     Considers the instructions synced since the last applied run, those with open errors, and
     active target links that have no legacy pair any more. -#}
+{{ config(materialized='table', unlogged=true) }}
+
 with
 
 instructions as (

@@ -7,6 +7,8 @@
     state deleted in the source keeps its target row and gets a `deleted_in_source` warning.
     Considers the states synced since the last applied run, those with open errors, and target
     states whose legacy state was deleted before diffmig first synced it. -#}
+{{ config(materialized='table', unlogged=true) }}
+
 with
 
 states as (

@@ -8,6 +8,8 @@
     instruction was deleted before diffmig first synced it. An instruction gone from the source
     changes only deleted and deleted_at of its order (the other columns keep the target's values;
     a doctor the trigger would reject is cleared). -#}
+{{ config(materialized='table', unlogged=true) }}
+
 with
 
 instructions as (

@@ -7,6 +7,8 @@
     column: a payment deleted in the source keeps its target row and gets a `deleted_in_source`
     warning. Considers the payments synced since the last applied run, those with open errors,
     and target payments whose legacy payment was deleted before diffmig first synced it. -#}
+{{ config(materialized='table', unlogged=true) }}
+
 with
 
 payments as (

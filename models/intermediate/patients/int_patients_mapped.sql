@@ -5,6 +5,8 @@
     with open drift, and target patients whose legacy row was deleted before diffmig first synced
     it (only archived changes). Profiles, doctors and offices are read through their marts, so
     they are built first. -#}
+{{ config(materialized='table', unlogged=true) }}
+
 with
 
 staged as (

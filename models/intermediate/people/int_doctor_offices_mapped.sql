@@ -7,6 +7,8 @@
     dispatch_office_doctors id), the office doctors.primary_office_id points at. Considers the
     pairs of the doctors whose links changed since the last applied run, those with open errors,
     and active target links that have no legacy pair any more. -#}
+{{ config(materialized='table', unlogged=true) }}
+
 with
 
 office_doctors as (

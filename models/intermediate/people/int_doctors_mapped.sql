@@ -4,6 +4,8 @@
     primary_office_not_migrated warning, and target doctors whose user is gone from the source.
     The profile must be migrated and of type doctor (validate_orders); profiles and offices are
     read through their marts, so they are built first. -#}
+{{ config(materialized='table', unlogged=true) }}
+
 with
 
 users as (

@@ -2,6 +2,8 @@
     to apply each row. Considers the users whose auth_user row, groups or patient rows changed
     since the last applied run, those with open errors, and target profiles whose user is gone
     from the source (deleted before diffmig first synced) that are still active. -#}
+{{ config(materialized='table', unlogged=true) }}
+
 with
 
 users as (

@@ -3,6 +3,8 @@
     technician, is deactivated (is_active false, status inactive). Considers the users whose
     auth_user row, groups or patient rows changed since the last applied run, those with open
     errors, and target technicians whose user is gone from the source. -#}
+{{ config(materialized='table', unlogged=true) }}
+
 with
 
 users as (

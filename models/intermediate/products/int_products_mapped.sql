@@ -3,6 +3,8 @@
     since the last applied run (the course gives the course type), those with open errors, with
     reconcile those with open drift, and target products whose legacy row was deleted before
     diffmig first synced it (only is_active changes). -#}
+{{ config(materialized='table', unlogged=true) }}
+
 with
 
 staged as (
