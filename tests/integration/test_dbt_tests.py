@@ -334,6 +334,15 @@ models:
   - name: pytest_messages
     description: The app's messages (a pytest fixture).
     columns:
+      - name: id
+        description: The message's UUID.
+        data_tests:
+          - name: pytest_messages_id_enforced
+            test_name: unique_enforced
+            arguments:
+              table: "source('supabase', 'messages')"
+            config:
+              store_failures: true
       - name: recipient_id
         description: Polymorphic.
         data_tests:
@@ -384,10 +393,15 @@ def test_polymorphic_and_combination_tests(db_pair: DbPair, tmp_path: Path, dbt_
         settings, project_dir=copy, target_path=tmp_path / "target", log_path=dbt_logs
     )
     built = Built(db_pair, settings, project, run_id, BuildResult(True))
-    tests = ["pytest_messages_recipient", "pytest_doctor_offices_grain"]
+    tests = [
+        "pytest_messages_recipient",
+        "pytest_doctor_offices_grain",
+        "pytest_messages_id_enforced",
+    ]
     clean = built.build(["pytest_messages", "pytest_doctor_offices"])
     assert clean.success
     assert statuses(clean)["pytest_doctor_offices_grain"] == "pass"
+    assert statuses(clean)["pytest_messages_id_enforced"] == "pass"  # the primary key
     baseline = {
         (r["type_value"], r["child_value"], r["problem"])
         for r in built.failing_rows("pytest_messages_recipient")
@@ -423,6 +437,8 @@ def test_polymorphic_and_combination_tests(db_pair: DbPair, tmp_path: Path, dbt_
         ).fetchone()
         assert name is not None
         conn.execute(f'alter table public.doctor_offices drop constraint "{name[0]}"')
+        # messages without its primary key (and the foreign keys that lean on it).
+        conn.execute("alter table public.messages drop constraint messages_pkey cascade")
         pair = conn.execute(
             "insert into public.doctor_offices (doctor_id, office_id) "
             "select doctor_id, office_id from public.doctor_offices limit 1 "
@@ -434,7 +450,12 @@ def test_polymorphic_and_combination_tests(db_pair: DbPair, tmp_path: Path, dbt_
     assert statuses(result) == {
         "pytest_messages_recipient": "fail",
         "pytest_doctor_offices_grain": "fail",
+        "pytest_messages_id_enforced": "fail",
     }
+    assert [
+        (r["enforcing_column"], r["problem"])
+        for r in built.failing_rows("pytest_messages_id_enforced")
+    ] == [("id", "no valid unique index on this one column")]
     found = {
         (r["type_value"], str(r["child_value"]), r["problem"])
         for r in built.failing_rows("pytest_messages_recipient")
@@ -475,6 +496,12 @@ BAD_ARGUMENTS = {
         "data_tests:\n      - mapping_integrity:\n          arguments:\n"
         "            legacy_key: legacy_office_id\n            entity_type: ''\n",
         "mapping_integrity: entity_type must be",
+    ),
+    "unique_enforced": (
+        "columns:\n      - name: id\n        description: x\n        data_tests:\n"
+        "          - unique_enforced:\n              arguments:\n"
+        "                table_column: ''\n",
+        "unique_enforced: table_column must be",
     ),
     "unique_combination": (
         "data_tests:\n      - unique_combination:\n          arguments:\n"
