@@ -73,7 +73,7 @@ class PlainRunView:
 def _issues_line(event: dict[str, Any]) -> str:
     return (
         f"{event['entity']}: {event['errors']:,} rows held back, {event['warnings']:,} applied "
-        "with a warning (each key is in the log file)"
+        "with a warning (their keys: the log file, and diffmig.row_issues)"
     )
 
 

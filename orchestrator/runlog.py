@@ -158,6 +158,13 @@ def log_run_event(log: RunLog, event: dict[str, Any]) -> None:
             f"{fields.get('entity')}: row {fields.get('legacy_key')} "
             f"({fields.get('table')}): {fields.get('reason')}"
         )
+    elif kind == "row_issues_omitted":
+        level = "warning"
+        message = (
+            f"{fields.get('entity')}: {fields.get('omitted'):,} more {fields.get('reason')} "
+            f"{fields.get('severity')}s not logged one by one (the first {fields.get('logged'):,} "
+            "are; diffmig.row_issues has them all, `diffmig report` counts them by reason)"
+        )
     elif kind == "progress":
         level = "debug"
     elif kind == "row_issues" and fields.get("errors"):

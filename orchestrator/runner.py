@@ -28,6 +28,10 @@ from orchestrator.settings import Settings, redact
 
 Events = Callable[[dict[str, Any]], None]
 
+# Warnings of one reason logged key by key per entity and run; the rest are counted in one event
+# (diffmig.row_issues and the report have them all). Every error is logged.
+ROW_ISSUE_LOG_WARNINGS = 1000
+
 
 @dataclass
 class EntityOutcome:
@@ -161,8 +165,9 @@ class MigrationRun:
 
     def _emit(self, **event: Any) -> None:
         """Events for the console layer and the log file (cli/run.py): run_started, phase,
-        progress, row_issue (one per open issue the entity's build recorded), row_issues,
-        entity_done, run_finished; each carries the run_id."""
+        progress, row_issue (one per open error the entity's build recorded, and per warning up
+        to ROW_ISSUE_LOG_WARNINGS per reason), row_issues_omitted (the warnings of a reason past
+        that), row_issues, entity_done, run_finished; each carries the run_id."""
         self.events({"run_id": self.run_id, **event} if self.run_id else event)
 
     def _sync_progress(self, event: dict[str, Any]) -> None:
@@ -568,34 +573,61 @@ class MigrationRun:
         return total
 
     def _report_row_issues(self, run_id: int, entity: str) -> None:
-        """One event per open row issue the entity's build recorded in this run (one query
-        for all of them), and their count."""
+        """One event per open row issue the entity's build recorded in this run: every error,
+        and the first ROW_ISSUE_LOG_WARNINGS warnings of each reason (an entity can hold
+        millions, e.g. the earlier scripts' system messages that differ from the mapping:
+        those past the limit are one `row_issues_omitted` event per reason, with their count;
+        all are in diffmig.row_issues). Two queries, the rows streamed through a
+        server-side cursor, so memory stays flat whatever the count."""
         counts = {"error": 0, "warning": 0}
         with self._db() as conn:
-            cursor = conn.execute(
-                f"select legacy_key, table_name, severity, reason, detail from {SCHEMA}.row_issues "
+            per_reason = conn.execute(
+                f"select severity, reason, count(*) from {SCHEMA}.row_issues "
                 "where run_id = %s and entity = %s and resolved_at is null "
-                "order by severity, reason, legacy_key",
+                "group by severity, reason order by severity, reason",
                 (run_id, entity),
-            )
-            for legacy_key, table, severity, reason, detail in cursor:
-                counts[severity] = counts.get(severity, 0) + 1
+            ).fetchall()
+            if not per_reason:
+                return
+            with conn.transaction(), conn.cursor(name="diffmig_row_issues") as cursor:
+                cursor.itersize = 2000
+                cursor.execute(
+                    "select legacy_key, table_name, severity, reason, detail from ("
+                    "select legacy_key, table_name, severity, reason, detail, row_number() over "
+                    "(partition by severity, reason order by legacy_key) as rank_in_reason "
+                    f"from {SCHEMA}.row_issues "
+                    "where run_id = %s and entity = %s and resolved_at is null) as ranked "
+                    "where severity = 'error' or rank_in_reason <= %s "
+                    "order by severity, reason, legacy_key",
+                    (run_id, entity, ROW_ISSUE_LOG_WARNINGS),
+                )
+                for legacy_key, table, severity, reason, detail in cursor:
+                    self._emit(
+                        kind="row_issue",
+                        entity=entity,
+                        table=table,
+                        legacy_key=legacy_key,
+                        severity=severity,
+                        reason=reason,
+                        detail=detail,
+                    )
+        for severity, reason, count in per_reason:
+            counts[severity] = counts.get(severity, 0) + int(count)
+            if severity != "error" and count > ROW_ISSUE_LOG_WARNINGS:
                 self._emit(
-                    kind="row_issue",
+                    kind="row_issues_omitted",
                     entity=entity,
-                    table=table,
-                    legacy_key=legacy_key,
                     severity=severity,
                     reason=reason,
-                    detail=detail,
+                    logged=ROW_ISSUE_LOG_WARNINGS,
+                    omitted=int(count) - ROW_ISSUE_LOG_WARNINGS,
                 )
-        if counts["error"] or counts["warning"]:
-            self._emit(
-                kind="row_issues",
-                entity=entity,
-                errors=counts["error"],
-                warnings=counts["warning"],
-            )
+        self._emit(
+            kind="row_issues",
+            entity=entity,
+            errors=counts["error"],
+            warnings=counts["warning"],
+        )
 
     def _target_rows(self, table: str) -> int | None:
         with self._db() as conn:

@@ -11,7 +11,7 @@ from typing import Any
 
 from orchestrator.bookkeeping import store
 from orchestrator.runlog import RunLog, log_run_event
-from orchestrator.runner import MigrationRun
+from orchestrator.runner import ROW_ISSUE_LOG_WARNINGS, MigrationRun
 from orchestrator.settings import Settings, load_settings
 from orchestrator.sync.engine import SyncEngine
 from tests.conftest import DbPair
@@ -108,6 +108,13 @@ def test_row_issues_of_an_entity_are_logged_with_their_keys(
                     ),  # another entity's
                 ],
             )
+            # More warnings of one reason than are logged key by key.
+            conn.execute(
+                "insert into diffmig.row_issues (run_id, entity, table_name, legacy_key, "
+                "severity, reason) select 42, 'orders', 'dispatch_instruction', "
+                "(100000 + n)::text, 'warning', 'drift' from generate_series(1, %s) as n",
+                (ROW_ISSUE_LOG_WARNINGS + 7,),
+            )
         conn.commit()
     log = RunLog.open("run", tmp_path)
     runner = MigrationRun(settings, events=lambda event: log_run_event(log, event))
@@ -120,7 +127,13 @@ def test_row_issues_of_an_entity_are_logged_with_their_keys(
 
     text = log.path.read_text(encoding="utf-8")
     lines = records(log.path)
-    issues = [r for r in lines if r["event"] == "row_issue"]
+    drift = [r for r in lines if r["event"] == "row_issue" and r["reason"] == "drift"]
+    assert len(drift) == ROW_ISSUE_LOG_WARNINGS  # the first ones by key, the rest counted
+    assert drift[0]["legacy_key"] == "100001"
+    omitted = [r for r in lines if r["event"] == "row_issues_omitted"]
+    assert [(r["reason"], r["omitted"], r["level"]) for r in omitted] == [("drift", 7, "warning")]
+    assert "7 more drift warnings not logged" in omitted[0]["message"]
+    issues = [r for r in lines if r["event"] == "row_issue" and r["reason"] != "drift"]
     assert sorted(r["legacy_key"] for r in issues) == ["101", "102", "103"]
     for issue in issues:
         assert issue["entity"] == "orders"
@@ -133,7 +146,7 @@ def test_row_issues_of_an_entity_are_logged_with_their_keys(
         "103": "warning",
     }
     summary = next(r for r in lines if r["event"] == "row_issues")
-    assert (summary["errors"], summary["warnings"]) == (2, 1)
+    assert (summary["errors"], summary["warnings"]) == (2, 1 + ROW_ISSUE_LOG_WARNINGS + 7)
     for secret in passwords(db_pair):
         assert secret not in text
 
