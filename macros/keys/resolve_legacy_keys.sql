@@ -52,7 +52,7 @@ typed_mappings as (
 -- Only this entity's new_ids are grouped (one scan of the table, no grouping of all of it).
 shared_new_ids as (
     select others.new_id
-    from {{ source('supabase', 'migration_mappings') }} as others
+    from {{ ref('stg_bookkeeping__migration_mappings') }} as others
     where others.new_id in (select typed_mappings.new_id from typed_mappings)
     group by others.new_id
     having count(*) > 1

@@ -6,7 +6,8 @@
     table a staging view selects from (rename and filter only: a view without joins or unions
     keeps its table's unique keys); `table_column` is that table's column (default: the same
     name). The index must be unique, valid, on that one column and without a predicate; a
-    primary key also rules out nulls. One failing row when no such index exists. -#}
+    primary key also rules out nulls. One failing row when no such index exists (or no such
+    table). -#}
 {% test unique_enforced(model, column_name, table=none, table_column=none) %}
     {%- set enforcing_table = table if table is not none else model -%}
     {%- set enforcing_column = table_column if table_column is not none else column_name -%}
@@ -38,6 +39,9 @@ enforcing_indexes as (
 select
     '{{ enforcing_table }}' as enforcing_table,
     '{{ enforcing_column }}' as enforcing_column,
-    'no valid unique index on this one column' as problem
+    case
+        when to_regclass('{{ enforcing_table }}') is null then 'no such table'
+        else 'no valid unique index on this one column'
+    end as problem
 where not exists (select 1 from enforcing_indexes)
 {% endtest %}
