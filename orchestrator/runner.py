@@ -134,6 +134,9 @@ class MigrationRun:
         self.run_id = 0
         self._bookkeeping: psycopg.Connection | None = None
         self._sync_state: dict[str, Any] = {"entity": None, "totals": {}, "done": {}, "changed": {}}
+        # The bookkeeping's planner statistics: all refreshed before the run's first build, then
+        # those a build changed much (store.refresh_statistics).
+        self._statistics_refreshed = False
 
     @contextlib.contextmanager
     def _db(self) -> Iterator[psycopg.Connection]:
@@ -431,6 +434,9 @@ class MigrationRun:
             )
             return outcome
         build_started = time.monotonic()
+        with self._db() as dst:
+            store.refresh_statistics(dst, always=not self._statistics_refreshed)
+        self._statistics_refreshed = True
         nodes_done = [0]
 
         def node_finished(node: dict[str, Any]) -> None:

@@ -177,3 +177,32 @@ def unfinished_run(conn: psycopg.Connection, command: str) -> int | None:
         (command, command),
     ).fetchone()
     return int(row[0]) if row else None
+
+
+# The bookkeeping tables each build's row bookkeeping (the record_row_issues post-hook) joins
+# with the rows it mapped. Their planner statistics must be current: with none for the 2 million
+# drift warnings a first run records at scale 1.0, the next run's plan expected one open issue
+# per entity, chose nested loops, and one post-hook ran for more than ten minutes instead of
+# seconds. Autovacuum analyzes them eventually, not before the next build (and never after the
+# statistics counters were reset by a crash or a restored copy of the database).
+PLANNED_TABLES = ("row_issues", "entity_rows")
+STALE_FRACTION = 0.1  # rows changed since the last ANALYZE, as a fraction of the table (10 %)
+STALE_MIN_ROWS = 10_000
+
+
+def refresh_statistics(conn: psycopg.Connection, *, always: bool) -> list[str]:
+    """ANALYZE the PLANNED_TABLES (every one when `always`, as before a run's first build; else
+    those with more than STALE_FRACTION of their rows changed since their last ANALYZE, as
+    autovacuum would); returns the tables analyzed. 0.35 s at scale 1.0 for both."""
+    stale = [
+        str(r[0])
+        for r in conn.execute(
+            "select relname from pg_catalog.pg_stat_user_tables "
+            "where schemaname = %s and relname = any(%s) and (%s or "
+            "n_mod_since_analyze > greatest(%s, %s * n_live_tup)) order by relname",
+            (SCHEMA, list(PLANNED_TABLES), always, STALE_MIN_ROWS, STALE_FRACTION),
+        )
+    ]
+    for table in stale:
+        conn.execute(f"analyze {SCHEMA}.{table}")
+    return stale

@@ -177,6 +177,15 @@ def test_clean_build_passes_and_maps_every_office(built: Built) -> None:
     assert not [r for r in found if batches.get(r["legacy_id"], "").startswith("diffmig-")]
 
 
+def test_mapped_tables_are_analyzed_as_soon_as_built(built: Built) -> None:
+    """The analyze_if_table post-hook: int_offices_mapped (a table) has planner statistics right
+    after the build, before autovacuum could reach it."""
+    reltuples = built.execute(
+        "select reltuples from pg_class where oid = 'diffmig_int.int_offices_mapped'::regclass"
+    )[0][0]
+    assert reltuples >= 0  # -1 until a table is first analyzed
+
+
 def test_migration_mappings_insert_only(db_pair: DbPair, tmp_path: Path, dbt_logs: Path) -> None:
     settings, run_id = sync(db_pair)
     with db_pair.target_tool() as conn:
@@ -475,6 +484,116 @@ def test_polymorphic_and_combination_tests(db_pair: DbPair, tmp_path: Path, dbt_
         (str(r["doctor_id"]), str(r["office_id"]), r["n_rows"])
         for r in built.failing_rows("pytest_doctor_offices_grain")
     ] == [(pair[0], pair[1], 2)]
+
+
+# --- dbt's unique, not_null and relationships: proved from the catalog, else scanned ----------
+
+CATALOG_MODELS = {
+    "_pytest_sources.yml": """\
+sources:
+  - name: pytest_app
+    description: Two app tables, tested in place (a pytest fixture).
+    schema: public
+    tables:
+      - name: offices
+        description: The app's offices.
+        columns:
+          - name: id
+            description: Primary key.
+            data_tests:
+              - name: pytest_offices_id_unique
+                test_name: unique
+                config: {store_failures: true}
+              - name: pytest_offices_id_not_null
+                test_name: not_null
+                config: {store_failures: true}
+      - name: doctor_offices
+        description: The app's doctor_offices.
+        columns:
+          - name: office_id
+            description: Foreign key to offices.
+            data_tests:
+              - name: pytest_doctor_offices_office
+                test_name: relationships
+                arguments:
+                  to: "source('pytest_app', 'offices')"
+                  field: id
+                config: {store_failures: true}
+""",
+}
+CATALOG_TESTS = (
+    "pytest_offices_id_unique",
+    "pytest_offices_id_not_null",
+    "pytest_doctor_offices_office",
+)
+
+
+def scanned_tables(built: Built, test_name: str) -> set[str]:
+    """The app tables the test's compiled query read at least one row of (EXPLAIN ANALYZE: a
+    plan node that was never executed has 0 loops)."""
+    compiled = next(built.project.target_path.glob(f"compiled/**/{test_name}.sql")).read_text()
+    plan = built.execute(f"explain (analyze, verbose, format json) {compiled}")[0][0][0]["Plan"]
+    read: set[str] = set()
+    stack = [plan]
+    while stack:
+        node = stack.pop()
+        if node.get("Schema") == "public" and node.get("Actual Loops", 0) > 0:
+            read.add(node["Relation Name"])
+        stack.extend(node.get("Plans", []))
+    return read
+
+
+def test_builtin_tests_trust_constraints_and_scan_without_them(
+    db_pair: DbPair, tmp_path: Path, dbt_logs: Path
+) -> None:
+    settings, run_id = sync(db_pair)
+    copy = project_copy(tmp_path, CATALOG_MODELS)
+    project = DbtProject(
+        settings, project_dir=copy, target_path=tmp_path / "target", log_path=dbt_logs
+    )
+    built = Built(db_pair, settings, project, run_id, BuildResult(True))
+    built.build(["+offices", "+doctor_offices"])  # rows to test
+
+    clean = built.build(list(CATALOG_TESTS))
+    assert statuses(clean) == dict.fromkeys(CATALOG_TESTS, "pass")
+    # The primary key, the NOT NULL and the foreign key prove them: no row read.
+    for test_name in CATALOG_TESTS:
+        assert scanned_tables(built, test_name) == set(), test_name
+
+    # A foreign key whose triggers are disabled proves nothing: an orphan slipped in is found.
+    with db_pair.target_admin() as conn:
+        conn.execute("alter table public.doctor_offices disable trigger all")
+        orphan = conn.execute(
+            "insert into public.doctor_offices (doctor_id, office_id) "
+            "select doctor_id, gen_random_uuid() from public.doctor_offices limit 1 "
+            "returning office_id::text"
+        ).fetchone()
+    assert orphan is not None
+    unproved = built.build(["pytest_doctor_offices_office"])
+    assert statuses(unproved) == {"pytest_doctor_offices_office": "fail"}
+    assert {str(r["from_field"]) for r in built.failing_rows("pytest_doctor_offices_office")} == {
+        orphan[0]
+    }
+    assert scanned_tables(built, "pytest_doctor_offices_office") == {"offices", "doctor_offices"}
+    # Without the primary key and the NOT NULL, a duplicate and a null are found.
+    with db_pair.target_admin() as conn:
+        conn.execute("alter table public.offices drop constraint offices_pkey cascade")
+        conn.execute("alter table public.offices alter column id drop not null")
+        conn.execute(
+            "insert into public.offices (id, name) select id, name || ' (copy)' "
+            "from public.offices order by id limit 1"
+        )
+        conn.execute("insert into public.offices (id, name) values (null, 'pytest: no id')")
+    broken = built.build(["pytest_offices_id_unique", "pytest_offices_id_not_null"])
+    assert statuses(broken) == {
+        "pytest_offices_id_unique": "fail",
+        "pytest_offices_id_not_null": "fail",
+    }
+    assert [r["n_records"] for r in built.failing_rows("pytest_offices_id_unique")] == [2]
+    assert [r["name"] for r in built.failing_rows("pytest_offices_id_not_null")] == [
+        "pytest: no id"
+    ]
+    assert scanned_tables(built, "pytest_offices_id_unique") == {"offices"}
 
 
 # --- argument validation -------------------------------------------------------------------------
