@@ -251,12 +251,15 @@ class RepairReport:
 
 # The junk rule of models/staging/bookkeeping/stg_bookkeeping__migration_mappings.sql (its first
 # three parts; the shared-new_id part is the duplicate_new_id problem), over alias `m`. Also what
-# `diffmig baseline` counts as junk, so both commands agree.
+# `diffmig baseline` counts as junk, so both commands agree. A placeholder is a UUID whose 32 hex
+# digits are all the same (compared with repeat(): the equivalent regex with a back-reference took
+# 13 s over the 2.5 M mappings of scale 1.0, this 0.8 s).
 JUNK_REASON_SQL = """
     case
         when m.legacy_id is null or m.legacy_id <= 0 then 'legacy_id missing or not positive'
         when m.new_id is null then 'new_id missing'
-        when replace(m.new_id::text, '-', '') ~ '^(.)\\1{31}$' then 'placeholder uuid'
+        when replace(m.new_id::text, '-', '') = repeat(left(m.new_id::text, 1), 32)
+            then 'placeholder uuid'
     end
 """
 

@@ -36,6 +36,9 @@ legacy_keys as (
 
 {%- if mapping_types %}
 
+-- Only the mappings of keys without a target row can decide a UUID (a target row's id comes
+-- first): once every key has its row, none is left, and the scan of every mapping below for
+-- shared UUIDs ends before it starts (its hash is empty).
 typed_mappings as (
     select
         mappings.legacy_id,
@@ -46,10 +49,14 @@ typed_mappings as (
     where
         not mappings.is_junk
         and mappings.entity_type in ({% for t in mapping_types %}'{{ t }}'{{ ", " if not loop.last }}{% endfor %})
+        and not exists (
+            select 1 from targets
+            where targets.legacy_key = mappings.legacy_id
+        )
 ),
 
 -- UUIDs of these mappings that several mappings (of any type) carry: junk, whichever is right.
--- Only this entity's new_ids are grouped (one scan of the table, no grouping of all of it).
+-- Only these new_ids are grouped (one scan of the table, no grouping of all of it).
 shared_new_ids as (
     select others.new_id
     from {{ ref('stg_bookkeeping__migration_mappings') }} as others

@@ -15,25 +15,25 @@
     passes a subquery, not a relation) have no constraints to read and are always scanned.
     A foreign key is only a proof for rows written with its triggers firing: diffmig never
     writes with session_replication_role = replica or with triggers disabled.
-    These override the dbt package's default__test_* macros (root project first in dispatch). -#}
+    These override the dbt package's default__test_* macros (root project first in dispatch).
+    Each is self-contained, on purpose: dbt's partial parsing renders a dispatched test macro
+    without the root project's other macros, so a helper macro called from here was
+    'undefined' in the first run after any macro changed (a full parse was fine). A model that
+    is no plain relation (a test with a `where` config gets a subquery) is always scanned. -#}
 
-{%- macro _catalog_relation(relation) -%}
-    {#- The relation as a SQL string literal for to_regclass, or none when `relation` is not a
-        plain relation (a test's `where` config makes it a subquery). -#}
-    {%- if relation is string or relation.identifier is not defined or relation.identifier is none -%}
-        {{- return(none) -}}
-    {%- endif -%}
-    {{- return("'" ~ (relation | string | replace("'", "''")) ~ "'") -}}
-{%- endmacro -%}
+{% macro default__test_unique(model, column_name) %}
+{%- set relation = none if model is string or model.identifier is not defined or not model.identifier
+    else "'" ~ (model | string | replace("'", "''")) ~ "'" -%}
 
-{%- macro _catalog_column(column_name) -%}
-    {{- return("'" ~ (column_name | string | replace("'", "''")) ~ "'") -}}
-{%- endmacro -%}
+select
+    {{ column_name }} as unique_field,
+    count(*) as n_records
 
-{%- macro catalog_enforces_unique(model, column_name) -%}
-    {%- set relation = _catalog_relation(model) -%}
-    {%- if relation is none -%}false{%- else -%}
-exists (
+from {{ model }}
+where
+    {{ column_name }} is not null
+    {%- if relation is not none %}
+    and not exists (
         select 1
         from pg_catalog.pg_index as indexes
         inner join pg_catalog.pg_attribute as attributes
@@ -46,87 +46,44 @@ exists (
             and indexes.indisvalid
             and indexes.indnkeyatts = 1
             and indexes.indpred is null
-            and attributes.attname = {{ _catalog_column(column_name) }}
+            and attributes.attname = '{{ column_name | string | replace("'", "''") }}'
     )
-    {%- endif -%}
-{%- endmacro -%}
-
-{%- macro catalog_enforces_not_null(model, column_name) -%}
-    {%- set relation = _catalog_relation(model) -%}
-    {%- if relation is none -%}false{%- else -%}
-exists (
-        select 1
-        from pg_catalog.pg_attribute as attributes
-        inner join pg_catalog.pg_class as classes on attributes.attrelid = classes.oid
-        where
-            attributes.attrelid = to_regclass({{ relation }})
-            and classes.relkind in ('r', 'p')
-            and attributes.attname = {{ _catalog_column(column_name) }}
-            and attributes.attnotnull
-            and not attributes.attisdropped
-    )
-    {%- endif -%}
-{%- endmacro -%}
-
-{%- macro catalog_enforces_foreign_key(model, column_name, to, field) -%}
-    {%- set child = _catalog_relation(model) -%}
-    {%- set parent = _catalog_relation(to) -%}
-    {%- if child is none or parent is none -%}false{%- else -%}
-exists (
-        select 1
-        from pg_catalog.pg_constraint as constraints
-        inner join pg_catalog.pg_attribute as child_columns
-            on
-                constraints.conrelid = child_columns.attrelid
-                and child_columns.attnum = constraints.conkey[1]
-        inner join pg_catalog.pg_attribute as parent_columns
-            on
-                constraints.confrelid = parent_columns.attrelid
-                and parent_columns.attnum = constraints.confkey[1]
-        where
-            constraints.contype = 'f'
-            and constraints.convalidated
-            and constraints.conrelid = to_regclass({{ child }})
-            and constraints.confrelid = to_regclass({{ parent }})
-            and cardinality(constraints.conkey) = 1
-            and child_columns.attname = {{ _catalog_column(column_name) }}
-            and parent_columns.attname = {{ _catalog_column(field) }}
-            and not exists (
-                select 1 from pg_catalog.pg_trigger as triggers
-                where triggers.tgconstraint = constraints.oid and triggers.tgenabled = 'D'
-            )
-    )
-    {%- endif -%}
-{%- endmacro -%}
-
-{% macro default__test_unique(model, column_name) %}
-
-select
-    {{ column_name }} as unique_field,
-    count(*) as n_records
-
-from {{ model }}
-where
-    {{ column_name }} is not null
-    and not {{ catalog_enforces_unique(model, column_name) }}
+    {%- endif %}
 group by {{ column_name }}
 having count(*) > 1
 
 {% endmacro %}
 
 {% macro default__test_not_null(model, column_name) %}
-
+{%- set relation = none if model is string or model.identifier is not defined or not model.identifier
+    else "'" ~ (model | string | replace("'", "''")) ~ "'" -%}
 {% set column_list = '*' if should_store_failures() else column_name %}
 
 select {{ column_list }}
 from {{ model }}
 where
     {{ column_name }} is null
-    and not {{ catalog_enforces_not_null(model, column_name) }}
+    {%- if relation is not none %}
+    and not exists (
+        select 1
+        from pg_catalog.pg_attribute as attributes
+        inner join pg_catalog.pg_class as classes on attributes.attrelid = classes.oid
+        where
+            attributes.attrelid = to_regclass({{ relation }})
+            and classes.relkind in ('r', 'p')
+            and attributes.attname = '{{ column_name | string | replace("'", "''") }}'
+            and attributes.attnotnull
+            and not attributes.attisdropped
+    )
+    {%- endif %}
 
 {% endmacro %}
 
 {% macro default__test_relationships(model, column_name, to, field) %}
+{%- set child = none if model is string or model.identifier is not defined or not model.identifier
+    else "'" ~ (model | string | replace("'", "''")) ~ "'" -%}
+{%- set parent = none if to is string or to.identifier is not defined or not to.identifier
+    else "'" ~ (to | string | replace("'", "''")) ~ "'" -%}
 
 with child as (
     select {{ column_name }} as from_field
@@ -148,6 +105,31 @@ left join parent
 
 where
     parent.to_field is null
-    and not {{ catalog_enforces_foreign_key(model, column_name, to, field) }}
+    {%- if child is not none and parent is not none %}
+    and not exists (
+        select 1
+        from pg_catalog.pg_constraint as constraints
+        inner join pg_catalog.pg_attribute as child_columns
+            on
+                constraints.conrelid = child_columns.attrelid
+                and child_columns.attnum = constraints.conkey[1]
+        inner join pg_catalog.pg_attribute as parent_columns
+            on
+                constraints.confrelid = parent_columns.attrelid
+                and parent_columns.attnum = constraints.confkey[1]
+        where
+            constraints.contype = 'f'
+            and constraints.convalidated
+            and constraints.conrelid = to_regclass({{ child }})
+            and constraints.confrelid = to_regclass({{ parent }})
+            and cardinality(constraints.conkey) = 1
+            and child_columns.attname = '{{ column_name | string | replace("'", "''") }}'
+            and parent_columns.attname = '{{ field | string | replace("'", "''") }}'
+            and not exists (
+                select 1 from pg_catalog.pg_trigger as triggers
+                where triggers.tgconstraint = constraints.oid and triggers.tgenabled = 'D'
+            )
+    )
+    {%- endif %}
 
 {% endmacro %}

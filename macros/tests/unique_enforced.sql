@@ -7,7 +7,7 @@
     keeps its table's unique keys); `table_column` is that table's column (default: the same
     name). The index must be unique, valid, on that one column and without a predicate; a
     primary key also rules out nulls. One failing row when no such index exists (or no such
-    table). The catalog query is catalog_enforces_unique (catalog_proofs.sql). -#}
+    table). -#}
 {% test unique_enforced(model, column_name, table=none, table_column=none) %}
     {%- set enforcing_table = table if table is not none else model -%}
     {%- set enforcing_column = table_column if table_column is not none else column_name -%}
@@ -18,6 +18,24 @@
         ) }}
     {%- endif %}
 
+with
+
+enforcing_indexes as (
+    select indexes.indexrelid
+    from pg_catalog.pg_index as indexes
+    inner join pg_catalog.pg_attribute as attributes
+        on
+            indexes.indrelid = attributes.attrelid
+            and attributes.attnum = indexes.indkey[0]
+    where
+        indexes.indrelid = to_regclass('{{ enforcing_table }}')
+        and indexes.indisunique
+        and indexes.indisvalid
+        and indexes.indnkeyatts = 1
+        and indexes.indpred is null
+        and attributes.attname = '{{ enforcing_column }}'
+)
+
 select
     '{{ enforcing_table }}' as enforcing_table,
     '{{ enforcing_column }}' as enforcing_column,
@@ -25,5 +43,5 @@ select
         when to_regclass('{{ enforcing_table }}') is null then 'no such table'
         else 'no valid unique index on this one column'
     end as problem
-where not {{ catalog_enforces_unique(enforcing_table, enforcing_column) }}
+where not exists (select 1 from enforcing_indexes)
 {% endtest %}

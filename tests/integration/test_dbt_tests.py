@@ -596,6 +596,29 @@ def test_builtin_tests_trust_constraints_and_scan_without_them(
     assert scanned_tables(built, "pytest_offices_id_unique") == {"offices"}
 
 
+def test_partial_parse_when_the_overrides_arrive(
+    db_pair: DbPair, tmp_path: Path, dbt_logs: Path
+) -> None:
+    """A target/ parsed by a version without the overridden built-in tests (an upgrade), then a
+    test macro changed: dbt parses again only what changed, and the overrides must render then
+    (a helper macro called from them was undefined in that partial parse)."""
+    settings = load_settings(environ=db_pair.env(), cwd=Path("/nonexistent"))
+    copy = project_copy(tmp_path, {})
+    overrides = copy / "macros" / "tests" / "catalog_proofs.sql"
+    overrides.unlink()
+    target = tmp_path / "target"
+    with closing_dbt_logs():
+        DbtProject(settings, project_dir=copy, target_path=target, log_path=dbt_logs).manifest()
+        assert (target / "partial_parse.msgpack").is_file()
+        shutil.copy(ROOT / "macros" / "tests" / "catalog_proofs.sql", overrides)
+        macro = copy / "macros" / "tests" / "mapping_integrity.sql"
+        macro.write_text(macro.read_text() + "\n{#- changed by a test -#}\n")
+        manifest = DbtProject(
+            settings, project_dir=copy, target_path=target, log_path=dbt_logs
+        ).manifest()
+    assert any(n.name == "int_offices_keyed" for n in manifest.nodes.values())
+
+
 # --- argument validation -------------------------------------------------------------------------
 
 BAD_ARGUMENTS = {

@@ -17,7 +17,9 @@ flagged as (
         case
             when legacy_id is null or legacy_id <= 0 then 'legacy_id missing or not positive'
             when new_id is null then 'new_id missing'
-            when replace(new_id::text, '-', '') ~ '^(.)\1{31}$' then 'placeholder uuid'
+            -- all 32 hex digits the same (a regex with a back-reference cost 5 us per row)
+            when replace(new_id::text, '-', '') = repeat(left(new_id::text, 1), 32)
+                then 'placeholder uuid'
         end as junk_reason
     from source
 )
