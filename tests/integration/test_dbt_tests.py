@@ -509,6 +509,11 @@ sources:
                 config: {store_failures: true}
       - name: doctor_offices
         description: The app's doctor_offices.
+        data_tests:
+          - name: pytest_doctor_offices_pair
+            test_name: unique_combination
+            arguments:
+              combination: [doctor_id, office_id]
         columns:
           - name: office_id
             description: Foreign key to offices.
@@ -525,6 +530,7 @@ CATALOG_TESTS = (
     "pytest_offices_id_unique",
     "pytest_offices_id_not_null",
     "pytest_doctor_offices_office",
+    "pytest_doctor_offices_pair",  # unique_combination, proved by the unique constraint
 )
 
 
@@ -556,7 +562,7 @@ def test_builtin_tests_trust_constraints_and_scan_without_them(
 
     clean = built.build(list(CATALOG_TESTS))
     assert statuses(clean) == dict.fromkeys(CATALOG_TESTS, "pass")
-    # The primary key, the NOT NULL and the foreign key prove them: no row read.
+    # The primary key, the NOT NULL, the foreign key and the unique pair prove them: no row read.
     for test_name in CATALOG_TESTS:
         assert scanned_tables(built, test_name) == set(), test_name
 
