@@ -18,7 +18,8 @@ at --scale, an empty Supabase destination; `.sandbox/` is never touched), in one
   (e)  `diffmig run` again, nothing to do.
 
 Every diffmig command is a child process (`python -m orchestrator --output json`); wall time is
-measured around it, the peak memory is the child's own peak RSS (os.wait4). Targets (issue 6):
+measured around it, the peak memory is the child's own peak RSS (os.wait4, in the small parent
+benchmarks/peak_rss.py). Targets (issue 6):
 (b) at most 2x (a); (d) at most 10 % of (b); (e) under 10 s. Exit 0 when every run succeeded
 (a missed target is reported as MISS, not a failure), 1 otherwise.
 """

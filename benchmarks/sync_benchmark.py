@@ -32,8 +32,8 @@ destroys at the end (the user's `.sandbox/` is never touched):
 
 Every diffmig command runs as a child process `python -m orchestrator --output json ...` with the
 pair's settings in its environment. Wall time is measured around the child; the peak memory is
-the child's own peak resident set size (ru_maxrss from os.wait4 on that child: the kernel's
-high-water mark, not sampled); CPU time is the child's (os.wait4) plus what both servers'
+the child's own peak resident set size (ru_maxrss from os.wait4 on that child, taken in the
+small parent benchmarks/peak_rss.py: the kernel's high-water mark, not sampled); CPU time is the child's (os.wait4) plus what both servers'
 backends used meanwhile (the postmasters' reaped-children times in /proc). Before each measured
 phase both clusters run CHECKPOINT, so no phase pays for the previous one's dirty buffers.
 
@@ -63,6 +63,7 @@ from pathlib import Path
 from typing import Any
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+PEAK_RSS = Path(__file__).resolve().with_name("peak_rss.py")  # the measured children's parent
 if str(PROJECT_ROOT) not in sys.path:
     sys.path.insert(0, str(PROJECT_ROOT))
 
@@ -149,21 +150,34 @@ def server_cpu(clusters: list[Any]) -> float | None:
 def run_child(
     argv: list[str], env: dict[str, str], cwd: Path, clusters: list[Any] | None = None
 ) -> ChildRun:
-    """Run one child to completion: its wall time, its own peak RSS and CPU (os.wait4), and
-    the CPU the clusters' backends used meanwhile (when `clusters` is given)."""
+    """Run one child to completion: its wall time, its own peak RSS and CPU (os.wait4 in the
+    small parent benchmarks/peak_rss.py: a child spawned by this process directly would report
+    this process's resident size as its own peak), and the CPU the clusters' backends used
+    meanwhile (when `clusters` is given)."""
     before = server_cpu(clusters) if clusters else None
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+    with (
+        tempfile.TemporaryFile() as out,
+        tempfile.TemporaryFile() as err,
+        tempfile.TemporaryDirectory() as scratch,
+    ):
+        report = Path(scratch) / "rusage.json"
         started = time.perf_counter()
-        proc = subprocess.Popen(argv, env=env, cwd=cwd, stdout=out, stderr=err)
+        proc = subprocess.Popen(
+            [sys.executable, str(PEAK_RSS), str(report), "--", *argv],
+            env=env,
+            cwd=cwd,
+            stdout=out,
+            stderr=err,
+        )
         try:
-            _, status, usage = os.wait4(proc.pid, 0)
+            proc.wait()
         except BaseException:
             with contextlib.suppress(ProcessLookupError):
-                proc.kill()
+                proc.terminate()  # passed on to the command
             proc.wait()
             raise
         wall = time.perf_counter() - started
-        proc.returncode = os.waitstatus_to_exitcode(status)
+        usage = json.loads(report.read_text(encoding="utf-8"))
         out.seek(0)
         err.seek(0)
         servers = None
@@ -172,12 +186,12 @@ def run_child(
             after = server_cpu(clusters or [])
             servers = None if after is None else after - before
         return ChildRun(
-            cpu_client_s=usage.ru_utime + usage.ru_stime,
+            cpu_client_s=usage["utime_s"] + usage["stime_s"],
             cpu_servers_s=servers,
             argv=argv,
             returncode=proc.returncode,
             wall_s=wall,
-            peak_rss_mb=usage.ru_maxrss / 1024.0,  # Linux: kilobytes
+            peak_rss_mb=usage["maxrss_kb"] / 1024.0,  # Linux: kilobytes
             stdout=out.read().decode("utf-8", "replace"),
             stderr=err.read().decode("utf-8", "replace"),
         )

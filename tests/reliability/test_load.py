@@ -1,6 +1,6 @@
 """Scenario 8, load: a full run, then delta runs in a row with simulated legacy activity between
 them (orchestrator/sandbox/build.py simulate_activity). Each run is a `diffmig run` process:
-its peak RSS (os.wait4's rusage of that very child), its time, and after it, what it must not
+its peak RSS (os.wait4's rusage of that very child, taken in benchmarks/peak_rss.py), its time, and after it, what it must not
 leave behind: connections of the tool's roles (pg_stat_activity, back to the baseline),
 temporary tables, prepared transactions, and bookkeeping beyond the retention rule
 (orchestrator/bookkeeping/store.py apply_retention: analysis keys and checkpoints of the runs
@@ -13,6 +13,7 @@ entity, 5 deltas. Times are reported as ratios to the full run, not asserted tig
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -48,6 +49,7 @@ FULL_DELTAS = 5
 ACTIVITY_DAYS = 2
 # Fewer than the runs made, so that the retention rule has something to delete.
 KEEP_RUNS = 2
+PEAK_RSS = Path(__file__).resolve().parents[2] / "benchmarks" / "peak_rss.py"
 
 
 @dataclass
@@ -127,20 +129,28 @@ def leftovers(dbs: DbPair) -> tuple[int, int]:
 
 
 def run_measured(dbs: DbPair, cwd: Path, label: str, args: list[str], baseline: int) -> RunFigures:
-    """One `diffmig run` child; its own rusage from wait4 gives its peak RSS."""
-    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+    """One `diffmig run` child; its own rusage from wait4 gives its peak RSS, taken in the small
+    parent benchmarks/peak_rss.py (spawned from this test process, the child's peak would start
+    at this process's resident size: 4.7 GB after other scenarios ran in the same worker)."""
+    command = [sys.executable, "-m", "orchestrator", "--output", "json", "run", *args]
+    with (
+        tempfile.TemporaryFile("w+") as out,
+        tempfile.TemporaryFile("w+") as err,
+        tempfile.TemporaryDirectory() as scratch,
+    ):
+        report = Path(scratch) / "rusage.json"
         started = time.monotonic()
         proc = subprocess.Popen(
-            [sys.executable, "-m", "orchestrator", "--output", "json", "run", *args],
+            [sys.executable, str(PEAK_RSS), str(report), "--", *command],
             env={**os.environ, **dbs.env(), "DIFFMIG_KEEP_RUNS": str(KEEP_RUNS)},
             cwd=cwd,
             stdout=out,
             stderr=err,
             text=True,
         )
-        _, status, usage = os.wait4(proc.pid, 0)
+        proc.wait()
         seconds = time.monotonic() - started
-        proc.returncode = os.waitstatus_to_exitcode(status)
+        usage = json.loads(report.read_text(encoding="utf-8"))
         err.seek(0)
         stderr = err.read()
     assert proc.returncode == 0, (label, proc.returncode, stderr[-3000:])
@@ -155,7 +165,7 @@ def run_measured(dbs: DbPair, cwd: Path, label: str, args: list[str], baseline: 
         label=label,
         exit_code=proc.returncode,
         seconds=round(seconds, 1),
-        peak_rss_mb=round(usage.ru_maxrss / 1024, 1),  # Linux: kilobytes
+        peak_rss_mb=round(usage["maxrss_kb"] / 1024, 1),  # Linux: kilobytes
         rows_synced=int(row[0]) if row else 0,
         rows_applied=int(row[1]) if row else 0,
         tool_connections_after=settled_connections(dbs, baseline),
