@@ -1,25 +1,23 @@
-{#- dbt's built-in unique, not_null and relationships tests, proved from the catalog when the
-    database already enforces what they check, and run as dbt runs them otherwise.
+{#- dbt's built-in unique and not_null tests, proved from the catalog when the database already
+    enforces what they check, and run as dbt runs them otherwise.
 
-    The app tables carry their own primary keys, unique legacy keys, NOT NULL columns and
-    foreign keys: a scan of every row (2 million system messages at scale 1.0, hundreds of
-    thousands of orders) only finds again what PostgreSQL guarantees on every write. So each
-    test first asks the catalog, in the same query:
-      unique         a valid unique index without a predicate on exactly that one column;
-      not_null       the column is declared NOT NULL;
-      relationships  a validated foreign key from exactly that column to exactly that column
-                     of `to`, none of whose triggers is disabled.
+    The app tables carry their own primary keys, unique legacy keys and NOT NULL columns: a scan
+    of every row (2 million system messages at scale 1.0, hundreds of thousands of orders) only
+    finds again what PostgreSQL guarantees on every write, whoever writes. So each test first
+    asks the catalog, in the same query:
+      unique    a valid unique index without a predicate on exactly that one column;
+      not_null  the column is declared NOT NULL.
     When the catalog proves it, a one-time filter (evaluated before any row is read) ends the
     query with no rows; otherwise the query is dbt's own and scans as before. Views (staging and
     intermediate models), expressions as column names and tests with a `where` config (dbt
     passes a subquery, not a relation) have no constraints to read and are always scanned.
-    A foreign key is only a proof for rows written with its triggers firing: diffmig never
-    writes with session_replication_role = replica or with triggers disabled.
+    Not relationships: a foreign key is no proof, since rows written with
+    session_replication_role = replica (a dump restored, a bulk load with triggers off) skip it,
+    and finding such orphans is what `diffmig validate` is for; dbt's own test scans.
     These override the dbt package's default__test_* macros (root project first in dispatch).
     Each is self-contained, on purpose: dbt's partial parsing renders a dispatched test macro
     without the root project's other macros, so a helper macro called from here was
-    'undefined' in the first run after any macro changed (a full parse was fine). A model that
-    is no plain relation (a test with a `where` config gets a subquery) is always scanned. -#}
+    'undefined' in the first run after any macro changed (a full parse was fine). -#}
 
 {% macro default__test_unique(model, column_name) %}
 {%- set relation = none if model is string or model.identifier is not defined or not model.identifier
@@ -74,61 +72,6 @@ where
             and attributes.attname = '{{ column_name | string | replace("'", "''") }}'
             and attributes.attnotnull
             and not attributes.attisdropped
-    )
-    {%- endif %}
-
-{% endmacro %}
-
-{% macro default__test_relationships(model, column_name, to, field) %}
-{%- set child = none if model is string or model.identifier is not defined or not model.identifier
-    else "'" ~ (model | string | replace("'", "''")) ~ "'" -%}
-{%- set parent = none if to is string or to.identifier is not defined or not to.identifier
-    else "'" ~ (to | string | replace("'", "''")) ~ "'" -%}
-
-with child as (
-    select {{ column_name }} as from_field
-    from {{ model }}
-    where {{ column_name }} is not null
-),
-
-parent as (
-    select {{ field }} as to_field
-    from {{ to }}
-)
-
-select
-    from_field
-
-from child
-left join parent
-    on child.from_field = parent.to_field
-
-where
-    parent.to_field is null
-    {%- if child is not none and parent is not none %}
-    and not exists (
-        select 1
-        from pg_catalog.pg_constraint as constraints
-        inner join pg_catalog.pg_attribute as child_columns
-            on
-                constraints.conrelid = child_columns.attrelid
-                and child_columns.attnum = constraints.conkey[1]
-        inner join pg_catalog.pg_attribute as parent_columns
-            on
-                constraints.confrelid = parent_columns.attrelid
-                and parent_columns.attnum = constraints.confkey[1]
-        where
-            constraints.contype = 'f'
-            and constraints.convalidated
-            and constraints.conrelid = to_regclass({{ child }})
-            and constraints.confrelid = to_regclass({{ parent }})
-            and cardinality(constraints.conkey) = 1
-            and child_columns.attname = '{{ column_name | string | replace("'", "''") }}'
-            and parent_columns.attname = '{{ field | string | replace("'", "''") }}'
-            and not exists (
-                select 1 from pg_catalog.pg_trigger as triggers
-                where triggers.tgconstraint = constraints.oid and triggers.tgenabled = 'D'
-            )
     )
     {%- endif %}
 
