@@ -249,11 +249,9 @@ class RepairReport:
 
 # --- the shared preparation ----------------------------------------------------------------------
 
-# The junk rule of models/staging/bookkeeping/stg_bookkeeping__migration_mappings.sql (its first
-# three parts; the shared-new_id part is the duplicate_new_id problem), over alias `m`. Also what
-# `diffmig baseline` counts as junk, so both commands agree. A placeholder is a UUID whose 32 hex
-# digits are all the same (compared with repeat(): the equivalent regex with a back-reference took
-# 13 s over the 2.5 M mappings of scale 1.0, this 0.8 s).
+# The junk rule of the dbt project (macros/keys/mapping_junk_reason.sql, used by the staging
+# view and the mapping_integrity test; the shared-new_id part is the duplicate_new_id problem),
+# over alias `m`. Also what `diffmig baseline` counts as junk, so both commands agree.
 JUNK_REASON_SQL = """
     case
         when m.legacy_id is null or m.legacy_id <= 0 then 'legacy_id missing or not positive'

@@ -49,12 +49,7 @@ mappings as (
     select
         legacy_id,
         new_id,
-        case
-            when legacy_id is null or legacy_id <= 0 then 'legacy_id missing or not positive'
-            when new_id is null then 'new_id missing'
-            when replace(new_id::text, '-', '') = repeat(left(new_id::text, 1), 32)
-                then 'placeholder uuid'
-        end as junk_reason
+        {{ mapping_junk_reason() }} as junk_reason
     from {{ ref('migration_mappings') }}
     where entity_type = '{{ entity_type }}'
 ),

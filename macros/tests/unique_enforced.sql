@@ -7,7 +7,8 @@
     keeps its table's unique keys); `table_column` is that table's column (default: the same
     name). The index must be unique, valid, on that one column and without a predicate; a
     primary key also rules out nulls. One failing row when no such index exists (or no such
-    table). -#}
+    table). On a table tested in place, use `unique`: it reads the same catalog (the override
+    in catalog_proofs.sql) and scans when the index is gone instead of failing. -#}
 {% test unique_enforced(model, column_name, table=none, table_column=none) %}
     {%- set enforcing_table = table if table is not none else model -%}
     {%- set enforcing_column = table_column if table_column is not none else column_name -%}

@@ -14,13 +14,7 @@ flagged as (
         new_id,
         migrated_at,
         migration_batch,
-        case
-            when legacy_id is null or legacy_id <= 0 then 'legacy_id missing or not positive'
-            when new_id is null then 'new_id missing'
-            -- all 32 hex digits the same (a regex with a back-reference cost 5 us per row)
-            when replace(new_id::text, '-', '') = repeat(left(new_id::text, 1), 32)
-                then 'placeholder uuid'
-        end as junk_reason
+        {{ mapping_junk_reason() }} as junk_reason
     from source
 )
 
