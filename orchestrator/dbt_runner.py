@@ -152,6 +152,8 @@ class DbtProject:
             str(self.target_path),
             "--log-path",
             str(self.log_path),
+            "--log-level-file",
+            self.settings.dbt_log_level,
         ]
 
     def _invoke(self, args: list[str], on_node: NodeCallback | None = None) -> Any:
@@ -161,6 +163,8 @@ class DbtProject:
             self.manifest()  # parsed once, reused by every invocation after it
         from dbt.cli.main import dbtRunner
 
+        _keep_connections_open()
+        _link_graph_once()
         with contextlib.suppress(OSError):
             os.utime(self.target_path)  # in use (see _prune_targets)
         callbacks = [_node_finished_callback(on_node)] if on_node else []
@@ -189,7 +193,16 @@ class DbtProject:
 
     def manifest(self) -> Any:
         if self._manifest is None:
-            result = self._invoke(["parse"])
+            args = ["parse"]
+            # manifest.json (the docs site and `baseline` read it) is written by the parse that
+            # caches the entity list; while that cache is current, so is the file: not written
+            # again (most of a second).
+            cache = self.target_path / "diffmig_entities.json"
+            if (self.target_path / "manifest.json").is_file() and _read_entities(
+                cache, project_digest(self.project_dir)
+            ):
+                args.append("--no-write-json")
+            result = self._invoke(args)
             self._manifest = result.result
         return self._manifest
 
@@ -422,6 +435,72 @@ def _node_finished_callback(on_node: NodeCallback) -> Callable[[Any], None]:
             logging.getLogger("diffmig.dbt").debug("progress callback failed", exc_info=True)
 
     return callback
+
+
+def _keep_connections_open() -> None:
+    """Make dbt keep each thread's connection open from one node to the next of an invocation.
+
+    dbt closes the connection after every node, so each of a run's 500 nodes (most of them
+    tests of a few milliseconds) paid for a new connection and a new server backend with cold
+    catalog caches. Released, the connection is now rolled back (a node never leaves a
+    transaction for the next) and kept; dbt still closes every connection at the end of the
+    invocation (`cleanup_all`). A connection the server has closed, or whose rollback fails, is
+    released as dbt would (closed), and the next node opens a new one. No node of this project
+    changes session settings (`set` without `local`)."""
+    from dbt.adapters.base.connections import BaseConnectionManager
+    from dbt.adapters.postgres.connections import PostgresConnectionManager
+
+    if getattr(PostgresConnectionManager, "_diffmig_keeps_connections", False):
+        return
+
+    def release(self: Any) -> None:
+        conn = self.get_if_exists()
+        handle: Any = getattr(conn, "handle", None) if conn is not None else None
+        if conn is None or conn.state != "open" or getattr(handle, "closed", 1):
+            BaseConnectionManager.release(self)
+            return
+        try:
+            if conn.transaction_open:
+                handle.rollback()
+                conn.transaction_open = False
+        except Exception:  # noqa: BLE001 - a broken connection is closed, as dbt would
+            BaseConnectionManager.release(self)
+            return
+        if handle.closed:  # the rollback found the server gone
+            BaseConnectionManager.release(self)
+
+    PostgresConnectionManager.release = release  # type: ignore[method-assign]
+    PostgresConnectionManager._diffmig_keeps_connections = True  # type: ignore[attr-defined]
+
+
+def _link_graph_once() -> None:
+    """Make dbt link the manifest's graph once per manifest instead of once per invocation.
+
+    Every build links every node of the project and adds the test edges (0.2 s per entity, a
+    run makes one build per entity); the manifest is parsed once and passed to each invocation
+    unchanged, so its graph is too. Keyed by the manifest object: a new parse links again."""
+    from dbt.compilation import Compiler
+
+    if getattr(Compiler, "_diffmig_links_once", False):
+        return
+    link = Compiler.compile
+    linked: dict[tuple[int, bool], tuple[Any, Any]] = {}
+
+    def compile_once(
+        self: Any, manifest: Any, write: bool = True, add_test_edges: bool = False
+    ) -> Any:
+        key = (id(manifest), add_test_edges)
+        cached = linked.get(key)
+        if cached is not None and cached[0] is manifest:
+            self.initialize()
+            return cached[1]
+        graph = link(self, manifest, write=write, add_test_edges=add_test_edges)
+        linked.clear()  # one manifest at a time: an earlier one is not kept alive
+        linked[key] = (manifest, graph)
+        return graph
+
+    Compiler.compile = compile_once  # type: ignore[method-assign]
+    Compiler._diffmig_links_once = True  # type: ignore[attr-defined]
 
 
 def _close_dbt_log_files() -> None:

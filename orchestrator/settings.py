@@ -33,6 +33,10 @@ _known_secrets: set[str] = set()
 
 Side = Literal["source", "target"]
 TRANSPORTS = ("auto", "fdw", "copy")
+# What dbt writes to logs/dbt.log. Its own default, debug, writes every statement of every node
+# (10 MB per delta run) and costs about a tenth of a run's time; info keeps each node's start,
+# end and errors.
+DBT_LOG_LEVELS = ("debug", "info", "warn", "error", "none")
 
 
 class Secret:
@@ -140,6 +144,7 @@ class Settings:
     supabase_service_role: Secret = field(default_factory=lambda: Secret(""))
     transport: str = "auto"
     env_file: Path | None = None
+    dbt_log_level: str = "info"
 
     def describe(self) -> dict[str, str]:
         return {
@@ -247,6 +252,13 @@ def load_settings(
             f"DIFFMIG_TRANSPORT must be one of {', '.join(TRANSPORTS)}, got {transport!r}",
             hint="remove it to let diffmig choose",
         )
+    dbt_log_level = values.get("DIFFMIG_DBT_LOG_LEVEL", "info").strip().lower() or "info"
+    if dbt_log_level not in DBT_LOG_LEVELS:
+        raise ConfigError(
+            f"DIFFMIG_DBT_LOG_LEVEL must be one of {', '.join(DBT_LOG_LEVELS)}, "
+            f"got {dbt_log_level!r}",
+            hint="remove it for info; debug writes every statement dbt runs to logs/dbt.log",
+        )
     return Settings(
         source=_db_from_env("source", values),
         target=_db_from_env("target", values),
@@ -256,4 +268,5 @@ def load_settings(
         ),
         transport=transport,
         env_file=chosen,
+        dbt_log_level=dbt_log_level,
     )

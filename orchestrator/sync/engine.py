@@ -776,9 +776,7 @@ class SyncEngine:
         )
         with dst.transaction():
             if apply:
-                dst.execute(
-                    "select set_config('diffmig.run_id', %s, true)", (str(self.stamp_run),)
-                )
+                dst.execute("select set_config('diffmig.run_id', %s, true)", (str(self.stamp_run),))
                 loaded = self.transport.load_range(src, dst, mirror, work.lo, work.hi, mirror.ident)
                 counts = {"new": int(loaded)}
                 if buckets_valid(dst, mirror):

@@ -165,10 +165,10 @@ DELTA_RUN_POINTS = [
         blocked="diffmig.checkpoints",
     ),
     Point(
-        "a staging view (stg_legacy__offices) being replaced by dbt",
+        "offices' first view being checked for changes by dbt",
         "build",
-        lock=_lock("diffmig_stg.stg_legacy__offices", "access share"),
-        blocked="stg_legacy__offices",
+        lock=_lock("diffmig.view_digests", "access exclusive"),
+        blocked="diffmig.view_digests",
     ),
     Point(
         "paused by `diffmig pause` while offices builds",

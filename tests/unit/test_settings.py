@@ -76,6 +76,15 @@ def test_missing_settings_name_the_variables(tmp_path: Path) -> None:
     assert "sandbox up" in err.value.hint
 
 
+def test_dbt_log_level_is_info_unless_chosen(tmp_path: Path) -> None:
+    assert load_settings(environ=OLD_NAMES, cwd=tmp_path).dbt_log_level == "info"
+    chosen = load_settings(environ={**OLD_NAMES, "DIFFMIG_DBT_LOG_LEVEL": "Debug"}, cwd=tmp_path)
+    assert chosen.dbt_log_level == "debug"
+    with pytest.raises(ConfigError, match="DIFFMIG_DBT_LOG_LEVEL must be one of") as raised:
+        load_settings(environ={**OLD_NAMES, "DIFFMIG_DBT_LOG_LEVEL": "verbose"}, cwd=tmp_path)
+    assert "debug writes every statement" in (raised.value.hint or "")
+
+
 def test_missing_env_file_is_a_config_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="does not exist"):
         load_settings(tmp_path / "nope.env", environ={}, cwd=tmp_path)
