@@ -7,7 +7,8 @@
     delta's own rows.
 
     Here a view is left as it is, and its build is one catalog lookup, when all of these hold:
-    - diffmig's bookkeeping exists (diffmig.view_digests; `diffmig run` creates it);
+    - diffmig's bookkeeping exists (diffmig.build_digests, see build_digests.sql; `diffmig run`
+      creates it);
     - the view exists as the object this materialization last built (its oid: a view dropped by a
       cascade, by hand or by a restore and made again is another object, and is rebuilt), and
       its definition in the catalog is the one it built (a column renamed or the query replaced
@@ -21,32 +22,23 @@
 {%- materialization view, adapter='postgres' -%}
 
   {%- set target_relation = this.incorporate(type='view') -%}
-  {%- set name = target_relation.include(database=false) | string -%}
   {%- set digest = local_md5(
       dbt_version ~ '|' ~ sql ~ '|' ~ model.description ~ '|' ~ tojson(model.columns)
       ~ '|' ~ tojson(config.get('grants')) ~ '|' ~ tojson(config.get('persist_docs'))
   ) -%}
-  {%- set book = adapter.get_relation(
-      database=target.database, schema='diffmig', identifier='view_digests') -%}
+  {%- set definition_md5 =
+      "md5(pg_get_viewdef(to_regclass('" ~ target_relation.include(database=false) ~ "')))" -%}
+  {%- set digests = build_digests_exist() -%}
 
-  {%- if book is not none and not should_full_refresh() -%}
-    {%- call statement('main', fetch_result=True) -%}
-      select count(*) as unchanged
-      from diffmig.view_digests
-      where relation = '{{ name }}'
-        and view_oid = to_regclass('{{ name }}')::oid
-        and definition_md5 = md5(pg_get_viewdef(view_oid))
-        and digest = '{{ digest }}'
-    {%- endcall -%}
-    {%- if load_result('main')['data'][0][0] | int == 1 -%}
-      {#- dbt's relation cache lists a schema when first asked about it, and takes a schema
-          that holds a relation it was told of for listed: ask first, so that telling it of
-          this view does not hide the schema's other relations from it. -#}
-      {%- do load_cached_relation(this) -%}
-      {{ run_hooks(pre_hooks) }}
-      {{ run_hooks(post_hooks) }}
-      {{ return({'relations': [target_relation]}) }}
-    {%- endif -%}
+  {%- if digests and not should_full_refresh()
+        and unchanged_since_built(target_relation, digest, definition_md5) -%}
+    {#- dbt's relation cache lists a schema when first asked about it, and takes a schema that
+        holds a relation it was told of for listed: ask first, so that telling it of this view
+        does not hide the schema's other relations from it. -#}
+    {%- do load_cached_relation(this) -%}
+    {{ run_hooks(pre_hooks) }}
+    {{ run_hooks(post_hooks) }}
+    {{ return({'relations': [target_relation]}) }}
   {%- endif -%}
 
   {%- set existing_relation = load_cached_relation(this) -%}
@@ -81,17 +73,8 @@
 
   {% do persist_docs(target_relation, model) %}
 
-  {% if book is not none %}
-    {% call statement('record_view_digest') -%}
-      insert into diffmig.view_digests (relation, view_oid, definition_md5, digest)
-      select '{{ name }}', built.oid, md5(pg_get_viewdef(built.oid)), '{{ digest }}'
-      from (select to_regclass('{{ name }}')::oid as oid) as built
-      on conflict (relation) do update
-      set view_oid = excluded.view_oid,
-          definition_md5 = excluded.definition_md5,
-          digest = excluded.digest,
-          built_at = now()
-    {%- endcall %}
+  {% if digests %}
+    {% do record_build_digest(target_relation, digest, definition_md5) %}
   {% endif %}
 
   {{ run_hooks(post_hooks, inside_transaction=True) }}

@@ -35,6 +35,28 @@ def view_oids(dbs: DbPair) -> dict[str, int]:
         }
 
 
+def seed_versions(dbs: DbPair) -> dict[str, str]:
+    """Per seed table of the offices build, its oid and its rows' xmin: a reload changes them."""
+    with dbs.target_tool() as conn:
+        tables = [
+            str(r[0])
+            for r in conn.execute(
+                "select c.relname from pg_class c join pg_namespace n on n.oid = c.relnamespace "
+                "where c.relkind = 'r' and n.nspname = 'diffmig_codes'"
+            )
+        ]
+        return {
+            table: str(
+                conn.execute(
+                    f"select 'diffmig_codes.{table}'::regclass::oid::text || ':' "
+                    f"|| string_agg(xmin::text, ',' order by xmin::text) "
+                    f"from diffmig_codes.{table}"
+                ).fetchone()
+            )
+            for table in tables
+        }
+
+
 def sessions(dbs: DbPair) -> int:
     """Sessions ever opened on the destination database (pg_stat_database)."""
     with dbs.target_admin() as conn:
@@ -51,18 +73,22 @@ def build(dbt: DbtProject, run_id: int) -> BuildResult:
         return dbt.build(OFFICES, vars_={"run_id": run_id})
 
 
-def test_unchanged_views_one_connection_and_a_failing_node(db_pair: DbPair, tmp_path: Path) -> None:
+def test_unchanged_views_and_seeds_one_connection_and_a_failing_node(
+    db_pair: DbPair, tmp_path: Path
+) -> None:
     """One scenario (each build costs seconds): offices built from scratch, then again with
-    nothing changed, then after views were dropped, altered and made stale, then with a seed
-    refused, then with --full-refresh."""
+    nothing changed, then after views were dropped, altered and made stale and a seed edited by
+    hand, then with a seed refused, then with --full-refresh."""
     settings, run_id = sync(db_pair)
     dbt = DbtProject(settings, target_path=tmp_path / "target", log_path=tmp_path / "logs")
     first = build(dbt, run_id)
     assert first.success, [(n.name, n.message) for n in first.failed]
     built = view_oids(db_pair)
     assert len(built) >= 4
+    seeds = seed_versions(db_pair)
+    assert "country_aliases" in seeds
     with db_pair.target_tool() as conn:
-        recorded = {r[0] for r in conn.execute("select relation from diffmig.view_digests")}
+        recorded = {r[0] for r in conn.execute("select relation from diffmig.build_digests")}
     assert {'"{}"."{}"'.format(*name.split(".")) for name in built} <= recorded
 
     # Nothing changed: every view is the same object, and the build still passes, the table
@@ -73,6 +99,7 @@ def test_unchanged_views_one_connection_and_a_failing_node(db_pair: DbPair, tmp_
     opened = sessions(db_pair) - before - 1  # the count's own session
     assert second.success, [(n.name, n.message) for n in second.failed]
     assert view_oids(db_pair) == built
+    assert seed_versions(db_pair) == seeds
     assert statuses(second) == statuses(first)
     assert len(second.nodes) >= 20
     assert opened <= 3, f"{opened} sessions for {len(second.nodes)} nodes"
@@ -85,10 +112,14 @@ def test_unchanged_views_one_connection_and_a_failing_node(db_pair: DbPair, tmp_
     altered = "diffmig_stg.stg_bookkeeping__migration_mappings"
     assert {dropped, stale, altered} <= set(built)
     with db_pair.target_tool() as conn:
+        (usa,) = conn.execute(
+            "select country from diffmig_codes.country_aliases where alias = 'usa'"
+        ).fetchone() or (None,)
+        conn.execute("update diffmig_codes.country_aliases set country = 'XX' where alias = 'usa'")
         conn.execute(f"alter view {altered} rename column legacy_id to legacy_id_by_hand")
         conn.execute(f"drop view {dropped} cascade")
         conn.execute(
-            "update diffmig.view_digests set digest = 'changed' where relation = %s",
+            "update diffmig.build_digests set digest = 'changed' where relation = %s",
             ('"diffmig_stg"."stg_supabase__offices"',),
         )
     gone = set(built) - set(view_oids(db_pair))
@@ -99,11 +130,18 @@ def test_unchanged_views_one_connection_and_a_failing_node(db_pair: DbPair, tmp_
     assert set(after) == set(built)
     rebuilt = {name for name in built if after[name] != built[name]}
     assert rebuilt == gone | {stale, altered}
-
-    # A seed fails (a check constraint refuses its rows, in the transaction that loads them):
-    # what depends on it is skipped, and the nodes that run after it on the same connection
-    # still pass.
+    reloaded = seed_versions(db_pair)
+    assert {t for t in seeds if reloaded[t] != seeds[t]} == {"country_aliases"}
     with db_pair.target_tool() as conn:
+        assert conn.execute(
+            "select country from diffmig_codes.country_aliases where alias = 'usa'"
+        ).fetchone() == (usa,)
+
+    # A seed fails (edited by hand, so reloaded, and a check constraint refuses its rows, in
+    # the transaction that loads them): what depends on it is skipped, and the nodes that run
+    # after it on the same connection still pass.
+    with db_pair.target_tool() as conn:
+        conn.execute("update diffmig_codes.country_aliases set country = 'XX' where alias = 'us'")
         conn.execute(
             "alter table diffmig_codes.country_aliases add constraint planted_refusal "
             "check (alias <> 'usa') not valid"

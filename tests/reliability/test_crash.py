@@ -165,10 +165,10 @@ DELTA_RUN_POINTS = [
         blocked="diffmig.checkpoints",
     ),
     Point(
-        "offices' first view being checked for changes by dbt",
+        "offices' first view or seed being checked for changes by dbt",
         "build",
-        lock=_lock("diffmig.view_digests", "access exclusive"),
-        blocked="diffmig.view_digests",
+        lock=_lock("diffmig.build_digests", "access exclusive"),
+        blocked="diffmig.build_digests",
     ),
     Point(
         "paused by `diffmig pause` while offices builds",
