@@ -1,0 +1,89 @@
+"""`diffmig baseline`'s counts are those of a key-by-key comparison of both databases.
+
+The destination here is as the earlier scripts left it (partial coverage, orphans, junk), plus
+damage planted for the test: a target row whose legacy key is not in the source, and the source
+key it had, now without its target row (the table's row count unchanged). The expected counts
+are computed in Python from every key of both sides.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from psycopg import sql
+
+from orchestrator.baseline import EntitySpec, entity_specs, run_baseline
+from orchestrator.settings import load_settings
+from tests.conftest import DbPair
+
+
+def expected_gaps(dbs: DbPair, spec: EntitySpec) -> tuple[int, int, int]:
+    """(source rows in scope, missing in target, orphaned in target), key by key."""
+    legacy_table, legacy_key = spec.legacy_table, spec.legacy_key
+    assert legacy_table
+    assert legacy_key
+    scope = spec.scope or "true"
+    with dbs.legacy_app() as conn:
+        rows = conn.execute(
+            sql.SQL("select {k}::bigint, coalesce(({scope}), false) from {t}").format(
+                k=sql.Identifier(spec.source_key),
+                scope=sql.SQL(scope),
+                t=sql.Identifier("public", legacy_table),
+            )
+        ).fetchall()
+    every = {int(k) for k, _ in rows}
+    in_scope = {int(k) for k, s in rows if s}
+    with dbs.target_tool() as conn:
+        targets = [
+            int(r[0])
+            for r in conn.execute(
+                sql.SQL("select {k} from {t} where {k} is not null").format(
+                    k=sql.Identifier(legacy_key),
+                    t=sql.Identifier("public", spec.entity),
+                )
+            )
+        ]
+    present = set(targets)
+    return (
+        len(in_scope),
+        len(in_scope - present),
+        sum(1 for k in targets if k not in every),
+    )
+
+
+def test_counts_are_those_of_every_key(db_pair: DbPair) -> None:
+    settings = load_settings(environ=db_pair.env(), cwd=Path("/nonexistent"))
+    specs = [
+        s
+        for s in entity_specs()
+        if re.fullmatch(r"\w+", s.legacy_table or "") and re.fullmatch(r"\w+", s.legacy_key or "")
+    ]
+    assert len(specs) >= 10
+    # The target row of the lowest office now claims the legacy key after the source's highest,
+    # which the source has never had: an orphan, and that office is missing.
+    with db_pair.legacy_app() as conn:
+        (highest,) = conn.execute("select max(id) from public.dispatch_office").fetchone() or (0,)
+    with db_pair.target_admin() as conn:
+        (lowest,) = conn.execute("select min(legacy_office_id) from public.offices").fetchone() or (
+            None,
+        )
+        assert lowest is not None
+        conn.execute(
+            "update public.offices set legacy_office_id = %s where legacy_office_id = %s",
+            (highest + 1, lowest),
+        )
+
+    expected = {s.entity: expected_gaps(db_pair, s) for s in specs}
+    assert expected["offices"][1] >= 1
+    assert expected["offices"][2] >= 1
+    report = {e["entity"]: e for e in run_baseline(settings)["entities"]}
+    found = {
+        entity: (
+            report[entity]["source_rows"],
+            report[entity]["missing_in_target"],
+            report[entity]["orphaned_in_target"],
+        )
+        for entity in expected
+    }
+    assert found == expected
