@@ -1,11 +1,11 @@
 """What each dbt invocation of a run costs, and that the savings change no result.
 
 A delta run builds 19 entities, about 540 dbt nodes, most of them unchanged views and tests of a
-few milliseconds: dbt's own cost per node and per invocation was most of it. These tests pin the
-three things that cut it (orchestrator/dbt_runner.py, macros/materializations/view.sql):
+few milliseconds: dbt's own cost per node and per invocation was most of it. This scenario pins
+what cuts it (orchestrator/dbt_runner.py, macros/materializations/):
 
-- a view whose definition is unchanged is left as it is (the same object), and one that changed,
-  was dropped or is built with --full-refresh is built again;
+- a view or seed that is unchanged is left as it is (the same object, the same rows), and one
+  that changed, was dropped, was edited by hand or is built with --full-refresh is built again;
 - one connection serves every node of an invocation instead of a new one per node, and a node
   that fails leaves it usable for the next;
 - the manifest's graph is linked once, not once per invocation (every build of this module
