@@ -9,7 +9,10 @@ legacy_key, optional source_key and scope, mapping_entity_type); the order of th
 the marts' ref() order, from the dbt manifest when one is at hand (the newest of
 target/manifest.json and diffmig's own target/diffmig/*/manifest.json), else
 from the marts' names. Key sets are compared in the destination: the source's keys in scope are
-streamed into a temporary table with one binary COPY per entity (no row crosses twice).
+streamed into a temporary table (one binary COPY per entity; their count is the source rows in
+scope), and the source's keys as a whole are sent as their gaps (the runs of missing keys
+between its lowest and highest: a few thousand rows for the 5 million notifications, where
+streaming every key took three quarters of baseline's time).
 """
 
 from __future__ import annotations
@@ -171,9 +174,15 @@ def _entity_row(
     if not _exists(dst, f"public.{spec.entity}"):
         row["error"] = f"the target has no table public.{spec.entity}"
         return row
+    keyed = bool(
+        spec.legacy_table
+        and spec.legacy_key
+        and re.fullmatch(r"\w+", spec.legacy_table)
+        and re.fullmatch(r"\w+", spec.legacy_key)
+    )
     if spec.legacy_table and not re.fullmatch(r"\w+", spec.legacy_table):
         row["error"] = f"{spec.legacy_table}: several legacy tables, counted in the target only"
-    elif spec.legacy_table:
+    elif spec.legacy_table and not keyed:  # a keyed entity's are counted as they are streamed
         count = src.execute(
             sql.SQL("select count(*) from {} where {}").format(
                 sql.Identifier("public", spec.legacy_table), _scope_sql(spec)
@@ -190,13 +199,9 @@ def _entity_row(
         ).fetchone()
         row["mapped_rows"] = int(mapped[0]) if mapped else 0
     # Junctions (doctor_offices, order_cases, ...) have no single legacy key: counts only.
-    if (
-        spec.legacy_table
-        and spec.legacy_key
-        and re.fullmatch(r"\w+", spec.legacy_table)
-        and re.fullmatch(r"\w+", spec.legacy_key)
-    ):
-        missing, orphaned = _key_gaps(src, dst, spec)
+    if keyed:
+        in_scope, missing, orphaned = _key_gaps(src, dst, spec)
+        row["source_rows"] = in_scope
         row["missing_in_target"], row["orphaned_in_target"] = missing, orphaned
     stamps = [
         t
@@ -216,36 +221,64 @@ def _entity_row(
 
 def _key_gaps(
     src: psycopg.Connection, dst: psycopg.Connection, spec: EntitySpec
-) -> tuple[int, int]:
-    """Source keys in scope without a target row; target keys gone from the source."""
+) -> tuple[int, int, int]:
+    """(source keys in scope, of them without a target row, target rows whose legacy key is not
+    in the source at all)."""
     assert spec.legacy_table
     assert spec.legacy_key
+    source = sql.Identifier("public", spec.legacy_table)
+    source_key = sql.Identifier(spec.source_key)
+    key = sql.Identifier(spec.legacy_key)
+    target = sql.Identifier("public", spec.entity)
     with dst.transaction():
-        dst.execute("create temp table baseline_keys (id bigint, in_scope boolean) on commit drop")
-        stream_copy(
+        dst.execute("create temp table baseline_keys (id bigint) on commit drop")
+        in_scope = stream_copy(
             src,
             dst,
-            sql.SQL("select {k}::bigint, coalesce(({scope}), false) from {t}").format(
-                k=sql.Identifier(spec.source_key),
-                scope=_scope_sql(spec),
-                t=sql.Identifier("public", spec.legacy_table),
+            sql.SQL("select {k}::bigint from {t} where coalesce(({scope}), false)").format(
+                k=source_key, t=source, scope=_scope_sql(spec)
             ),
             sql.SQL("copy pg_temp.baseline_keys from stdin (format binary)"),
         )
-        dst.execute("create index on pg_temp.baseline_keys (id)")
         dst.execute("analyze pg_temp.baseline_keys")
-        key = sql.Identifier(spec.legacy_key)
-        target = sql.Identifier("public", spec.entity)
         missing = dst.execute(
             sql.SQL(
-                "select count(*) from pg_temp.baseline_keys k where k.in_scope "
-                "and not exists (select 1 from {t} x where x.{k} = k.id)"
+                "select count(*) from pg_temp.baseline_keys k "
+                "where not exists (select 1 from {t} x where x.{k} = k.id)"
             ).format(t=target, k=key)
         ).fetchone()
+        # Every source key, as its bounds and its gaps: a gap (after, before) is a run of
+        # missing keys between two consecutive keys, each one a key of the source.
+        lowest, highest = src.execute(
+            sql.SQL("select min({k})::bigint, max({k})::bigint from {t}").format(
+                k=source_key, t=source
+            )
+        ).fetchone() or (None, None)
+        dst.execute("create temp table baseline_gaps (after bigint, before bigint) on commit drop")
+        stream_copy(
+            src,
+            dst,
+            sql.SQL(
+                "select after, before from (select lag({k}::bigint) over (order by {k}) as after, "
+                "{k}::bigint as before from {t}) as keys where before > after + 1"
+            ).format(k=source_key, t=source),
+            sql.SQL("copy pg_temp.baseline_gaps from stdin (format binary)"),
+        )
+        dst.execute("analyze pg_temp.baseline_gaps")
+        # A target key is the source's when it lies within the bounds and not inside a gap.
+        # Gaps do not overlap, so the gap a key could be inside is the last one starting below
+        # it: in key order (a target key before a gap starting at the same key, which is then a
+        # source key), the running max of the gaps' ends is that gap's end. One sort, where a
+        # lookup per target row took six times longer for the 2 million system messages.
         orphaned = dst.execute(
             sql.SQL(
-                "select count(*) from {t} x where x.{k} is not null "
-                "and not exists (select 1 from pg_temp.baseline_keys k where k.id = x.{k})"
-            ).format(t=target, k=key)
+                "select count(*) from (select id, is_gap, max(before) over "
+                "(order by id, is_gap rows unbounded preceding) as gap_before from ("
+                "select after as id, true as is_gap, before from pg_temp.baseline_gaps "
+                "union all select {k}::bigint, false, null from {t} where {k} is not null"
+                ") as keys) as ordered "
+                "where not is_gap and ({lowest}::bigint is null "
+                "or id < {lowest} or id > {highest} or id < gap_before)"
+            ).format(t=target, k=key, lowest=sql.Literal(lowest), highest=sql.Literal(highest))
         ).fetchone()
-    return int(missing[0]) if missing else 0, int(orphaned[0]) if orphaned else 0
+    return in_scope, int(missing[0]) if missing else 0, int(orphaned[0]) if orphaned else 0

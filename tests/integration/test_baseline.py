@@ -1,8 +1,9 @@
 """`diffmig baseline`'s counts are those of a key-by-key comparison of both databases.
 
 The destination here is as the earlier scripts left it (partial coverage, orphans, junk), plus
-damage planted for the test: a target row whose legacy key is not in the source, and the source
-key it had, now without its target row (the table's row count unchanged). The expected counts
+damage planted for the test: target rows whose legacy keys are above and below every source
+key, and the source keys they had, now without their target rows (the table's row count
+unchanged); the earlier scripts' data already has target keys inside the source's gaps. The expected counts
 are computed in Python from every key of both sides.
 """
 
@@ -73,10 +74,18 @@ def test_counts_are_those_of_every_key(db_pair: DbPair) -> None:
             "update public.offices set legacy_office_id = %s where legacy_office_id = %s",
             (highest + 1, lowest),
         )
+        # And one below the source's lowest key (the earlier scripts' data already has target
+        # keys inside the source's gaps: rows deleted in the legacy app).
+        conn.execute(
+            "update public.offices set legacy_office_id = -5 "
+            "where legacy_office_id = (select max(legacy_office_id) from public.offices "
+            "where legacy_office_id <= %s)",
+            (highest,),
+        )
 
     expected = {s.entity: expected_gaps(db_pair, s) for s in specs}
-    assert expected["offices"][1] >= 1
-    assert expected["offices"][2] >= 1
+    assert expected["offices"][1] >= 2
+    assert expected["offices"][2] >= 2
     report = {e["entity"]: e for e in run_baseline(settings)["entities"]}
     found = {
         entity: (
