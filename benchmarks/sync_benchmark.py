@@ -33,9 +33,10 @@ destroys at the end (the user's `.sandbox/` is never touched):
 Every diffmig command runs as a child process `python -m orchestrator --output json ...` with the
 pair's settings in its environment. Wall time is measured around the child; the peak memory is
 the child's own peak resident set size (ru_maxrss from os.wait4 on that child, taken in the
-small parent benchmarks/peak_rss.py: the kernel's high-water mark, not sampled); CPU time is the child's (os.wait4) plus what both servers'
-backends used meanwhile (the postmasters' reaped-children times in /proc). Before each measured
-phase both clusters run CHECKPOINT, so no phase pays for the previous one's dirty buffers.
+small parent benchmarks/peak_rss.py: the kernel's high-water mark, not sampled); CPU time is
+the child's (os.wait4) plus what both servers' backends used meanwhile (the postmasters'
+reaped-children times in /proc). Before each measured phase both clusters run CHECKPOINT, so no
+phase pays for the previous one's dirty buffers.
 
 Ratios are computed on wall times (what a user waits for, including the ~0.5 s of process start);
 the engine's own elapsed time is printed and written to the JSON too.

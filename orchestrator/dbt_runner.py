@@ -484,19 +484,16 @@ def _link_graph_once() -> None:
     if getattr(Compiler, "_diffmig_links_once", False):
         return
     link = Compiler.compile
-    linked: dict[tuple[int, bool], tuple[Any, Any]] = {}
+    last: list[tuple[Any, bool, Any]] = []  # (manifest, add_test_edges, graph): one at a time
 
     def compile_once(
         self: Any, manifest: Any, write: bool = True, add_test_edges: bool = False
     ) -> Any:
-        key = (id(manifest), add_test_edges)
-        cached = linked.get(key)
-        if cached is not None and cached[0] is manifest:
+        if last and last[0][0] is manifest and last[0][1] == add_test_edges:
             self.initialize()
-            return cached[1]
+            return last[0][2]
         graph = link(self, manifest, write=write, add_test_edges=add_test_edges)
-        linked.clear()  # one manifest at a time: an earlier one is not kept alive
-        linked[key] = (manifest, graph)
+        last[:] = [(manifest, add_test_edges, graph)]
         return graph
 
     Compiler.compile = compile_once  # type: ignore[method-assign]

@@ -3,8 +3,8 @@
 The destination here is as the earlier scripts left it (partial coverage, orphans, junk), plus
 damage planted for the test: target rows whose legacy keys are above and below every source
 key, and the source keys they had, now without their target rows (the table's row count
-unchanged); the earlier scripts' data already has target keys inside the source's gaps. The expected counts
-are computed in Python from every key of both sides.
+unchanged); the earlier scripts' data already has target keys inside the source's gaps. The
+expected counts are computed in Python from every key of both sides.
 """
 
 from __future__ import annotations

@@ -120,7 +120,7 @@ def test_unchanged_views_and_seeds_one_connection_and_a_failing_node(
         conn.execute(f"drop view {dropped} cascade")
         conn.execute(
             "update diffmig.build_digests set digest = 'changed' where relation = %s",
-            ('"diffmig_stg"."stg_supabase__offices"',),
+            ('"{}"."{}"'.format(*stale.split(".")),),
         )
     gone = set(built) - set(view_oids(db_pair))
     assert dropped in gone

@@ -1,10 +1,10 @@
 """Scenario 8, load: a full run, then delta runs in a row with simulated legacy activity between
 them (orchestrator/sandbox/build.py simulate_activity). Each run is a `diffmig run` process:
-its peak RSS (os.wait4's rusage of that very child, taken in benchmarks/peak_rss.py), its time, and after it, what it must not
-leave behind: connections of the tool's roles (pg_stat_activity, back to the baseline),
-temporary tables, prepared transactions, and bookkeeping beyond the retention rule
-(orchestrator/bookkeeping/store.py apply_retention: analysis keys and checkpoints of the runs
-older than the 5 most recent).
+its peak RSS (os.wait4's rusage of that very child, taken in benchmarks/peak_rss.py), its
+time, and after it, what it must not leave behind: connections of the tool's roles
+(pg_stat_activity, back to the baseline), temporary tables, prepared transactions, and
+bookkeeping beyond the retention rule (orchestrator/bookkeeping/store.py apply_retention:
+analysis keys and checkpoints of the runs older than the 5 most recent).
 
 At the CI scale: a full run of a subset of entities and 3 deltas (about a minute and a half).
 `pytest tests/reliability/test_load.py --scale 1.0`: a sandbox of its own at that scale, every
