@@ -36,8 +36,8 @@ from orchestrator.settings import Settings, load_settings
 from tests.conftest import TEST_SCALE, ClusterPair, DbPair, make_db_pair
 from tests.reliability.conftest import RecordFigures
 
-# Slow tier (`pytest -m slow tests/reliability`): one run of every entity (about 3 minutes on 2 cores): over the CI budget next to the other scenarios.
-pytestmark = [pytest.mark.db, pytest.mark.slow]
+# In CI: one run of every entity at the small scale (about 40 s on two cores).
+pytestmark = [pytest.mark.db]
 
 EMOJI = "😀👩‍👩‍👧‍👦🦷"
 RTL = "\u202eשלום עליכם\u202c مرحبا"
