@@ -83,13 +83,15 @@ where not exists (
     ) end
 {%- endmacro %}
 
-{#- The _issues array from a list of issue_when() expressions (nulls dropped). -#}
+{#- The _issues array from a list of issue_when() expressions (nulls dropped, order kept). An
+    array with its nulls removed, then made jsonb: half the cost of filtering a jsonb array with
+    a jsonpath (measured on the 2 million system messages of a full build: 8 of its 77 s). -#}
 {% macro issues_array(issues) -%}
-    coalesce(jsonb_path_query_array(jsonb_build_array(
+    to_jsonb(array_remove(array[
         {%- for issue in issues %}
         {{ issue }}{{ "," if not loop.last }}
         {%- endfor %}
-    ), '$[*] ? (@ != null)'), '[]'::jsonb)
+    ]::jsonb[], null))
 {%- endmacro %}
 
 {#- Keys to consider again in every build: open errors (retried until their cause is gone) and,
