@@ -7,9 +7,9 @@ mappings, and the last successful migration (from migration_control and from dif
 What an entity reads is declared once, in its mart's YAML (`config.meta.diffmig`: legacy_table,
 legacy_key, optional source_key and scope, mapping_entity_type); the order of the entities is
 the marts' ref() order, from the dbt manifest when one is at hand (the newest of
-target/manifest.json and diffmig's own target/diffmig/*/manifest.json), else
-from the marts' names. Key sets are compared in the destination as bitmaps, one per run of 64
-consecutive keys: the source's (its keys in scope and all its keys) are streamed into a
+target/manifest.json and diffmig's own target/diffmig/*/manifest.json), else from the refs in
+the model files (sql_lineage). Key sets are compared in the destination as bitmaps, one per run
+of 64 consecutive keys: the source's (its keys in scope and all its keys) are streamed into a
 temporary table with one binary COPY per entity, and counted against the target's (_key_gaps).
 """
 
@@ -74,22 +74,33 @@ def entity_specs(marts_dir: Path = MARTS_DIR, manifest: Path | None = None) -> l
 
 
 def _ordered_names(names: list[str], manifest: Path) -> list[str]:
-    """The marts in ref() order, from dbt's manifest.json when it exists."""
+    """The marts in ref() order: from dbt's manifest.json when it exists, else from the refs in
+    the model files (sql_lineage; a fresh checkout has no manifest before its first dbt parse)."""
     try:
         doc = json.loads(manifest.read_text(encoding="utf-8"))
     except (OSError, ValueError):
-        return sorted(names)
-    nodes = doc.get("nodes", {})
-    parents = doc.get("parent_map", {})
-    by_name = {
-        n["name"]: uid
-        for uid, n in nodes.items()
-        if n.get("resource_type") == "model" and "marts" in n.get("fqn", [])
-    }
+        doc = None
+    if doc is not None:
+        nodes = doc.get("nodes", {})
+        by_name = {
+            n["name"]: uid
+            for uid, n in nodes.items()
+            if n.get("resource_type") == "model" and "marts" in n.get("fqn", [])
+        }
+        parents = {
+            uid: [p for p in ups if p.startswith("model.")]
+            for uid, ups in doc.get("parent_map", {}).items()
+        }
+    else:
+        from orchestrator.sql_lineage import Project
 
-    def depth(uid: str, seen: frozenset[str] = frozenset()) -> int:
-        ups = [p for p in parents.get(uid, []) if p.startswith("model.") and p not in seen]
-        return 1 + max((depth(p, seen | {uid}) for p in ups), default=0)
+        models = Project().models
+        by_name = {n: n for n in names if n in models}
+        parents = {n: [r for r in m.refs if r in models] for n, m in models.items()}
+
+    def depth(node: str, seen: frozenset[str] = frozenset()) -> int:
+        ups = [p for p in parents.get(node, []) if p not in seen]
+        return 1 + max((depth(p, seen | {node}) for p in ups), default=0)
 
     return sorted(names, key=lambda n: (depth(by_name[n]) if n in by_name else 0, n))
 
