@@ -29,7 +29,8 @@ from psycopg import sql
 from orchestrator import db
 from orchestrator.bookkeeping import store
 from orchestrator.catalog import PROJECT_ROOT
-from orchestrator.settings import Settings
+from orchestrator.errors import ConfigError
+from orchestrator.settings import Settings, redact
 from orchestrator.sync.transports import stream_copy
 
 MARTS_DIR = PROJECT_ROOT / "models" / "marts" / "supabase"
@@ -209,7 +210,18 @@ def _entity_row(
         row["mapped_rows"] = int(mapped[0]) if mapped else 0
     # Junctions (doctor_offices, order_cases, ...) have no single legacy key: counts only.
     if keyed:
-        in_scope, missing, orphaned = _key_gaps(src, dst, spec)
+        try:
+            in_scope, missing, orphaned = _key_gaps(src, dst, spec)
+        except (psycopg.ProgrammingError, psycopg.DataError) as exc:
+            # The declaration no longer fits a database (a key column renamed, a scope that
+            # does not parse, a key that is no integer): name the entity and what it reads.
+            raise ConfigError(
+                f"baseline of {spec.entity}: comparing legacy keys "
+                f"{spec.legacy_table}.{spec.source_key} (scope: {spec.scope or 'every row'}) with "
+                f"{spec.entity}.{spec.legacy_key} failed: {redact(str(exc)).strip()}",
+                hint="`diffmig schema diff` shows what changed in either database; the entity's "
+                "declaration is config.meta.diffmig in its mart's YAML (models/marts/supabase/)",
+            ) from exc
         row["source_rows"] = in_scope
         row["missing_in_target"], row["orphaned_in_target"] = missing, orphaned
     stamps = [

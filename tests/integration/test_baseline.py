@@ -13,9 +13,11 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pytest
 from psycopg import sql
 
 from orchestrator.baseline import EntitySpec, entity_specs, run_baseline
+from orchestrator.errors import ConfigError
 from orchestrator.settings import load_settings
 from tests.conftest import DbPair
 
@@ -106,3 +108,17 @@ def test_counts_are_those_of_every_key(db_pair: DbPair) -> None:
         for entity in expected
     }
     assert found == expected
+
+
+def test_a_key_column_gone_from_the_source_is_named(db_pair: DbPair) -> None:
+    settings = load_settings(environ=db_pair.env(), cwd=Path("/nonexistent"))
+    with db_pair.legacy_admin() as conn:
+        conn.execute("alter table public.dispatch_office rename column id to office_id")
+    with pytest.raises(ConfigError) as caught:
+        run_baseline(settings)
+    message = str(caught.value)
+    assert "baseline of offices" in message
+    assert "dispatch_office.id" in message
+    assert "offices.legacy_office_id" in message
+    assert "does not exist" in message
+    assert "schema diff" in (caught.value.hint or "")
