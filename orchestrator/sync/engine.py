@@ -2,17 +2,21 @@
 the staged mirror, range by range, with checkpoints and retries.
 
 Detection, per table, cheapest first:
-  1. Version checksums per bucket of 32 keys, on both sides: count and bit_xor of a hash of
-     (key, xmin). The source computes its own (one scan of key and xmin, no row text); the mirror
-     keeps each row's source xmin. Buckets that agree hold no written row: nothing more is read.
+  0. One version checksum of the whole table on each side: count and bit_xor of a hash of
+     (key, xmin). The source computes its own (one scan of key and xmin, no row text); the
+     mirror's is the bit_xor of its buckets' (below). Equal: no row was written, nothing more.
+  1. The same per bucket of 32 keys, from the same scan of the source, sent only when step 0
+     differs. Buckets that agree hold no written row: nothing more is read of them.
   2. In the buckets that differ, per row (key, xmin, md5 fingerprint) from the source, compared
      with the mirror in SQL: new keys, deleted keys, and rows written since the last sync whose
      fingerprint differs (modified) or does not (rewritten with the same values: not a change).
   3. Only the full rows of new and modified keys cross the wire, through the transport.
 A key range whose mirror part is empty (first sync, appended keys) is loaded whole, without
-steps 1 and 2. Work is done in ranges of 65,536 keys: a range's rows, its checkpoint row and its
-counts commit in one destination transaction, so a range is applied exactly once; a killed sync
-resumes from the checkpoints, and applying a range again changes nothing.
+steps 1 and 2 (with the copy transport its buckets' checksums come from the source, in the
+same snapshot and transaction as its rows). Work is done in ranges of 65,536 keys: a range's
+rows, its checkpoint row and its counts commit in one destination transaction, so a range is
+applied exactly once; a killed sync resumes from the checkpoints, and applying a range again
+changes nothing.
 
 All source reads of a sync share one REPEATABLE READ snapshot (a lost connection starts a new
 one for the remaining work; whatever changed in between is found by the next sync).
@@ -41,13 +45,15 @@ from orchestrator.sync.mirror import (
     BUCKETS_PER_RANGE,
     MirrorTable,
     buckets_valid,
-    drop_primary_key,
+    drop_load_indexes,
+    ensure_load_indexes,
     ensure_mirror,
-    ensure_primary_key,
     int_array,
     invalidate_buckets,
     range_bounds,
     refresh_buckets,
+    source_xmin,
+    validate_buckets,
     version_hash,
 )
 from orchestrator.sync.transports import (
@@ -91,6 +97,30 @@ def _hint_for(sqlstate: str, apply: bool) -> str:
 
 
 Progress = Callable[[dict[str, Any]], None]
+
+# Differing buckets worked on in one transaction: consecutive ranges are taken together up to
+# this many (a range's work is about twenty statements whatever its size; with 1 % of the rows
+# changed all over the key range, every range of a large table has some).
+BATCH_BUCKETS = 16384
+
+
+def _batches(ranges: list[WorkRange], budget: int) -> list[list[WorkRange]]:
+    """Ranges loaded whole stay alone; consecutive ranges with differing buckets go together
+    while their buckets fit the budget."""
+    batches: list[list[WorkRange]] = []
+    size = 0
+    for work in ranges:
+        if work.buckets is None:
+            batches.append([work])
+            size = budget  # nothing joins a whole range
+            continue
+        if batches and size + len(work.buckets) <= budget:
+            batches[-1].append(work)
+            size += len(work.buckets)
+        else:
+            batches.append([work])
+            size = len(work.buckets)
+    return batches
 
 
 @dataclass
@@ -434,7 +464,7 @@ class SyncEngine:
                 "status = 'running', error = null",
                 (self.run_id, mirror.name, self.transport.name),
             )
-        ranges, source_rows = self._plan(src, dst, mirror, apply=apply)
+        ranges, source_rows, bulk = self._plan(src, dst, mirror, apply=apply)
         result.source_rows = source_rows
         result.ranges_total = len(ranges)
         resumed = (
@@ -455,16 +485,18 @@ class SyncEngine:
                 "where run_id = %s and table_name = %s",
                 (len(ranges), source_rows, self.run_id, mirror.name),
             )
-        for work in ranges:
-            if work.lo in resumed:
-                result.ranges_resumed += 1
-                continue
-            counts = self._range(src, dst, mirror, work, apply=apply)
+        pending = [work for work in ranges if work.lo not in resumed]
+        result.ranges_resumed = len(ranges) - len(pending)
+        for batch in _batches(pending, BATCH_BUCKETS):
+            if batch[0].buckets is None:
+                counts = self._whole_range(src, dst, mirror, batch[0], apply=apply)
+            else:
+                counts = self._ranges(src, dst, mirror, batch, apply=apply)
             result.new += counts.get("new", 0)
             result.modified += counts.get("modified", 0)
             result.deleted += counts.get("deleted", 0)
             result.rewritten_unchanged += counts.get("touched", 0)
-            result.ranges_done += 1
+            result.ranges_done += len(batch)
             self.progress(
                 {
                     "table": mirror.name,
@@ -476,8 +508,12 @@ class SyncEngine:
             )
         if apply and not buckets_valid(dst, mirror):
             with dst.transaction():
-                ensure_primary_key(dst, mirror)
-                refresh_buckets(dst, mirror)
+                ensure_load_indexes(dst, mirror)
+                if bulk and not result.ranges_resumed and self.transport.same_snapshot:
+                    # Every range of this load wrote its buckets' checksums with its rows.
+                    validate_buckets(dst, mirror)
+                else:
+                    refresh_buckets(dst, mirror)
             dst.execute(sql.SQL("analyze {}").format(mirror.ident))
         result.seconds = time.monotonic() - started
         dst.execute(
@@ -512,8 +548,9 @@ class SyncEngine:
 
     def _plan(
         self, src: psycopg.Connection, dst: psycopg.Connection, mirror: MirrorTable, *, apply: bool
-    ) -> tuple[list[WorkRange], int]:
-        """The key ranges to work on, and the source's row count."""
+    ) -> tuple[list[WorkRange], int, bool]:
+        """The key ranges to work on, the source's row count, and whether this is a bulk load
+        (the mirror is empty: every range is loaded whole)."""
         key = sql.Identifier(mirror.key)
         width = BUCKET_WIDTH * self.buckets_per_range
         empty = (
@@ -528,40 +565,70 @@ class SyncEngine:
             assert row is not None
             lo, hi, source_rows = row[0], row[1], int(row[2])
             if apply:
-                # A bulk load: the key index is built once at the end (see _finish_table).
+                # A bulk load: the indexes are built once at the end (see _table), and each
+                # range writes its buckets' checksums (the table's are valid once all have).
                 with dst.transaction():
                     invalidate_buckets(dst, mirror)
-                    drop_primary_key(dst, mirror)
+                    dst.execute(
+                        f"delete from {SCHEMA}.mirror_buckets where table_name = %s",
+                        (mirror.name,),
+                    )
+                    drop_load_indexes(dst, mirror)
             if not source_rows:
-                return [], 0
-            return [
-                WorkRange(i, *range_bounds(i, self.buckets_per_range), None)
-                for i in range(int(lo) // width, int(hi) // width + 1)
-            ], source_rows
+                return [], 0, True
+            return (
+                [
+                    WorkRange(i, *range_bounds(i, self.buckets_per_range), None)
+                    for i in range(int(lo) // width, int(hi) // width + 1)
+                ],
+                source_rows,
+                True,
+            )
 
         if apply or not buckets_valid(dst, mirror):
-            # A resumed first load may have left the mirror without its key or checksums.
+            # A resumed first load may have left the mirror without its indexes or checksums.
             with dst.transaction():
-                ensure_primary_key(dst, mirror)
+                ensure_load_indexes(dst, mirror)
                 if not buckets_valid(dst, mirror):
                     refresh_buckets(dst, mirror)
 
-        # Step 1: the source's per-bucket version checksums against the mirror's.
+        # Steps 0 and 1 in one scan of the source: its per-bucket version checksums, sent only
+        # when its whole-table checksum (a first row, bucket null) differs from the mirror's.
+        mirrored = dst.execute(
+            f"select coalesce(sum(live_rows), 0)::bigint, coalesce(bit_xor(version_xor), 0) "
+            f"from {SCHEMA}.mirror_buckets where table_name = %s",
+            (mirror.name,),
+        ).fetchone()
+        assert mirrored is not None
         dst.execute("drop table if exists pg_temp.diffmig_l1")
         dst.execute("create temp table diffmig_l1 (bucket bigint, n bigint, h bigint)")
         stream_copy(
             src,
             dst,
-            sql.SQL("select {b}::bigint, count(*), bit_xor({h}) from {t} group by 1").format(
+            sql.SQL(
+                "with b as materialized (select {b}::bigint as bucket, count(*) as n, "
+                "bit_xor({h}) as h from {t} group by 1), "
+                "total as (select coalesce(sum(n), 0)::bigint as n, coalesce(bit_xor(h), 0) as h "
+                "from b) "
+                "select null::bigint, n, h from total union all "
+                "select bucket, n, h from b "
+                "where (select (n, h) <> ({mn}::bigint, {mh}::bigint) from total)"
+            ).format(
                 b=mirror.bucket_of(),
-                h=version_hash(key, sql.SQL("xmin::text::bigint")),
+                h=version_hash(key, source_xmin()),
                 t=mirror.source_ident,
+                mn=sql.Literal(int(mirrored[0])),
+                mh=sql.Literal(int(mirrored[1])),
             ),
             sql.SQL("copy pg_temp.diffmig_l1 from stdin (format binary)"),
         )
-        # The source's row count from its bucket counts: no second scan of the source.
-        counted = dst.execute("select coalesce(sum(n), 0) from pg_temp.diffmig_l1").fetchone()
-        source_rows = int(counted[0]) if counted else 0
+        total = dst.execute(
+            "delete from pg_temp.diffmig_l1 where bucket is null returning n, h"
+        ).fetchone()
+        assert total is not None
+        source_rows = int(total[0])
+        if (source_rows, int(total[1])) == (int(mirrored[0]), int(mirrored[1])):
+            return [], source_rows, False
         rows = dst.execute(
             f"select coalesce(s.bucket, m.bucket), coalesce(m.all_rows, 0) "
             f"from pg_temp.diffmig_l1 s full join (select * from {SCHEMA}.mirror_buckets "
@@ -590,22 +657,23 @@ class SyncEngine:
             )
             for i, buckets in sorted(by_range.items())
         ]
-        return ranges, source_rows
+        return ranges, source_rows, False
 
     # --- one range --------------------------------------------------------------------------
 
-    def _range(
+    def _ranges(
         self,
         src: psycopg.Connection,
         dst: psycopg.Connection,
         mirror: MirrorTable,
-        work: WorkRange,
+        batch: list[WorkRange],
         *,
         apply: bool,
     ) -> dict[str, int]:
-        if work.buckets is None:
-            return self._whole_range(src, dst, mirror, work, apply=apply)
+        """Steps 2 and 3 for the differing buckets of a batch of ranges, in one transaction
+        (about twenty statements, whatever the batch's size), with a checkpoint per range."""
         key = sql.Identifier(mirror.key)
+        buckets = [b for work in batch for b in work.buckets or []]
         with dst.transaction():
             dst.execute("create temp table diffmig_l2 (id bigint, ver bigint) on commit drop")
             # Step 2a: per-row versions (key, xmin) of the differing buckets: no row text.
@@ -613,14 +681,15 @@ class SyncEngine:
                 src,
                 dst,
                 sql.SQL(
-                    "select s.{k}::bigint, s.xmin::text::bigint from unnest({buckets}) as b(bucket) "
+                    "select s.{k}::bigint, {x} from unnest({buckets}) as b(bucket) "
                     "join {t} as s on s.{k} between b.bucket * {w} and b.bucket * {w} + {w1}"
                 ).format(
                     k=key,
+                    x=source_xmin("s"),
                     t=mirror.source_ident,
                     w=sql.Literal(BUCKET_WIDTH),
                     w1=sql.Literal(BUCKET_WIDTH - 1),
-                    buckets=int_array(work.buckets),
+                    buckets=int_array(buckets),
                 ),
                 sql.SQL("copy pg_temp.diffmig_l2 from stdin (format binary)"),
             )
@@ -647,7 +716,7 @@ class SyncEngine:
                     t=mirror.ident,
                     w=sql.Literal(BUCKET_WIDTH),
                     w1=sql.Literal(BUCKET_WIDTH - 1),
-                    buckets=int_array(work.buckets),
+                    buckets=int_array(buckets),
                 )
             )
             # Step 2b: fingerprints of only the rows written since the last sync.
@@ -705,9 +774,12 @@ class SyncEngine:
                     "on nw.bucket = b.bucket "
                     "on conflict (table_name, bucket) do update set live_rows = excluded.live_rows, "
                     "version_xor = excluded.version_xor, all_rows = excluded.all_rows",
-                    (mirror.name, work.buckets, mirror.name, BUCKET_WIDTH),
+                    (mirror.name, buckets, mirror.name, BUCKET_WIDTH),
                 )
-                self._checkpoint(dst, mirror, work, counts)
+                if len(batch) == 1:
+                    self._checkpoint(dst, mirror, batch, [counts])
+                else:
+                    self._checkpoint(dst, mirror, batch, self._counts_per_range(dst, batch))
         return counts
 
     def _apply_changes(
@@ -776,12 +848,16 @@ class SyncEngine:
         )
         with dst.transaction():
             if apply:
-                dst.execute("select set_config('diffmig.run_id', %s, true)", (str(self.stamp_run),))
-                loaded = self.transport.load_range(src, dst, mirror, work.lo, work.hi, mirror.ident)
+                loaded = self.transport.load_range(
+                    src, dst, mirror, work.lo, work.hi, self.stamp_run
+                )
                 counts = {"new": int(loaded)}
-                if buckets_valid(dst, mirror):
+                if self.transport.same_snapshot:
+                    self._range_buckets_from_source(src, dst, mirror, work)
+                elif buckets_valid(dst, mirror):
                     # Appended keys in a range the mirror had nothing of: its checksums must
                     # exist, or the next sync loads the range whole again (duplicate keys).
+                    # (A bulk load computes them all at its end: the mirror has no index yet.)
                     refresh_buckets(
                         dst,
                         mirror,
@@ -791,7 +867,7 @@ class SyncEngine:
                             list(range(work.lo // BUCKET_WIDTH, work.hi // BUCKET_WIDTH + 1)),
                         ),
                     )
-                self._checkpoint(dst, mirror, work, counts)
+                self._checkpoint(dst, mirror, [work], [counts])
             else:
                 stream_copy(
                     src,
@@ -818,30 +894,93 @@ class SyncEngine:
                 counts = {"new": int(row[0]) if row else 0}
         return counts
 
-    def _checkpoint(
-        self, dst: psycopg.Connection, mirror: MirrorTable, work: WorkRange, counts: dict[str, int]
+    def _range_buckets_from_source(
+        self, src: psycopg.Connection, dst: psycopg.Connection, mirror: MirrorTable, work: WorkRange
     ) -> None:
+        """The checksums of a range just loaded whole, computed by the source in the range's
+        transaction (they must exist, or the next sync loads the range whole again).
+
+        Only for a transport that reads in the sync's own snapshot (copy): the rows just
+        loaded are then exactly what the source aggregates. Computed on the source's key index
+        over one range, they spare a bulk load the scan of the whole mirror at its end (1.6 s
+        of a 5.1-million-row table). fdw reads in sessions of its own, whose rows may be newer
+        than this snapshot: its checksums come from the mirror."""
         dst.execute(
-            f"insert into {SCHEMA}.checkpoints (run_id, table_name, range_lo, range_hi, rows_new, "
-            "rows_modified, rows_deleted) values (%s, %s, %s, %s, %s, %s, %s)",
-            (
-                self.run_id,
-                mirror.name,
-                work.lo,
-                work.hi,
-                counts.get("new", 0),
-                counts.get("modified", 0),
-                counts.get("deleted", 0),
+            f"delete from {SCHEMA}.mirror_buckets where table_name = %s "
+            "and bucket between %s and %s",
+            (mirror.name, work.lo // BUCKET_WIDTH, work.hi // BUCKET_WIDTH),
+        )
+        key = sql.Identifier(mirror.key)
+        stream_copy(
+            src,
+            dst,
+            sql.SQL(
+                "select {name}::text, {b}::bigint, count(*), bit_xor({h}), count(*) from {t} "
+                "where {k} between {lo} and {hi} group by 2"
+            ).format(
+                name=sql.Literal(mirror.name),
+                b=mirror.bucket_of(),
+                h=version_hash(key, source_xmin()),
+                t=mirror.source_ident,
+                k=key,
+                lo=sql.Literal(work.lo),
+                hi=sql.Literal(work.hi),
+            ),
+            sql.SQL(
+                f"copy {SCHEMA}.mirror_buckets (table_name, bucket, live_rows, version_xor, "
+                "all_rows) from stdin (format binary)"
             ),
         )
+
+    def _counts_per_range(
+        self, dst: psycopg.Connection, batch: list[WorkRange]
+    ) -> list[dict[str, int]]:
+        """Each range's share of a batch's changes, for its checkpoint."""
+        per_range: list[dict[str, int]] = [{} for _ in batch]
+        index = {work.lo: i for i, work in enumerate(batch)}
+        width = BUCKET_WIDTH * self.buckets_per_range
+        for lo, change, n in dst.execute(
+            "select floor(id::numeric / %s)::bigint * %s, change, count(*) "
+            "from pg_temp.diffmig_changes group by 1, 2",
+            (width, width),
+        ):
+            per_range[index[int(lo)]][str(change)] = int(n)
+        return per_range
+
+    def _checkpoint(
+        self,
+        dst: psycopg.Connection,
+        mirror: MirrorTable,
+        batch: list[WorkRange],
+        counts: list[dict[str, int]],
+    ) -> None:
+        """A checkpoint row per range of the batch, in the transaction that applied them."""
+        with dst.cursor() as cur:
+            cur.executemany(
+                f"insert into {SCHEMA}.checkpoints (run_id, table_name, range_lo, range_hi, "
+                "rows_new, rows_modified, rows_deleted) values (%s, %s, %s, %s, %s, %s, %s)",
+                [
+                    (
+                        self.run_id,
+                        mirror.name,
+                        work.lo,
+                        work.hi,
+                        c.get("new", 0),
+                        c.get("modified", 0),
+                        c.get("deleted", 0),
+                    )
+                    for work, c in zip(batch, counts, strict=True)
+                ],
+            )
         dst.execute(
-            f"update {SCHEMA}.table_syncs set ranges_done = ranges_done + 1, "
+            f"update {SCHEMA}.table_syncs set ranges_done = ranges_done + %s, "
             "rows_new = rows_new + %s, rows_modified = rows_modified + %s, "
             "rows_deleted = rows_deleted + %s where run_id = %s and table_name = %s",
             (
-                counts.get("new", 0),
-                counts.get("modified", 0),
-                counts.get("deleted", 0),
+                len(batch),
+                sum(c.get("new", 0) for c in counts),
+                sum(c.get("modified", 0) for c in counts),
+                sum(c.get("deleted", 0) for c in counts),
                 self.run_id,
                 mirror.name,
             ),

@@ -69,6 +69,25 @@ class MirrorTable:
         return sql.SQL("({} / {})").format(key, sql.Literal(BUCKET_WIDTH))
 
 
+def source_xmin(alias: str | None = None) -> sql.Composed:
+    """A source row's xmin as a bigint, for queries that run on the source.
+
+    `xmin::text::bigint` prints and parses every row's transaction id, the largest cost of a
+    scan that fingerprints versions (about 90 ns a row). `age(xmin)` is the transaction's own
+    stable id minus xmin, modulo 2^32, so that id minus `age(xmin)`, modulo 2^32, is xmin
+    again, three times cheaper; the id is `3 + age('3'::xid)` (3 is the first normal
+    transaction id), computed once per statement. `age()` of a special id (a row frozen
+    before PostgreSQL 9.4 carries xmin 2) is 2^31 - 1: such rows take the slow way. Never use
+    this on the destination: `age()` there counts from the destination's transaction ids.
+    """
+    x = sql.SQL("{}.xmin").format(sql.Identifier(alias)) if alias else sql.SQL("xmin")
+    return sql.SQL(
+        "(case when age({x}) < 2147483647 "
+        "then ((select 3 + age('3'::xid)::bigint) - age({x})) & 4294967295 "
+        "else {x}::text::bigint end)"
+    ).format(x=x)
+
+
 def version_hash(key: sql.Composable, xmin: sql.Composable) -> sql.Composed:
     """A 64-bit hash of (key, row version), combined by bit_xor per bucket."""
     return sql.SQL("hashint8extended(({}::bigint << 32) | {}, 0)").format(key, xmin)
@@ -113,13 +132,7 @@ def ensure_mirror(conn: psycopg.Connection, source: SourceTable) -> tuple[Mirror
                 sql.Identifier(source.key),
             )
         )
-        # Delta builds select the rows synced after an entity's watermark.
-        conn.execute(
-            sql.SQL("create index if not exists {} on {} (_synced_run)").format(
-                sql.Identifier(f"{source.name}__synced_run_idx"),
-                sql.Identifier(STAGING_SCHEMA, source.name),
-            )
-        )
+        _create_synced_run_index(conn, source.name)
         conn.execute(
             f"insert into {SCHEMA}.mirror_tables (table_name, key_column, fingerprint_columns) "
             "values (%s, %s, %s)",
@@ -162,6 +175,19 @@ def ensure_mirror(conn: psycopg.Connection, source: SourceTable) -> tuple[Mirror
     return MirrorTable(source, tuple(fingerprint)), changes
 
 
+def _synced_run_index(name: str) -> sql.Identifier:
+    return sql.Identifier(STAGING_SCHEMA, f"{name}__synced_run_idx")
+
+
+def _create_synced_run_index(conn: psycopg.Connection, name: str) -> None:
+    # Delta builds select the rows synced after an entity's watermark.
+    conn.execute(
+        sql.SQL("create index if not exists {} on {} (_synced_run)").format(
+            sql.Identifier(f"{name}__synced_run_idx"), sql.Identifier(STAGING_SCHEMA, name)
+        )
+    )
+
+
 def mirror_row_count(conn: psycopg.Connection, mirror: MirrorTable) -> int:
     row = conn.execute(
         sql.SQL("select count(*) from {} where _deleted_at is null").format(mirror.ident)
@@ -177,8 +203,11 @@ def has_primary_key(conn: psycopg.Connection, mirror: MirrorTable) -> bool:
     return row is not None
 
 
-def drop_primary_key(conn: psycopg.Connection, mirror: MirrorTable) -> None:
-    """Before a bulk load into an empty mirror: the key index is built once, afterwards."""
+def drop_load_indexes(conn: psycopg.Connection, mirror: MirrorTable) -> None:
+    """Before a bulk load into an empty mirror: its indexes are built once, afterwards (on one
+    machine, 5.1 million rows copied into a mirror with its primary key took 10.1 s; without
+    it 5.3 s, then 1.8 s to build it and 0.9 s the `_synced_run` index)."""
+    conn.execute(sql.SQL("drop index if exists {}").format(_synced_run_index(mirror.name)))
     row = conn.execute(
         "select conname from pg_constraint where conrelid = %s::regclass and contype = 'p'",
         (f"{STAGING_SCHEMA}.{mirror.name}",),
@@ -191,13 +220,15 @@ def drop_primary_key(conn: psycopg.Connection, mirror: MirrorTable) -> None:
         )
 
 
-def ensure_primary_key(conn: psycopg.Connection, mirror: MirrorTable) -> None:
+def ensure_load_indexes(conn: psycopg.Connection, mirror: MirrorTable) -> None:
+    """The mirror's primary key and its `_synced_run` index, where a bulk load dropped them."""
     if not has_primary_key(conn, mirror):
         conn.execute(
             sql.SQL("alter table {} add primary key ({})").format(
                 mirror.ident, sql.Identifier(mirror.key)
             )
         )
+    _create_synced_run_index(conn, mirror.name)
 
 
 def refresh_buckets(
@@ -245,6 +276,14 @@ def refresh_buckets(
 def invalidate_buckets(conn: psycopg.Connection, mirror: MirrorTable) -> None:
     conn.execute(
         f"update {SCHEMA}.mirror_tables set buckets_valid = false where table_name = %s",
+        (mirror.name,),
+    )
+
+
+def validate_buckets(conn: psycopg.Connection, mirror: MirrorTable) -> None:
+    """Once every range of a bulk load wrote its buckets' checksums with its rows."""
+    conn.execute(
+        f"update {SCHEMA}.mirror_tables set buckets_valid = true where table_name = %s",
         (mirror.name,),
     )
 
