@@ -1029,6 +1029,7 @@ def child_raw_copy(spec: dict[str, Any]) -> dict[str, Any]:
     from psycopg import sql
 
     from orchestrator.settings import load_settings
+    from orchestrator.sync.transports import stream_copy
 
     settings = load_settings(environ=os.environ, cwd=Path.cwd())
     out: list[dict[str, Any]] = []
@@ -1040,26 +1041,21 @@ def child_raw_copy(spec: dict[str, Any]) -> dict[str, Any]:
         for table in spec["tables"]:
             t0 = time.perf_counter()
             cols = sql.SQL(", ").join(sql.Identifier(c) for c in table["columns"])
-            copy_out = sql.SQL("copy (select {} from {}) to stdout (format binary)").format(
+            query = sql.SQL("select {} from {}").format(
                 cols, sql.Identifier("public", table["name"])
             )
             copy_in = sql.SQL("copy {} ({}) from stdin (format binary)").format(
                 sql.Identifier(RAW_SCHEMA, table["name"]), cols
             )
-            moved = 0
-            with src.cursor() as scur, dst.cursor() as dcur:
-                with scur.copy(copy_out) as reader, dcur.copy(copy_in) as writer:
-                    for block in reader:
-                        writer.write(block)
-                        moved += len(block)
-                rows = dcur.rowcount
+            # The same relay as diffmig's copy transport (blocks of rows passed on together):
+            # this phase is the floor for moving the rows, so it moves them the same way.
+            rows = stream_copy(src, dst, query, copy_in)
             dst.commit()
             src.commit()
             out.append(
                 {
                     "table": table["name"],
                     "rows": rows,
-                    "bytes": moved,
                     "seconds": round(time.perf_counter() - t0, 3),
                 }
             )

@@ -131,6 +131,9 @@ class TableChanges:
     modified: int = 0
     deleted: int = 0
     rewritten_unchanged: int = 0
+    # Differing buckets settled by the rows written since the last sync, and compared row by row.
+    buckets_by_written_rows: int = 0
+    buckets_row_by_row: int = 0
     ranges_total: int = 0
     ranges_done: int = 0
     ranges_resumed: int = 0
@@ -145,6 +148,8 @@ class TableChanges:
             "modified": self.modified,
             "deleted": self.deleted,
             "rewritten_unchanged": self.rewritten_unchanged,
+            "buckets_by_written_rows": self.buckets_by_written_rows,
+            "buckets_row_by_row": self.buckets_row_by_row,
             "ranges": self.ranges_total,
             "ranges_resumed": self.ranges_resumed,
             "seconds": round(self.seconds, 3),
@@ -450,6 +455,13 @@ class SyncEngine:
             self.info(f"{declared.name}: already synced by the run being resumed")
             return result
         source = read_source_table(src, declared)
+        # The snapshot this table is read in: a later sync takes the rows at least as new as
+        # its xmin as written since (see _written_rows); a later snapshot after a lost
+        # connection only sends more buckets row by row, never hides a change.
+        snapshot = src.execute(
+            "select txid_snapshot_xmin(txid_current_snapshot()) & 4294967295"
+        ).fetchone()
+        flag_from = int(snapshot[0]) if snapshot else None
         self._refuse_missing_mapped_columns(source)
         with dst.transaction():
             mirror, changes = ensure_mirror(dst, source)
@@ -491,7 +503,9 @@ class SyncEngine:
             if batch[0].buckets is None:
                 counts = self._whole_range(src, dst, mirror, batch[0], apply=apply)
             else:
-                counts = self._ranges(src, dst, mirror, batch, apply=apply)
+                counts, explained, compared = self._ranges(src, dst, mirror, batch, apply=apply)
+                result.buckets_by_written_rows += explained
+                result.buckets_row_by_row += compared
             result.new += counts.get("new", 0)
             result.modified += counts.get("modified", 0)
             result.deleted += counts.get("deleted", 0)
@@ -540,9 +554,9 @@ class SyncEngine:
                     (self.run_id, mirror.name),
                 )
                 dst.execute(
-                    f"update {SCHEMA}.mirror_tables set last_synced_run = %s, last_synced_at = now() "
-                    "where table_name = %s",
-                    (self.run_id, mirror.name),
+                    f"update {SCHEMA}.mirror_tables set last_synced_run = %s, last_synced_at = now(), "
+                    "flag_from_xmin = %s where table_name = %s",
+                    (self.run_id, flag_from, mirror.name),
                 )
         return result
 
@@ -646,8 +660,9 @@ class SyncEngine:
             )
         }
         # diffmig_l1 stays for the table's ranges: after a range is applied, the mirror's
-        # checksums of its buckets are the source's (same snapshot), see _range.
+        # checksums of its buckets are the source's (same snapshot), see _ranges.
         dst.execute("create index on pg_temp.diffmig_l1 (bucket)")
+        self._fetch_written_rows(src, dst, mirror, bool(rows))
         by_range: dict[int, list[int]] = {}
         for bucket, _ in rows:
             by_range.setdefault(int(bucket) // self.buckets_per_range, []).append(int(bucket))
@@ -659,6 +674,43 @@ class SyncEngine:
         ]
         return ranges, source_rows, False
 
+    def _fetch_written_rows(
+        self, src: psycopg.Connection, dst: psycopg.Connection, mirror: MirrorTable, needed: bool
+    ) -> None:
+        """The rows written since the last sync's snapshot, with their version and fingerprint,
+        into pg_temp.diffmig_written for _written_rows: one filtered scan of the source, only
+        when some bucket differs and the last sync left its snapshot (its xmin: rows at least
+        as new, by age() from this transaction's id, were or may have been written since)."""
+        dst.execute("drop table if exists pg_temp.diffmig_written")
+        dst.execute(
+            "create temp table diffmig_written (bucket bigint, id bigint, ver bigint, fp uuid)"
+        )
+        row = dst.execute(
+            f"select flag_from_xmin from {SCHEMA}.mirror_tables where table_name = %s",
+            (mirror.name,),
+        ).fetchone()
+        if not needed or row is None or row[0] is None:
+            return
+        key = sql.Identifier(mirror.key)
+        stream_copy(
+            src,
+            dst,
+            sql.SQL(
+                "select {b}::bigint, s.{k}::bigint, {x}, {fp} from {t} as s "
+                "where age(s.xmin) < (select age({since}::text::xid))"
+            ).format(
+                b=mirror.bucket_of("s"),
+                k=key,
+                x=source_xmin("s"),
+                fp=mirror.fingerprint("s"),
+                t=mirror.source_ident,
+                since=sql.Literal(str(row[0])),
+            ),
+            sql.SQL("copy pg_temp.diffmig_written from stdin (format binary)"),
+        )
+        dst.execute("create index on pg_temp.diffmig_written (bucket)")
+        dst.execute("analyze pg_temp.diffmig_written")
+
     # --- one range --------------------------------------------------------------------------
 
     def _ranges(
@@ -669,84 +721,20 @@ class SyncEngine:
         batch: list[WorkRange],
         *,
         apply: bool,
-    ) -> dict[str, int]:
+    ) -> tuple[dict[str, int], int, int]:
         """Steps 2 and 3 for the differing buckets of a batch of ranges, in one transaction
-        (about twenty statements, whatever the batch's size), with a checkpoint per range."""
-        key = sql.Identifier(mirror.key)
+        (about twenty statements, whatever the batch's size), with a checkpoint per range.
+        Returns the counts of changes, and the buckets settled by written rows and row by row."""
         buckets = [b for work in batch for b in work.buckets or []]
         with dst.transaction():
-            dst.execute("create temp table diffmig_l2 (id bigint, ver bigint) on commit drop")
-            # Step 2a: per-row versions (key, xmin) of the differing buckets: no row text.
-            stream_copy(
-                src,
-                dst,
-                sql.SQL(
-                    "select s.{k}::bigint, {x} from unnest({buckets}) as b(bucket) "
-                    "join {t} as s on s.{k} between b.bucket * {w} and b.bucket * {w} + {w1}"
-                ).format(
-                    k=key,
-                    x=source_xmin("s"),
-                    t=mirror.source_ident,
-                    w=sql.Literal(BUCKET_WIDTH),
-                    w1=sql.Literal(BUCKET_WIDTH - 1),
-                    buckets=int_array(buckets),
-                ),
-                sql.SQL("copy pg_temp.diffmig_l2 from stdin (format binary)"),
-            )
-            # Temp tables get no statistics by themselves; without them the join below is
-            # planned for millions of rows (a 64-batch hash on the wrong side).
-            dst.execute("analyze pg_temp.diffmig_l2")
             dst.execute(
-                sql.SQL(
-                    "create temp table diffmig_changes on commit drop as "
-                    "select coalesce(s.id, m.{k}) as id, s.ver, case "
-                    "when m.{k} is null then 'new' "
-                    "when s.id is null then 'deleted' "
-                    "when m._deleted_at is not null then 'modified' "
-                    "else 'check' end as change "
-                    "from pg_temp.diffmig_l2 s full join ("
-                    "select x.{k}, x._deleted_at, x._source_xmin from unnest({buckets}) as b(bucket) "
-                    "join {t} as x on x.{k} between b.bucket * {w} and b.bucket * {w} + {w1}"
-                    ") m on m.{k} = s.id "
-                    "where (s.id is null and m._deleted_at is null) or (s.id is not null and "
-                    "(m.{k} is null or m._deleted_at is not null "
-                    "or s.ver is distinct from m._source_xmin))"
-                ).format(
-                    k=key,
-                    t=mirror.ident,
-                    w=sql.Literal(BUCKET_WIDTH),
-                    w1=sql.Literal(BUCKET_WIDTH - 1),
-                    buckets=int_array(buckets),
-                )
+                "create temp table diffmig_changes (id bigint, ver bigint, change text) "
+                "on commit drop"
             )
-            # Step 2b: fingerprints of only the rows written since the last sync.
-            check = [
-                int(r[0])
-                for r in dst.execute(
-                    "select id from pg_temp.diffmig_changes where change = 'check'"
-                )
-            ]
-            if check:
-                dst.execute("create temp table diffmig_fp (id bigint, h uuid) on commit drop")
-                stream_copy(
-                    src,
-                    dst,
-                    sql.SQL("select {k}::bigint, {f} from {t} as s where {k} = any({keys})").format(
-                        k=key,
-                        f=mirror.fingerprint("s"),
-                        t=mirror.source_ident,
-                        keys=int_array(check),
-                    ),
-                    sql.SQL("copy pg_temp.diffmig_fp from stdin (format binary)"),
-                )
-                dst.execute(
-                    sql.SQL(
-                        "update pg_temp.diffmig_changes c set change = case "
-                        "when f.h is distinct from {f} then 'modified' else 'touched' end "
-                        "from pg_temp.diffmig_fp f join {t} m on m.{k} = f.id "
-                        "where c.change = 'check' and c.id = f.id"
-                    ).format(k=key, f=mirror.fingerprint("m"), t=mirror.ident)
-                )
+            verified = self._written_rows(dst, mirror, buckets)
+            rest = sorted(set(buckets) - verified)
+            if rest:
+                self._bucket_rows(src, dst, mirror, rest)
             counts = {
                 str(change): int(n)
                 for change, n in dst.execute(
@@ -780,7 +768,154 @@ class SyncEngine:
                     self._checkpoint(dst, mirror, batch, [counts])
                 else:
                     self._checkpoint(dst, mirror, batch, self._counts_per_range(dst, batch))
-        return counts
+        return counts, len(verified), len(rest)
+
+    def _written_rows(
+        self, dst: psycopg.Connection, mirror: MirrorTable, buckets: list[int]
+    ) -> set[int]:
+        """Step 2 from the rows written since the last sync (_fetch_written_rows): the buckets
+        they explain, whose changes then go into diffmig_changes.
+
+        A bucket is explained when the mirror's checksum of the bucket, with the mirror's
+        versions of those keys taken out and the source's put in, is the source's checksum
+        (count and bit_xor alike): every other row of the bucket is then the same version on
+        both sides, and nothing was deleted. A bucket that is not (a deletion, or no snapshot to
+        start from) is compared row by row (_bucket_rows). In a table where 1 % of the rows
+        changed all over the key range, this sends 1 % of its rows' versions instead of the
+        versions of every row of a quarter of its buckets."""
+        key = sql.Identifier(mirror.key)
+        dst.execute(
+            "create temp table diffmig_flagged on commit drop as "
+            "select bucket, id, ver, fp from pg_temp.diffmig_written where bucket = any(%s)",
+            (buckets,),
+        )
+        dst.execute("analyze pg_temp.diffmig_flagged")
+        dst.execute(
+            sql.SQL(
+                "create temp table diffmig_verified on commit drop as "
+                "select s.bucket from pg_temp.diffmig_l1 as s "
+                "left join {s}.mirror_buckets as m on m.table_name = {name} "
+                "and m.bucket = s.bucket "
+                "left join (select f.bucket, count(*) as flagged, "
+                "count(x.{k}) filter (where x._deleted_at is null) as replaced, "
+                "bit_xor({h_new}) as x_new, "
+                "bit_xor({h_old}) filter (where x._deleted_at is null) as x_old "
+                "from pg_temp.diffmig_flagged as f left join {t} as x on x.{k} = f.id "
+                "group by f.bucket) as a on a.bucket = s.bucket "
+                "where s.bucket = any({buckets}) "
+                "and coalesce(m.live_rows, 0) + coalesce(a.flagged, 0) "
+                "- coalesce(a.replaced, 0) = s.n "
+                "and (coalesce(m.version_xor, 0) # coalesce(a.x_old, 0) # coalesce(a.x_new, 0)) "
+                "= s.h"
+            ).format(
+                s=sql.Identifier(SCHEMA),
+                name=sql.Literal(mirror.name),
+                k=key,
+                h_new=version_hash(sql.SQL("f.id"), sql.SQL("f.ver")),
+                h_old=version_hash(sql.SQL("x.{}").format(key), sql.SQL("x._source_xmin")),
+                t=mirror.ident,
+                buckets=int_array(buckets),
+            )
+        )
+        dst.execute(
+            sql.SQL(
+                "insert into pg_temp.diffmig_changes (id, ver, change) "
+                "select f.id, f.ver, case "
+                "when x.{k} is null then 'new' "
+                "when x._deleted_at is not null then 'modified' "
+                "when f.fp is distinct from {fp} then 'modified' "
+                "else 'touched' end "
+                "from pg_temp.diffmig_flagged as f "
+                "join pg_temp.diffmig_verified as v on v.bucket = f.bucket "
+                "left join {t} as x on x.{k} = f.id "
+                "where x.{k} is null or x._deleted_at is not null "
+                "or f.ver is distinct from x._source_xmin"
+            ).format(k=key, fp=mirror.fingerprint("x"), t=mirror.ident)
+        )
+        return {int(r[0]) for r in dst.execute("select bucket from pg_temp.diffmig_verified")}
+
+    def _bucket_rows(
+        self,
+        src: psycopg.Connection,
+        dst: psycopg.Connection,
+        mirror: MirrorTable,
+        buckets: list[int],
+    ) -> None:
+        """Step 2 row by row for the buckets the written rows did not explain: every row's
+        version of these buckets from the source against the mirror's, then fingerprints of
+        the rows whose version moved."""
+        key = sql.Identifier(mirror.key)
+        dst.execute("create temp table diffmig_l2 (id bigint, ver bigint) on commit drop")
+        # Per-row versions (key, xmin) of the buckets: no row text.
+        stream_copy(
+            src,
+            dst,
+            sql.SQL(
+                "select s.{k}::bigint, {x} from unnest({buckets}) as b(bucket) "
+                "join {t} as s on s.{k} between b.bucket * {w} and b.bucket * {w} + {w1}"
+            ).format(
+                k=key,
+                x=source_xmin("s"),
+                t=mirror.source_ident,
+                w=sql.Literal(BUCKET_WIDTH),
+                w1=sql.Literal(BUCKET_WIDTH - 1),
+                buckets=int_array(buckets),
+            ),
+            sql.SQL("copy pg_temp.diffmig_l2 from stdin (format binary)"),
+        )
+        # Temp tables get no statistics by themselves; without them the join below is
+        # planned for millions of rows (a 64-batch hash on the wrong side).
+        dst.execute("analyze pg_temp.diffmig_l2")
+        dst.execute(
+            sql.SQL(
+                "insert into pg_temp.diffmig_changes (id, ver, change) "
+                "select coalesce(s.id, m.{k}) as id, s.ver, case "
+                "when m.{k} is null then 'new' "
+                "when s.id is null then 'deleted' "
+                "when m._deleted_at is not null then 'modified' "
+                "else 'check' end as change "
+                "from pg_temp.diffmig_l2 s full join ("
+                "select x.{k}, x._deleted_at, x._source_xmin from unnest({buckets}) as b(bucket) "
+                "join {t} as x on x.{k} between b.bucket * {w} and b.bucket * {w} + {w1}"
+                ") m on m.{k} = s.id "
+                "where (s.id is null and m._deleted_at is null) or (s.id is not null and "
+                "(m.{k} is null or m._deleted_at is not null "
+                "or s.ver is distinct from m._source_xmin))"
+            ).format(
+                k=key,
+                t=mirror.ident,
+                w=sql.Literal(BUCKET_WIDTH),
+                w1=sql.Literal(BUCKET_WIDTH - 1),
+                buckets=int_array(buckets),
+            )
+        )
+        # Fingerprints of only the rows written since the last sync.
+        check = [
+            int(r[0])
+            for r in dst.execute("select id from pg_temp.diffmig_changes where change = 'check'")
+        ]
+        if not check:
+            return
+        dst.execute("create temp table diffmig_fp (id bigint, h uuid) on commit drop")
+        stream_copy(
+            src,
+            dst,
+            sql.SQL("select {k}::bigint, {f} from {t} as s where {k} = any({keys})").format(
+                k=key,
+                f=mirror.fingerprint("s"),
+                t=mirror.source_ident,
+                keys=int_array(check),
+            ),
+            sql.SQL("copy pg_temp.diffmig_fp from stdin (format binary)"),
+        )
+        dst.execute(
+            sql.SQL(
+                "update pg_temp.diffmig_changes c set change = case "
+                "when f.h is distinct from {f} then 'modified' else 'touched' end "
+                "from pg_temp.diffmig_fp f join {t} m on m.{k} = f.id "
+                "where c.change = 'check' and c.id = f.id"
+            ).format(k=key, f=mirror.fingerprint("m"), t=mirror.ident)
+        )
 
     def _apply_changes(
         self, src: psycopg.Connection, dst: psycopg.Connection, mirror: MirrorTable

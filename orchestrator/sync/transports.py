@@ -18,6 +18,7 @@ from typing import Protocol
 
 import psycopg
 from psycopg import sql
+from psycopg.abc import Buffer
 
 from orchestrator.settings import DbSettings, redact
 from orchestrator.sync.mirror import MirrorTable, int_array, source_xmin
@@ -25,6 +26,7 @@ from orchestrator.sync.mirror import MirrorTable, int_array, source_xmin
 FDW_SERVER = "diffmig_source"
 FDW_SCHEMA = "diffmig_source"
 FDW_FETCH_SIZE = 20000
+COPY_BLOCK = 256 * 1024  # bytes passed on to the destination at a time
 
 
 def stream_copy(
@@ -33,12 +35,26 @@ def stream_copy(
     src_query: sql.Composable,
     dst_copy: sql.Composed | sql.SQL,
 ) -> int:
-    """Stream the rows of `src_query` into `dst_copy` (a COPY ... FROM STDIN); returns rows."""
+    """Stream the rows of `src_query` into `dst_copy` (a COPY ... FROM STDIN); returns rows.
+
+    The source sends one message per row; they are passed on in blocks of about 256 KB (a
+    write per row cost about half a microsecond each of this process's time, which bounds a
+    bulk load: 5.1 million rows)."""
     with src.cursor() as scur, dst.cursor() as dcur:
         copy_out = sql.SQL("copy ({}) to stdout (format binary)").format(src_query)
         with scur.copy(copy_out) as reader, dcur.copy(dst_copy) as writer:
-            for block in reader:
-                writer.write(block)
+            pending: list[Buffer] = []
+            size = 0
+            read = reader.read
+            while block := read():
+                pending.append(block)
+                size += len(block)
+                if size >= COPY_BLOCK:
+                    writer.write(b"".join(pending))
+                    pending.clear()
+                    size = 0
+            if pending:
+                writer.write(b"".join(pending))
         return dcur.rowcount
 
 

@@ -19,7 +19,7 @@ from psycopg import sql
 from orchestrator.catalog import declared_tables
 from orchestrator.sandbox import build
 from orchestrator.settings import load_settings
-from orchestrator.sync.engine import SyncEngine
+from orchestrator.sync.engine import SyncEngine, TableChanges
 from orchestrator.sync.mirror import source_xmin
 from tests.conftest import ClusterPair, DbPair, make_db_pair
 
@@ -227,6 +227,54 @@ def test_detection_is_exact_over_several_rounds(db_pair: DbPair) -> None:
         kinds = {r[0] for r in conn.execute("select distinct kind from sandbox.activity_log")}
     # The rounds exercised updates without updated_at, same-value writes and re-inserted keys.
     assert {"update_untouched", "update_same", "reinsert"} <= kinds
+
+
+def assert_detect_is_exact(
+    dbs: DbPair, summary: build.ActivitySummary, before: dict[str, set[int]]
+) -> list[TableChanges]:
+    expected = expected_changes(dbs, summary.batch, before)
+    report = engine(dbs).run(apply=False)
+    found = detected(dbs, report.analysis_id)
+    for table in TABLES:
+        for change in ("new", "modified", "deleted"):
+            assert found[table][change] == expected[table][change], (table, change)
+    return report.tables
+
+
+def test_written_rows_settle_buckets_and_deletions_go_row_by_row(db_pair: DbPair) -> None:
+    """After a sync, the next one takes the rows written since its snapshot: most differing
+    buckets are settled by them; a bucket with a deleted row is compared row by row."""
+    engine(db_pair).run()
+    before = live_keys(db_pair)
+    summary = build.simulate_activity(db_pair.pair, db_pair.legacy_db, days=5, seed=51)
+    tables = {t.table: t for t in assert_detect_is_exact(db_pair, summary, before)}
+    busiest = max(tables.values(), key=lambda t: t.new + t.modified + t.deleted)
+    assert busiest.deleted > 0
+    assert busiest.buckets_by_written_rows > busiest.buckets_row_by_row > 0
+
+
+@pytest.mark.parametrize("since", ["future", "zero"])
+def test_a_wrong_snapshot_only_costs_time(db_pair: DbPair, since: str) -> None:
+    """The snapshot a sync leaves only chooses which rows are sent as written: one too new
+    (nothing sent) or too old (every row sent) gives the same exact detection."""
+    engine(db_pair).run()
+    before = live_keys(db_pair)
+    summary = build.simulate_activity(db_pair.pair, db_pair.legacy_db, days=5, seed=52)
+    with db_pair.legacy_app() as conn:
+        (now,) = conn.execute("select txid_current() & 4294967295").fetchone()
+    with db_pair.target_tool() as conn:
+        conn.execute(
+            "update diffmig.mirror_tables set flag_from_xmin = %s",
+            (now + 1000 if since == "future" else 0,),
+        )
+    tables = assert_detect_is_exact(db_pair, summary, before)
+    settled = sum(t.buckets_by_written_rows for t in tables)
+    compared = sum(t.buckets_row_by_row for t in tables)
+    if since == "future":
+        assert settled == 0
+        assert compared > 0
+    else:
+        assert settled > 0
 
 
 def test_same_value_writes_are_not_changes(db_pair: DbPair) -> None:
