@@ -522,7 +522,7 @@ class SyncEngine:
             )
         if apply and not buckets_valid(dst, mirror):
             with dst.transaction():
-                ensure_load_indexes(dst, mirror)
+                ensure_load_indexes(dst, mirror, self.stamp_run)
                 if bulk and not result.ranges_resumed and self.transport.same_snapshot:
                     # Every range of this load wrote its buckets' checksums with its rows.
                     validate_buckets(dst, mirror)
@@ -602,7 +602,7 @@ class SyncEngine:
         if apply or not buckets_valid(dst, mirror):
             # A resumed first load may have left the mirror without its indexes or checksums.
             with dst.transaction():
-                ensure_load_indexes(dst, mirror)
+                ensure_load_indexes(dst, mirror, self.stamp_run)
                 if not buckets_valid(dst, mirror):
                     refresh_buckets(dst, mirror)
 

@@ -179,11 +179,22 @@ def _synced_run_index(name: str) -> sql.Identifier:
     return sql.Identifier(STAGING_SCHEMA, f"{name}__synced_run_idx")
 
 
-def _create_synced_run_index(conn: psycopg.Connection, name: str) -> None:
-    # Delta builds select the rows synced after an entity's watermark.
+def _create_synced_run_index(
+    conn: psycopg.Connection, name: str, after_run: int | None = None
+) -> None:
+    """Delta builds select the rows synced after an entity's watermark (`_synced_run > N`, N a
+    literal). After a bulk load the index leaves out the loaded rows (`where _synced_run >
+    the load's run`): every one of them has the same value, which no delta build selects, so
+    indexing them costs a second of a 5.1-million-row load and 100 MB for nothing. A build whose
+    watermark is older (a full build: 0) reads the table as a whole anyway."""
+    where = (
+        sql.SQL(" where _synced_run > {}").format(sql.Literal(after_run))
+        if after_run is not None
+        else sql.SQL("")
+    )
     conn.execute(
-        sql.SQL("create index if not exists {} on {} (_synced_run)").format(
-            sql.Identifier(f"{name}__synced_run_idx"), sql.Identifier(STAGING_SCHEMA, name)
+        sql.SQL("create index if not exists {} on {} (_synced_run){}").format(
+            sql.Identifier(f"{name}__synced_run_idx"), sql.Identifier(STAGING_SCHEMA, name), where
         )
     )
 
@@ -220,15 +231,16 @@ def drop_load_indexes(conn: psycopg.Connection, mirror: MirrorTable) -> None:
         )
 
 
-def ensure_load_indexes(conn: psycopg.Connection, mirror: MirrorTable) -> None:
-    """The mirror's primary key and its `_synced_run` index, where a bulk load dropped them."""
+def ensure_load_indexes(conn: psycopg.Connection, mirror: MirrorTable, load_run: int) -> None:
+    """The mirror's primary key and its `_synced_run` index, where a bulk load (stamped
+    `load_run`) dropped them."""
     if not has_primary_key(conn, mirror):
         conn.execute(
             sql.SQL("alter table {} add primary key ({})").format(
                 mirror.ident, sql.Identifier(mirror.key)
             )
         )
-    _create_synced_run_index(conn, mirror.name)
+    _create_synced_run_index(conn, mirror.name, after_run=load_run)
 
 
 def refresh_buckets(
