@@ -36,13 +36,14 @@ from psycopg import IsolationLevel, sql
 
 from orchestrator import db
 from orchestrator.bookkeeping import store
-from orchestrator.bookkeeping.store import SCHEMA
+from orchestrator.bookkeeping.store import SCHEMA, STAGING_SCHEMA
 from orchestrator.catalog import DeclaredTable, SourceTable, read_source_table, select_tables
 from orchestrator.errors import ConfigError, RunFailed
 from orchestrator.settings import Settings, redact
 from orchestrator.sync.mirror import (
     BUCKET_WIDTH,
     BUCKETS_PER_RANGE,
+    OWN_COLUMNS,
     MirrorTable,
     buckets_valid,
     drop_load_indexes,
@@ -422,10 +423,24 @@ class SyncEngine:
 
     # --- one table --------------------------------------------------------------------------
 
-    def _refuse_missing_mapped_columns(self, source: SourceTable) -> None:
+    def _refuse_missing_mapped_columns(self, dst: psycopg.Connection, source: SourceTable) -> None:
         """Stop before syncing a table that lost (dropped or renamed) a column the staging models
         select: the mirror keeps its own copy of a column gone from the source, so the mapping
-        would go on reading stale values, and NULL for every new row, without a word."""
+        would go on reading stale values, and NULL for every new row, without a word.
+
+        A mirror that keeps no such column (the usual case) cannot feed stale values: a model
+        reading a column the source lacks then fails in dbt for want of it. Only a first sync or
+        a mirror with a column the source lost needs the models parsed (0.1 s)."""
+        kept = {
+            r[0]
+            for r in dst.execute(
+                "select attname from pg_attribute where attrelid = to_regclass(%s) "
+                "and attnum > 0 and not attisdropped",
+                (f"{STAGING_SCHEMA}.{source.name}",),
+            )
+        }
+        if kept and kept <= {*source.column_names, *OWN_COLUMNS}:
+            return
         if self._lineage is None:
             from orchestrator.sql_lineage import Project  # lazy: parses every model file
 
@@ -462,7 +477,7 @@ class SyncEngine:
             "select txid_snapshot_xmin(txid_current_snapshot()) & 4294967295"
         ).fetchone()
         flag_from = int(snapshot[0]) if snapshot else None
-        self._refuse_missing_mapped_columns(source)
+        self._refuse_missing_mapped_columns(dst, source)
         with dst.transaction():
             mirror, changes = ensure_mirror(dst, source)
         result.schema_changes = changes

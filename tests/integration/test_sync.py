@@ -17,6 +17,7 @@ import pytest
 from psycopg import sql
 
 from orchestrator.catalog import declared_tables
+from orchestrator.errors import ConfigError
 from orchestrator.sandbox import build
 from orchestrator.settings import load_settings
 from orchestrator.sync.engine import SyncEngine, TableChanges
@@ -275,6 +276,21 @@ def test_a_wrong_snapshot_only_costs_time(db_pair: DbPair, since: str) -> None:
         assert compared > 0
     else:
         assert settled > 0
+
+
+def test_models_are_read_only_when_the_mirror_keeps_a_column_the_source_lost(
+    db_pair: DbPair,
+) -> None:
+    """A sync parses the models (to refuse a source that lost a column they read) only when the
+    mirror keeps such a column; otherwise there is nothing stale to read."""
+    engine(db_pair).run()
+    steady = engine(db_pair)
+    steady.run()
+    assert steady._lineage is None
+    with db_pair.legacy_admin() as conn:
+        conn.execute("alter table public.dispatch_state drop column changed_at")
+    with pytest.raises(ConfigError, match=r"dispatch_state\.changed_at"):
+        engine(db_pair).run()
 
 
 def test_same_value_writes_are_not_changes(db_pair: DbPair) -> None:
