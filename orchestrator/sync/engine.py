@@ -41,6 +41,7 @@ from orchestrator.catalog import DeclaredTable, SourceTable, read_source_table, 
 from orchestrator.errors import ConfigError, RunFailed
 from orchestrator.settings import Settings, redact
 from orchestrator.sync.mirror import (
+    BUCKET_SHIFT,
     BUCKET_WIDTH,
     BUCKETS_PER_RANGE,
     OWN_COLUMNS,
@@ -669,7 +670,7 @@ class SyncEngine:
         occupied = {
             int(r[0])
             for r in dst.execute(
-                f"select distinct bucket / %s from {SCHEMA}.mirror_buckets "
+                f"select distinct floor(bucket::numeric / %s)::bigint from {SCHEMA}.mirror_buckets "
                 "where table_name = %s and all_rows > 0",
                 (self.buckets_per_range, mirror.name),
             )
@@ -772,12 +773,12 @@ class SyncEngine:
                     "left join pg_temp.diffmig_l1 s on s.bucket = b.bucket "
                     f"left join {SCHEMA}.mirror_buckets o on o.table_name = %s "
                     "and o.bucket = b.bucket "
-                    "left join (select id / %s as bucket, count(*) as n from "
+                    "left join (select id >> %s as bucket, count(*) as n from "
                     "pg_temp.diffmig_changes where change = 'new' group by 1) nw "
                     "on nw.bucket = b.bucket "
                     "on conflict (table_name, bucket) do update set live_rows = excluded.live_rows, "
                     "version_xor = excluded.version_xor, all_rows = excluded.all_rows",
-                    (mirror.name, buckets, mirror.name, BUCKET_WIDTH),
+                    (mirror.name, buckets, mirror.name, BUCKET_SHIFT),
                 )
                 if len(batch) == 1:
                     self._checkpoint(dst, mirror, batch, [counts])

@@ -25,7 +25,8 @@ from orchestrator.bookkeeping.store import SCHEMA, STAGING_SCHEMA
 from orchestrator.catalog import SOURCE_SCHEMA, SourceTable
 
 OWN_COLUMNS = ("_source_xmin", "_synced_at", "_synced_run", "_deleted_at")
-BUCKET_WIDTH = 32  # keys per first-level checksum bucket
+BUCKET_SHIFT = 5  # a key's bucket is key >> 5: 32 keys, negative keys included (floor)
+BUCKET_WIDTH = 1 << BUCKET_SHIFT  # keys per first-level checksum bucket
 BUCKETS_PER_RANGE = 2048  # buckets per checkpointed work range (65,536 keys), by default
 
 
@@ -66,7 +67,9 @@ class MirrorTable:
 
     def bucket_of(self, alias: str | None = None) -> sql.Composed:
         key = sql.Identifier(alias, self.key) if alias else sql.Identifier(self.key)
-        return sql.SQL("({} / {})").format(key, sql.Literal(BUCKET_WIDTH))
+        # A shift, not a division: `/` truncates toward zero, so keys -31..31 would share
+        # bucket 0 while the range of bucket b is b * 32 .. b * 32 + 31.
+        return sql.SQL("({}::bigint >> {})").format(key, sql.Literal(BUCKET_SHIFT))
 
 
 def source_xmin(alias: str | None = None) -> sql.Composed:

@@ -16,6 +16,7 @@ import psycopg
 import pytest
 from psycopg import sql
 
+from orchestrator.bookkeeping import store
 from orchestrator.catalog import declared_tables
 from orchestrator.errors import ConfigError
 from orchestrator.sandbox import build
@@ -153,7 +154,7 @@ def test_a_bulk_loads_checksums_are_the_mirrors(db_pair: DbPair) -> None:
                 (table,),
             ).fetchall()
             computed = conn.execute(
-                f"select (id / 32)::bigint, count(*) filter (where _deleted_at is null), "
+                f"select id::bigint >> 5, count(*) filter (where _deleted_at is null), "
                 "bit_xor(hashint8extended((id::bigint << 32) | _source_xmin, 0)) "
                 "filter (where _deleted_at is null), count(*) "
                 f"from diffmig_staging.{table} group by 1 order by 1"
@@ -291,6 +292,82 @@ def test_models_are_read_only_when_the_mirror_keeps_a_column_the_source_lost(
         conn.execute("alter table public.dispatch_state drop column changed_at")
     with pytest.raises(ConfigError, match=r"dispatch_state\.changed_at"):
         engine(db_pair).run()
+
+
+def test_negative_keys_are_mirrored_and_their_changes_found(db_pair: DbPair) -> None:
+    """Keys below zero have buckets of their own (key >> 5): loaded whole, then their new,
+    modified and deleted keys found exactly, row by row as well as by written rows."""
+    with db_pair.legacy_admin() as conn:
+        conn.execute(
+            'insert into dispatch_state (id, status, "on", changed_at, actor_id, instruction_id) '
+            'select -id, status, "on", changed_at, actor_id, instruction_id from dispatch_state '
+            "where id <= 100"
+        )
+    engine(db_pair).run()
+    assert_mirror_equals_source(db_pair)
+    for round_no, (lo, hi, gone, added) in enumerate(
+        ((-50, -40, (-7, -33), -200), (-30, -20, (-45, -20), -300))
+    ):
+        with db_pair.legacy_admin() as conn:
+            touched = {
+                r[0]
+                for r in conn.execute(
+                    "update dispatch_state set changed_at = changed_at + interval '1 second' "
+                    "where id between %s and %s returning id",
+                    (lo, hi),
+                )
+            }
+            deleted = {
+                r[0]
+                for r in conn.execute(
+                    "delete from dispatch_state where id = any(%s) returning id", (list(gone),)
+                )
+            }
+            conn.execute(
+                'insert into dispatch_state (id, status, "on", changed_at, actor_id, '
+                'instruction_id) select %s, status, "on", changed_at, actor_id, instruction_id '
+                "from dispatch_state where id = 1",
+                (added,),
+            )
+        report = engine(db_pair).run(apply=False)
+        found = detected(db_pair, report.analysis_id)["dispatch_state"]
+        modified = touched - deleted
+        assert modified, round_no
+        assert deleted, round_no
+        assert found == {"new": {added}, "modified": modified, "deleted": deleted}, round_no
+        engine(db_pair).run()
+        assert_mirror_equals_source(db_pair)
+    assert all(t.new == t.modified == t.deleted == 0 for t in engine(db_pair).run().tables)
+
+
+def test_the_upgrade_to_floor_buckets_recomputes_mirrors_with_negative_keys(
+    db_pair: DbPair,
+) -> None:
+    """Bookkeeping version 5 renumbers the buckets of negative keys: a mirror holding one has
+    its checksums computed again by its next sync; the others keep theirs."""
+    with db_pair.legacy_admin() as conn:
+        conn.execute(
+            'insert into dispatch_state (id, status, "on", changed_at, actor_id, instruction_id) '
+            'select -id, status, "on", changed_at, actor_id, instruction_id from dispatch_state '
+            "where id <= 40"
+        )
+    engine(db_pair).run()
+    with db_pair.target_tool() as conn:
+        conn.execute("delete from diffmig.schema_version where version = 5")
+        store.ensure_schema(conn)
+        stale = {
+            r[0]
+            for r in conn.execute(
+                "select table_name from diffmig.mirror_tables where not buckets_valid"
+            )
+        }
+    assert stale == {"dispatch_state"}
+    again = engine(db_pair).run()
+    assert all(t.new == t.modified == t.deleted == 0 for t in again.tables)
+    with db_pair.target_tool() as conn:
+        assert conn.execute(
+            "select bool_and(buckets_valid) from diffmig.mirror_tables"
+        ).fetchone() == (True,)
 
 
 def test_same_value_writes_are_not_changes(db_pair: DbPair) -> None:
