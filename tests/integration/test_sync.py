@@ -294,15 +294,21 @@ def test_models_are_read_only_when_the_mirror_keeps_a_column_the_source_lost(
         engine(db_pair).run()
 
 
-def test_negative_keys_are_mirrored_and_their_changes_found(db_pair: DbPair) -> None:
-    """Keys below zero have buckets of their own (key >> 5): loaded whole, then their new,
-    modified and deleted keys found exactly, row by row as well as by written rows."""
-    with db_pair.legacy_admin() as conn:
+def plant_negative_keys(dbs: DbPair, up_to: int) -> None:
+    """Copies of the order states with keys 1..up_to, under the negated keys."""
+    with dbs.legacy_admin() as conn:
         conn.execute(
             'insert into dispatch_state (id, status, "on", changed_at, actor_id, instruction_id) '
             'select -id, status, "on", changed_at, actor_id, instruction_id from dispatch_state '
-            "where id <= 100"
+            "where id <= %s",
+            (up_to,),
         )
+
+
+def test_negative_keys_are_mirrored_and_their_changes_found(db_pair: DbPair) -> None:
+    """Keys below zero have buckets of their own (key >> 5): loaded whole, then their new,
+    modified and deleted keys found exactly, row by row as well as by written rows."""
+    plant_negative_keys(db_pair, 100)
     engine(db_pair).run()
     assert_mirror_equals_source(db_pair)
     for round_no, (lo, hi, gone, added) in enumerate(
@@ -345,12 +351,7 @@ def test_the_upgrade_to_floor_buckets_recomputes_mirrors_with_negative_keys(
 ) -> None:
     """Bookkeeping version 5 renumbers the buckets of negative keys: a mirror holding one has
     its checksums computed again by its next sync; the others keep theirs."""
-    with db_pair.legacy_admin() as conn:
-        conn.execute(
-            'insert into dispatch_state (id, status, "on", changed_at, actor_id, instruction_id) '
-            'select -id, status, "on", changed_at, actor_id, instruction_id from dispatch_state '
-            "where id <= 40"
-        )
+    plant_negative_keys(db_pair, 40)
     engine(db_pair).run()
     with db_pair.target_tool() as conn:
         conn.execute("delete from diffmig.schema_version where version = 5")
