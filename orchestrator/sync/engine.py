@@ -7,9 +7,13 @@ Detection, per table, cheapest first:
      mirror's is the bit_xor of its buckets' (below). Equal: no row was written, nothing more.
   1. The same per bucket of 32 keys, from the same scan of the source, sent only when step 0
      differs. Buckets that agree hold no written row: nothing more is read of them.
-  2. In the buckets that differ, per row (key, xmin, md5 fingerprint) from the source, compared
-     with the mirror in SQL: new keys, deleted keys, and rows written since the last sync whose
-     fingerprint differs (modified) or does not (rewritten with the same values: not a change).
+  2. In the buckets that differ, first the rows written since the last sync's snapshot (one
+     filtered scan: key, xmin, md5 fingerprint): a bucket they fully explain (the mirror's
+     checksum with their keys' mirror versions swapped for theirs equals the source's) takes its
+     changes from them. The other buckets (a deletion, no snapshot) are compared row by row:
+     every row's (key, xmin) from the source against the mirror, then fingerprints of the rows
+     whose xmin moved. Either way: new keys, deleted keys, and written rows whose fingerprint
+     differs (modified) or does not (rewritten with the same values: not a change).
   3. Only the full rows of new and modified keys cross the wire, through the transport.
 A key range whose mirror part is empty (first sync, appended keys) is loaded whole, without
 steps 1 and 2 (with the copy transport its buckets' checksums come from the source, in the
