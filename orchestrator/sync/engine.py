@@ -16,8 +16,8 @@ Detection, per table, cheapest first:
      differs (modified) or does not (rewritten with the same values: not a change).
   3. Only the full rows of new and modified keys cross the wire, through the transport.
 A key range whose mirror part is empty (first sync, appended keys) is loaded whole, without
-steps 1 and 2 (with the copy transport its buckets' checksums come from the source, in the
-same snapshot and transaction as its rows). Work is done in ranges of 65,536 keys: a range's
+steps 1 and 2, its buckets' checksums written in the same transaction as its rows (copy: by the
+source, in the same snapshot; fdw: from the rows the same statement inserted). Work is done in ranges of 65,536 keys: a range's
 rows, its checkpoint row and its counts commit in one destination transaction, so a range is
 applied exactly once; a killed sync resumes from the checkpoints, and applying a range again
 changes nothing.
@@ -543,7 +543,7 @@ class SyncEngine:
         if apply and not buckets_valid(dst, mirror):
             with dst.transaction():
                 ensure_load_indexes(dst, mirror, self.stamp_run)
-                if bulk and not result.ranges_resumed and self.transport.same_snapshot:
+                if bulk and not result.ranges_resumed:
                     # Every range of this load wrote its buckets' checksums with its rows.
                     validate_buckets(dst, mirror)
                 else:
@@ -1003,25 +1003,17 @@ class SyncEngine:
         )
         with dst.transaction():
             if apply:
+                # The transport writes the range's bucket checksums with its rows (without
+                # them the next sync would load the range whole again: duplicate keys).
+                dst.execute(
+                    f"delete from {SCHEMA}.mirror_buckets where table_name = %s "
+                    "and bucket between %s and %s",
+                    (mirror.name, work.lo // BUCKET_WIDTH, work.hi // BUCKET_WIDTH),
+                )
                 loaded = self.transport.load_range(
                     src, dst, mirror, work.lo, work.hi, self.stamp_run
                 )
                 counts = {"new": int(loaded)}
-                if self.transport.same_snapshot:
-                    self._range_buckets_from_source(src, dst, mirror, work)
-                elif buckets_valid(dst, mirror):
-                    # Appended keys in a range the mirror had nothing of: its checksums must
-                    # exist, or the next sync loads the range whole again (duplicate keys).
-                    # (A bulk load computes them all at its end: the mirror has no index yet.)
-                    refresh_buckets(
-                        dst,
-                        mirror,
-                        (
-                            work.lo,
-                            work.hi,
-                            list(range(work.lo // BUCKET_WIDTH, work.hi // BUCKET_WIDTH + 1)),
-                        ),
-                    )
                 self._checkpoint(dst, mirror, [work], [counts])
             else:
                 stream_copy(
@@ -1048,44 +1040,6 @@ class SyncEngine:
                 ).fetchone()
                 counts = {"new": int(row[0]) if row else 0}
         return counts
-
-    def _range_buckets_from_source(
-        self, src: psycopg.Connection, dst: psycopg.Connection, mirror: MirrorTable, work: WorkRange
-    ) -> None:
-        """The checksums of a range just loaded whole, computed by the source in the range's
-        transaction (they must exist, or the next sync loads the range whole again).
-
-        Only for a transport that reads in the sync's own snapshot (copy): the rows just
-        loaded are then exactly what the source aggregates. Computed on the source's key index
-        over one range, they spare a bulk load the scan of the whole mirror at its end (1.6 s
-        of a 5.1-million-row table). fdw reads in sessions of its own, whose rows may be newer
-        than this snapshot: its checksums come from the mirror."""
-        dst.execute(
-            f"delete from {SCHEMA}.mirror_buckets where table_name = %s "
-            "and bucket between %s and %s",
-            (mirror.name, work.lo // BUCKET_WIDTH, work.hi // BUCKET_WIDTH),
-        )
-        key = sql.Identifier(mirror.key)
-        stream_copy(
-            src,
-            dst,
-            sql.SQL(
-                "select {name}::text, {b}::bigint, count(*), bit_xor({h}), count(*) from {t} "
-                "where {k} between {lo} and {hi} group by 2"
-            ).format(
-                name=sql.Literal(mirror.name),
-                b=mirror.bucket_of(),
-                h=version_hash(key, source_xmin()),
-                t=mirror.source_ident,
-                k=key,
-                lo=sql.Literal(work.lo),
-                hi=sql.Literal(work.hi),
-            ),
-            sql.SQL(
-                f"copy {SCHEMA}.mirror_buckets (table_name, bucket, live_rows, version_xor, "
-                "all_rows) from stdin (format binary)"
-            ),
-        )
 
     def _counts_per_range(
         self, dst: psycopg.Connection, batch: list[WorkRange]

@@ -20,8 +20,9 @@ import psycopg
 from psycopg import sql
 from psycopg.abc import Buffer
 
+from orchestrator.bookkeeping.store import SCHEMA
 from orchestrator.settings import DbSettings, redact
-from orchestrator.sync.mirror import MirrorTable, int_array, source_xmin
+from orchestrator.sync.mirror import MirrorTable, int_array, source_xmin, version_hash
 
 FDW_SERVER = "diffmig_source"
 FDW_SCHEMA = "diffmig_source"
@@ -60,8 +61,6 @@ def stream_copy(
 
 class Transport(Protocol):
     name: str
-    # True when the transport reads the source in the sync's own snapshot (its src connection).
-    same_snapshot: bool
 
     def prepare(self, dst: psycopg.Connection, mirror: MirrorTable) -> None:
         """Whatever the destination needs before rows of this table move."""
@@ -75,7 +74,10 @@ class Transport(Protocol):
         hi: int,
         run: int,
     ) -> int:
-        """Every source row with lo <= key <= hi into the mirror, stamped with `run`."""
+        """Every source row with lo <= key <= hi into the mirror, stamped with `run`, and the
+        checksums of their buckets into diffmig.mirror_buckets (none there yet): they must
+        describe exactly the rows loaded, or the next sync loads the range whole again. Returns
+        the rows loaded."""
 
     def load_keys(
         self,
@@ -98,7 +100,6 @@ def _target_columns(mirror: MirrorTable, stamped: bool = False) -> sql.Composed:
 @dataclass
 class CopyTransport:
     name: str = "copy"
-    same_snapshot: bool = True
 
     def prepare(self, dst: psycopg.Connection, mirror: MirrorTable) -> None:
         return None
@@ -130,12 +131,35 @@ class CopyTransport:
         where = sql.SQL("{} between {} and {}").format(
             sql.Identifier(mirror.key), sql.Literal(lo), sql.Literal(hi)
         )
-        return stream_copy(
+        loaded = stream_copy(
             src,
             dst,
             self._select(mirror, where, run),
             self._copy_in(mirror.ident, mirror, stamped=True),
         )
+        # The checksums from the source, in the same snapshot as the rows just copied: its key
+        # index over one range, instead of a scan of the whole mirror at the end of a bulk load
+        # (1.6 s of a 5.1-million-row table).
+        key = sql.Identifier(mirror.key)
+        stream_copy(
+            src,
+            dst,
+            sql.SQL(
+                "select {name}::text, {b}::bigint, count(*), bit_xor({h}), count(*) from {t} "
+                "where {w} group by 2"
+            ).format(
+                name=sql.Literal(mirror.name),
+                b=mirror.bucket_of(),
+                h=version_hash(key, source_xmin()),
+                t=mirror.source_ident,
+                w=where,
+            ),
+            sql.SQL(
+                f"copy {SCHEMA}.mirror_buckets (table_name, bucket, live_rows, version_xor, "
+                "all_rows) from stdin (format binary)"
+            ),
+        )
+        return loaded
 
     def load_keys(
         self,
@@ -158,7 +182,6 @@ class FdwTransport:
 
     source: DbSettings
     name: str = "fdw"
-    same_snapshot: bool = False
 
     def setup(self, dst: psycopg.Connection) -> None:
         """Server, password user mapping and private schema (idempotent)."""
@@ -283,7 +306,26 @@ class FdwTransport:
         where = sql.SQL("{} between {} and {}").format(
             sql.Identifier(mirror.key), sql.Literal(lo), sql.Literal(hi)
         )
-        return dst.execute(self._insert(mirror, mirror.ident, where, run)).rowcount
+        # fdw reads in a session of its own (its rows may be newer than the sync's snapshot):
+        # the checksums come from the rows the same statement inserted.
+        key = sql.Identifier(mirror.key)
+        row = dst.execute(
+            sql.SQL(
+                "with loaded as ({insert} returning {k}, _source_xmin), "
+                "checksums as (insert into {s}.mirror_buckets (table_name, bucket, live_rows, "
+                "version_xor, all_rows) select {name}, {b}, count(*), bit_xor({h}), count(*) "
+                "from loaded group by 2 returning live_rows) "
+                "select coalesce(sum(live_rows), 0) from checksums"
+            ).format(
+                insert=self._insert(mirror, mirror.ident, where, run),
+                k=key,
+                s=sql.Identifier(SCHEMA),
+                name=sql.Literal(mirror.name),
+                b=mirror.bucket_of(),
+                h=version_hash(key, sql.Identifier("_source_xmin")),
+            )
+        ).fetchone()
+        return int(row[0]) if row else 0
 
     def load_keys(
         self,
