@@ -8,7 +8,8 @@
   `diffmig_source`). Each foreign table exposes the remote row version as `_source_xmin`.
 
 Change detection always reads the source directly (checksums and fingerprints are computed where
-the rows are); only full rows travel through the transport.
+the rows are); only full rows travel through the transport. A range loaded whole also gets its
+bucket checksums from the transport, computed from exactly the rows it loaded.
 """
 
 from __future__ import annotations
