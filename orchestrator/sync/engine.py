@@ -40,7 +40,7 @@ from psycopg import IsolationLevel, sql
 
 from orchestrator import db
 from orchestrator.bookkeeping import store
-from orchestrator.bookkeeping.store import SCHEMA, STAGING_SCHEMA
+from orchestrator.bookkeeping.store import SCHEMA
 from orchestrator.catalog import DeclaredTable, SourceTable, read_source_table, select_tables
 from orchestrator.errors import ConfigError, RunFailed
 from orchestrator.settings import Settings, redact
@@ -55,11 +55,11 @@ from orchestrator.sync.mirror import (
     ensure_load_indexes,
     ensure_mirror,
     int_array,
-    invalidate_buckets,
+    mirror_columns,
     range_bounds,
     refresh_buckets,
+    set_buckets_valid,
     source_xmin,
-    validate_buckets,
     version_hash,
 )
 from orchestrator.sync.transports import (
@@ -436,14 +436,7 @@ class SyncEngine:
         A mirror that keeps no such column (the usual case) cannot feed stale values: a model
         reading a column the source lacks then fails in dbt for want of it. Only a first sync or
         a mirror with a column the source lost needs the models parsed (0.1 s)."""
-        kept = {
-            r[0]
-            for r in dst.execute(
-                "select attname from pg_attribute where attrelid = to_regclass(%s) "
-                "and attnum > 0 and not attisdropped",
-                (f"{STAGING_SCHEMA}.{source.name}",),
-            )
-        }
+        kept = mirror_columns(dst, source.name)
         if kept and kept <= {*source.column_names, *OWN_COLUMNS}:
             return
         if self._lineage is None:
@@ -545,7 +538,7 @@ class SyncEngine:
                 ensure_load_indexes(dst, mirror, self.stamp_run)
                 if bulk and not result.ranges_resumed:
                     # Every range of this load wrote its buckets' checksums with its rows.
-                    validate_buckets(dst, mirror)
+                    set_buckets_valid(dst, mirror, True)
                 else:
                     refresh_buckets(dst, mirror)
             dst.execute(sql.SQL("analyze {}").format(mirror.ident))
@@ -602,7 +595,7 @@ class SyncEngine:
                 # A bulk load: the indexes are built once at the end (see _table), and each
                 # range writes its buckets' checksums (the table's are valid once all have).
                 with dst.transaction():
-                    invalidate_buckets(dst, mirror)
+                    set_buckets_valid(dst, mirror, False)
                     dst.execute(
                         f"delete from {SCHEMA}.mirror_buckets where table_name = %s",
                         (mirror.name,),

@@ -144,16 +144,9 @@ def ensure_mirror(conn: psycopg.Connection, source: SourceTable) -> tuple[Mirror
         return MirrorTable(source, tuple(source.column_names)), changes
 
     fingerprint = list(row[0])
-    mirror_columns = {
-        r[0]
-        for r in conn.execute(
-            "select attname from pg_attribute where attrelid = %s::regclass and attnum > 0 "
-            "and not attisdropped",
-            (f"{STAGING_SCHEMA}.{source.name}",),
-        )
-    }
+    kept = mirror_columns(conn, source.name)
     for column in source.columns:
-        if column.name not in mirror_columns:
+        if column.name not in kept:
             conn.execute(
                 sql.SQL("alter table {} add column {} {}").format(
                     sql.Identifier(STAGING_SCHEMA, source.name),
@@ -202,6 +195,18 @@ def _create_synced_run_index(
     )
 
 
+def mirror_columns(conn: psycopg.Connection, table_name: str) -> set[str]:
+    """The mirror table's columns (diffmig's own included); empty when it does not exist yet."""
+    return {
+        r[0]
+        for r in conn.execute(
+            "select attname from pg_attribute where attrelid = to_regclass(%s) and attnum > 0 "
+            "and not attisdropped",
+            (f"{STAGING_SCHEMA}.{table_name}",),
+        )
+    }
+
+
 def mirror_row_count(conn: psycopg.Connection, mirror: MirrorTable) -> int:
     row = conn.execute(
         sql.SQL("select count(*) from {} where _deleted_at is null").format(mirror.ident)
@@ -246,60 +251,33 @@ def ensure_load_indexes(conn: psycopg.Connection, mirror: MirrorTable, load_run:
     _create_synced_run_index(conn, mirror.name, after_run=load_run)
 
 
-def refresh_buckets(
-    conn: psycopg.Connection, mirror: MirrorTable, work: tuple[int, int, list[int]] | None = None
-) -> None:
-    """Recompute the mirror's bucket checksums: all of them, or those of (lo, hi, buckets)."""
+def refresh_buckets(conn: psycopg.Connection, mirror: MirrorTable) -> None:
+    """Recompute every bucket checksum of the mirror from its rows (a range loaded whole gets
+    its own from the transport, see transports.load_range)."""
     key = sql.Identifier(mirror.key)
-    if work is None:
-        conn.execute(f"delete from {SCHEMA}.mirror_buckets where table_name = %s", (mirror.name,))
-        where: sql.Composable = sql.SQL("true")
-    else:
-        lo, hi, buckets = work
-        conn.execute(
-            f"delete from {SCHEMA}.mirror_buckets where table_name = %s and bucket = any(%s)",
-            (mirror.name, buckets),
-        )
-        where = sql.SQL("{k} between {lo} and {hi} and {b} = any({buckets})").format(
-            k=key,
-            lo=sql.Literal(lo),
-            hi=sql.Literal(hi),
-            b=mirror.bucket_of(),
-            buckets=int_array(buckets),
-        )
+    conn.execute(f"delete from {SCHEMA}.mirror_buckets where table_name = %s", (mirror.name,))
     conn.execute(
         sql.SQL(
             "insert into {s}.mirror_buckets (table_name, bucket, live_rows, version_xor, all_rows) "
             "select {name}, {b}::bigint, count(*) filter (where _deleted_at is null), "
-            "bit_xor({h}) filter (where _deleted_at is null), count(*) from {t} where {w} group by 2"
+            "bit_xor({h}) filter (where _deleted_at is null), count(*) from {t} group by 2"
         ).format(
             s=sql.Identifier(SCHEMA),
             name=sql.Literal(mirror.name),
             b=mirror.bucket_of(),
             h=version_hash(key, sql.Identifier("_source_xmin")),
             t=mirror.ident,
-            w=where,
         )
     )
-    if work is None:
-        conn.execute(
-            f"update {SCHEMA}.mirror_tables set buckets_valid = true where table_name = %s",
-            (mirror.name,),
-        )
+    set_buckets_valid(conn, mirror, True)
 
 
-def invalidate_buckets(conn: psycopg.Connection, mirror: MirrorTable) -> None:
+def set_buckets_valid(conn: psycopg.Connection, mirror: MirrorTable, valid: bool) -> None:
+    """Whether `mirror_buckets` describes the whole mirror: false from the start of a bulk load
+    until every range has written its checksums (or a refresh has)."""
     conn.execute(
-        f"update {SCHEMA}.mirror_tables set buckets_valid = false where table_name = %s",
-        (mirror.name,),
-    )
-
-
-def validate_buckets(conn: psycopg.Connection, mirror: MirrorTable) -> None:
-    """Once every range of a bulk load wrote its buckets' checksums with its rows."""
-    conn.execute(
-        f"update {SCHEMA}.mirror_tables set buckets_valid = true where table_name = %s",
-        (mirror.name,),
+        f"update {SCHEMA}.mirror_tables set buckets_valid = %s where table_name = %s",
+        (valid, mirror.name),
     )
 
 
