@@ -10,9 +10,14 @@
                          row the earlier scripts copied of a legacy row deleted before the mirror
                          first saw it
     Two instances give the two parts their own severity (missing: error; extra: warn).
-    legacy_key and scope_key may be expressions (a junction's key); they are compared as text.
+    legacy_key and scope_key may be expressions (a junction's key, 'a:b'); they are compared as
+    they are, so they must be comparable with `=` (integer with bigint, text with text): a key
+    cast to text on both sides cost a sort of each side on disk (the system messages' test took
+    6.4 s instead of 3.8 s for 2.1 million keys). The failing rows show the key as text.
     issue_key is the expression over scope_relation that row_issues.legacy_key holds (default
     scope_key; a junction records 'a:b'). entity none: nothing counts as held back.
+    Nothing is made distinct but the failing rows: `not exists` needs no distinct input, and
+    the planner hashes the other side as it is.
 -#}
 {% test parity_with_source(
     model,
@@ -58,9 +63,9 @@
 
 with
 
-in_scope as (
-    select distinct
-        ({{ scope_key }})::text as legacy_key,
+in_scope as not materialized (
+    select
+        ({{ scope_key }}) as legacy_key,
         ({{ issue_key if issue_key else scope_key }})::text as issue_key
     from {{ scope_relation }}
     where
@@ -70,15 +75,15 @@ in_scope as (
         {%- endif %}
 ),
 
-in_target as (
-    select distinct ({{ legacy_key }})::text as legacy_key
+in_target as not materialized (
+    select ({{ legacy_key }}) as legacy_key
     from {{ model }}
     where ({{ legacy_key }}) is not null
 ),
 
-held_back as (
+held_back as not materialized (
     {%- if entity %}
-    select distinct row_issues.legacy_key
+    select row_issues.legacy_key
     from {{ source('diffmig', 'row_issues') }} as row_issues
     where
         row_issues.entity = '{{ entity }}'
@@ -91,8 +96,8 @@ held_back as (
 ),
 
 missing as (
-    select
-        in_scope.legacy_key,
+    select distinct
+        in_scope.legacy_key::text as legacy_key,
         'missing_in_target' as problem
     from in_scope
     where
@@ -110,8 +115,8 @@ failures as (
     {%- endif %}
     {%- if check_extra %}
 
-    select
-        in_target.legacy_key,
+    select distinct
+        in_target.legacy_key::text as legacy_key,
         'not_in_scope' as problem
     from in_target
     where not exists (select 1 from in_scope where in_scope.legacy_key = in_target.legacy_key)
