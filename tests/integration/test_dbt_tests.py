@@ -219,6 +219,73 @@ def test_migration_mappings_insert_only(db_pair: DbPair, tmp_path: Path, dbt_log
         assert set(conn.execute("select * from public.migration_mappings").fetchall()) == after
 
 
+# --- row bookkeeping in a delta build -----------------------------------------------------------
+
+
+def test_delta_build_sees_open_issues_again_and_opens_missing_ones_once(built: Built) -> None:
+    """A delta build looks each current issue's open issue up by key (record_row_issues): an
+    issue seen again stays the same row (run and last_seen_at move), one closed meanwhile is
+    opened again once, and an error whose cause is gone is resolved."""
+    open_warnings = built.execute(
+        "select legacy_key, reason from diffmig.row_issues where entity = 'offices' "
+        "and resolved_at is null and severity = 'warning' order by legacy_key, reason"
+    )
+    keys = sorted({key for key, _ in open_warnings})
+    assert len(keys) >= 2, "the sandbox's offices carry warnings (drift, blank names, ...)"
+    seen_key, reopened_key = keys[0], keys[1]
+    seen = built.execute(
+        "select issue_id, reason, last_seen_at from diffmig.row_issues where entity = 'offices' "
+        "and legacy_key = %s and resolved_at is null order by issue_id",
+        (seen_key,),
+    )
+    reopened_reasons = sorted(r for k, r in open_warnings if k == reopened_key)
+    built.execute(
+        "update diffmig.row_issues set resolved_at = now() where entity = 'offices' "
+        "and legacy_key = %s and resolved_at is null",
+        (reopened_key,),
+    )
+    # Open errors are retried by the next delta build: both offices are considered again, and
+    # no mirror row changed since the sync (since_run is its run).
+    for key in (seen_key, reopened_key):
+        built.execute(
+            "insert into diffmig.row_issues (entity, table_name, legacy_key, severity, reason) "
+            "values ('offices', 'dispatch_office', %s, 'error', 'pytest_retry')",
+            (key,),
+        )
+    delta_run = built.run_id + 1
+    result = dbt_build(built.project, ["offices"], since_run=built.run_id, run_id=delta_run)
+    assert_models_built(result)
+
+    after = built.execute(
+        "select issue_id, reason, last_seen_at, run_id from diffmig.row_issues "
+        "where entity = 'offices' and legacy_key = %s and resolved_at is null order by issue_id",
+        (seen_key,),
+    )
+    assert [(i, r) for i, r, _, _ in after] == [(i, r) for i, r, _ in seen]
+    assert all(run == delta_run for _, _, _, run in after)
+    assert all(
+        later > earlier for (_, _, later, _), (_, _, earlier) in zip(after, seen, strict=True)
+    )
+    assert (
+        sorted(
+            r
+            for (r,) in built.execute(
+                "select reason from diffmig.row_issues where entity = 'offices' "
+                "and legacy_key = %s and resolved_at is null",
+                (reopened_key,),
+            )
+        )
+        == reopened_reasons
+    )
+    assert (
+        built.execute(
+            "select legacy_key from diffmig.row_issues where entity = 'offices' "
+            "and reason = 'pytest_retry' and resolved_at is null"
+        )
+        == []
+    )
+
+
 # --- parity_with_source --------------------------------------------------------------------------
 
 
