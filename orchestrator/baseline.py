@@ -27,7 +27,8 @@ import yaml
 from psycopg import sql
 
 from orchestrator import db
-from orchestrator.bookkeeping import store
+from orchestrator.bookkeeping import schema as bookkeeping
+from orchestrator.bookkeeping.steps import last_done
 from orchestrator.catalog import PROJECT_ROOT
 from orchestrator.errors import ConfigError
 from orchestrator.settings import Settings, redact
@@ -116,7 +117,7 @@ def run_baseline(settings: Settings) -> dict[str, Any]:
     specs = entity_specs()
     rows: list[dict[str, Any]] = []
     with db.connection(settings.source) as src, db.connection(settings.target) as dst:
-        store.ensure_schema(dst)
+        bookkeeping.ensure_schema(dst)
         control = (
             dict(
                 dst.execute(
@@ -128,12 +129,7 @@ def run_baseline(settings: Settings) -> dict[str, Any]:
             if _exists(dst, "public.migration_control")
             else {}
         )
-        ours = dict(
-            dst.execute(
-                "select entity, max(finished_at) from diffmig.run_steps "
-                "where phase = 'done' group by entity"
-            ).fetchall()
-        )
+        ours = last_done(dst)
         junk = _junk_by_type(dst)
         for spec in specs:
             rows.append(_entity_row(src, dst, spec, control, ours, junk))
