@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import time
 from types import TracebackType
-from typing import Any, Protocol
+from typing import Protocol
 
 from rich.console import Console as RichBase
 from rich.markup import escape
@@ -21,6 +21,7 @@ from rich.progress import BarColumn, Progress, ProgressColumn, Task, TaskID, Tex
 from rich.table import Column
 from rich.text import Text
 
+from orchestrator.console import Console
 from orchestrator.events import (
     BuildPhase,
     BuildProgress,
@@ -54,7 +55,7 @@ def _duration(seconds: float) -> str:
 class PlainRunView:
     """A line per phase and per entity (plain and JSON consoles)."""
 
-    def __init__(self, console: Any, *, json_output: bool = False) -> None:
+    def __init__(self, console: Console, *, json_output: bool = False) -> None:
         self.console = console
         self.json_output = json_output
 
@@ -257,7 +258,7 @@ class _FigureColumn(ProgressColumn):
         return Text(self.view.figure(task, self.which), no_wrap=True, overflow="ellipsis")
 
 
-def run_view(console: Any, output: str) -> RunView:
+def run_view(console: Console, output: str) -> RunView:
     """The view for this console: rich bars on a terminal, lines otherwise."""
     from orchestrator.console import RichConsole
 

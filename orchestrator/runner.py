@@ -564,19 +564,8 @@ class MigrationRun:
         outcome.rows_held_back = self._held_back(entity)
         outcome.seconds = time.monotonic() - started
         if errors:
-            outcome.status = "failed"
-            outcome.detail = "; ".join(f"{n.name}: {n.message}" for n in errors)[:2000]
-            self._step(
-                run_id,
-                entity,
-                phase="failed",
-                finished_at=_now(),
-                detail=outcome.detail,
-                rows_applied=outcome.rows_applied,
-                build_seconds=round(build.seconds, 3),
-            )
-            self._control(entity, "failed", outcome, outcome.detail)
-            raise _build_failed(run_id, entity, outcome.detail)
+            detail = "; ".join(f"{n.name}: {n.message}" for n in errors)[:2000]
+            raise self._record_failure(run_id, entity, outcome, build, detail)
         if outcome.tests_failed:
             outcome.detail = "tests failed: " + ", ".join(
                 n.name for n in result.failed if n.resource_type == "test"
@@ -608,6 +597,25 @@ class MigrationRun:
             )
         )
         return outcome
+
+    def _record_failure(
+        self, run_id: int, entity: str, outcome: EntityOutcome, build: _Build, detail: str
+    ) -> RunFailed:
+        """A build that failed (not its tests): the step and the earlier scripts' log say so;
+        returns the error that stops the run."""
+        outcome.status = "failed"
+        outcome.detail = detail
+        self._step(
+            run_id,
+            entity,
+            phase="failed",
+            finished_at=_now(),
+            detail=detail,
+            rows_applied=outcome.rows_applied,
+            build_seconds=round(build.seconds, 3),
+        )
+        self._control(entity, "failed", outcome, detail)
+        return _build_failed(run_id, entity, detail)
 
     # --- what an entity has to do ---------------------------------------------------------
 
