@@ -24,6 +24,10 @@ changes nothing.
 
 All source reads of a sync share one REPEATABLE READ snapshot (a lost connection starts a new
 one for the remaining work; whatever changed in between is found by the next sync).
+
+The engine holds the connections, the retries and the run's bookkeeping, and composes
+sync/detect.py (steps 0 to 2: the plan of ranges and the changes of each batch) with
+sync/apply.py (step 3 and whole ranges: rows, bucket checksums, checkpoints).
 """
 
 from __future__ import annotations
