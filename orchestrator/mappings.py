@@ -5,7 +5,7 @@ Which entity types have mappings, and where their rows live, is declared once, i
 YAML: a mart whose `config.meta.diffmig` has `mapping_entity_type` (e.g. offices.yml:
 `mapping_entity_type: office`, `legacy_key: legacy_office_id`) maps that entity type to its table
 (the mart, named as the Supabase table) and legacy key column. The YAML is read directly, without
-dbt (orchestrator.baseline.entity_specs, the same reader `diffmig baseline` uses), so the commands
+dbt (orchestrator.marts.entity_specs, the same reader `diffmig baseline` uses), so the commands
 start fast. Entity types no mart declares (the earlier scripts' patient_profile, doctor_office,
 ...) are reported as undeclared and left alone.
 
@@ -68,6 +68,7 @@ from psycopg import sql
 
 from orchestrator import db
 from orchestrator.errors import ConfigError, RunFailed
+from orchestrator.marts import entity_specs
 from orchestrator.settings import Settings
 
 MAPPINGS_TABLE = sql.Identifier("public", "migration_mappings")
@@ -100,8 +101,6 @@ class MappedEntity:
 
 def mapped_entities() -> list[MappedEntity]:
     """The declared entity types, in the marts' dependency order (from the marts' YAML)."""
-    from orchestrator.baseline import entity_specs
-
     found: list[MappedEntity] = []
     seen: dict[str, str] = {}
     for spec in entity_specs():

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import time
 from types import TracebackType
-from typing import Any, Protocol
+from typing import Protocol
 
 from rich.console import Console as RichBase
 from rich.markup import escape
@@ -21,11 +21,21 @@ from rich.progress import BarColumn, Progress, ProgressColumn, Task, TaskID, Tex
 from rich.table import Column
 from rich.text import Text
 
+from orchestrator.console import Console
+from orchestrator.events import (
+    BuildPhase,
+    BuildProgress,
+    EntityDone,
+    RowIssuesCounted,
+    RunEvent,
+    SyncPhase,
+    SyncProgress,
+)
 from orchestrator.settings import redact
 
 
 class RunView(Protocol):
-    def handle(self, event: dict[str, Any]) -> None: ...
+    def handle(self, event: RunEvent) -> None: ...
     def __enter__(self) -> RunView: ...
     def __exit__(
         self,
@@ -45,7 +55,7 @@ def _duration(seconds: float) -> str:
 class PlainRunView:
     """A line per phase and per entity (plain and JSON consoles)."""
 
-    def __init__(self, console: Any, *, json_output: bool = False) -> None:
+    def __init__(self, console: Console, *, json_output: bool = False) -> None:
         self.console = console
         self.json_output = json_output
 
@@ -55,24 +65,23 @@ class PlainRunView:
     def __exit__(self, *exc_info: object) -> None:
         return None
 
-    def handle(self, event: dict[str, Any]) -> None:
-        kind = event.get("kind")
-        if kind == "phase":
-            self.console.info(f"{event['entity']}: {event['phase']}")
-        elif kind == "entity_done":
-            rate = event["rows_applied"] / event["seconds"] if event["seconds"] else 0.0
+    def handle(self, event: RunEvent) -> None:
+        if isinstance(event, (SyncPhase, BuildPhase)):
+            self.console.info(f"{event.entity}: {event.phase}")
+        elif isinstance(event, EntityDone):
+            rate = event.rows_applied / event.seconds if event.seconds else 0.0
             self.console.info(
-                f"{event['entity']}: done, {event['rows_synced']:,} rows synced, "
-                f"{event['rows_applied']:,} applied in {event['seconds']:.1f}s "
+                f"{event.entity}: done, {event.rows_synced:,} rows synced, "
+                f"{event.rows_applied:,} applied in {event.seconds:.1f}s "
                 f"({rate:,.0f} rows/s)"
             )
-        elif kind == "row_issues" and not self.json_output:
+        elif isinstance(event, RowIssuesCounted) and not self.json_output:
             self.console.warn(_issues_line(event))
 
 
-def _issues_line(event: dict[str, Any]) -> str:
+def _issues_line(event: RowIssuesCounted) -> str:
     return (
-        f"{event['entity']}: {event['errors']:,} rows held back, {event['warnings']:,} applied "
+        f"{event.entity}: {event.errors:,} rows held back, {event.warnings:,} applied "
         "with a warning (their keys: the log file, and diffmig.row_issues)"
     )
 
@@ -150,65 +159,68 @@ class RichRunView:
             )
         return self.tasks[entity]
 
-    def handle(self, event: dict[str, Any]) -> None:
-        kind = event.get("kind")
-        entity = event.get("entity")
+    def handle(self, event: RunEvent) -> None:
+        entity = getattr(event, "entity", None)
         if not isinstance(entity, str):
             return
         task = self._task(entity)
-        if kind == "phase":
-            total = event.get("rows_total")
-            fields = self.progress.tasks[task].fields
-            started = self.phase_started.get(entity)
-            if fields["phase"] == "sync" and started is not None:
-                self.history.add("sync", fields["done"], time.monotonic() - started)
-            self.phase_started[entity] = time.monotonic()
-            self.progress.update(
-                task,
-                phase=event["phase"],
-                phase_text=event["phase"],
-                done=0,
-                rows_total=total,
-                total=total or None,
-                completed=0,
-            )
-        elif kind == "progress":
-            fields = self.progress.tasks[task].fields
-            done = event.get("rows_done")
-            total = event.get("rows_total", fields["rows_total"])
-            text = event["phase"]
-            if event["phase"] == "build" and event.get("nodes_done"):
-                text = f"build, {event['nodes_done']} nodes"
-            self.progress.update(
-                task,
-                phase_text=text,
-                done=fields["done"] if done is None else int(done),
-                rows_total=total,
-                total=total or None,
-                completed=fields["done"] if done is None else int(done),
-            )
-        elif kind == "entity_done":
+        if isinstance(event, (SyncPhase, BuildPhase)):
+            self._phase(task, entity, event.phase, event.rows_total)
+        elif isinstance(event, SyncProgress):
+            self._progress(task, event.phase, event.rows_done, event.rows_total)
+        elif isinstance(event, BuildProgress):
+            text = f"build, {event.nodes_done} nodes" if event.nodes_done else event.phase
+            rows_total = self.progress.tasks[task].fields["rows_total"]
+            self._progress(task, text, event.rows_done, rows_total)
+        elif isinstance(event, EntityDone):
             self._finish(task, entity, event)
-        elif kind == "row_issues":
+        elif isinstance(event, RowIssuesCounted):
             self.progress.console.print(
                 f"[yellow]warning:[/] {escape(redact(_issues_line(event)))}", highlight=False
             )
 
-    def _finish(self, task: TaskID, entity: str, event: dict[str, Any]) -> None:
+    def _phase(self, task: TaskID, entity: str, phase: str, total: int | None) -> None:
+        fields = self.progress.tasks[task].fields
+        started = self.phase_started.get(entity)
+        if fields["phase"] == "sync" and started is not None:
+            self.history.add("sync", fields["done"], time.monotonic() - started)
+        self.phase_started[entity] = time.monotonic()
+        self.progress.update(
+            task,
+            phase=phase,
+            phase_text=phase,
+            done=0,
+            rows_total=total,
+            total=total or None,
+            completed=0,
+        )
+
+    def _progress(self, task: TaskID, text: str, done: int | None, total: int | None) -> None:
+        fields = self.progress.tasks[task].fields
+        self.progress.update(
+            task,
+            phase_text=text,
+            done=fields["done"] if done is None else int(done),
+            rows_total=total,
+            total=total or None,
+            completed=fields["done"] if done is None else int(done),
+        )
+
+    def _finish(self, task: TaskID, entity: str, event: EntityDone) -> None:
         fields = self.progress.tasks[task].fields
         started = self.phase_started.get(entity)
         if fields["phase"] == "build" and started is not None:
             self.history.add("build", fields["done"], time.monotonic() - started)
-        rows = int(event["rows_applied"])
+        rows = int(event.rows_applied)
         self.progress.update(
             task,
             phase="done",
-            phase_text=f"done in {event['seconds']:.1f}s",
+            phase_text=f"done in {event.seconds:.1f}s",
             done=rows,
             rows_total=rows,
             total=1,
             completed=1,
-            final=f"{event['rows_synced']:,} synced, {rows:,} applied",
+            final=f"{event.rows_synced:,} synced, {rows:,} applied",
         )
 
     def figure(self, task: Task, which: str) -> str:
@@ -246,7 +258,7 @@ class _FigureColumn(ProgressColumn):
         return Text(self.view.figure(task, self.which), no_wrap=True, overflow="ellipsis")
 
 
-def run_view(console: Any, output: str) -> RunView:
+def run_view(console: Console, output: str) -> RunView:
     """The view for this console: rich bars on a terminal, lines otherwise."""
     from orchestrator.console import RichConsole
 

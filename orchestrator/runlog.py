@@ -17,6 +17,14 @@ from pathlib import Path
 from typing import IO, Any
 
 from orchestrator.catalog import PROJECT_ROOT
+from orchestrator.events import (
+    BuildProgress,
+    RowIssueFound,
+    RowIssuesCounted,
+    RowIssuesOmitted,
+    RunEvent,
+    SyncProgress,
+)
 from orchestrator.settings import redact
 
 LOG_DIR_ENV = "DIFFMIG_LOG_DIR"
@@ -146,27 +154,22 @@ class LoggedConsole:
         return self.inner.status(message)
 
 
-def log_run_event(log: RunLog, event: dict[str, Any]) -> None:
+def log_run_event(log: RunLog, event: RunEvent) -> None:
     """One event of `MigrationRun` (runner.py) as a log line."""
-    fields = dict(event)
-    kind = str(fields.pop("kind", "event"))
     level = "info"
     message = None
-    if kind == "row_issue":
-        level = "error" if fields.get("severity") == "error" else "warning"
-        message = (
-            f"{fields.get('entity')}: row {fields.get('legacy_key')} "
-            f"({fields.get('table')}): {fields.get('reason')}"
-        )
-    elif kind == "row_issues_omitted":
+    if isinstance(event, RowIssueFound):
+        level = "error" if event.severity == "error" else "warning"
+        message = f"{event.entity}: row {event.legacy_key} ({event.table}): {event.reason}"
+    elif isinstance(event, RowIssuesOmitted):
         level = "warning"
         message = (
-            f"{fields.get('entity')}: {fields.get('omitted'):,} more {fields.get('reason')} "
-            f"{fields.get('severity')}s not logged one by one (the first {fields.get('logged'):,} "
+            f"{event.entity}: {event.omitted:,} more {event.reason} "
+            f"{event.severity}s not logged one by one (the first {event.logged:,} "
             "are; diffmig.row_issues has them all, `diffmig report` counts them by reason)"
         )
-    elif kind == "progress":
+    elif isinstance(event, (SyncProgress, BuildProgress)):
         level = "debug"
-    elif kind == "row_issues" and fields.get("errors"):
+    elif isinstance(event, RowIssuesCounted) and event.errors:
         level = "warning"
-    log.write(level, kind, message, **fields)
+    log.write(level, event.kind, message, **event.fields())

@@ -6,27 +6,52 @@ A run that is killed, fails or is paused is continued with `diffmig run --resume
 run (or the runs it resumed) finished are skipped, and the sync of a table resumes from its range
 checkpoints. `diffmig pause` (or Ctrl-C) stops at the next safe point: between two entities, or
 between two ranges of a sync.
+
+Each entity goes through three steps (MigrationRun._entity): sync (its legacy tables not synced
+yet in this run, by the SyncEngine), build (its dbt nodes, when a mirror row changed since its
+watermark) and record (the build's results, row issues, watermark and step). What the run does
+is told as typed events (events.py); its bookkeeping goes through orchestrator.bookkeeping.
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import signal
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from datetime import datetime, timezone
+from types import FrameType
+from typing import TYPE_CHECKING, Any
 
 import psycopg
 import psycopg.sql
 
 from orchestrator import db
-from orchestrator.bookkeeping import store
-from orchestrator.bookkeeping.store import SCHEMA
+from orchestrator.bookkeeping import builds, issues, runs, steps, syncs, watermarks
+from orchestrator.bookkeeping.schema import ensure_schema, refresh_statistics
+from orchestrator.bookkeeping.steps import StepValue
 from orchestrator.errors import Interrupted, RunFailed, UsageError, diagnose
+from orchestrator.events import (
+    BuildPhase,
+    BuildProgress,
+    EntityDone,
+    Events,
+    RowIssueFound,
+    RowIssuesCounted,
+    RowIssuesOmitted,
+    RunEvent,
+    RunFinished,
+    RunStarted,
+    SyncPhase,
+    SyncProgress,
+)
 from orchestrator.settings import Settings, redact
 
-Events = Callable[[dict[str, Any]], None]
+if TYPE_CHECKING:
+    from orchestrator.dbt_runner import BuildResult, DbtProject, Entity
+    from orchestrator.sync.engine import SyncEngine, TableProgress
 
 # Warnings of one reason logged key by key per entity and run; the rest are counted in one event
 # (diffmig.row_issues and the report have them all). Every error is logged.
@@ -67,6 +92,36 @@ class RunOutcome:
         }
 
 
+@dataclass
+class SyncTally:
+    """An entity's sync so far, per legacy table: the source's rows, those checked (estimated
+    from the ranges done) and those changed."""
+
+    entity: str | None = None
+    totals: dict[str, int] = field(default_factory=dict)
+    done: dict[str, int] = field(default_factory=dict)
+    changed: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class _Started:
+    """A run recorded: its id, the runs it resumes (newest first, itself first) and the
+    entities those finished."""
+
+    run_id: int
+    resumed_from: int | None
+    chain: list[int]
+    done_before: set[str]
+
+
+@dataclass
+class _Build:
+    """An entity's build: dbt's result and its seconds."""
+
+    result: BuildResult
+    seconds: float
+
+
 class _PauseRequested(Exception):
     pass
 
@@ -75,7 +130,7 @@ class _PauseRequested(Exception):
 def _sigint_pauses(flag: dict[str, bool]) -> Iterator[None]:
     """Ctrl-C asks for a pause at the next safe point; a second Ctrl-C interrupts at once."""
 
-    def handler(signum: int, frame: Any) -> None:
+    def handler(signum: int, frame: FrameType | None) -> None:
         if flag.get("pause"):
             raise KeyboardInterrupt
         flag["pause"] = True
@@ -94,13 +149,8 @@ def _sigint_pauses(flag: dict[str, bool]) -> Iterator[None]:
 def request_pause(settings: Settings) -> int | None:
     """`diffmig pause`: flag the running run; returns its id, or None when nothing runs."""
     with db.connection(settings.target) as conn:
-        store.ensure_schema(conn)
-        row = conn.execute(
-            f"update {SCHEMA}.runs set pause_requested_at = now() where run_id = "
-            f"(select max(run_id) from {SCHEMA}.runs where command = 'run' and status = 'running') "
-            "returning run_id"
-        ).fetchone()
-    return int(row[0]) if row else None
+        ensure_schema(conn)
+        return runs.request_pause(conn)
 
 
 class MigrationRun:
@@ -126,17 +176,21 @@ class MigrationRun:
         self.transport = transport
         self.resume = resume
         self.reconcile = reconcile
-        self.events = events or (lambda _e: None)
-        self.info = info or (lambda _m: None)
+        self.events: Events = events or (lambda _e: None)
+        self.info: Callable[[str], None] = info or (lambda _m: None)
         self.pause_flag: dict[str, bool] = {}
         self._marts: list[str] = []
         self._with_ancestors: set[str] = set()
         self.run_id = 0
         self._bookkeeping: psycopg.Connection | None = None
-        self._sync_state: dict[str, Any] = {"entity": None, "totals": {}, "done": {}, "changed": {}}
+        self._sync_state = SyncTally()
+        # The legacy tables whose mirror changed in this run (their history snapshot is due).
+        self._synced_changes: set[str] = set()
         # The bookkeeping's planner statistics: all refreshed before the run's first build, then
-        # those a build changed much (store.refresh_statistics).
+        # those a build changed much (schema.refresh_statistics).
         self._statistics_refreshed = False
+
+    # --- the bookkeeping connection -------------------------------------------------------
 
     @contextlib.contextmanager
     def _db(self) -> Iterator[psycopg.Connection]:
@@ -151,7 +205,7 @@ class MigrationRun:
             )
             # One run at a time per destination, for as long as this connection lives (taken
             # again after a reconnect, unless another run started meanwhile).
-            if not store.hold_run_lock(conn, "run"):
+            if not runs.hold_run_lock(conn, "run"):
                 self._close_db()
                 raise RunFailed(
                     "another `diffmig run` is working on this destination",
@@ -166,33 +220,33 @@ class MigrationRun:
                 self._bookkeeping.close()
             self._bookkeeping = None
 
-    def _emit(self, **event: Any) -> None:
-        """Events for the console layer and the log file (cli/run.py): run_started, phase,
-        progress, row_issue (one per open error the entity's build recorded, and per warning up
-        to ROW_ISSUE_LOG_WARNINGS per reason), row_issues_omitted (the warnings of a reason past
-        that), row_issues, entity_done, run_finished; each carries the run_id."""
-        self.events({"run_id": self.run_id, **event} if self.run_id else event)
+    # --- events ---------------------------------------------------------------------------
 
-    def _sync_progress(self, event: dict[str, Any]) -> None:
+    def _emit(self, event: RunEvent) -> None:
+        """Events for the console layer and the log file (cli/run.py, events.py); each carries
+        the run_id once the run has one."""
+        self.events(dataclasses.replace(event, run_id=self.run_id) if self.run_id else event)
+
+    def _sync_progress(self, event: TableProgress) -> None:
         """The sync engine's progress after each range, as the entity's rows done and total
         (a table's rows checked are estimated from its ranges done)."""
-        progress = self._sync_state
-        table = str(event["table"])
-        total = int(event.get("source_rows") or 0)
-        ranges_total = int(event.get("ranges_total") or 0)
-        done = total * int(event["ranges_done"]) // ranges_total if ranges_total else total
-        progress["totals"][table] = total
-        progress["done"][table] = done
-        progress["changed"][table] = int(event.get("rows") or 0)
+        tally = self._sync_state
+        total = event.source_rows
+        done = total * event.ranges_done // event.ranges_total if event.ranges_total else total
+        tally.totals[event.table] = total
+        tally.done[event.table] = done
+        tally.changed[event.table] = event.rows
         self._emit(
-            kind="progress",
-            entity=progress["entity"],
-            phase="sync",
-            table=table,
-            rows_done=sum(progress["done"].values()),
-            rows_total=sum(progress["totals"].values()),
-            rows_changed=sum(progress["changed"].values()),
+            SyncProgress(
+                entity=tally.entity,
+                table=event.table,
+                rows_done=sum(tally.done.values()),
+                rows_total=sum(tally.totals.values()),
+                rows_changed=sum(tally.changed.values()),
+            )
         )
+
+    # --- the run --------------------------------------------------------------------------
 
     def execute(self) -> RunOutcome:
         try:
@@ -209,88 +263,18 @@ class MigrationRun:
         self.info("reading the dbt project (entity order, models, legacy tables)")
         entities = project.entities()
         selected = self._select(entities)
-        # A subset (--entities, --from) may leave out an entity whose build would have made
-        # shared staging and key views a later selected one reads: each selected entity after
-        # one left out also builds its ancestors, every other entity's table excluded.
-        self._marts = [e.name for e in entities]
-        chosen = {e.name for e in selected}
-        first_left_out = next((i for i, e in enumerate(entities) if e.name not in chosen), None)
-        self._with_ancestors = (
-            set()
-            if first_left_out is None
-            else {e.name for e in entities[first_left_out:] if e.name in chosen}
-        )
-        with self._db() as dst:
-            store.ensure_schema(dst)
-            for dead in store.mark_dead_runs(dst, "run"):
-                self.info(f"run {dead} stopped without recording an outcome: marked interrupted")
-            unfinished = store.unfinished_run(dst, "run")
-            resumed_from = unfinished if self.resume else None
-            if unfinished is not None and not self.resume:
-                self.info(
-                    f"run {unfinished} did not finish; starting a new run "
-                    "(`diffmig run --resume` would continue it from its checkpoints)"
-                )
-            if self.resume and unfinished is None:
-                self.info("nothing to resume: starting a new run")
-            run = store.start_run(
-                dst,
-                "run",
-                mode=self.mode,
-                transport=self.transport or self.settings.transport,
-                source_desc=self.settings.source.describe(),
-                target_desc=self.settings.target.describe(),
-                resumed_from=resumed_from,
-            )
-            chain = [run.run_id]
-            current = resumed_from
-            while current is not None:
-                chain.append(current)
-                row = dst.execute(
-                    f"select resumed_from from {SCHEMA}.runs where run_id = %s", (current,)
-                ).fetchone()
-                current = row[0] if row else None
-            done_before = {
-                r[0]
-                for r in dst.execute(
-                    f"select entity from {SCHEMA}.run_steps where run_id = any(%s) "
-                    "and phase = 'done'",
-                    (chain[1:],),
-                )
-            }
-            for position, entity in enumerate(selected):
-                dst.execute(
-                    f"insert into {SCHEMA}.run_steps (run_id, entity, position, phase) "
-                    "values (%s, %s, %s, %s)",
-                    (
-                        run.run_id,
-                        entity.name,
-                        position,
-                        "skipped" if entity.name in done_before else "pending",
-                    ),
-                )
-        outcome = RunOutcome(run.run_id, self.mode, "running", resumed_from)
+        self._plan_ancestors(entities, selected)
+        run = self._start(selected)
+        outcome = RunOutcome(run.run_id, self.mode, "running", run.resumed_from)
         engine = SyncEngine(
             self.settings, transport=self.transport, info=self.info, progress=self._sync_progress
         )
-        synced: set[str] = set()
-        synced_changes: set[str] = set()
-        self._synced_changes = synced_changes
         self.run_id = run.run_id
-        self._emit(kind="run_started", entities=[e.name for e in selected])
+        self._emit(RunStarted(entities=tuple(e.name for e in selected)))
         try:
             with _sigint_pauses(self.pause_flag):
-                for entity in selected:
-                    if entity.name in done_before:
-                        outcome.entities.append(
-                            EntityOutcome(entity.name, "skipped", detail="done by the resumed run")
-                        )
-                        continue
-                    self._check_pause(run.run_id)
-                    outcome.entities.append(
-                        self._entity(run.run_id, chain, entity, project, engine, synced)
-                    )
-            self._snapshot(project, engine, synced_changes | self._changed_by(chain[1:]))
+                self._entities(run, selected, project, engine, outcome)
+            self._snapshot(project, self._synced_changes | self._changed_by(run.chain[1:]))
             outcome.status = "succeeded"
             if any(e.status == "failed" for e in outcome.entities):
                 outcome.status = "failed"
@@ -311,7 +295,7 @@ class MigrationRun:
         finally:
             outcome.seconds = time.monotonic() - started
             outcome.transport = engine.transport.name
-            self._emit(kind="run_finished", status=outcome.status, seconds=outcome.seconds)
+            self._emit(RunFinished(status=outcome.status, seconds=outcome.seconds))
         self._finish(run.run_id, outcome.status, None, outcome.transport)
         if outcome.status in ("paused", "interrupted"):
             raise Interrupted(
@@ -320,7 +304,71 @@ class MigrationRun:
             )
         return outcome
 
-    def _select(self, entities: list[Any]) -> list[Any]:
+    def _plan_ancestors(self, entities: list[Entity], selected: list[Entity]) -> None:
+        """A subset (--entities, --from) may leave out an entity whose build would have made
+        shared staging and key views a later selected one reads: each selected entity after
+        one left out also builds its ancestors, every other entity's table excluded."""
+        self._marts = [e.name for e in entities]
+        chosen = {e.name for e in selected}
+        first_left_out = next((i for i, e in enumerate(entities) if e.name not in chosen), None)
+        self._with_ancestors = (
+            set()
+            if first_left_out is None
+            else {e.name for e in entities[first_left_out:] if e.name in chosen}
+        )
+
+    def _start(self, selected: list[Entity]) -> _Started:
+        """Record the run (resuming the unfinished one when asked) and its pending steps."""
+        with self._db() as dst:
+            ensure_schema(dst)
+            for dead in runs.mark_dead_runs(dst, "run"):
+                self.info(f"run {dead} stopped without recording an outcome: marked interrupted")
+            unfinished = runs.unfinished_run(dst, "run")
+            resumed_from = unfinished if self.resume else None
+            if unfinished is not None and not self.resume:
+                self.info(
+                    f"run {unfinished} did not finish; starting a new run "
+                    "(`diffmig run --resume` would continue it from its checkpoints)"
+                )
+            if self.resume and unfinished is None:
+                self.info("nothing to resume: starting a new run")
+            run = runs.start_run(
+                dst,
+                "run",
+                mode=self.mode,
+                transport=self.transport or self.settings.transport,
+                source_desc=self.settings.source.describe(),
+                target_desc=self.settings.target.describe(),
+                resumed_from=resumed_from,
+            )
+            chain = runs.resume_chain(dst, run.run_id, resumed_from)
+            done_before = steps.done_entities(dst, chain[1:])
+            for position, entity in enumerate(selected):
+                phase = "skipped" if entity.name in done_before else "pending"
+                steps.add_step(dst, run.run_id, entity.name, position, phase)
+        return _Started(run.run_id, resumed_from, chain, done_before)
+
+    def _entities(
+        self,
+        run: _Started,
+        selected: list[Entity],
+        project: DbtProject,
+        engine: SyncEngine,
+        outcome: RunOutcome,
+    ) -> None:
+        synced: set[str] = set()
+        for entity in selected:
+            if entity.name in run.done_before:
+                outcome.entities.append(
+                    EntityOutcome(entity.name, "skipped", detail="done by the resumed run")
+                )
+                continue
+            self._check_pause(run.run_id)
+            outcome.entities.append(
+                self._entity(run.run_id, run.chain, entity, project, engine, synced)
+            )
+
+    def _select(self, entities: list[Entity]) -> list[Entity]:
         names = [e.name for e in entities]
         chosen = entities
         if self.only:
@@ -344,42 +392,61 @@ class MigrationRun:
         if self.pause_flag.get("pause"):
             raise _PauseRequested
         with self._db() as conn:
-            row = conn.execute(
-                f"select pause_requested_at from {SCHEMA}.runs where run_id = %s", (run_id,)
-            ).fetchone()
-        if row and row[0] is not None:
-            raise _PauseRequested
+            if runs.pause_requested(conn, run_id):
+                raise _PauseRequested
 
-    def _step(self, run_id: int, entity: str, **columns: Any) -> None:
-        sets = ", ".join(f"{k} = %s" for k in columns)
+    def _step(self, run_id: int, entity: str, **columns: StepValue) -> None:
         with self._db() as conn:
-            conn.execute(
-                f"update {SCHEMA}.run_steps set {sets} where run_id = %s and entity = %s",
-                (*columns.values(), run_id, entity),
-            )
+            steps.update_step(conn, run_id, entity, columns)
+
+    # --- one entity: sync, build, record ----------------------------------------------------
 
     def _entity(
         self,
         run_id: int,
         chain: list[int],
-        entity: Any,
-        project: Any,
-        engine: Any,
+        entity: Entity,
+        project: DbtProject,
+        engine: SyncEngine,
         synced: set[str],
     ) -> EntityOutcome:
         started = time.monotonic()
         outcome = EntityOutcome(entity.name, "done")
         before = self._target_rows(entity.name)
         self._step(run_id, entity.name, phase="sync", started_at=_now(), target_rows_before=before)
+        sync_seconds = self._sync_entity(run_id, chain, entity, engine, synced, outcome, started)
+        since = 0 if self.mode == "full" else self._watermark(entity.name)
+        to_map = self._rows_to_map(entity, since)
+        has_work = not since or bool(to_map) or self._drift_to_reconcile(entity)
+        self._emit(
+            BuildPhase(entity=entity.name, rows_synced=outcome.rows_synced, rows_total=to_map)
+        )
+        if not has_work:
+            return self._nothing_to_build(
+                run_id, entity.name, outcome, started, before, sync_seconds
+            )
+        build = self._build_entity(run_id, entity, project, since, to_map)
+        return self._record_entity(run_id, entity.name, outcome, build, started)
+
+    def _sync_entity(
+        self,
+        run_id: int,
+        chain: list[int],
+        entity: Entity,
+        engine: SyncEngine,
+        synced: set[str],
+        outcome: EntityOutcome,
+        started: float,
+    ) -> float:
+        """The sync step: the entity's legacy tables not synced yet in this run. Returns the
+        seconds since the entity started."""
         tables = [t for t in entity.legacy_tables if t not in synced]
         estimates = self._mirror_estimates(tables)
-        self._sync_state = {"entity": entity.name, "totals": estimates, "done": {}, "changed": {}}
+        self._sync_state = SyncTally(entity=entity.name, totals=estimates)
         self._emit(
-            kind="phase",
-            entity=entity.name,
-            phase="sync",
-            tables=tables,
-            rows_total=sum(estimates.values()) or None,
+            SyncPhase(
+                entity=entity.name, tables=tuple(tables), rows_total=sum(estimates.values()) or None
+            )
         )
         counts = {"new": 0, "modified": 0, "deleted": 0}
         if tables:
@@ -402,40 +469,47 @@ class MigrationRun:
             rows_deleted=counts["deleted"],
             sync_seconds=round(sync_seconds, 3),
         )
-        since = 0 if self.mode == "full" else self._watermark(entity.name)
-        to_map = self._rows_to_map(entity, since)
-        has_work = not since or bool(to_map) or self._drift_to_reconcile(entity)
-        self._emit(
-            kind="phase",
-            entity=entity.name,
-            phase="build",
-            rows_synced=outcome.rows_synced,
-            rows_total=to_map,
+        return sync_seconds
+
+    def _nothing_to_build(
+        self,
+        run_id: int,
+        entity: str,
+        outcome: EntityOutcome,
+        started: float,
+        before: int | None,
+        sync_seconds: float,
+    ) -> EntityOutcome:
+        outcome.seconds = time.monotonic() - started
+        outcome.detail = "nothing to do: no mirror row changed since its last applied run"
+        self._step(
+            run_id,
+            entity,
+            phase="done",
+            finished_at=_now(),
+            target_rows_after=before,
+            detail=outcome.detail,
+            sync_seconds=round(sync_seconds, 3),
+            build_seconds=0,
         )
-        if not has_work:
-            outcome.seconds = time.monotonic() - started
-            outcome.detail = "nothing to do: no mirror row changed since its last applied run"
-            self._step(
-                run_id,
-                entity.name,
-                phase="done",
-                finished_at=_now(),
-                target_rows_after=before,
-                detail=outcome.detail,
-                sync_seconds=round(sync_seconds, 3),
-                build_seconds=0,
-            )
-            self._emit(
-                kind="entity_done",
-                entity=entity.name,
+        self._emit(
+            EntityDone(
+                entity=entity,
                 rows_applied=0,
                 rows_synced=outcome.rows_synced,
                 seconds=outcome.seconds,
             )
-            return outcome
-        build_started = time.monotonic()
+        )
+        return outcome
+
+    def _build_entity(
+        self, run_id: int, entity: Entity, project: DbtProject, since: int, to_map: int | None
+    ) -> _Build:
+        """The build step: the entity's dbt nodes (with its ancestors when the selection left
+        one out), a progress event per node."""
+        started = time.monotonic()
         with self._db() as dst:
-            store.refresh_statistics(dst, always=not self._statistics_refreshed)
+            refresh_statistics(dst, always=not self._statistics_refreshed)
         self._statistics_refreshed = True
         nodes_done = [0]
 
@@ -445,14 +519,14 @@ class MigrationRun:
             nodes_done[0] += 1
             mart = node["name"] == entity.name
             self._emit(
-                kind="progress",
-                entity=entity.name,
-                phase="build",
-                node=node["name"],
-                node_status=node["status"],
-                nodes_done=nodes_done[0],
-                rows_done=(to_map or 0) if mart else None,
-                rows_applied=node["rows_affected"] if mart else None,
+                BuildProgress(
+                    entity=entity.name,
+                    node=node["name"],
+                    node_status=node["status"],
+                    nodes_done=nodes_done[0],
+                    rows_done=(to_map or 0) if mart else None,
+                    rows_applied=node["rows_affected"] if mart else None,
+                )
             )
 
         ancestors = entity.name in self._with_ancestors
@@ -468,83 +542,91 @@ class MigrationRun:
                 f"entity {entity.name} failed to build in run {run_id}: {exc.message}",
                 hint=exc.hint,
             ) from exc
-        build_seconds = time.monotonic() - build_started
+        return _Build(result, time.monotonic() - started)
+
+    def _record_entity(
+        self, run_id: int, entity: str, outcome: EntityOutcome, build: _Build, started: float
+    ) -> EntityOutcome:
+        """The record step: the build's results and row issues; a failed build stops the run,
+        a good one moves the entity's watermark."""
+        result = build.result
         if not result.success:
             # dbt's failure may be the destination's (restarted, say): the bookkeeping reconnects.
             self._close_db()
-        self._record_results(run_id, entity.name, result)
-        self._report_row_issues(run_id, entity.name)
-        mart = next((n for n in result.nodes if n.name == entity.name), None)
+        with self._db() as conn:
+            builds.record_results(conn, run_id, entity, result.nodes)
+        self._report_row_issues(run_id, entity)
+        mart = next((n for n in result.nodes if n.name == entity), None)
         outcome.rows_applied = int(mart.rows_affected or 0) if mart else 0
         tests = [n for n in result.nodes if n.resource_type == "test"]
         outcome.tests_failed = sum(1 for n in result.failed if n.resource_type == "test")
         errors = [n for n in result.failed if n.resource_type != "test"]
-        outcome.rows_held_back = self._held_back(entity.name)
+        outcome.rows_held_back = self._held_back(entity)
         outcome.seconds = time.monotonic() - started
         if errors:
-            outcome.status = "failed"
-            outcome.detail = "; ".join(f"{n.name}: {n.message}" for n in errors)[:2000]
-            self._step(
-                run_id,
-                entity.name,
-                phase="failed",
-                finished_at=_now(),
-                detail=outcome.detail,
-                rows_applied=outcome.rows_applied,
-                build_seconds=round(build_seconds, 3),
-            )
-            self._control(entity.name, "failed", outcome, outcome.detail)
-            found = diagnose(outcome.detail)
-            raise RunFailed(
-                f"entity {entity.name} failed to build in run {run_id}"
-                + (f": {found[0]}" if found else "")
-                + f" (its app table is left as it was): {outcome.detail}",
-                hint=(f"{found[1]}; then " if found else "fix the cause, then ")
-                + "`diffmig run --resume` continues from this entity",
-            )
+            detail = "; ".join(f"{n.name}: {n.message}" for n in errors)[:2000]
+            raise self._record_failure(run_id, entity, outcome, build, detail)
         if outcome.tests_failed:
             outcome.detail = "tests failed: " + ", ".join(
                 n.name for n in result.failed if n.resource_type == "test"
             )
-        self._set_watermark(entity.name, run_id)
+        with self._db() as conn:
+            watermarks.set_watermark(conn, entity, run_id)
         # The earlier scripts' log row before the step is marked done: a crash in between makes
         # the resumed run build the entity again (a second row), never leaves it without one.
-        self._control(entity.name, "completed", outcome, None)
+        self._control(entity, "completed", outcome, None)
         self._step(
             run_id,
-            entity.name,
+            entity,
             phase="done",
             finished_at=_now(),
             rows_applied=outcome.rows_applied,
             rows_held_back=outcome.rows_held_back,
             tests_run=len(tests),
             tests_failed=outcome.tests_failed,
-            target_rows_after=self._target_rows(entity.name),
-            build_seconds=round(build_seconds, 3),
+            target_rows_after=self._target_rows(entity),
+            build_seconds=round(build.seconds, 3),
             detail=outcome.detail or None,
         )
         self._emit(
-            kind="entity_done",
-            entity=entity.name,
-            rows_applied=outcome.rows_applied,
-            rows_synced=outcome.rows_synced,
-            seconds=outcome.seconds,
+            EntityDone(
+                entity=entity,
+                rows_applied=outcome.rows_applied,
+                rows_synced=outcome.rows_synced,
+                seconds=outcome.seconds,
+            )
         )
         return outcome
 
-    def _drift_to_reconcile(self, entity: Any) -> bool:
+    def _record_failure(
+        self, run_id: int, entity: str, outcome: EntityOutcome, build: _Build, detail: str
+    ) -> RunFailed:
+        """A build that failed (not its tests): the step and the earlier scripts' log say so;
+        returns the error that stops the run."""
+        outcome.status = "failed"
+        outcome.detail = detail
+        self._step(
+            run_id,
+            entity,
+            phase="failed",
+            finished_at=_now(),
+            detail=detail,
+            rows_applied=outcome.rows_applied,
+            build_seconds=round(build.seconds, 3),
+        )
+        self._control(entity, "failed", outcome, detail)
+        return _build_failed(run_id, entity, detail)
+
+    # --- what an entity has to do ---------------------------------------------------------
+
+    def _drift_to_reconcile(self, entity: Entity) -> bool:
         """With --reconcile, whether the entity has open drift to apply although no mirror row
         changed (every other cause of a change, a held-back row's parent arriving included,
         starts with a mirror row synced after the entity's watermark: `_rows_to_map`)."""
         if not self.reconcile:
             return False
         with self._db() as conn:
-            row = conn.execute(
-                f"select 1 from {SCHEMA}.row_issues where entity = %s and resolved_at is null "
-                "and reason = 'drift' limit 1",
-                (entity.name,),
-            ).fetchone()
-        return row is not None
+            return issues.has_open_drift(conn, entity.name)
 
     def _mirror_estimates(self, tables: list[str]) -> dict[str, int]:
         """The planner's row estimate of each mirror table (0 when never analysed or absent):
@@ -561,7 +643,7 @@ class MigrationRun:
             ).fetchall()
         return {str(name): int(count) for name, count in rows}
 
-    def _rows_to_map(self, entity: Any, since: int) -> int | None:
+    def _rows_to_map(self, entity: Entity, since: int) -> int | None:
         """The mirror rows the entity's build will (re)map: synced after `since` (an index
         scan on _synced_run per legacy table); in full mode the estimate of all of them."""
         if not since:
@@ -583,56 +665,38 @@ class MigrationRun:
         and the first ROW_ISSUE_LOG_WARNINGS warnings of each reason (an entity can hold
         millions, e.g. the earlier scripts' system messages that differ from the mapping:
         those past the limit are one `row_issues_omitted` event per reason, with their count;
-        all are in diffmig.row_issues). Two queries, the rows streamed through a
-        server-side cursor, so memory stays flat whatever the count."""
+        all are in the bookkeeping). Two queries, the rows streamed, so memory stays flat
+        whatever the count."""
         counts = {"error": 0, "warning": 0}
         with self._db() as conn:
-            per_reason = conn.execute(
-                f"select severity, reason, count(*) from {SCHEMA}.row_issues "
-                "where run_id = %s and entity = %s and resolved_at is null "
-                "group by severity, reason order by severity, reason",
-                (run_id, entity),
-            ).fetchall()
+            per_reason = issues.counts_by_reason(conn, run_id, entity)
             if not per_reason:
                 return
-            with conn.transaction(), conn.cursor(name="diffmig_row_issues") as cursor:
-                cursor.itersize = 2000
-                cursor.execute(
-                    "select legacy_key, table_name, severity, reason, detail from ("
-                    "select legacy_key, table_name, severity, reason, detail, row_number() over "
-                    "(partition by severity, reason order by legacy_key) as rank_in_reason "
-                    f"from {SCHEMA}.row_issues "
-                    "where run_id = %s and entity = %s and resolved_at is null) as ranked "
-                    "where severity = 'error' or rank_in_reason <= %s "
-                    "order by severity, reason, legacy_key",
-                    (run_id, entity, ROW_ISSUE_LOG_WARNINGS),
-                )
-                for legacy_key, table, severity, reason, detail in cursor:
-                    self._emit(
-                        kind="row_issue",
+            for issue in issues.stream_issues(conn, run_id, entity, ROW_ISSUE_LOG_WARNINGS):
+                self._emit(
+                    RowIssueFound(
                         entity=entity,
-                        table=table,
-                        legacy_key=legacy_key,
-                        severity=severity,
-                        reason=reason,
-                        detail=detail,
+                        table=issue.table,
+                        legacy_key=issue.legacy_key,
+                        severity=issue.severity,
+                        reason=issue.reason,
+                        detail=issue.detail,
                     )
+                )
         for severity, reason, count in per_reason:
-            counts[severity] = counts.get(severity, 0) + int(count)
+            counts[severity] = counts.get(severity, 0) + count
             if severity != "error" and count > ROW_ISSUE_LOG_WARNINGS:
                 self._emit(
-                    kind="row_issues_omitted",
-                    entity=entity,
-                    severity=severity,
-                    reason=reason,
-                    logged=ROW_ISSUE_LOG_WARNINGS,
-                    omitted=int(count) - ROW_ISSUE_LOG_WARNINGS,
+                    RowIssuesOmitted(
+                        entity=entity,
+                        severity=severity,
+                        reason=reason,
+                        logged=ROW_ISSUE_LOG_WARNINGS,
+                        omitted=count - ROW_ISSUE_LOG_WARNINGS,
+                    )
                 )
         self._emit(
-            kind="row_issues",
-            entity=entity,
-            errors=counts["error"],
-            warnings=counts["warning"],
+            RowIssuesCounted(entity=entity, errors=counts["error"], warnings=counts["warning"])
         )
 
     def _target_rows(self, table: str) -> int | None:
@@ -647,51 +711,20 @@ class MigrationRun:
             ).fetchone()
         return int(row[0]) if row else None
 
-    def _record_results(self, run_id: int, entity: str, result: Any) -> None:
-        with self._db() as conn, conn.cursor() as cur:
-            cur.executemany(
-                f"insert into {SCHEMA}.build_results (run_id, entity, node, resource_type, "
-                "status, rows_affected, failures, seconds, message) values "
-                "(%s, %s, %s, %s, %s, %s, %s, %s, %s) on conflict (run_id, entity, node) do update "
-                "set status = excluded.status, rows_affected = excluded.rows_affected, "
-                "failures = excluded.failures, seconds = excluded.seconds, message = excluded.message",
-                [
-                    (
-                        run_id,
-                        entity,
-                        n.name,
-                        n.resource_type,
-                        n.status,
-                        n.rows_affected,
-                        n.failures,
-                        round(n.seconds, 3),
-                        n.message[:2000],
-                    )
-                    for n in result.nodes
-                ],
-            )
-
     # Snapshotting the 5 million notifications costs minutes whatever changed (dbt re-sorts the
     # whole history): it runs on its own schedule (`dbt snapshot --select
     # dispatch_notification_history`), not in every run.
     HEAVY_SNAPSHOTS = frozenset({"dispatch_notification"})
 
-    def _changed_by(self, runs: list[int]) -> set[str]:
-        """The legacy tables whose mirror changed in `runs` (the runs a resumed run continues:
-        their history snapshot, taken at a run's end, is still due)."""
-        if not runs:
+    def _changed_by(self, run_ids: list[int]) -> set[str]:
+        """The legacy tables whose mirror changed in `run_ids` (the runs a resumed run
+        continues: their history snapshot, taken at a run's end, is still due)."""
+        if not run_ids:
             return set()
         with self._db() as conn:
-            return {
-                str(r[0])
-                for r in conn.execute(
-                    f"select table_name from {SCHEMA}.table_syncs where run_id = any(%s) "
-                    "and rows_new + rows_modified + rows_deleted > 0",
-                    (runs,),
-                )
-            }
+            return syncs.changed_tables(conn, run_ids)
 
-    def _snapshot(self, project: Any, engine: Any, changed: set[str]) -> None:
+    def _snapshot(self, project: DbtProject, changed: set[str]) -> None:
         """History: a snapshot of every legacy table whose mirror changed in this run."""
         tables = sorted(t for t in changed if t not in self.HEAVY_SNAPSHOTS)
         if not tables:
@@ -703,28 +736,11 @@ class MigrationRun:
 
     def _watermark(self, entity: str) -> int:
         with self._db() as conn:
-            row = conn.execute(
-                f"select applied_run from {SCHEMA}.entity_watermarks where entity = %s", (entity,)
-            ).fetchone()
-        return int(row[0]) if row else 0
-
-    def _set_watermark(self, entity: str, run_id: int) -> None:
-        with self._db() as conn:
-            conn.execute(
-                f"insert into {SCHEMA}.entity_watermarks (entity, applied_run) values (%s, %s) "
-                "on conflict (entity) do update set applied_run = excluded.applied_run, "
-                "applied_at = now()",
-                (entity, run_id),
-            )
+            return watermarks.watermark(conn, entity)
 
     def _held_back(self, entity: str) -> int:
         with self._db() as conn:
-            row = conn.execute(
-                f"select count(distinct legacy_key) from {SCHEMA}.row_issues where entity = %s "
-                "and resolved_at is null and severity = 'error'",
-                (entity,),
-            ).fetchone()
-        return int(row[0]) if row else 0
+            return issues.held_back(conn, entity)
 
     def _control(self, entity: str, status: str, outcome: EntityOutcome, error: str | None) -> None:
         """A migration_control row in the shape the earlier scripts left."""
@@ -753,12 +769,18 @@ class MigrationRun:
         self, run_id: int, status: str, error: str | None, transport: str | None = None
     ) -> None:
         with self._db() as conn:
-            store.finish_run(conn, run_id, status, error)
-            if transport:
-                conn.execute(
-                    f"update {SCHEMA}.runs set transport = %s where run_id = %s",
-                    (transport, run_id),
-                )
+            runs.finish_run(conn, run_id, status, error, transport=transport)
+
+
+def _build_failed(run_id: int, entity: str, detail: str) -> RunFailed:
+    found = diagnose(detail)
+    return RunFailed(
+        f"entity {entity} failed to build in run {run_id}"
+        + (f": {found[0]}" if found else "")
+        + f" (its app table is left as it was): {detail}",
+        hint=(f"{found[1]}; then " if found else "fix the cause, then ")
+        + "`diffmig run --resume` continues from this entity",
+    )
 
 
 def _run_failed(run_id: int, exc: psycopg.Error) -> RunFailed:
@@ -773,7 +795,5 @@ def _run_failed(run_id: int, exc: psycopg.Error) -> RunFailed:
     )
 
 
-def _now() -> Any:
-    from datetime import datetime, timezone
-
+def _now() -> datetime:
     return datetime.now(timezone.utc)

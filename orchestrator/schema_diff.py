@@ -10,7 +10,7 @@ Each is compared with
     (a) the mapping, read from the dbt model files (sql_lineage.py): a source column that no
         staging model selects is new to the mapping, a column the staging models select that the
         source lacks is dropped, a column a mart writes that the target lacks is dropped;
-    (b) the side's last snapshot in diffmig.schema_snapshots: new, dropped and retyped columns,
+    (b) the side's last snapshot in the bookkeeping (schema_snapshots): new, dropped and retyped columns,
         nullability, new, changed and dropped foreign keys, new tables in the source's `public`.
 The mirror (diffmig_staging) is deliberately not a basis: the sync keeps it equal to the source's
 columns, so it says nothing about what the mapping uses.
@@ -29,7 +29,6 @@ which the next run compares with.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -38,10 +37,10 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
-from psycopg.types.json import Jsonb
 
 from orchestrator import db
-from orchestrator.bookkeeping import store
+from orchestrator.bookkeeping import schema as bookkeeping
+from orchestrator.bookkeeping.snapshots import Snapshot, last_snapshot, save_snapshot
 from orchestrator.catalog import PROJECT_ROOT, SOURCE_SCHEMA, declared_tables
 from orchestrator.settings import Settings
 from orchestrator.sql_lineage import MARTS_DIR, Project
@@ -266,39 +265,6 @@ def _fk_text(fk: dict[str, Any]) -> str:
     if fk.get("on_delete") not in (None, "no action"):
         text += f" on delete {fk['on_delete']}"
     return text
-
-
-@dataclass(frozen=True)
-class Snapshot:
-    snapshot_id: int
-    taken_at: str
-    catalog: dict[str, Any]
-
-
-def last_snapshot(conn: psycopg.Connection, side: str) -> Snapshot | None:
-    exists = conn.execute("select to_regclass('diffmig.schema_snapshots')").fetchone()
-    if not exists or exists[0] is None:
-        return None
-    row = conn.execute(
-        "select snapshot_id, taken_at, catalog from diffmig.schema_snapshots where side = %s "
-        "order by snapshot_id desc limit 1",
-        (side,),
-    ).fetchone()
-    if row is None:
-        return None
-    catalog = row[2] if isinstance(row[2], dict) else json.loads(row[2])
-    taken = row[1].astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
-    return Snapshot(int(row[0]), taken, catalog)
-
-
-def save_snapshot(conn: psycopg.Connection, side: str, catalog: dict[str, Any]) -> int:
-    row = conn.execute(
-        "insert into diffmig.schema_snapshots (side, catalog) values (%s, %s) "
-        "returning snapshot_id",
-        (side, Jsonb(catalog)),
-    ).fetchone()
-    assert row is not None
-    return int(row[0])
 
 
 # --- the comparison -------------------------------------------------------------------------
@@ -795,7 +761,7 @@ def run_schema_diff(
             "notes": None,
         }
         if write:
-            store.ensure_schema(dst)
+            bookkeeping.ensure_schema(dst)
             with dst.transaction():
                 report["source"]["saved_snapshot"] = save_snapshot(dst, "source", source_now)
                 report["target"]["saved_snapshot"] = save_snapshot(dst, "target", target_now)

@@ -5,33 +5,22 @@ from __future__ import annotations
 from typing import Any
 
 from orchestrator import db
-from orchestrator.bookkeeping import store
-from orchestrator.bookkeeping.store import SCHEMA
+from orchestrator.bookkeeping import runs
+from orchestrator.bookkeeping import schema as bookkeeping
+from orchestrator.bookkeeping.steps import step_progress
+from orchestrator.bookkeeping.syncs import table_sync_progress
 from orchestrator.settings import Settings
 
 
 def read_status(settings: Settings) -> dict[str, Any]:
     with db.connection(settings.target) as conn:
-        store.ensure_schema(conn)
-        run = conn.execute(
-            f"select run_id, command, mode, status, started_at, finished_at, error "
-            f"from {SCHEMA}.runs where command in ('run', 'sync') order by run_id desc limit 1"
-        ).fetchone()
+        bookkeeping.ensure_schema(conn)
+        run = runs.current_run(conn)
         if run is None:
             return {"run": None, "steps": []}
-        run_id = run[0]
-        steps = conn.execute(
-            f"select s.entity, s.phase, s.rows_synced, s.rows_applied, s.rows_held_back, "
-            f"s.tests_failed, extract(epoch from coalesce(s.finished_at, now()) - s.started_at), "
-            f"s.detail from {SCHEMA}.run_steps s where s.run_id = %s order by s.position",
-            (run_id,),
-        ).fetchall()
-        tables = conn.execute(
-            f"select table_name, status, ranges_done, ranges_total, rows_new + rows_modified + "
-            f"rows_deleted, extract(epoch from coalesce(finished_at, now()) - started_at) "
-            f"from {SCHEMA}.table_syncs where run_id = %s order by started_at",
-            (run_id,),
-        ).fetchall()
+        run_id = run.run_id
+        steps = step_progress(conn, run_id)
+        tables = table_sync_progress(conn, run_id)
     step_rows = []
     for entity, phase, synced, applied, held, tests_failed, seconds, detail in steps:
         seconds = float(seconds or 0.0)
@@ -75,12 +64,12 @@ def read_status(settings: Settings) -> dict[str, Any]:
     return {
         "run": {
             "run_id": run_id,
-            "command": run[1],
-            "mode": run[2],
-            "status": run[3],
-            "started_at": run[4].isoformat() if run[4] else None,
-            "finished_at": run[5].isoformat() if run[5] else None,
-            "error": run[6],
+            "command": run.command,
+            "mode": run.mode,
+            "status": run.status,
+            "started_at": run.started_at.isoformat() if run.started_at else None,
+            "finished_at": run.finished_at.isoformat() if run.finished_at else None,
+            "error": run.error,
         },
         "steps": step_rows,
         "tables": table_rows,

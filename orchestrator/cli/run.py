@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import TYPE_CHECKING
 
 import click
 
 from orchestrator.cli.context import AppContext
 from orchestrator.cli.options import common_options
+
+if TYPE_CHECKING:
+    from orchestrator.events import RunEvent
 
 pass_app = click.make_pass_decorator(AppContext)
 
@@ -57,7 +60,7 @@ def run(
     log = app.start_log("run")
     view = run_view(app.console, app.output)
 
-    def show(event: dict[str, Any]) -> None:
+    def show(event: RunEvent) -> None:
         log_run_event(log, event)
         view.handle(event)
 

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from orchestrator.cli.context import AppContext
 from orchestrator.cli.options import common_options
+
+if TYPE_CHECKING:
+    from orchestrator.sync.engine import Progress, TableProgress
 
 pass_app = click.make_pass_decorator(AppContext)
 
@@ -47,14 +50,14 @@ def _render(app: AppContext, report: dict[str, Any], title: str) -> None:
         app.console.warn(f"retried: {retry}")
 
 
-def _progress(app: AppContext) -> Any:
-    def show(event: dict[str, Any]) -> None:
+def _progress(app: AppContext) -> Progress:
+    def show(event: TableProgress) -> None:
         if app.log is not None:
-            app.log.write("debug", "progress", None, phase="sync", **event)
+            app.log.write("debug", "progress", None, phase="sync", **event.fields())
         if app.output != "json":
             app.console.info(
-                f"{event['table']}: range {event['ranges_done']}/{event['ranges_total']}, "
-                f"{event['rows']:,} rows changed so far"
+                f"{event.table}: range {event.ranges_done}/{event.ranges_total}, "
+                f"{event.rows:,} rows changed so far"
             )
 
     return show

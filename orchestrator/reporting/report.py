@@ -19,8 +19,11 @@ from typing import Any
 
 from orchestrator import db
 from orchestrator.baseline import run_baseline
-from orchestrator.bookkeeping import store
-from orchestrator.bookkeeping.store import SCHEMA
+from orchestrator.bookkeeping import builds, runs
+from orchestrator.bookkeeping import schema as bookkeeping
+from orchestrator.bookkeeping.issues import open_issue_summary
+from orchestrator.bookkeeping.retries import retries_of
+from orchestrator.bookkeeping.steps import step_records
 from orchestrator.catalog import PROJECT_ROOT
 from orchestrator.errors import UsageError
 from orchestrator.settings import Settings, redact
@@ -58,99 +61,24 @@ def mapping_version(root: Path = PROJECT_ROOT) -> str:
 
 def collect(settings: Settings, run_id: int | None = None) -> dict[str, Any]:
     with db.connection(settings.target) as conn:
-        store.ensure_schema(conn)
+        bookkeeping.ensure_schema(conn)
         if run_id is None:
-            row = conn.execute(f"select max(run_id) from {SCHEMA}.runs").fetchone()
-            run_id = int(row[0]) if row and row[0] is not None else None
+            run_id = runs.latest_run_id(conn)
         if run_id is None:
             raise UsageError("there is no run to report on yet", hint="run `diffmig run` first")
-        run = conn.execute(
-            f"select run_id, command, mode, status, transport, source_desc, target_desc, "
-            f"invoked_by, started_at, finished_at, error, resumed_from from {SCHEMA}.runs "
-            "where run_id = %s",
-            (run_id,),
-        ).fetchone()
+        run = runs.run_record(conn, run_id)
         if run is None:
             raise UsageError(
                 f"there is no run {run_id}", hint="`diffmig status` shows the last one"
             )
-        cols = [
-            "run_id",
-            "command",
-            "mode",
-            "status",
-            "transport",
-            "source",
-            "target",
-            "invoked_by",
-            "started_at",
-            "finished_at",
-            "error",
-            "resumed_from",
-        ]
-        run_doc = dict(zip(cols, run, strict=True))
-        steps = [
-            dict(
-                zip(
-                    [
-                        "entity",
-                        "phase",
-                        "rows_synced",
-                        "rows_new",
-                        "rows_modified",
-                        "rows_deleted",
-                        "rows_applied",
-                        "rows_held_back",
-                        "target_rows_before",
-                        "target_rows_after",
-                        "sync_seconds",
-                        "build_seconds",
-                        "tests_run",
-                        "tests_failed",
-                        "detail",
-                    ],
-                    r,
-                    strict=True,
-                )
-            )
-            for r in conn.execute(
-                f"select entity, phase, rows_synced, rows_new, rows_modified, rows_deleted, "
-                f"rows_applied, rows_held_back, target_rows_before, target_rows_after, "
-                f"sync_seconds, build_seconds, tests_run, tests_failed, detail "
-                f"from {SCHEMA}.run_steps where run_id = %s order by position",
-                (run_id,),
-            )
-        ]
-        issues = [
-            {"entity": e, "severity": sev, "reason": reason, "rows": int(n), "keys": list(keys)}
-            for e, sev, reason, n, keys in conn.execute(
-                f"select entity, severity, reason, count(*), "
-                f"(array_agg(legacy_key order by legacy_key))[1:{ISSUE_KEYS_SHOWN}] "
-                f"from {SCHEMA}.row_issues where resolved_at is null "
-                "group by 1, 2, 3 order by 1, 2, 4 desc"
-            )
-        ]
-        flagged_tests = [
-            {"entity": e, "test": node, "status": status, "failures": failures, "message": message}
-            for e, node, status, failures, message in conn.execute(
-                f"select entity, node, status, failures, message from {SCHEMA}.build_results "
-                "where run_id = %s and resource_type like '%%test%%' "
-                "and status in ('fail', 'error', 'warn') order by entity, node",
-                (run_id,),
-            )
-        ]
-        tests_passed = conn.execute(
-            f"select count(*) from {SCHEMA}.build_results where run_id = %s "
-            "and resource_type like '%%test%%' and status = 'pass'",
-            (run_id,),
-        ).fetchone()
+        run_doc: dict[str, Any] = run._asdict()
+        steps: list[dict[str, Any]] = [s._asdict() for s in step_records(conn, run_id)]
+        issues = [i._asdict() for i in open_issue_summary(conn, ISSUE_KEYS_SHOWN)]
+        flagged = [t._asdict() for t in builds.flagged_tests(conn, run_id)]
+        passed = builds.tests_passed(conn, run_id)
         retries = [
-            {"step": step, "attempt": attempt, "cause": redact(cause), "at": at}
-            for step, attempt, cause, at in conn.execute(
-                f"select step, attempt, cause, at from {SCHEMA}.retries where run_id = %s "
-                "order by at",
-                (run_id,),
-            )
+            {"step": r.step, "attempt": r.attempt, "cause": redact(r.cause), "at": r.at}
+            for r in retries_of(conn, run_id)
         ]
     baseline = run_baseline(settings)
     by_entity = {b["entity"]: b for b in baseline["entities"]}
@@ -181,9 +109,9 @@ def collect(settings: Settings, run_id: int | None = None) -> dict[str, Any]:
         "rows_migrated_in_scope": total_migrated,
         "issues": issues,
         "tests": {
-            "passed": int(tests_passed[0]) if tests_passed else 0,
-            "failed": [t for t in flagged_tests if t["status"] != "warn"],
-            "warned": [t for t in flagged_tests if t["status"] == "warn"],
+            "passed": passed,
+            "failed": [t for t in flagged if t["status"] != "warn"],
+            "warned": [t for t in flagged if t["status"] == "warn"],
         },
         "retries": retries,
         "baseline": baseline,

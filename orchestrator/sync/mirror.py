@@ -21,7 +21,8 @@ from dataclasses import dataclass
 import psycopg
 from psycopg import sql
 
-from orchestrator.bookkeeping.store import SCHEMA, STAGING_SCHEMA
+from orchestrator.bookkeeping import mirrors
+from orchestrator.bookkeeping.schema import STAGING_SCHEMA
 from orchestrator.catalog import SOURCE_SCHEMA, SourceTable
 
 OWN_COLUMNS = ("_source_xmin", "_synced_at", "_synced_run", "_deleted_at")
@@ -115,11 +116,8 @@ def ensure_mirror(conn: psycopg.Connection, source: SourceTable) -> tuple[Mirror
     modified at the next comparison, and only those).
     """
     changes: list[str] = []
-    row = conn.execute(
-        f"select fingerprint_columns from {SCHEMA}.mirror_tables where table_name = %s",
-        (source.name,),
-    ).fetchone()
-    if row is None:
+    recorded = mirrors.fingerprint_columns(conn, source.name)
+    if recorded is None:
         defs = [
             sql.SQL("{} {}").format(sql.Identifier(c.name), sql.SQL(c.type)) for c in source.columns
         ]
@@ -136,14 +134,10 @@ def ensure_mirror(conn: psycopg.Connection, source: SourceTable) -> tuple[Mirror
             )
         )
         _create_synced_run_index(conn, source.name)
-        conn.execute(
-            f"insert into {SCHEMA}.mirror_tables (table_name, key_column, fingerprint_columns) "
-            "values (%s, %s, %s)",
-            (source.name, source.key, source.column_names),
-        )
+        mirrors.register_mirror(conn, source.name, source.key, source.column_names)
         return MirrorTable(source, tuple(source.column_names)), changes
 
-    fingerprint = list(row[0])
+    fingerprint = recorded
     kept = mirror_columns(conn, source.name)
     for column in source.columns:
         if column.name not in kept:
@@ -162,10 +156,7 @@ def ensure_mirror(conn: psycopg.Connection, source: SourceTable) -> tuple[Mirror
         fingerprint.remove(name)
         changes.append(f"{source.name}: column {name} is gone from the source (kept in mirror)")
     if changes:
-        conn.execute(
-            f"update {SCHEMA}.mirror_tables set fingerprint_columns = %s where table_name = %s",
-            (fingerprint, source.name),
-        )
+        mirrors.set_fingerprint_columns(conn, source.name, fingerprint)
     # The mirror's own copy of a column the source dropped stays, outside the fingerprint; the
     # source table's column list drives transfers, so it must only hold live columns.
     return MirrorTable(source, tuple(fingerprint)), changes
@@ -254,20 +245,12 @@ def ensure_load_indexes(conn: psycopg.Connection, mirror: MirrorTable, load_run:
 def refresh_buckets(conn: psycopg.Connection, mirror: MirrorTable) -> None:
     """Recompute every bucket checksum of the mirror from its rows (a range loaded whole gets
     its own from the transport, see transports.load_range)."""
-    key = sql.Identifier(mirror.key)
-    conn.execute(f"delete from {SCHEMA}.mirror_buckets where table_name = %s", (mirror.name,))
-    conn.execute(
-        sql.SQL(
-            "insert into {s}.mirror_buckets (table_name, bucket, live_rows, version_xor, all_rows) "
-            "select {name}, {b}::bigint, count(*) filter (where _deleted_at is null), "
-            "bit_xor({h}) filter (where _deleted_at is null), count(*) from {t} group by 2"
-        ).format(
-            s=sql.Identifier(SCHEMA),
-            name=sql.Literal(mirror.name),
-            b=mirror.bucket_of(),
-            h=version_hash(key, sql.Identifier("_source_xmin")),
-            t=mirror.ident,
-        )
+    mirrors.rebuild_buckets(
+        conn,
+        mirror.name,
+        mirror=mirror.ident,
+        bucket=mirror.bucket_of(),
+        version_hash=version_hash(sql.Identifier(mirror.key), sql.Identifier("_source_xmin")),
     )
     set_buckets_valid(conn, mirror, True)
 
@@ -275,14 +258,8 @@ def refresh_buckets(conn: psycopg.Connection, mirror: MirrorTable) -> None:
 def set_buckets_valid(conn: psycopg.Connection, mirror: MirrorTable, valid: bool) -> None:
     """Whether `mirror_buckets` describes the whole mirror: false from the start of a bulk load
     until every range has written its checksums (or a refresh has)."""
-    conn.execute(
-        f"update {SCHEMA}.mirror_tables set buckets_valid = %s where table_name = %s",
-        (valid, mirror.name),
-    )
+    mirrors.set_buckets_valid(conn, mirror.name, valid)
 
 
 def buckets_valid(conn: psycopg.Connection, mirror: MirrorTable) -> bool:
-    row = conn.execute(
-        f"select buckets_valid from {SCHEMA}.mirror_tables where table_name = %s", (mirror.name,)
-    ).fetchone()
-    return bool(row and row[0])
+    return mirrors.buckets_valid(conn, mirror.name)

@@ -21,7 +21,7 @@ import psycopg
 from psycopg import sql
 from psycopg.abc import Buffer
 
-from orchestrator.bookkeeping.store import SCHEMA
+from orchestrator.bookkeeping import mirrors
 from orchestrator.settings import DbSettings, redact
 from orchestrator.sync.mirror import MirrorTable, int_array, source_xmin, version_hash
 
@@ -76,7 +76,7 @@ class Transport(Protocol):
         run: int,
     ) -> int:
         """Every source row with lo <= key <= hi into the mirror, stamped with `run`, and the
-        checksums of their buckets into diffmig.mirror_buckets (none there yet): they must
+        checksums of their buckets into the bookkeeping's mirror_buckets (none there yet): they must
         describe exactly the rows loaded, or the next sync loads the range whole again. Returns
         the rows loaded."""
 
@@ -155,10 +155,7 @@ class CopyTransport:
                 t=mirror.source_ident,
                 w=where,
             ),
-            sql.SQL(
-                f"copy {SCHEMA}.mirror_buckets (table_name, bucket, live_rows, version_xor, "
-                "all_rows) from stdin (format binary)"
-            ),
+            mirrors.checksums_copy(),
         )
         return loaded
 
@@ -313,17 +310,17 @@ class FdwTransport:
         row = dst.execute(
             sql.SQL(
                 "with loaded as ({insert} returning {k}, _source_xmin), "
-                "checksums as (insert into {s}.mirror_buckets (table_name, bucket, live_rows, "
-                "version_xor, all_rows) select {name}, {b}, count(*), bit_xor({h}), count(*) "
-                "from loaded group by 2 returning live_rows) "
+                "checksums as ({checksums}) "
                 "select coalesce(sum(live_rows), 0) from checksums"
             ).format(
                 insert=self._insert(mirror, mirror.ident, where, run),
                 k=key,
-                s=sql.Identifier(SCHEMA),
-                name=sql.Literal(mirror.name),
-                b=mirror.bucket_of(),
-                h=version_hash(key, sql.Identifier("_source_xmin")),
+                checksums=mirrors.checksums_insert(
+                    mirror.name,
+                    bucket=mirror.bucket_of(),
+                    version_hash=version_hash(key, sql.Identifier("_source_xmin")),
+                    rows=sql.Identifier("loaded"),
+                ),
             )
         ).fetchone()
         return int(row[0]) if row else 0

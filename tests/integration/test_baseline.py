@@ -16,8 +16,9 @@ from pathlib import Path
 import pytest
 from psycopg import sql
 
-from orchestrator.baseline import EntitySpec, entity_specs, run_baseline
+from orchestrator.baseline import run_baseline
 from orchestrator.errors import ConfigError
+from orchestrator.marts import EntitySpec, entity_specs
 from orchestrator.settings import load_settings
 from tests.conftest import DbPair
 

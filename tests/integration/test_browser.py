@@ -28,7 +28,7 @@ import pytest
 
 from orchestrator import dbt_runner
 from orchestrator.baseline import run_baseline
-from orchestrator.bookkeeping.store import SCHEMA
+from orchestrator.bookkeeping.schema import SCHEMA
 from orchestrator.dbt_runner import DbtProject
 from orchestrator.reporting.report import write_report
 from orchestrator.runner import MigrationRun

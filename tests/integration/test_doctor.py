@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from orchestrator.bookkeeping import store
+from orchestrator.bookkeeping.schema import ensure_schema
 from orchestrator.doctor import (
     FAIL,
     OK,
@@ -227,7 +227,7 @@ def test_doctor_flags_private_schemas_open_to_the_api_roles(
     db_pair: DbPair, tmp_path: Path
 ) -> None:
     with db_pair.target_tool() as conn:
-        store.ensure_schema(conn)
+        ensure_schema(conn)
     proc = diffmig(db_pair, tmp_path, "doctor", "--output", "json")
     assert proc.returncode == 0, proc.stderr
     assert findings(proc)["target: private schemas"]["status"] == OK

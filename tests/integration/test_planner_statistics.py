@@ -1,5 +1,5 @@
 """Planner statistics of the bookkeeping tables a build's row bookkeeping joins with are current
-when it reads them (store.refresh_statistics, before each entity's build). The mapped tables a
+when it reads them (schema.refresh_statistics, before each entity's build). The mapped tables a
 build makes are analyzed by their post-hook: test_dbt_tests checks that one."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ import time
 
 import psycopg
 
-from orchestrator.bookkeeping import store
+from orchestrator.bookkeeping import schema
 from tests.conftest import DbPair
 
 OPEN_ISSUES = 20_000
@@ -43,14 +43,14 @@ def changes_counted(conn: psycopg.Connection, table: str, rows: int) -> None:
 def test_bookkeeping_statistics_are_refreshed_before_builds(db_pair: DbPair) -> None:
     with db_pair.target_tool() as conn:
         conn.autocommit = True
-        store.ensure_schema(conn)
+        schema.ensure_schema(conn)
     with db_pair.target_admin() as admin:
         # Autovacuum must not analyze behind the test's back.
-        for table in store.PLANNED_TABLES:
+        for table in schema.PLANNED_TABLES:
             admin.execute(f"alter table diffmig.{table} set (autovacuum_enabled = false)")
     with db_pair.target_tool() as conn:
         conn.autocommit = True
-        assert store.refresh_statistics(conn, always=True) == sorted(store.PLANNED_TABLES)
+        assert schema.refresh_statistics(conn, always=True) == sorted(schema.PLANNED_TABLES)
         # A first run's worth of drift warnings, recorded after those statistics were taken.
         conn.execute(
             "insert into diffmig.row_issues (entity, table_name, legacy_key, severity, reason) "
@@ -62,6 +62,6 @@ def test_bookkeeping_statistics_are_refreshed_before_builds(db_pair: DbPair) -> 
         conn.autocommit = True
         changes_counted(conn, "row_issues", OPEN_ISSUES)
         assert open_issues_estimate(conn, "pytest") < 100  # what the nested loops were built on
-        assert store.refresh_statistics(conn, always=False) == ["row_issues"]
+        assert schema.refresh_statistics(conn, always=False) == ["row_issues"]
         assert open_issues_estimate(conn, "pytest") > OPEN_ISSUES / 2
-        assert store.refresh_statistics(conn, always=False) == []  # nothing changed since
+        assert schema.refresh_statistics(conn, always=False) == []  # nothing changed since

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator.bookkeeping import store
+from orchestrator.bookkeeping import runs
+from orchestrator.bookkeeping.schema import ensure_schema
 from orchestrator.errors import RunFailed
 from orchestrator.runner import MigrationRun
 from orchestrator.settings import load_settings
@@ -18,7 +19,7 @@ def test_a_second_run_is_refused_while_one_holds_the_destination(db_pair: DbPair
     settings = load_settings(environ=db_pair.env(), cwd=Path("/nonexistent"))
     with db_pair.target_tool() as holder:
         holder.autocommit = True
-        assert store.hold_run_lock(holder, "run")
+        assert runs.hold_run_lock(holder, "run")
         with pytest.raises(RunFailed) as caught:
             MigrationRun(settings, entities=["offices"]).execute()
         assert "another `diffmig run` is working on this destination" in caught.value.message
@@ -28,17 +29,17 @@ def test_a_second_run_is_refused_while_one_holds_the_destination(db_pair: DbPair
 def test_runs_left_running_are_marked_interrupted_and_stay_resumable(db_pair: DbPair) -> None:
     with db_pair.target_tool() as conn:
         conn.autocommit = True
-        store.ensure_schema(conn)
-        dead = store.start_run(conn, "run", mode="delta").run_id
-        assert store.hold_run_lock(conn, "run")
-        assert store.mark_dead_runs(conn, "run") == [dead]
+        ensure_schema(conn)
+        dead = runs.start_run(conn, "run", mode="delta").run_id
+        assert runs.hold_run_lock(conn, "run")
+        assert runs.mark_dead_runs(conn, "run") == [dead]
         status, error = conn.execute(
             "select status, error from diffmig.runs where run_id = %s", (dead,)
         ).fetchone()
         assert status == "interrupted"
         assert "killed" in error
-        assert store.unfinished_run(conn, "run") == dead
-        assert store.mark_dead_runs(conn, "run") == []
+        assert runs.unfinished_run(conn, "run") == dead
+        assert runs.mark_dead_runs(conn, "run") == []
 
 
 def test_a_subset_builds_the_shared_views_an_entity_left_out_would_have_built(

@@ -9,9 +9,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from orchestrator.bookkeeping import store
+from orchestrator.bookkeeping.schema import ensure_schema
 from orchestrator.runlog import RunLog, log_run_event
-from orchestrator.runner import ROW_ISSUE_LOG_WARNINGS, MigrationRun
+from orchestrator.runner import ROW_ISSUE_LOG_WARNINGS, MigrationRun, SyncTally
 from orchestrator.settings import Settings, load_settings
 from orchestrator.sync.engine import SyncEngine
 from tests.conftest import DbPair
@@ -40,7 +40,7 @@ def test_row_issues_of_an_entity_are_logged_with_their_keys(
 ) -> None:
     settings = settings_for(db_pair)
     with db_pair.target_tool() as conn:
-        store.ensure_schema(conn)
+        ensure_schema(conn)
         with conn.cursor() as cur:
             cur.executemany(
                 "insert into diffmig.row_issues (run_id, entity, table_name, legacy_key, "
@@ -154,8 +154,8 @@ def test_row_issues_of_an_entity_are_logged_with_their_keys(
 def test_sync_progress_events_count_rows_against_the_source(db_pair: DbPair) -> None:
     settings = settings_for(db_pair)
     events: list[dict[str, Any]] = []
-    runner = MigrationRun(settings, events=events.append)
-    runner._sync_state = {"entity": "offices", "totals": {}, "done": {}, "changed": {}}
+    runner = MigrationRun(settings, events=lambda event: events.append(event.as_dict()))
+    runner._sync_state = SyncTally(entity="offices")
     SyncEngine(settings, progress=runner._sync_progress).run(tables=["dispatch_office"])
     with db_pair.legacy_app() as conn:
         row = conn.execute("select count(*) from dispatch_office").fetchone()

@@ -16,7 +16,7 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from orchestrator.bookkeeping import store
+from orchestrator.bookkeeping.schema import ensure_schema
 from orchestrator.catalog import declared_tables
 from orchestrator.errors import ConfigError
 from orchestrator.sandbox import build
@@ -357,7 +357,7 @@ def test_the_upgrade_to_floor_buckets_recomputes_mirrors_with_negative_keys(
     engine(db_pair).run()
     with db_pair.target_tool() as conn:
         conn.execute("delete from diffmig.schema_version where version = 5")
-        store.ensure_schema(conn)
+        ensure_schema(conn)
         stale = {
             r[0]
             for r in conn.execute(

@@ -300,10 +300,10 @@ def make_rig(
     copy_database(clusters.target, target_tpl, ACTIVE_TARGET)
     workdir.mkdir(parents=True, exist_ok=True)
     rig = Rig(clusters, workdir)
-    from orchestrator.bookkeeping import store
+    from orchestrator.bookkeeping.schema import ensure_schema
 
     with rig.target_tool() as conn:
-        store.ensure_schema(conn)
+        ensure_schema(conn)
         row = conn.execute("select now()").fetchone()
         assert row is not None
         rig.started_at = row[0]

@@ -28,7 +28,7 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from orchestrator.baseline import entity_specs
+from orchestrator.marts import entity_specs
 from orchestrator.reporting.report import write_report
 from orchestrator.runner import MigrationRun, RunOutcome
 from orchestrator.sandbox import build

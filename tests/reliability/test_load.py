@@ -3,7 +3,7 @@ them (orchestrator/sandbox/build.py simulate_activity). Each run is a `diffmig r
 its peak RSS (os.wait4's rusage of that very child, taken in benchmarks/peak_rss.py), its
 time, and after it, what it must not leave behind: connections of the tool's roles
 (pg_stat_activity, back to the baseline), temporary tables, prepared transactions, and
-bookkeeping beyond the retention rule (orchestrator/bookkeeping/store.py apply_retention:
+bookkeeping beyond the retention rule (orchestrator/bookkeeping/runs.py apply_retention:
 analysis keys and checkpoints of the runs older than the 5 most recent).
 
 At the CI scale: a full run of a subset of entities and 3 deltas (about 40 s on two cores).

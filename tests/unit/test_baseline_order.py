@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from orchestrator.baseline import entity_specs
+from orchestrator.marts import entity_specs
 
 
 def test_entities_in_dependency_order_without_a_manifest(tmp_path: Path) -> None:

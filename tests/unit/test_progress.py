@@ -8,6 +8,14 @@ import re
 from rich.console import Console
 
 from orchestrator.console import JsonConsole, PlainConsole
+from orchestrator.events import (
+    BuildPhase,
+    BuildProgress,
+    EntityDone,
+    RowIssuesCounted,
+    SyncPhase,
+    SyncProgress,
+)
 from orchestrator.progress import PlainRunView, RichRunView, Throughput, eta_text, run_view
 from orchestrator.runlog import LoggedConsole, RunLog
 
@@ -24,21 +32,18 @@ def test_rich_bars_show_phase_rows_rate_and_eta() -> None:
     console = Console(file=stream, force_terminal=True, width=120)
     view = RichRunView(console)
     with view:
-        view.handle(
-            {"kind": "phase", "run_id": 1, "entity": "offices", "phase": "sync", "rows_total": None}
-        )
+        view.handle(SyncPhase(run_id=1, entity="offices", tables=(), rows_total=None))
         assert "0/? rows" in rendered(view, stream)
         assert "ETA ?" in rendered(view, stream)
         view.phase_started["offices"] -= 2.0  # two seconds into the phase
         view.handle(
-            {
-                "kind": "progress",
-                "entity": "offices",
-                "phase": "sync",
-                "table": "dispatch_office",
-                "rows_done": 500,
-                "rows_total": 1000,
-            }
+            SyncProgress(
+                entity="offices",
+                table="dispatch_office",
+                rows_done=500,
+                rows_total=1000,
+                rows_changed=0,
+            )
         )
         text = rendered(view, stream)
         assert "offices" in text
@@ -46,28 +51,20 @@ def test_rich_bars_show_phase_rows_rate_and_eta() -> None:
         assert "500/1,000 rows" in text
         assert re.search(r"2\d\d rows/s", text)
         assert re.search(r"ETA 0:00:0[1-3]", text)
-        view.handle({"kind": "phase", "entity": "offices", "phase": "build", "rows_total": 40})
+        view.handle(BuildPhase(entity="offices", rows_synced=40, rows_total=40))
         view.handle(
-            {
-                "kind": "progress",
-                "entity": "offices",
-                "phase": "build",
-                "node": "stg",
-                "nodes_done": 3,
-                "rows_done": None,
-            }
+            BuildProgress(
+                entity="offices",
+                node="stg",
+                node_status="success",
+                nodes_done=3,
+                rows_done=None,
+                rows_applied=None,
+            )
         )
         assert "build, 3 nodes" in rendered(view, stream)
-        view.handle({"kind": "row_issues", "entity": "offices", "errors": 2, "warnings": 1})
-        view.handle(
-            {
-                "kind": "entity_done",
-                "entity": "offices",
-                "rows_applied": 38,
-                "rows_synced": 40,
-                "seconds": 4.2,
-            }
-        )
+        view.handle(RowIssuesCounted(entity="offices", errors=2, warnings=1))
+        view.handle(EntityDone(entity="offices", rows_applied=38, rows_synced=40, seconds=4.2))
         text = rendered(view, stream)
     assert "done in 4.2s" in text
     assert "40 synced, 38 applied" in text
@@ -91,17 +88,11 @@ def test_plain_and_json_consoles_keep_their_lines(tmp_path: object) -> None:
     view = run_view(PlainConsole(out=io.StringIO(), err=err), "table")
     assert isinstance(view, PlainRunView)
     with view:
-        view.handle({"kind": "phase", "entity": "offices", "phase": "sync"})
-        view.handle({"kind": "progress", "entity": "offices", "phase": "sync", "rows_done": 1})
+        view.handle(SyncPhase(entity="offices", tables=(), rows_total=None))
         view.handle(
-            {
-                "kind": "entity_done",
-                "entity": "offices",
-                "rows_applied": 2,
-                "rows_synced": 3,
-                "seconds": 1.0,
-            }
+            SyncProgress(entity="offices", table="t", rows_done=1, rows_total=1, rows_changed=0)
         )
+        view.handle(EntityDone(entity="offices", rows_applied=2, rows_synced=3, seconds=1.0))
     lines = err.getvalue().splitlines()
     assert len(lines) == 2
     assert lines[0].endswith("offices: sync")

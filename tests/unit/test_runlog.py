@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from orchestrator.console import PlainConsole
+from orchestrator.events import RowIssueFound
 from orchestrator.runlog import LoggedConsole, RunLog, log_run_event, record_failure
 from orchestrator.settings import Secret
 
@@ -23,16 +24,15 @@ def test_every_line_is_json_with_ts_level_event(tmp_path: Path) -> None:
     log.write("info", "phase", None, run_id=3, entity="offices", phase="sync")
     log_run_event(
         log,
-        {
-            "kind": "row_issue",
-            "run_id": 3,
-            "entity": "orders",
-            "table": "dispatch_instruction",
-            "legacy_key": "4711",
-            "severity": "error",
-            "reason": "missing_parent",
-            "detail": None,
-        },
+        RowIssueFound(
+            run_id=3,
+            entity="orders",
+            table="dispatch_instruction",
+            legacy_key="4711",
+            severity="error",
+            reason="missing_parent",
+            detail=None,
+        ),
     )
     log.close()
     assert log.path.parent == tmp_path

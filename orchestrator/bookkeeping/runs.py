@@ -1,53 +1,18 @@
-"""The bookkeeping store: versioned, idempotent DDL of the private schemas, and the records of
-runs, table syncs, checkpoints, analyses and retries. One place for every bookkeeping write."""
+"""Runs: their records in `diffmig.runs`, the lock one command holds while it works, pauses,
+resume chains and the retention applied when a run succeeds."""
 
 from __future__ import annotations
 
 import getpass
 import os
 import socket
-import uuid
 from dataclasses import dataclass
-from pathlib import Path
+from datetime import datetime
+from typing import NamedTuple
 
 import psycopg
 
-DDL_DIR = Path(__file__).parent / "ddl"
-SCHEMA = "diffmig"
-STAGING_SCHEMA = "diffmig_staging"
-_LOCK_KEY = 0x646966666D6967  # 'diffmig'
-
-
-def _migrations() -> list[tuple[int, Path]]:
-    found = []
-    for path in sorted(DDL_DIR.glob("*.sql")):
-        version = int(path.name.split("_", 1)[0])
-        found.append((version, path))
-    return found
-
-
-def ensure_schema(conn: psycopg.Connection) -> int:
-    """Create or upgrade the private schemas; returns the schema version. Safe to call always,
-    from concurrent processes (an advisory lock serialises them)."""
-    with conn.transaction():
-        conn.execute("select pg_advisory_xact_lock(%s)", (_LOCK_KEY,))
-        conn.execute(f"create schema if not exists {SCHEMA}")
-        conn.execute(
-            f"create table if not exists {SCHEMA}.schema_version ("
-            "version integer primary key, applied_at timestamptz not null default now())"
-        )
-        applied = {r[0] for r in conn.execute(f"select version from {SCHEMA}.schema_version")}
-        for version, path in _migrations():
-            if version in applied:
-                continue
-            conn.execute(path.read_text(encoding="utf-8"))
-            conn.execute(f"insert into {SCHEMA}.schema_version (version) values (%s)", (version,))
-        conn.execute(
-            f"insert into {SCHEMA}.installation (namespace) values (%s) on conflict do nothing",
-            (uuid.uuid4(),),
-        )
-        row = conn.execute(f"select max(version) from {SCHEMA}.schema_version").fetchone()
-    return int(row[0]) if row and row[0] is not None else 0
+from orchestrator.bookkeeping.schema import LOCK_KEY, SCHEMA
 
 
 @dataclass(frozen=True)
@@ -84,14 +49,24 @@ def start_run(
 
 
 def finish_run(
-    conn: psycopg.Connection, run_id: int, status: str, error: str | None = None
+    conn: psycopg.Connection,
+    run_id: int,
+    status: str,
+    error: str | None = None,
+    *,
+    transport: str | None = None,
 ) -> None:
+    """Record a run's outcome (and the transport it ended up using, when told)."""
     conn.execute(
         f"update {SCHEMA}.runs set status = %s, finished_at = now(), error = %s where run_id = %s",
         (status, error, run_id),
     )
     if status == "succeeded":
         apply_retention(conn, run_id)
+    if transport:
+        conn.execute(
+            f"update {SCHEMA}.runs set transport = %s where run_id = %s", (transport, run_id)
+        )
 
 
 # Retention of the bookkeeping that grows with every run (README, "Bookkeeping"), applied when a
@@ -132,21 +107,11 @@ def apply_retention(conn: psycopg.Connection, run_id: int) -> dict[str, int]:
     return {"analysis_keys": keys, "checkpoints": checkpoints}
 
 
-def record_retry(
-    conn: psycopg.Connection, run_id: int | None, step: str, attempt: int, cause: str, sleep: float
-) -> None:
-    conn.execute(
-        f"insert into {SCHEMA}.retries (run_id, step, attempt, cause, sleep_seconds) "
-        "values (%s, %s, %s, %s, %s)",
-        (run_id, step, attempt, cause, round(sleep, 2)),
-    )
-
-
 def hold_run_lock(conn: psycopg.Connection, command: str) -> bool:
     """Take the lock a `command` holds for as long as it works (a session advisory lock: freed
     when its connection ends, kill -9 included). False when another process holds it."""
     row = conn.execute(
-        "select pg_try_advisory_lock(%s, hashtext(%s))", (_LOCK_KEY & 0x7FFFFFFF, command)
+        "select pg_try_advisory_lock(%s, hashtext(%s))", (LOCK_KEY & 0x7FFFFFFF, command)
     ).fetchone()
     return bool(row and row[0])
 
@@ -179,30 +144,83 @@ def unfinished_run(conn: psycopg.Connection, command: str) -> int | None:
     return int(row[0]) if row else None
 
 
-# The bookkeeping tables each build's row bookkeeping (the record_row_issues post-hook) joins
-# with the rows it mapped. Their planner statistics must be current: with none for the 2 million
-# drift warnings a first run records at scale 1.0, the next run's plan expected one open issue
-# per entity, chose nested loops, and one post-hook ran for more than ten minutes instead of
-# seconds. Autovacuum analyzes them eventually, not before the next build (and never after the
-# statistics counters were reset by a crash or a restored copy of the database).
-PLANNED_TABLES = ("row_issues", "entity_rows")
-STALE_FRACTION = 0.1  # rows changed since the last ANALYZE, as a fraction of the table (10 %)
-STALE_MIN_ROWS = 10_000
+def resume_chain(conn: psycopg.Connection, run_id: int, resumed_from: int | None) -> list[int]:
+    """`run_id` followed by the runs it resumes, newest first (the chain a resume continues)."""
+    chain = [run_id]
+    current = resumed_from
+    while current is not None:
+        chain.append(current)
+        row = conn.execute(
+            f"select resumed_from from {SCHEMA}.runs where run_id = %s", (current,)
+        ).fetchone()
+        current = row[0] if row else None
+    return chain
 
 
-def refresh_statistics(conn: psycopg.Connection, *, always: bool) -> list[str]:
-    """ANALYZE the PLANNED_TABLES (every one when `always`, as before a run's first build; else
-    those with more than STALE_FRACTION of their rows changed since their last ANALYZE, as
-    autovacuum would); returns the tables analyzed. 0.35 s at scale 1.0 for both."""
-    stale = [
-        str(r[0])
-        for r in conn.execute(
-            "select relname from pg_catalog.pg_stat_user_tables "
-            "where schemaname = %s and relname = any(%s) and (%s or "
-            "n_mod_since_analyze > greatest(%s, %s * n_live_tup)) order by relname",
-            (SCHEMA, list(PLANNED_TABLES), always, STALE_MIN_ROWS, STALE_FRACTION),
-        )
-    ]
-    for table in stale:
-        conn.execute(f"analyze {SCHEMA}.{table}")
-    return stale
+def request_pause(conn: psycopg.Connection) -> int | None:
+    """Flag the running `diffmig run` to pause; its id, or None when none runs."""
+    row = conn.execute(
+        f"update {SCHEMA}.runs set pause_requested_at = now() where run_id = "
+        f"(select max(run_id) from {SCHEMA}.runs where command = 'run' and status = 'running') "
+        "returning run_id"
+    ).fetchone()
+    return int(row[0]) if row else None
+
+
+def pause_requested(conn: psycopg.Connection, run_id: int) -> bool:
+    row = conn.execute(
+        f"select pause_requested_at from {SCHEMA}.runs where run_id = %s", (run_id,)
+    ).fetchone()
+    return bool(row and row[0] is not None)
+
+
+def latest_run_id(conn: psycopg.Connection) -> int | None:
+    row = conn.execute(f"select max(run_id) from {SCHEMA}.runs").fetchone()
+    return int(row[0]) if row and row[0] is not None else None
+
+
+class RunRecord(NamedTuple):
+    """A run as the report shows it (`source` and `target` are descriptions, never DSNs)."""
+
+    run_id: int
+    command: str
+    mode: str | None
+    status: str
+    transport: str | None
+    source: str | None
+    target: str | None
+    invoked_by: str | None
+    started_at: datetime | None
+    finished_at: datetime | None
+    error: str | None
+    resumed_from: int | None
+
+
+def run_record(conn: psycopg.Connection, run_id: int) -> RunRecord | None:
+    row = conn.execute(
+        f"select run_id, command, mode, status, transport, source_desc, target_desc, "
+        f"invoked_by, started_at, finished_at, error, resumed_from from {SCHEMA}.runs "
+        "where run_id = %s",
+        (run_id,),
+    ).fetchone()
+    return RunRecord(*row) if row else None
+
+
+class RunState(NamedTuple):
+    """The newest `run` or `sync`, as `diffmig status` shows it."""
+
+    run_id: int
+    command: str
+    mode: str | None
+    status: str
+    started_at: datetime | None
+    finished_at: datetime | None
+    error: str | None
+
+
+def current_run(conn: psycopg.Connection) -> RunState | None:
+    row = conn.execute(
+        f"select run_id, command, mode, status, started_at, finished_at, error "
+        f"from {SCHEMA}.runs where command in ('run', 'sync') order by run_id desc limit 1"
+    ).fetchone()
+    return RunState(*row) if row else None
