@@ -7,26 +7,13 @@ from typing import Any
 import click
 
 from orchestrator.cli.context import AppContext
-from orchestrator.cli.options import common_options
+from orchestrator.cli.options import common_options, list_option, transport_option
 
 pass_app = click.make_pass_decorator(AppContext)
 
-tables_option = click.option(
-    "--tables",
-    default=None,
-    help="Comma-separated legacy tables (default: every mirrored table).",
+tables_option = list_option(
+    "--tables", "Comma-separated legacy tables (default: every mirrored table)."
 )
-transport_option = click.option(
-    "--transport",
-    type=click.Choice(["auto", "fdw", "copy"]),
-    default=None,
-    help="fdw: the destination pulls; copy: diffmig streams; auto (default): fdw when the "
-    "destination can reach the source.",
-)
-
-
-def _tables(value: str | None) -> list[str] | None:
-    return [t.strip() for t in value.split(",") if t.strip()] if value else None
 
 
 def _render(app: AppContext, report: dict[str, Any], title: str) -> None:
@@ -68,7 +55,7 @@ def _progress(app: AppContext) -> Any:
 @transport_option
 @common_options
 @pass_app
-def detect(app: AppContext, tables: str | None, transport: str | None) -> None:
+def detect(app: AppContext, tables: list[str] | None, transport: str | None) -> None:
     from orchestrator.sync.engine import SyncEngine
 
     app.start_log("detect")
@@ -78,7 +65,7 @@ def detect(app: AppContext, tables: str | None, transport: str | None) -> None:
         progress=_progress(app),
         info=app.console.info,
     )
-    report = engine.run(tables=_tables(tables), apply=False).as_dict()
+    report = engine.run(tables=tables, apply=False).as_dict()
     _render(app, report, "changes in the source since the last sync")
     report["entities"] = []
     app.console.result(report)
@@ -95,13 +82,13 @@ def detect(app: AppContext, tables: str | None, transport: str | None) -> None:
 )
 @common_options
 @pass_app
-def sync(app: AppContext, tables: str | None, transport: str | None, resume: bool) -> None:
+def sync(app: AppContext, tables: list[str] | None, transport: str | None, resume: bool) -> None:
     from orchestrator.sync.engine import SyncEngine
 
     app.start_log("sync")
     engine = SyncEngine(
         app.settings, transport=transport, progress=_progress(app), info=app.console.info
     )
-    report = engine.run(tables=_tables(tables), apply=True, resume=resume).as_dict()
+    report = engine.run(tables=tables, apply=True, resume=resume).as_dict()
     _render(app, report, "changes applied to the mirror")
     app.console.result(report)
