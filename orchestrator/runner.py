@@ -753,7 +753,7 @@ class MigrationRun:
         self, run_id: int, status: str, error: str | None, transport: str | None = None
     ) -> None:
         with self._db() as conn:
-            store.finish_run(conn, run_id, status, error)
+            store.finish_run(conn, run_id, status, error, keep_runs=self.settings.keep_runs)
             if transport:
                 conn.execute(
                     f"update {SCHEMA}.runs set transport = %s where run_id = %s",

@@ -4,13 +4,14 @@ runs, table syncs, checkpoints, analyses and retries. One place for every bookke
 from __future__ import annotations
 
 import getpass
-import os
 import socket
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
 import psycopg
+
+from orchestrator.settings import DEFAULT_KEEP_RUNS
 
 DDL_DIR = Path(__file__).parent / "ddl"
 SCHEMA = "diffmig"
@@ -84,14 +85,19 @@ def start_run(
 
 
 def finish_run(
-    conn: psycopg.Connection, run_id: int, status: str, error: str | None = None
+    conn: psycopg.Connection,
+    run_id: int,
+    status: str,
+    error: str | None = None,
+    *,
+    keep_runs: int = DEFAULT_KEEP_RUNS,
 ) -> None:
     conn.execute(
         f"update {SCHEMA}.runs set status = %s, finished_at = now(), error = %s where run_id = %s",
         (status, error, run_id),
     )
     if status == "succeeded":
-        apply_retention(conn, run_id)
+        apply_retention(conn, run_id, keep_runs)
 
 
 # Retention of the bookkeeping that grows with every run (README, "Bookkeeping"), applied when a
@@ -100,17 +106,9 @@ def finish_run(
 # counts stay in analysis_tables) and their range checkpoints are deleted. A run still running,
 # and the newest run of its command if it did not finish, keep theirs (a resume reads them). Runs, steps,
 # issues, build results and retries are kept: they are the history the reports read.
-DEFAULT_KEEP_RUNS = 5
-
-
-def keep_runs() -> int:
-    try:
-        return max(1, int(os.environ.get("DIFFMIG_KEEP_RUNS", DEFAULT_KEEP_RUNS)))
-    except ValueError:
-        return DEFAULT_KEEP_RUNS
-
-
-def apply_retention(conn: psycopg.Connection, run_id: int) -> dict[str, int]:
+def apply_retention(
+    conn: psycopg.Connection, run_id: int, keep_runs: int = DEFAULT_KEEP_RUNS
+) -> dict[str, int]:
     """Called when run `run_id` succeeds; returns the rows deleted per table."""
     old_runs = (
         f"select r.run_id from {SCHEMA}.runs r where r.run_id < %(run)s "
@@ -119,7 +117,7 @@ def apply_retention(conn: psycopg.Connection, run_id: int) -> dict[str, int]:
         "and r.status <> 'running' and (r.status = 'succeeded' or exists (select from "
         f"{SCHEMA}.runs n where n.command = r.command and n.run_id > r.run_id))"
     )
-    params = {"run": run_id, "keep": keep_runs()}
+    params = {"run": run_id, "keep": max(1, keep_runs)}
     keys = conn.execute(
         f"delete from {SCHEMA}.analysis_keys k using {SCHEMA}.analyses a "  # noqa: S608
         f"where k.analysis_id = a.analysis_id and a.run_id in ({old_runs})",

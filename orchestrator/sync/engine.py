@@ -29,7 +29,6 @@ one for the remaining work; whatever changed in between is found by the next syn
 from __future__ import annotations
 
 import contextlib
-import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -42,7 +41,7 @@ from orchestrator import db
 from orchestrator.bookkeeping import store
 from orchestrator.bookkeeping.store import SCHEMA
 from orchestrator.catalog import DeclaredTable, SourceTable, read_source_table, select_tables
-from orchestrator.errors import ConfigError, RunFailed
+from orchestrator.errors import ConfigError, RunFailed, hint_for
 from orchestrator.settings import Settings, redact
 from orchestrator.sync.mirror import (
     BUCKET_SHIFT,
@@ -71,35 +70,11 @@ from orchestrator.sync.transports import (
 )
 
 
-def buckets_per_range() -> int:
-    """Keys per checkpointed range, from DIFFMIG_RANGE_KEYS (a multiple of the bucket width;
-    smaller ranges checkpoint more often, larger ones move bulk loads in fewer transactions)."""
-    raw = os.environ.get("DIFFMIG_RANGE_KEYS", "")
-    if not raw:
-        return BUCKETS_PER_RANGE
-    try:
-        keys = int(raw)
-    except ValueError:
-        raise ConfigError(f"DIFFMIG_RANGE_KEYS must be a number, got {raw!r}") from None
-    if keys < BUCKET_WIDTH or keys % BUCKET_WIDTH:
-        raise ConfigError(f"DIFFMIG_RANGE_KEYS must be a multiple of {BUCKET_WIDTH}, got {keys}")
-    return keys // BUCKET_WIDTH
-
-
-_HINTS = {
-    "53100": "the destination is out of disk space: free some (or grow the disk)",
-    "53200": "the destination ran out of memory",
-    "57014": "a statement hit statement_timeout: raise it for the diffmig role "
-    "(alter role ... set statement_timeout) or retry at a quieter time",
-    "42501": "the destination role lacks a privilege: `diffmig doctor` lists what it needs",
-}
-
-
-def _hint_for(sqlstate: str, apply: bool) -> str:
-    cause = _HINTS.get(sqlstate, "fix the cause named above")
-    if apply:
-        return f"{cause}; then `diffmig sync --resume` continues from the last checkpoint"
-    return f"{cause}; then run the command again"
+def buckets_per_range(range_keys: int | None) -> int:
+    """Buckets per checkpointed range, from DIFFMIG_RANGE_KEYS (settings.range_keys, a multiple
+    of the bucket width; smaller ranges checkpoint more often, larger ones move bulk loads in
+    fewer transactions)."""
+    return BUCKETS_PER_RANGE if range_keys is None else max(1, range_keys // BUCKET_WIDTH)
 
 
 Progress = Callable[[dict[str, Any]], None]
@@ -225,7 +200,7 @@ class SyncEngine:
         self.analysis_id = 0
         self.transport: Transport = CopyTransport()
         self.transport_reason = ""
-        self.buckets_per_range = buckets_per_range()
+        self.buckets_per_range = buckets_per_range(settings.range_keys)
         self._lineage: Any = None  # sql_lineage.Project, parsed on first use
 
     # --- connections ------------------------------------------------------------------------
@@ -316,7 +291,7 @@ class SyncEngine:
                 results.append(self._table_with_retries(table, command, apply, chain))
             src, dst = self._connections()
             src.commit()
-            store.finish_run(dst, self.run_id, "succeeded")
+            store.finish_run(dst, self.run_id, "succeeded", keep_runs=self.settings.keep_runs)
         except KeyboardInterrupt:
             self._finish_after_error("interrupted", "interrupted by the user")
             raise
@@ -378,7 +353,13 @@ class SyncEngine:
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise RunFailed(
                 f"{step} failed in run {self.run_id} ({sqlstate}): {redact(first)}",
-                hint=_hint_for(sqlstate, apply),
+                hint=hint_for(
+                    first,
+                    sqlstate,
+                    "`diffmig sync --resume` continues from the last checkpoint"
+                    if apply
+                    else "run the command again",
+                ),
             ) from exc
 
     def _finish_after_error(self, status: str, error: str) -> None:
@@ -387,7 +368,9 @@ class SyncEngine:
             with db.connection(self.settings.target) as conn:
                 self.dst = conn
                 self._flush_retries()
-                store.finish_run(conn, self.run_id, status, error)
+                store.finish_run(
+                    conn, self.run_id, status, error, keep_runs=self.settings.keep_runs
+                )
             self.dst = None
         except Exception:  # noqa: BLE001 - the original error matters more than this one
             self.info("could not record the run's failure in the bookkeeping")
