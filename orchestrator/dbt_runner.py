@@ -496,6 +496,7 @@ def _link_graph_once() -> None:
         last[:] = [(manifest, add_test_edges, graph)]
         return graph
 
+    compile_once.__wrapped__ = link  # type: ignore[attr-defined]  # dbt's own, for inspection
     Compiler.compile = compile_once  # type: ignore[method-assign]
     Compiler._diffmig_links_once = True  # type: ignore[attr-defined]
 
