@@ -679,11 +679,11 @@ def _guarded(check: str, func: Callable[[], Finding]) -> Finding:
         )
 
 
-def app_tables() -> list[str]:
-    """The app tables the mapping writes: one mart per table."""
-    from orchestrator.sql_lineage import MARTS_DIR
+def app_tables(settings: Settings | None = None) -> list[str]:
+    """The app tables the mapping writes: one mart per table (from the project's index)."""
+    from orchestrator.project_index import load_index
 
-    return sorted(p.stem for p in MARTS_DIR.glob("*.sql"))
+    return sorted(load_index(settings).marts)
 
 
 def _side_checks(
@@ -758,8 +758,8 @@ def run_doctor(
 ) -> list[Finding]:
     """Every preflight check, in order; never raises for what it finds."""
     insecure = allow_insecure(settings) if insecure_ok is None else insecure_ok
-    declared = list(tables) if tables is not None else declared_tables()
-    marts = list(targets) if targets is not None else app_tables()
+    declared = list(tables) if tables is not None else declared_tables(settings)
+    marts = list(targets) if targets is not None else app_tables(settings)
     findings: list[Finding] = [
         Finding(
             "settings",

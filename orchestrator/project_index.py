@@ -41,12 +41,12 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from orchestrator.catalog import PROJECT_ROOT
 from orchestrator.errors import ConfigError
 
 if TYPE_CHECKING:
     from orchestrator.settings import Settings
 
+PROJECT_ROOT = Path(__file__).resolve().parent.parent  # where dbt_project.yml is
 # The files dbt reads to build the manifest (dbt_project.yml's *-paths); their digest keys the
 # cached index.
 PROJECT_INPUTS = (

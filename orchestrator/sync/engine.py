@@ -253,7 +253,7 @@ class SyncEngine:
     ) -> SyncReport:
         started = time.monotonic()
         command = "sync" if apply else "detect"
-        declared = select_tables(tables)
+        declared = select_tables(tables, self.settings)
         _, dst = db.with_retries("connect", self._connections, on_retry=self._on_retry("connect"))
         store.ensure_schema(dst)
         resumed_from = store.unfinished_run(dst, "sync") if apply else None
@@ -316,7 +316,7 @@ class SyncEngine:
         self, run_id: int, chain: list[int], tables: list[str]
     ) -> list[TableChanges]:
         """Sync `tables` as a step of a larger run (`diffmig run`); errors propagate to it."""
-        declared = select_tables(tables)
+        declared = select_tables(tables, self.settings)
         _, dst = db.with_retries("connect", self._connections, on_retry=self._on_retry("connect"))
         self.run_id = run_id
         self.stamp_run = chain[-1] if chain else run_id
@@ -423,9 +423,10 @@ class SyncEngine:
         if kept and kept <= {*source.column_names, *OWN_COLUMNS}:
             return
         if self._lineage is None:
+            from orchestrator.project_index import load_index
             from orchestrator.sql_lineage import Project  # lazy: parses every model file
 
-            self._lineage = Project()
+            self._lineage = Project(load_index(self.settings))
         self._lineage.use_source_columns({source.name: source.column_names})
         missing = sorted(self._lineage.missing_source_columns().get(source.name, set()))
         if not missing:
