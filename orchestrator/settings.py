@@ -153,6 +153,7 @@ class Settings:
     keep_runs: int = DEFAULT_KEEP_RUNS  # DIFFMIG_KEEP_RUNS
     range_keys: int | None = None  # DIFFMIG_RANGE_KEYS; None: the sync's default
     log_dir: Path | None = None  # DIFFMIG_LOG_DIR; None: logs/ of the project
+    allow_insecure: bool = False  # DIFFMIG_ALLOW_INSECURE
 
     def describe(self) -> dict[str, str]:
         return {
@@ -217,7 +218,7 @@ def _db_from_env(side: Side, env: Mapping[str, str]) -> DbSettings:
         ) from None
 
     host = params["host"]
-    insecure_ok = env.get("DIFFMIG_ALLOW_INSECURE", "").lower() in ("1", "true", "yes")
+    insecure_ok = _allow_insecure(env)
     sslmode = params.get("sslmode") or ("prefer" if is_local_host(host) else "require")
     if not is_local_host(host) and sslmode in ("disable", "allow", "prefer") and not insecure_ok:
         raise ConfigError(
@@ -235,6 +236,10 @@ def _db_from_env(side: Side, env: Mapping[str, str]) -> DbSettings:
         dbname=params["dbname"],
         sslmode=sslmode,
     )
+
+
+def _allow_insecure(env: Mapping[str, str]) -> bool:
+    return env.get("DIFFMIG_ALLOW_INSECURE", "").strip().lower() in ("1", "true", "yes")
 
 
 def _keep_runs(env: Mapping[str, str]) -> int:
@@ -309,6 +314,7 @@ def load_settings(
         transport=transport,
         env_file=chosen,
         dbt_log_level=dbt_log_level,
+        allow_insecure=_allow_insecure(values),
         keep_runs=_keep_runs(values),
         range_keys=_range_keys(values),
         log_dir=Path(values["DIFFMIG_LOG_DIR"].strip())

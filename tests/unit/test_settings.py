@@ -88,6 +88,9 @@ def test_dbt_log_level_is_info_unless_chosen(tmp_path: Path) -> None:
 def test_tuning_settings_have_defaults_and_are_checked(tmp_path: Path) -> None:
     plain = load_settings(environ=OLD_NAMES, cwd=tmp_path)
     assert (plain.keep_runs, plain.range_keys, plain.log_dir) == (5, None, None)
+    assert plain.allow_insecure is False
+    insecure = load_settings(environ={**OLD_NAMES, "DIFFMIG_ALLOW_INSECURE": "yes"}, cwd=tmp_path)
+    assert insecure.allow_insecure is True
     (tmp_path / ".env").write_text("DIFFMIG_KEEP_RUNS=2\nDIFFMIG_LOG_DIR=/var/log/diffmig\n")
     chosen = load_settings(environ={**OLD_NAMES, "DIFFMIG_RANGE_KEYS": "64"}, cwd=tmp_path)
     assert (chosen.keep_runs, chosen.range_keys) == (2, 64)
