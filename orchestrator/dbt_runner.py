@@ -26,7 +26,7 @@ import os
 import shutil
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -184,15 +184,19 @@ class DbtProject:
     def manifest(self) -> Any:
         if self._manifest is None:
             args = ["parse"]
-            # manifest.json (the docs site reads it) is written by the parse that caches the
-            # index; while that cache is current, so is the file: not written again (most of a
-            # second).
-            if (self.target_path / "manifest.json").is_file() and read_index(
-                index_path(self.project_dir), project_digest(self.project_dir)
-            ):
+            # manifest.json (the docs site reads it) is written with the digest of the project
+            # files it came from beside it; while that digest is current, so is the file: not
+            # written again (most of a second).
+            digest = project_digest(self.project_dir)
+            stamp = self.target_path / "manifest.digest"
+            current = (self.target_path / "manifest.json").is_file() and _read_text(stamp) == digest
+            if current:
                 args.append("--no-write-json")
             result = self._invoke(args)
             self._manifest = result.result
+            if not current:
+                with contextlib.suppress(OSError):
+                    stamp.write_text(digest, encoding="utf-8")
         return self._manifest
 
     def index(self) -> ProjectIndex:
@@ -268,6 +272,13 @@ class DbtProject:
                 hint=f"see dbt's log in {self.log_path}",
             )
         return self.target_path
+
+
+def _read_text(path: Path) -> str | None:
+    try:
+        return path.read_text(encoding="utf-8")
+    except OSError:
+        return None
 
 
 def default_target_path(settings: Settings, project_dir: Path = PROJECT_ROOT) -> Path:
@@ -510,7 +521,7 @@ def _ancestors(uid: str, parent_map: dict[str, list[str]]) -> set[str]:
     return seen
 
 
-def _models_in(nodes: Any, uids: Any, folder: str) -> tuple[str, ...]:
+def _models_in(nodes: Any, uids: Iterable[str], folder: str) -> tuple[str, ...]:
     return tuple(
         sorted(
             nodes[u].name
