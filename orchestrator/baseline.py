@@ -4,8 +4,9 @@ Per entity: rows in the source (in scope), rows in the target, rows with a trust
 source keys missing in the target, target rows whose legacy key is gone from the source, junk
 mappings, and the last successful migration (from migration_control and from diffmig's runs).
 
-What an entity reads is declared once, in its mart's YAML (marts.py reads it, in the marts'
-ref() order). Key sets are compared in the destination as bitmaps, one per run
+What an entity reads is declared once, in its mart's YAML (`config.meta.diffmig`: legacy_table,
+legacy_key, optional source_key and scope, mapping_entity_type); it and the order of the
+entities (the marts' ref() order) come from the project's index (project_index.py). Key sets are compared in the destination as bitmaps, one per run
 of 64 consecutive keys: the source's (its keys in scope and all its keys) are streamed into a
 temporary table with one binary COPY per entity, and counted against the target's (_key_gaps).
 """
@@ -36,7 +37,7 @@ def _scope_sql(spec: EntitySpec) -> sql.Composable:
 
 def run_baseline(settings: Settings) -> dict[str, Any]:
     started = time.monotonic()
-    specs = entity_specs()
+    specs = entity_specs(settings)
     rows: list[dict[str, Any]] = []
     with db.connection(settings.source) as src, db.connection(settings.target) as dst:
         bookkeeping.ensure_schema(dst)

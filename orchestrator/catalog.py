@@ -1,29 +1,36 @@
 """Which legacy tables diffmig mirrors, and what their columns are.
 
 The list of tables is declared once, in the dbt sources of the mirror
-(`models/staging/legacy/_legacy__sources.yml`); it is read here as YAML (no dbt import, so
-commands start fast). A table's columns are read from the live source catalog, in column order.
+(`models/staging/legacy/_legacy__sources.yml`), and read through the project's index
+(project_index.py: cached, so commands start fast). A table's columns are read from the live
+source catalog, in column order.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 import psycopg
-import yaml
 
 from orchestrator.errors import ConfigError
+from orchestrator.project_index import PROJECT_ROOT, load_index
+from orchestrator.project_index import LegacyTable as DeclaredTable
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-SOURCES_FILE = PROJECT_ROOT / "models" / "staging" / "legacy" / "_legacy__sources.yml"
+if TYPE_CHECKING:
+    from orchestrator.settings import Settings
+
+__all__ = [
+    "PROJECT_ROOT",
+    "SOURCE_SCHEMA",
+    "Column",
+    "DeclaredTable",
+    "SourceTable",
+    "declared_tables",
+    "read_source_table",
+    "select_tables",
+]
 SOURCE_SCHEMA = "public"
-
-
-@dataclass(frozen=True)
-class DeclaredTable:
-    name: str
-    key: str = "id"
 
 
 @dataclass(frozen=True)
@@ -43,26 +50,21 @@ class SourceTable:
         return [c.name for c in self.columns]
 
 
-def declared_tables(path: Path = SOURCES_FILE) -> list[DeclaredTable]:
+def declared_tables(settings: Settings | None = None) -> list[DeclaredTable]:
     """The mirrored legacy tables, in the order the sources file lists them."""
-    try:
-        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
+    tables = list(load_index(settings).legacy_tables)
+    if not tables:
         raise ConfigError(
-            f"cannot read the list of legacy tables from {path}: {exc}",
-            hint="run diffmig from the project folder (where dbt_project.yml is)",
-        ) from None
-    for source in doc.get("sources", []):
-        if source.get("name") == "legacy":
-            return [
-                DeclaredTable(t["name"], (t.get("meta") or {}).get("key", "id"))
-                for t in source.get("tables", [])
-            ]
-    raise ConfigError(f"{path} declares no source named 'legacy'")
+            "the dbt project declares no tables in its source 'legacy'",
+            hint="list the mirrored tables in models/staging/legacy/_legacy__sources.yml",
+        )
+    return tables
 
 
-def select_tables(wanted: list[str] | None, path: Path = SOURCES_FILE) -> list[DeclaredTable]:
-    tables = declared_tables(path)
+def select_tables(
+    wanted: list[str] | None, settings: Settings | None = None
+) -> list[DeclaredTable]:
+    tables = declared_tables(settings)
     if not wanted:
         return tables
     by_name = {t.name: t for t in tables}

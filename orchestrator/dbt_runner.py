@@ -2,21 +2,23 @@
 
 dbt runs in-process through its programmatic runner: the project is parsed once, and the parsed
 manifest is reused by every later invocation, so dbt's start-up cost is paid once per diffmig run.
-The entity order is read from the manifest: the marts (models/marts/) are the entities, ordered by
-their ref() graph; an entity's legacy tables are the `legacy` sources upstream of its mart.
+The project's index (project_index.py: the entities in the marts' ref() order, their models,
+legacy tables, declarations and owned columns, the mirrored legacy tables) is built here from the
+parsed manifest (`build_index`); every other module reads the index, never the manifest.
 
 dbt's partial parse (target/partial_parse.msgpack) is only reused when the profile's connection
 values (host, port, user, database) are those it was saved with: any other database parsed into
 the same target path (the test suite's clones, a second .env, dbt by hand) forces the next run to
 parse the whole project again (20 to 40 s). diffmig therefore keeps its dbt state in a target
-path of its own per destination database (`target/diffmig/<digest>/`), and caches the entity list
-there, keyed by a digest of the project's files: a run with nothing to build does not import or
-invoke dbt at all.
+path of its own per destination database (`target/diffmig/<digest>/`); the index is cached beside
+those (`target/diffmig/project_index.json`), keyed by a digest of the project's files: a run with
+nothing to build does not import or invoke dbt at all.
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import json
 import logging
@@ -24,7 +26,7 @@ import os
 import shutil
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,19 +34,19 @@ from typing import Any
 
 from orchestrator.catalog import PROJECT_ROOT
 from orchestrator.errors import ConfigError, RunFailed, diagnose
-from orchestrator.settings import Settings, redact
-
-# The files dbt reads to build the manifest (dbt_project.yml's *-paths); their digest keys the
-# cached entity list.
-PROJECT_INPUTS = (
-    "dbt_project.yml",
-    "models",
-    "macros",
-    "seeds",
-    "snapshots",
-    "analyses",
-    "tests/dbt",
+from orchestrator.project_index import (
+    LEGACY_SOURCE,
+    Entity,
+    LegacyTable,
+    MartMeta,
+    ProjectIndex,
+    index_path,
+    project_digest,
+    read_index,
+    write_index,
 )
+from orchestrator.settings import DbSettings, Secret, Settings, redact
+
 # Per-database target paths kept besides the one in use: the newest few, and any used within the
 # last hours (a concurrent process may be using it: each dbt invocation marks its path used).
 KEEP_TARGETS = 6
@@ -59,18 +61,6 @@ RUNNING_COMMANDS = frozenset({"build", "test", "seed", "snapshot"})
 RUN_FLAGS = ("--no-write-json", "--no-populate-cache")
 
 NodeCallback = Callable[[dict[str, Any]], None]
-
-
-@dataclass(frozen=True)
-class Entity:
-    """One target table and what feeds it."""
-
-    name: str  # the mart, named as the Supabase table
-    unique_id: str
-    tags: tuple[str, ...]
-    legacy_tables: tuple[str, ...]  # mirrored legacy tables upstream of the mart
-    parents: tuple[str, ...]  # entities (marts) this one refs, directly or not
-    nodes: tuple[str, ...]  # every model/seed/snapshot to build for it (not other marts)
 
 
 @dataclass
@@ -140,7 +130,7 @@ class DbtProject:
         self.target_path = target_path or default_target_path(settings, project_dir)
         self.log_path = log_path or project_dir / "logs"
         self._manifest: Any = None
-        self._entities: list[Entity] | None = None
+        self._index: ProjectIndex | None = None
 
     def _base_args(self) -> list[str]:
         return [
@@ -194,90 +184,36 @@ class DbtProject:
     def manifest(self) -> Any:
         if self._manifest is None:
             args = ["parse"]
-            # manifest.json (the docs site and `baseline` read it) is written by the parse that
-            # caches the entity list; while that cache is current, so is the file: not written
-            # again (most of a second).
-            cache = self.target_path / "diffmig_entities.json"
-            if (self.target_path / "manifest.json").is_file() and _read_entities(
-                cache, project_digest(self.project_dir)
-            ):
+            # manifest.json (the docs site reads it) is written with the digest of the project
+            # files it came from beside it; while that digest is current, so is the file: not
+            # written again (most of a second).
+            digest = project_digest(self.project_dir)
+            stamp = self.target_path / "manifest.digest"
+            current = (self.target_path / "manifest.json").is_file() and _read_text(stamp) == digest
+            if current:
                 args.append("--no-write-json")
             result = self._invoke(args)
             self._manifest = result.result
+            if not current:
+                with contextlib.suppress(OSError):
+                    stamp.write_text(digest, encoding="utf-8")
         return self._manifest
 
-    def entities(self) -> list[Entity]:
-        """The marts in dependency order (parents before children), with their legacy tables.
-
-        Read from the cache when the project's files are those it was computed from; otherwise
-        from the parsed manifest (and cached)."""
-        if self._entities is None:
-            cache = self.target_path / "diffmig_entities.json"
+    def index(self) -> ProjectIndex:
+        """The project's index (project_index.py): cached while the project's files are those it
+        was built from; otherwise built from the parsed manifest, and cached."""
+        if self._index is None:
+            cache = index_path(self.project_dir)
             digest = project_digest(self.project_dir)
-            self._entities = _read_entities(cache, digest)
-            if self._entities is None:
-                self._entities = self._entities_from_manifest()
-                _write_entities(cache, digest, self._entities)
-        return list(self._entities)
+            self._index = read_index(cache, digest)
+            if self._index is None:
+                self._index = index_from_manifest(self.manifest(), digest)
+                write_index(cache, self._index)
+        return self._index
 
-    def _entities_from_manifest(self) -> list[Entity]:
-        manifest = self.manifest()
-        nodes = manifest.nodes
-        marts = {
-            uid: node
-            for uid, node in nodes.items()
-            if node.resource_type == "model" and "marts" in node.fqn
-        }
-        if not marts:
-            raise ConfigError("the dbt project has no marts (models/marts/)")
-        parent_map: dict[str, list[str]] = {
-            uid: list(getattr(node.depends_on, "nodes", []) or []) for uid, node in nodes.items()
-        }
-
-        def ancestors(uid: str) -> set[str]:
-            seen: set[str] = set()
-            stack = list(parent_map.get(uid, []))
-            while stack:
-                current = stack.pop()
-                if current in seen:
-                    continue
-                seen.add(current)
-                stack.extend(parent_map.get(current, []))
-            return seen
-
-        found: dict[str, Entity] = {}
-        upstream: dict[str, set[str]] = {}
-        for uid, node in marts.items():
-            up = ancestors(uid)
-            upstream[node.name] = up | {uid}
-            legacy = sorted(
-                manifest.sources[s].name
-                for s in up
-                if s.startswith("source.") and manifest.sources[s].source_name == "legacy"
-            )
-            found[node.name] = Entity(
-                name=node.name,
-                unique_id=uid,
-                tags=tuple(node.tags),
-                legacy_tables=tuple(legacy),
-                parents=tuple(sorted(marts[p].name for p in up if p in marts)),
-                nodes=(),
-            )
-        # Each entity builds its mart and the ancestors no earlier entity has built (seeds,
-        # staging and key views are shared: built once, by the first entity that needs them).
-        built: set[str] = set()
-        ordered = []
-        for entity in _topological(found):
-            own = {
-                n
-                for n in upstream[entity.name]
-                if n in nodes and (n == entity.unique_id or n not in marts) and n not in built
-            }
-            built |= own
-            ordered.append(
-                Entity(**{**entity.__dict__, "nodes": tuple(sorted(nodes[n].name for n in own))})
-            )
-        return ordered
+    def entities(self) -> list[Entity]:
+        """The marts in dependency order (parents before children), with their legacy tables."""
+        return list(self.index().entities)
 
     def build(
         self,
@@ -338,6 +274,13 @@ class DbtProject:
         return self.target_path
 
 
+def _read_text(path: Path) -> str | None:
+    try:
+        return path.read_text(encoding="utf-8")
+    except OSError:
+        return None
+
+
 def default_target_path(settings: Settings, project_dir: Path = PROJECT_ROOT) -> Path:
     """diffmig's own dbt target path for this destination database (see the module docstring);
     older ones beyond the newest few are removed."""
@@ -363,51 +306,6 @@ def _prune_targets(base: Path, keep: Path) -> None:
         for old in others[KEEP_TARGETS:]:
             if now - old.stat().st_mtime > KEEP_TARGET_SECONDS:
                 shutil.rmtree(old, ignore_errors=True)
-
-
-def project_digest(project_dir: Path) -> str:
-    """A digest of every file dbt parses, and of dbt's version: equal digests, equal manifests
-    (as far as the entities go). Reading them costs milliseconds."""
-    from importlib.metadata import version
-
-    digest = hashlib.sha256(version("dbt-core").encode())
-    for name in PROJECT_INPUTS:
-        root = project_dir / name
-        files = sorted(root.rglob("*")) if root.is_dir() else [root]
-        for path in files:
-            if path.is_file():
-                digest.update(str(path.relative_to(project_dir)).encode() + b"\0")
-                digest.update(hashlib.sha256(path.read_bytes()).digest())
-    return digest.hexdigest()
-
-
-def _read_entities(cache: Path, digest: str) -> list[Entity] | None:
-    try:
-        doc = json.loads(cache.read_text(encoding="utf-8"))
-        if doc.get("digest") != digest:
-            return None
-        return [
-            Entity(
-                name=str(e["name"]),
-                unique_id=str(e["unique_id"]),
-                tags=tuple(e["tags"]),
-                legacy_tables=tuple(e["legacy_tables"]),
-                parents=tuple(e["parents"]),
-                nodes=tuple(e["nodes"]),
-            )
-            for e in doc["entities"]
-        ]
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
-
-
-def _write_entities(cache: Path, digest: str, entities: list[Entity]) -> None:
-    doc = {"digest": digest, "entities": [e.__dict__ for e in entities]}
-    with contextlib.suppress(OSError):
-        cache.parent.mkdir(parents=True, exist_ok=True)
-        partial = cache.with_suffix(f".{os.getpid()}.tmp")
-        partial.write_text(json.dumps(doc, indent=1), encoding="utf-8")
-        partial.replace(cache)
 
 
 def _node_finished_callback(on_node: NodeCallback) -> Callable[[Any], None]:
@@ -496,6 +394,7 @@ def _link_graph_once() -> None:
         last[:] = [(manifest, add_test_edges, graph)]
         return graph
 
+    compile_once.__wrapped__ = link  # type: ignore[attr-defined]  # dbt's own, for inspection
     Compiler.compile = compile_once  # type: ignore[method-assign]
     Compiler._diffmig_links_once = True  # type: ignore[attr-defined]
 
@@ -540,3 +439,152 @@ def _collect(result: Any) -> BuildResult:
             )
         )
     return BuildResult(success=bool(result.success), nodes=nodes)
+
+
+# --- the project's index, from the parsed manifest ------------------------------------------
+
+
+def build_index(
+    settings: Settings | None, *, project_dir: Path = PROJECT_ROOT, digest: str
+) -> ProjectIndex:
+    """Parse the project and index it (project_index.load_index calls this when its cache is
+    stale). Without settings the parse uses a placeholder profile in a target path of its own:
+    a parse never connects, and the index does not depend on the destination."""
+    if settings is None:
+        project = DbtProject(
+            _parse_only_settings(),
+            project_dir=project_dir,
+            target_path=project_dir / "target" / "diffmig" / "parse-only",
+        )
+    else:
+        project = DbtProject(settings, project_dir=project_dir)
+    return index_from_manifest(project.manifest(), digest)
+
+
+def _parse_only_settings() -> Settings:
+    def side(name: str) -> DbSettings:
+        return DbSettings(
+            side="source" if name == "source" else "target",
+            host="localhost",
+            port=5432,
+            user="diffmig",
+            password=Secret(""),
+            dbname="diffmig_parse_only",
+            sslmode="prefer",
+        )
+
+    return Settings(source=side("source"), target=side("target"))
+
+
+def index_from_manifest(manifest: Any, digest: str) -> ProjectIndex:
+    """The index of a parsed manifest (dbt's Manifest object)."""
+    nodes = manifest.nodes
+    marts = {
+        uid: node
+        for uid, node in nodes.items()
+        if node.resource_type == "model" and "marts" in node.fqn
+    }
+    if not marts:
+        raise ConfigError(
+            "the dbt project has no marts (models/marts/)",
+            hint="run diffmig from the project folder (where dbt_project.yml is)",
+        )
+    parent_map: dict[str, list[str]] = {
+        uid: list(getattr(node.depends_on, "nodes", []) or []) for uid, node in nodes.items()
+    }
+    found: dict[str, Entity] = {}
+    upstream: dict[str, set[str]] = {}
+    for uid, node in marts.items():
+        up = _ancestors(uid, parent_map)
+        upstream[node.name] = up | {uid}
+        found[node.name] = _mart_entity(manifest, uid, node, up, parent_map[uid], marts)
+    return ProjectIndex(
+        digest=digest,
+        entities=tuple(_with_nodes(_topological(found), upstream, nodes, marts)),
+        legacy_tables=tuple(
+            LegacyTable(source.name, str((source.meta or {}).get("key", "id")))
+            for source in manifest.sources.values()
+            if source.source_name == LEGACY_SOURCE
+        ),
+    )
+
+
+def _ancestors(uid: str, parent_map: dict[str, list[str]]) -> set[str]:
+    seen: set[str] = set()
+    stack = list(parent_map.get(uid, []))
+    while stack:
+        current = stack.pop()
+        if current in seen:
+            continue
+        seen.add(current)
+        stack.extend(parent_map.get(current, []))
+    return seen
+
+
+def _models_in(nodes: Any, uids: Iterable[str], folder: str) -> tuple[str, ...]:
+    return tuple(
+        sorted(
+            nodes[u].name
+            for u in uids
+            if u in nodes and nodes[u].resource_type == "model" and folder in nodes[u].fqn
+        )
+    )
+
+
+def _mart_entity(
+    manifest: Any, uid: str, node: Any, up: set[str], direct: list[str], marts: dict[str, Any]
+) -> Entity:
+    nodes = manifest.nodes
+    legacy = sorted(
+        manifest.sources[s].name
+        for s in up
+        if s.startswith("source.") and manifest.sources[s].source_name == LEGACY_SOURCE
+    )
+    return Entity(
+        name=node.name,
+        unique_id=uid,
+        tags=tuple(node.tags),
+        legacy_tables=tuple(legacy),
+        parents=tuple(sorted(marts[p].name for p in up if p in marts)),
+        nodes=(),
+        mapped_models=_models_in(nodes, direct, "intermediate"),
+        intermediate_models=_models_in(nodes, up, "intermediate"),
+        staging_models=_models_in(nodes, up, "staging"),
+        meta=_mart_meta(node),
+        owned_columns=tuple(node.columns),
+        unique_key=_unique_key(node.config.get("unique_key")),
+    )
+
+
+def _mart_meta(node: Any) -> MartMeta:
+    """The mart's `config.meta.diffmig`, its known keys as text."""
+    meta = (node.config.meta or {}).get("diffmig") or (node.meta or {}).get("diffmig") or {}
+    known = MartMeta.__dataclass_fields__
+    values = {k: str(v) for k, v in meta.items() if k in known and v is not None}
+    return MartMeta(**values)
+
+
+def _unique_key(value: object) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        return (value,)
+    if isinstance(value, (list, tuple)):
+        return tuple(str(v) for v in value)
+    return (str(value),)
+
+
+def _with_nodes(
+    ordered: list[Entity], upstream: dict[str, set[str]], nodes: Any, marts: dict[str, Any]
+) -> Iterator[Entity]:
+    """Each entity builds its mart and the ancestors no earlier entity has built (seeds,
+    staging and key views are shared: built once, by the first entity that needs them)."""
+    built: set[str] = set()
+    for entity in ordered:
+        own = {
+            n
+            for n in upstream[entity.name]
+            if n in nodes and (n == entity.unique_id or n not in marts) and n not in built
+        }
+        built |= own
+        yield dataclasses.replace(entity, nodes=tuple(sorted(nodes[n].name for n in own)))

@@ -24,7 +24,6 @@ the session settings diffmig pins all need one server session per connection):
 
 from __future__ import annotations
 
-import os
 import secrets
 import shutil
 import time
@@ -33,7 +32,6 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 import psycopg
-from dotenv import dotenv_values
 from psycopg import sql
 
 from orchestrator import db
@@ -80,15 +78,6 @@ def _size(n: float) -> str:
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip()
     return redact(text.splitlines()[0] if text else type(exc).__name__)
-
-
-def allow_insecure(settings: Settings, environ: dict[str, str] | None = None) -> bool:
-    """DIFFMIG_ALLOW_INSECURE from the environment, else from the settings file."""
-    env = os.environ if environ is None else environ
-    value = env.get("DIFFMIG_ALLOW_INSECURE")
-    if value is None and settings.env_file is not None and settings.env_file.is_file():
-        value = dotenv_values(settings.env_file).get("DIFFMIG_ALLOW_INSECURE")
-    return (value or "").strip().lower() in ("1", "true", "yes")
 
 
 # --- transaction-mode pooling -----------------------------------------------------------------
@@ -679,11 +668,11 @@ def _guarded(check: str, func: Callable[[], Finding]) -> Finding:
         )
 
 
-def app_tables() -> list[str]:
-    """The app tables the mapping writes: one mart per table."""
-    from orchestrator.sql_lineage import MARTS_DIR
+def app_tables(settings: Settings | None = None) -> list[str]:
+    """The app tables the mapping writes: one mart per table (from the project's index)."""
+    from orchestrator.project_index import load_index
 
-    return sorted(p.stem for p in MARTS_DIR.glob("*.sql"))
+    return sorted(load_index(settings).marts)
 
 
 def _side_checks(
@@ -757,9 +746,9 @@ def run_doctor(
     targets: Sequence[str] | None = None,
 ) -> list[Finding]:
     """Every preflight check, in order; never raises for what it finds."""
-    insecure = allow_insecure(settings) if insecure_ok is None else insecure_ok
-    declared = list(tables) if tables is not None else declared_tables()
-    marts = list(targets) if targets is not None else app_tables()
+    insecure = settings.allow_insecure if insecure_ok is None else insecure_ok
+    declared = list(tables) if tables is not None else declared_tables(settings)
+    marts = list(targets) if targets is not None else app_tables(settings)
     findings: list[Finding] = [
         Finding(
             "settings",

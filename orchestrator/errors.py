@@ -143,3 +143,11 @@ def diagnose(text: str, sqlstate: str | None = None) -> tuple[str, str] | None:
         if any(marker in lowered for marker in markers):
             return cause, action
     return None
+
+
+def hint_for(text: str, sqlstate: str | None, then: str) -> str:
+    """The hint of an error raised for a failed statement: the known cause and what to do about
+    it (the one table above, by SQLSTATE or text), then `then` (how to continue)."""
+    found = diagnose(text, sqlstate)
+    what = f"{found[0]}: {found[1]}" if found else "fix the cause named above"
+    return f"{what}; then {then}"

@@ -67,6 +67,7 @@ import psycopg
 from psycopg import sql
 
 from orchestrator import db
+from orchestrator.bookkeeping import schema as bookkeeping_schema
 from orchestrator.errors import ConfigError, RunFailed
 from orchestrator.marts import entity_specs
 from orchestrator.settings import Settings
@@ -248,17 +249,11 @@ class RepairReport:
 
 # --- the shared preparation ----------------------------------------------------------------------
 
-# The junk rule of the dbt project (macros/keys/mapping_junk_reason.sql, used by the staging
-# view and the mapping_integrity test; the shared-new_id part is the duplicate_new_id problem),
-# over alias `m`. Also what `diffmig baseline` counts as junk, so both commands agree.
-JUNK_REASON_SQL = """
-    case
-        when m.legacy_id is null or m.legacy_id <= 0 then 'legacy_id missing or not positive'
-        when m.new_id is null then 'new_id missing'
-        when replace(m.new_id::text, '-', '') = repeat(left(m.new_id::text, 1), 32)
-            then 'placeholder uuid'
-    end
-"""
+# The junk rule, declared once as diffmig.mapping_junk_reason (bookkeeping DDL
+# 0007_mapping_junk_reason.sql; the dbt macro mapping_junk_reason calls it too; the shared-new_id
+# part is the duplicate_new_id problem), over alias `m`. Also what `diffmig baseline` counts as
+# junk, so both commands agree.
+JUNK_REASON_SQL = "diffmig.mapping_junk_reason(m.legacy_id, m.new_id)"
 
 
 def _prepare(conn: psycopg.Connection, entities: Sequence[MappedEntity], scoped: bool) -> None:
@@ -571,6 +566,7 @@ def check_mappings(
     with db.connection(
         settings.target, autocommit=False, application_name="diffmig mappings"
     ) as conn:
+        bookkeeping_schema.ensure_schema(conn)  # diffmig.mapping_junk_reason, the junk rule
         try:
             _begin(conn)
             _prepare(conn, chosen, scoped)
@@ -628,6 +624,7 @@ def repair_mappings(
     with db.connection(
         settings.target, autocommit=False, application_name="diffmig mappings"
     ) as conn:
+        bookkeeping_schema.ensure_schema(conn)  # diffmig.mapping_junk_reason, the junk rule
         try:
             _begin(conn)
             if apply:

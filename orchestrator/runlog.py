@@ -1,7 +1,7 @@
 """The structured log file: one JSON object per line, beside the human output.
 
 Every command that does work (run, sync, detect, validate) writes `diffmig-<command>-<UTC
-time>.jsonl` into `logs/` of the project (or `DIFFMIG_LOG_DIR`). A line has `ts` (ISO 8601, UTC),
+time>.jsonl` into `logs/` of the project (or `DIFFMIG_LOG_DIR`, settings.log_dir). A line has `ts` (ISO 8601, UTC),
 `level`, `event`, and as relevant `message`, `run_id`, `entity`, `phase`, `table`, `legacy_key`
 and the event's own figures. Every string passes `redact()` before it is written: no secret
 reaches the file.
@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import atexit
 import json
-import os
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import IO, Any
@@ -28,12 +27,8 @@ from orchestrator.events import (
 from orchestrator.settings import redact
 
 LOG_DIR_ENV = "DIFFMIG_LOG_DIR"
+DEFAULT_LOG_DIR = PROJECT_ROOT / "logs"
 LEVELS = ("debug", "info", "warning", "error")
-
-
-def log_dir() -> Path:
-    configured = os.environ.get(LOG_DIR_ENV, "").strip()
-    return Path(configured) if configured else PROJECT_ROOT / "logs"
 
 
 def _now() -> datetime:
@@ -68,7 +63,7 @@ class RunLog:
 
     @classmethod
     def open(cls, command: str, directory: Path | None = None) -> RunLog:
-        folder = directory or log_dir()
+        folder = directory or DEFAULT_LOG_DIR
         try:
             folder.mkdir(parents=True, exist_ok=True)
         except OSError as exc:

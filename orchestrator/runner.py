@@ -769,7 +769,9 @@ class MigrationRun:
         self, run_id: int, status: str, error: str | None, transport: str | None = None
     ) -> None:
         with self._db() as conn:
-            runs.finish_run(conn, run_id, status, error, transport=transport)
+            runs.finish_run(
+                conn, run_id, status, error, transport=transport, keep_runs=self.settings.keep_runs
+            )
 
 
 def _build_failed(run_id: int, entity: str, detail: str) -> RunFailed:

@@ -1,15 +1,18 @@
 """`diffmig schema diff`: how the live schemas moved away from the mapping and from the last run.
 
 Two catalogs are read live:
-    source  the declared legacy tables (models/staging/legacy/_legacy__sources.yml) in the source's
-            `public` schema: columns (format_type), nullability, foreign keys; plus the names of
-            every relation in `public` (to see tables that are not mirrored);
-    target  the app tables the marts write (models/marts/supabase/<table>.sql) in the
-            destination's `public` schema, read the same way.
+    source  the declared legacy tables (models/staging/legacy/_legacy__sources.yml, through the
+            project's index) in the source's `public` schema: columns (format_type),
+            nullability, foreign keys; plus the names of every relation in `public` (to see
+            tables that are not mirrored);
+    target  the app tables the marts write (the index's marts) in the destination's `public`
+            schema, read the same way.
 Each is compared with
-    (a) the mapping, read from the dbt model files (sql_lineage.py): a source column that no
-        staging model selects is new to the mapping, a column the staging models select that the
-        source lacks is dropped, a column a mart writes that the target lacks is dropped;
+    (a) the mapping: the columns each mart writes are its owned columns (the index), the legacy
+        columns the staging models select and the column lineage are read from the model files
+        (sql_lineage.py): a source column that no staging model selects is new to the mapping,
+        a column the staging models select that the source lacks is dropped, a column a mart
+        writes that the target lacks is dropped;
     (b) the side's last snapshot in the bookkeeping (schema_snapshots): new, dropped and retyped columns,
         nullability, new, changed and dropped foreign keys, new tables in the source's `public`.
 The mirror (diffmig_staging) is deliberately not a basis: the sync keeps it equal to the source's
@@ -41,9 +44,10 @@ import psycopg
 from orchestrator import db
 from orchestrator.bookkeeping import schema as bookkeeping
 from orchestrator.bookkeeping.snapshots import Snapshot, last_snapshot, save_snapshot
-from orchestrator.catalog import PROJECT_ROOT, SOURCE_SCHEMA, declared_tables
+from orchestrator.catalog import PROJECT_ROOT, SOURCE_SCHEMA
+from orchestrator.project_index import load_index
 from orchestrator.settings import Settings
-from orchestrator.sql_lineage import MARTS_DIR, Project
+from orchestrator.sql_lineage import Project
 
 TARGET_SCHEMA = "public"
 NOTES_FILE = PROJECT_ROOT / "docs" / "schema-notes.md"
@@ -722,8 +726,9 @@ def run_schema_diff(
 ) -> dict[str, Any]:
     """Read both catalogs, compare them with the mapping and the last snapshots, and (unless
     `write` is false) write the notes and save a new snapshot per side."""
-    declared = [t.name for t in declared_tables()]
-    project = project or Project(marts_dir=MARTS_DIR)
+    index = load_index(settings)
+    declared = [t.name for t in index.legacy_tables]
+    project = project or Project(index)
     with db.connection(settings.source) as src:
         source_now = read_catalog(src, SOURCE_SCHEMA, declared)
     with db.connection(settings.target) as dst:

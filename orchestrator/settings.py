@@ -37,6 +37,11 @@ TRANSPORTS = ("auto", "fdw", "copy")
 # (10 MB per delta run) and costs about a tenth of a run's time; info keeps each node's start,
 # end and errors.
 DBT_LOG_LEVELS = ("debug", "info", "warn", "error", "none")
+# Runs whose analysis keys and range checkpoints retention keeps (bookkeeping/store.py).
+DEFAULT_KEEP_RUNS = 5
+# DIFFMIG_RANGE_KEYS is a multiple of the sync's checksum bucket width (sync/mirror.py
+# BUCKET_WIDTH; a unit test keeps the two equal).
+RANGE_KEYS_STEP = 32
 
 
 class Secret:
@@ -145,6 +150,10 @@ class Settings:
     transport: str = "auto"
     env_file: Path | None = None
     dbt_log_level: str = "info"
+    keep_runs: int = DEFAULT_KEEP_RUNS  # DIFFMIG_KEEP_RUNS
+    range_keys: int | None = None  # DIFFMIG_RANGE_KEYS; None: the sync's default
+    log_dir: Path | None = None  # DIFFMIG_LOG_DIR; None: logs/ of the project
+    allow_insecure: bool = False  # DIFFMIG_ALLOW_INSECURE
 
     def describe(self) -> dict[str, str]:
         return {
@@ -209,7 +218,7 @@ def _db_from_env(side: Side, env: Mapping[str, str]) -> DbSettings:
         ) from None
 
     host = params["host"]
-    insecure_ok = env.get("DIFFMIG_ALLOW_INSECURE", "").lower() in ("1", "true", "yes")
+    insecure_ok = _allow_insecure(env)
     sslmode = params.get("sslmode") or ("prefer" if is_local_host(host) else "require")
     if not is_local_host(host) and sslmode in ("disable", "allow", "prefer") and not insecure_ok:
         raise ConfigError(
@@ -227,6 +236,42 @@ def _db_from_env(side: Side, env: Mapping[str, str]) -> DbSettings:
         dbname=params["dbname"],
         sslmode=sslmode,
     )
+
+
+def _allow_insecure(env: Mapping[str, str]) -> bool:
+    return env.get("DIFFMIG_ALLOW_INSECURE", "").strip().lower() in ("1", "true", "yes")
+
+
+def _keep_runs(env: Mapping[str, str]) -> int:
+    raw = env.get("DIFFMIG_KEEP_RUNS", "").strip()
+    if not raw:
+        return DEFAULT_KEEP_RUNS
+    try:
+        return max(1, int(raw))
+    except ValueError:
+        raise ConfigError(
+            f"DIFFMIG_KEEP_RUNS must be a number, got {raw!r}",
+            hint=f"set it to how many recent runs keep their keys (default {DEFAULT_KEEP_RUNS})",
+        ) from None
+
+
+def _range_keys(env: Mapping[str, str]) -> int | None:
+    raw = env.get("DIFFMIG_RANGE_KEYS", "").strip()
+    if not raw:
+        return None
+    try:
+        keys = int(raw)
+    except ValueError:
+        raise ConfigError(
+            f"DIFFMIG_RANGE_KEYS must be a number, got {raw!r}",
+            hint="remove it for the default (65536 keys per range)",
+        ) from None
+    if keys < RANGE_KEYS_STEP or keys % RANGE_KEYS_STEP:
+        raise ConfigError(
+            f"DIFFMIG_RANGE_KEYS must be a multiple of {RANGE_KEYS_STEP}, got {keys}",
+            hint="remove it for the default (65536 keys per range)",
+        )
+    return keys
 
 
 def load_settings(
@@ -269,4 +314,10 @@ def load_settings(
         transport=transport,
         env_file=chosen,
         dbt_log_level=dbt_log_level,
+        allow_insecure=_allow_insecure(values),
+        keep_runs=_keep_runs(values),
+        range_keys=_range_keys(values),
+        log_dir=Path(values["DIFFMIG_LOG_DIR"].strip())
+        if values.get("DIFFMIG_LOG_DIR", "").strip()
+        else None,
     )

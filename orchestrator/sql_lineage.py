@@ -1,13 +1,16 @@
-"""What the dbt mapping reads and writes, read from the model files (no dbt import, no parse).
+"""Column lineage of the dbt mapping, read from the model files (no dbt import, no parse).
 
-`diffmig schema diff` needs three facts about the mapping:
+The project's index (project_index.py) says which marts there are, what each declares
+(`config.meta.diffmig`) and which columns each writes (its owned columns: the mart's YAML
+columns). Two facts are not in the index, and come from here:
     - which columns of each legacy table the staging models select (a source column no model
-      selects is "not used by the mapping");
-    - which columns each mart (models/marts/supabase/<table>.sql) writes;
+      selects is "not used by the mapping"; a selected column the source lost stops the sync);
     - which legacy columns fill each mart column (for the notes and the recommendations).
 
-They come from a deliberately small reading of the SQL, not from dbt's manifest (which has no
-column lineage) nor from the mirror (which holds every source column, used or not):
+dbt's manifest has no column lineage, the mirror holds every source column (used or not), and
+PostgreSQL's catalogs know which columns a view reads but not which output each feeds, nothing
+before the first build, and nothing of the marts (tables); so they come from a deliberately small
+reading of the SQL:
     1. Jinja comments go; `{{ ref('x') }}` and `{{ source('a', 'b') }}` become relation tokens;
        `{{ config(...) }}` goes; in any other `{{ ... }}` (macro calls such as
        `safe_jsonb('schemes')`) quoted names become plain identifiers; `{% ... %}` tags go.
@@ -27,16 +30,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
-
-from orchestrator.catalog import PROJECT_ROOT
+from orchestrator.project_index import LEGACY_SOURCE, PROJECT_ROOT, ProjectIndex, load_index
 
 MODELS_DIR = PROJECT_ROOT / "models"
-MARTS_DIR = MODELS_DIR / "marts" / "supabase"
-LEGACY_SOURCE = "legacy"
 
 _JINJA_COMMENT = re.compile(r"\{#.*?#\}", re.S)
 _JINJA_TAG = re.compile(r"\{%.*?%\}", re.S)
@@ -114,7 +113,6 @@ class Model:
     final_items: list[SelectItem]  # the last top-level select: what the model outputs
     refs: tuple[str, ...]
     sources: tuple[tuple[str, str], ...]
-    meta: dict[str, object] = field(default_factory=dict)
 
     def produces(self, column: str) -> bool:
         return any(i.alias == column for i in self.items) or any(i.star for i in self.items)
@@ -304,34 +302,18 @@ def parse_model(path: Path) -> Model:
     )
 
 
-def _mart_meta(marts_dir: Path) -> dict[str, dict[str, object]]:
-    """`config.meta.diffmig` of each mart, from the marts' YAML files."""
-    out: dict[str, dict[str, object]] = {}
-    for path in sorted(marts_dir.glob("*.yml")):
-        try:
-            doc = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-        except (OSError, yaml.YAMLError):
-            continue
-        for model in doc.get("models", []) or []:
-            meta = ((model.get("config") or {}).get("meta") or {}).get("diffmig") or {}
-            if isinstance(meta, dict):
-                out[str(model.get("name"))] = meta
-    return out
-
-
 class Project:
     """The dbt project's models, parsed once, with column lineage down to the legacy tables."""
 
-    def __init__(self, models_dir: Path = MODELS_DIR, marts_dir: Path = MARTS_DIR) -> None:
+    def __init__(self, index: ProjectIndex | None = None, models_dir: Path = MODELS_DIR) -> None:
+        index = index or load_index()
         self.models: dict[str, Model] = {}
         for path in sorted(models_dir.rglob("*.sql")):
             model = parse_model(path)
             self.models[model.name] = model
-        meta = _mart_meta(marts_dir)
-        self.marts = sorted(p.stem for p in marts_dir.glob("*.sql"))
-        for name in self.marts:
-            if name in self.models:
-                self.models[name].meta = meta.get(name, {})
+        self.marts = sorted(index.marts)
+        self._written = {e.name: list(e.owned_columns) for e in index.entities}
+        self._declared_tables = {e.name: e.meta.legacy_table for e in index.entities}
         self._memo: dict[tuple[str, str], frozenset[tuple[str, str]]] = {}
         self._legacy_columns: dict[str, set[str]] = {}
 
@@ -384,8 +366,9 @@ class Project:
     # --- what the marts write ---------------------------------------------------------------
 
     def mart_columns(self, mart: str) -> list[str] | None:
-        model = self.models.get(mart)
-        return model.output_columns if model else None
+        """The columns the mart writes (its owned columns, from the index), or None for a mart
+        the index does not know."""
+        return self._written.get(mart)
 
     def lineage(self, model_name: str, column: str) -> frozenset[tuple[str, str]]:
         """The (legacy table, column) pairs that feed `column` of `model_name`."""
@@ -434,13 +417,13 @@ class Project:
         if model is None:
             return []
         known = {t for m in self.models.values() for t in m.legacy_tables}
-        declared = model.meta.get("legacy_table")
+        declared = self._declared_tables.get(mart)
         if isinstance(declared, str):
             named = [w for w in re.findall(r"[A-Za-z_][A-Za-z0-9_]*", declared) if w in known]
             if named:
                 return list(dict.fromkeys(named))
         counts: dict[str, int] = {}
-        for column in model.output_columns or []:
+        for column in self.mart_columns(mart) or model.output_columns or []:
             for table in {t for t, _ in self.lineage(mart, column)}:
                 counts[table] = counts.get(table, 0) + 1
         if not counts:

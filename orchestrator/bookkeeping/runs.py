@@ -4,7 +4,6 @@ resume chains and the retention applied when a run succeeds."""
 from __future__ import annotations
 
 import getpass
-import os
 import socket
 from dataclasses import dataclass
 from datetime import datetime
@@ -13,6 +12,7 @@ from typing import NamedTuple
 import psycopg
 
 from orchestrator.bookkeeping.schema import LOCK_KEY, SCHEMA
+from orchestrator.settings import DEFAULT_KEEP_RUNS
 
 
 @dataclass(frozen=True)
@@ -55,6 +55,7 @@ def finish_run(
     error: str | None = None,
     *,
     transport: str | None = None,
+    keep_runs: int = DEFAULT_KEEP_RUNS,
 ) -> None:
     """Record a run's outcome (and the transport it ended up using, when told)."""
     conn.execute(
@@ -62,7 +63,7 @@ def finish_run(
         (status, error, run_id),
     )
     if status == "succeeded":
-        apply_retention(conn, run_id)
+        apply_retention(conn, run_id, keep_runs)
     if transport:
         conn.execute(
             f"update {SCHEMA}.runs set transport = %s where run_id = %s", (transport, run_id)
@@ -75,17 +76,9 @@ def finish_run(
 # counts stay in analysis_tables) and their range checkpoints are deleted. A run still running,
 # and the newest run of its command if it did not finish, keep theirs (a resume reads them). Runs, steps,
 # issues, build results and retries are kept: they are the history the reports read.
-DEFAULT_KEEP_RUNS = 5
-
-
-def keep_runs() -> int:
-    try:
-        return max(1, int(os.environ.get("DIFFMIG_KEEP_RUNS", DEFAULT_KEEP_RUNS)))
-    except ValueError:
-        return DEFAULT_KEEP_RUNS
-
-
-def apply_retention(conn: psycopg.Connection, run_id: int) -> dict[str, int]:
+def apply_retention(
+    conn: psycopg.Connection, run_id: int, keep_runs: int = DEFAULT_KEEP_RUNS
+) -> dict[str, int]:
     """Called when run `run_id` succeeds; returns the rows deleted per table."""
     old_runs = (
         f"select r.run_id from {SCHEMA}.runs r where r.run_id < %(run)s "
@@ -94,7 +87,7 @@ def apply_retention(conn: psycopg.Connection, run_id: int) -> dict[str, int]:
         "and r.status <> 'running' and (r.status = 'succeeded' or exists (select from "
         f"{SCHEMA}.runs n where n.command = r.command and n.run_id > r.run_id))"
     )
-    params = {"run": run_id, "keep": keep_runs()}
+    params = {"run": run_id, "keep": max(1, keep_runs)}
     keys = conn.execute(
         f"delete from {SCHEMA}.analysis_keys k using {SCHEMA}.analyses a "  # noqa: S608
         f"where k.analysis_id = a.analysis_id and a.run_id in ({old_runs})",

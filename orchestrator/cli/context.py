@@ -41,7 +41,7 @@ class AppContext:
     def start_log(self, command: str) -> RunLog:
         """Open the command's JSON-lines log (runlog.py), say where it is, and copy every
         message of the console into it. Closed when the process ends."""
-        log = RunLog.open(command)
+        log = RunLog.open(command, self.settings.log_dir)
         self.log = log
         self.console = LoggedConsole(self.console, log)
         log.write("info", "command_started", command=command, argv=_argv())

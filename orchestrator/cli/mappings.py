@@ -8,22 +8,16 @@ from typing import Any
 import click
 
 from orchestrator.cli.context import AppContext
-from orchestrator.cli.options import common_options
+from orchestrator.cli.options import common_options, entities_option
 
 pass_app = click.make_pass_decorator(AppContext)
 
 SHOWN_KEYS = 20
 
-entities_option = click.option(
-    "--entities",
-    default=None,
-    help="Comma-separated entity types or marts (e.g. office,orders; default: every entity type "
-    "a mart declares).",
+mapping_entities_option = entities_option(
+    "Comma-separated entity types or marts (e.g. office,orders; default: every entity type "
+    "a mart declares)."
 )
-
-
-def _split(value: str | None) -> list[str] | None:
-    return [v.strip() for v in value.split(",") if v.strip()] if value else None
 
 
 def _keys(keys: list[int], count: int) -> str:
@@ -72,7 +66,7 @@ def mappings() -> None:
     "legacy keys, dangling mappings, mappings holding another row's UUID, and target rows "
     "without a mapping. Exit 1 when any but junk (and undeclared types) is found. Changes nothing."
 )
-@entities_option
+@mapping_entities_option
 @click.option(
     "--fail-on-junk",
     is_flag=True,
@@ -81,11 +75,11 @@ def mappings() -> None:
 )
 @common_options
 @pass_app
-def check(app: AppContext, entities: str | None, fail_on_junk: bool) -> None:
+def check(app: AppContext, entities: list[str] | None, fail_on_junk: bool) -> None:
     from orchestrator.errors import ChecksFailed
     from orchestrator.mappings import check_mappings
 
-    report = check_mappings(app.settings, entities=_split(entities), fail_on_junk=fail_on_junk)
+    report = check_mappings(app.settings, entities=entities, fail_on_junk=fail_on_junk)
     doc = report.as_dict()
     render_check(app, doc, f"migration_mappings problems ({doc['elapsed_s']:.1f}s)")
     app.console.result(doc)
@@ -115,17 +109,15 @@ def check(app: AppContext, entities: str | None, fail_on_junk: bool) -> None:
     "no row; junk is reported and deleted only with --delete-junk. A dry run unless --apply "
     "(then one transaction). Never changes any other table."
 )
-@entities_option
+@mapping_entities_option
 @click.option("--apply", is_flag=True, help="Write the changes (default: only show them).")
 @click.option("--delete-junk", is_flag=True, help="Also delete the junk rows.")
 @common_options
 @pass_app
-def repair(app: AppContext, entities: str | None, apply: bool, delete_junk: bool) -> None:
+def repair(app: AppContext, entities: list[str] | None, apply: bool, delete_junk: bool) -> None:
     from orchestrator.mappings import repair_mappings
 
-    report = repair_mappings(
-        app.settings, apply=apply, delete_junk=delete_junk, entities=_split(entities)
-    )
+    report = repair_mappings(app.settings, apply=apply, delete_junk=delete_junk, entities=entities)
     doc = report.as_dict()
     verb = "done" if apply else "would do (dry run)"
     app.console.table(

@@ -1,7 +1,9 @@
-"""Options shared by every command.
+"""Options shared by the commands.
 
 `--env-file` and `--output` are accepted both before the command (`diffmig --output json sandbox
-status`) and after it (`diffmig sandbox status --output json`); the later one wins.
+status`) and after it (`diffmig sandbox status --output json`); the later one wins. `--transport`
+is declared once here; the comma-separated list options (`--entities`, `--tables`) are split by
+one function (`split_list`), so a command receives `list[str] | None`.
 """
 
 from __future__ import annotations
@@ -47,3 +49,43 @@ def common_options(func: F) -> F:
         return func(*args, **kwargs)
 
     return env_file_option(output_option(wrapper))  # type: ignore[return-value]
+
+
+TRANSPORT_HELP = (
+    "fdw: the destination pulls; copy: diffmig streams; auto (default): fdw when the "
+    "destination can reach the source."
+)
+
+
+def transport_option(func: F) -> F:
+    return click.option(
+        "--transport",
+        type=click.Choice(["auto", "fdw", "copy"]),
+        default=None,
+        help=TRANSPORT_HELP,
+    )(func)
+
+
+def split_list(value: str | None) -> list[str] | None:
+    """`a, b,,c` -> ['a', 'b', 'c']; nothing (or only commas) -> None (meaning: all)."""
+    items = [v.strip() for v in value.split(",") if v.strip()] if value else []
+    return items or None
+
+
+def _split_callback(
+    _ctx: click.Context, _param: click.Parameter, value: str | None
+) -> list[str] | None:
+    return split_list(value)
+
+
+def list_option(name: str, help_: str) -> Callable[[F], F]:
+    """A comma-separated list option (`--entities`, `--tables`), passed on as a list or None."""
+
+    def decorate(func: F) -> F:
+        return click.option(name, default=None, callback=_split_callback, help=help_)(func)
+
+    return decorate
+
+
+def entities_option(help_: str = "Comma-separated entities (default: all).") -> Callable[[F], F]:
+    return list_option("--entities", help_)

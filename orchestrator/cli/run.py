@@ -8,16 +8,12 @@ from typing import TYPE_CHECKING
 import click
 
 from orchestrator.cli.context import AppContext
-from orchestrator.cli.options import common_options
+from orchestrator.cli.options import common_options, entities_option, transport_option
 
 if TYPE_CHECKING:
     from orchestrator.events import RunEvent
 
 pass_app = click.make_pass_decorator(AppContext)
-
-
-def _split(value: str | None) -> list[str] | None:
-    return [v.strip() for v in value.split(",") if v.strip()] if value else None
 
 
 @click.command(
@@ -31,9 +27,9 @@ def _split(value: str | None) -> list[str] | None:
     show_default=True,
     help="delta: only rows synced since each entity's last applied run; full: re-map every row.",
 )
-@click.option("--entities", default=None, help="Comma-separated entities (default: all).")
+@entities_option()
 @click.option("--from", "from_entity", default=None, help="Start at this entity (in order).")
-@click.option("--transport", type=click.Choice(["auto", "fdw", "copy"]), default=None)
+@transport_option
 @click.option(
     "--resume", is_flag=True, help="Continue the last unfinished run from its checkpoints."
 )
@@ -47,7 +43,7 @@ def _split(value: str | None) -> list[str] | None:
 def run(
     app: AppContext,
     mode: str,
-    entities: str | None,
+    entities: list[str] | None,
     from_entity: str | None,
     transport: str | None,
     resume: bool,
@@ -68,7 +64,7 @@ def run(
         outcome = MigrationRun(
             app.settings,
             mode=mode,
-            entities=_split(entities),
+            entities=entities,
             from_entity=from_entity,
             transport=transport,
             resume=resume,

@@ -7,29 +7,16 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from orchestrator.cli.context import AppContext
-from orchestrator.cli.options import common_options
+from orchestrator.cli.options import common_options, list_option, transport_option
 
 if TYPE_CHECKING:
     from orchestrator.sync.engine import Progress, TableProgress
 
 pass_app = click.make_pass_decorator(AppContext)
 
-tables_option = click.option(
-    "--tables",
-    default=None,
-    help="Comma-separated legacy tables (default: every mirrored table).",
+tables_option = list_option(
+    "--tables", "Comma-separated legacy tables (default: every mirrored table)."
 )
-transport_option = click.option(
-    "--transport",
-    type=click.Choice(["auto", "fdw", "copy"]),
-    default=None,
-    help="fdw: the destination pulls; copy: diffmig streams; auto (default): fdw when the "
-    "destination can reach the source.",
-)
-
-
-def _tables(value: str | None) -> list[str] | None:
-    return [t.strip() for t in value.split(",") if t.strip()] if value else None
 
 
 def _render(app: AppContext, report: dict[str, Any], title: str) -> None:
@@ -71,7 +58,7 @@ def _progress(app: AppContext) -> Progress:
 @transport_option
 @common_options
 @pass_app
-def detect(app: AppContext, tables: str | None, transport: str | None) -> None:
+def detect(app: AppContext, tables: list[str] | None, transport: str | None) -> None:
     from orchestrator.sync.engine import SyncEngine
 
     app.start_log("detect")
@@ -81,7 +68,7 @@ def detect(app: AppContext, tables: str | None, transport: str | None) -> None:
         progress=_progress(app),
         info=app.console.info,
     )
-    report = engine.run(tables=_tables(tables), apply=False).as_dict()
+    report = engine.run(tables=tables, apply=False).as_dict()
     _render(app, report, "changes in the source since the last sync")
     report["entities"] = []
     app.console.result(report)
@@ -98,13 +85,13 @@ def detect(app: AppContext, tables: str | None, transport: str | None) -> None:
 )
 @common_options
 @pass_app
-def sync(app: AppContext, tables: str | None, transport: str | None, resume: bool) -> None:
+def sync(app: AppContext, tables: list[str] | None, transport: str | None, resume: bool) -> None:
     from orchestrator.sync.engine import SyncEngine
 
     app.start_log("sync")
     engine = SyncEngine(
         app.settings, transport=transport, progress=_progress(app), info=app.console.info
     )
-    report = engine.run(tables=_tables(tables), apply=True, resume=resume).as_dict()
+    report = engine.run(tables=tables, apply=True, resume=resume).as_dict()
     _render(app, report, "changes applied to the mirror")
     app.console.result(report)

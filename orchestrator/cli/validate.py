@@ -6,13 +6,9 @@ import click
 
 from orchestrator.cli.context import AppContext
 from orchestrator.cli.mappings import SHOWN_KEYS, render_check
-from orchestrator.cli.options import common_options
+from orchestrator.cli.options import common_options, entities_option
 
 pass_app = click.make_pass_decorator(AppContext)
-
-
-def _split(value: str | None) -> list[str] | None:
-    return [v.strip() for v in value.split(",") if v.strip()] if value else None
 
 
 @click.command(
@@ -21,11 +17,9 @@ def _split(value: str | None) -> list[str] | None:
     "Exit 1 on any failing test or mapping problem (warn-level tests and junk mappings are "
     "listed only)."
 )
-@click.option(
-    "--entities",
-    default=None,
-    help="Comma-separated entities (marts, e.g. offices): only their tests and mapping types "
-    "(default: all).",
+@entities_option(
+    "Comma-separated entities (marts, e.g. offices): only their tests and mapping types "
+    "(default: all)."
 )
 @click.option(
     "--select",
@@ -35,14 +29,14 @@ def _split(value: str | None) -> list[str] | None:
 )
 @common_options
 @pass_app
-def validate(app: AppContext, entities: str | None, select: str | None) -> None:
+def validate(app: AppContext, entities: list[str] | None, select: str | None) -> None:
     from orchestrator.errors import ChecksFailed
     from orchestrator.validate import describe_keys
     from orchestrator.validate import validate as run_validation
 
     app.start_log("validate")
     report = run_validation(
-        app.settings, entities=_split(entities), select=select.split() if select else None
+        app.settings, entities=entities, select=select.split() if select else None
     )
     doc = report.as_dict()
     tests = doc["tests"]

@@ -10,14 +10,12 @@ a bucket, else row by row. Nothing here writes the mirror: sync/apply.py does.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 
 import psycopg
 from psycopg import sql
 
 from orchestrator.bookkeeping import analyses, mirrors
-from orchestrator.errors import ConfigError
 from orchestrator.sync.mirror import (
     BUCKET_WIDTH,
     BUCKETS_PER_RANGE,
@@ -41,19 +39,11 @@ BATCH_BUCKETS = 16384
 Counts = dict[str, int]
 
 
-def buckets_per_range() -> int:
-    """Keys per checkpointed range, from DIFFMIG_RANGE_KEYS (a multiple of the bucket width;
-    smaller ranges checkpoint more often, larger ones move bulk loads in fewer transactions)."""
-    raw = os.environ.get("DIFFMIG_RANGE_KEYS", "")
-    if not raw:
-        return BUCKETS_PER_RANGE
-    try:
-        keys = int(raw)
-    except ValueError:
-        raise ConfigError(f"DIFFMIG_RANGE_KEYS must be a number, got {raw!r}") from None
-    if keys < BUCKET_WIDTH or keys % BUCKET_WIDTH:
-        raise ConfigError(f"DIFFMIG_RANGE_KEYS must be a multiple of {BUCKET_WIDTH}, got {keys}")
-    return keys // BUCKET_WIDTH
+def buckets_per_range(range_keys: int | None) -> int:
+    """Buckets per checkpointed range, from DIFFMIG_RANGE_KEYS (settings.range_keys, a multiple
+    of the bucket width; smaller ranges checkpoint more often, larger ones move bulk loads in
+    fewer transactions)."""
+    return BUCKETS_PER_RANGE if range_keys is None else max(1, range_keys // BUCKET_WIDTH)
 
 
 @dataclass(frozen=True)

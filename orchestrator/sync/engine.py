@@ -46,7 +46,7 @@ from orchestrator.bookkeeping import analyses, mirrors, runs, syncs
 from orchestrator.bookkeeping.retries import record_retry
 from orchestrator.bookkeeping.schema import ensure_schema
 from orchestrator.catalog import DeclaredTable, SourceTable, read_source_table, select_tables
-from orchestrator.errors import ConfigError, RunFailed
+from orchestrator.errors import ConfigError, RunFailed, hint_for
 from orchestrator.settings import Settings, redact
 from orchestrator.sync import detect
 from orchestrator.sync.apply import Applier, begin_bulk_load, finish_load
@@ -61,22 +61,6 @@ from orchestrator.sync.transports import (
 
 if TYPE_CHECKING:
     from orchestrator.sql_lineage import Project
-
-
-_HINTS = {
-    "53100": "the destination is out of disk space: free some (or grow the disk)",
-    "53200": "the destination ran out of memory",
-    "57014": "a statement hit statement_timeout: raise it for the diffmig role "
-    "(alter role ... set statement_timeout) or retry at a quieter time",
-    "42501": "the destination role lacks a privilege: `diffmig doctor` lists what it needs",
-}
-
-
-def _hint_for(sqlstate: str, apply: bool) -> str:
-    cause = _HINTS.get(sqlstate, "fix the cause named above")
-    if apply:
-        return f"{cause}; then `diffmig sync --resume` continues from the last checkpoint"
-    return f"{cause}; then run the command again"
 
 
 @dataclass(frozen=True)
@@ -191,7 +175,7 @@ class SyncEngine:
         self.analysis_id = 0
         self.transport: Transport = CopyTransport()
         self.transport_reason = ""
-        self.buckets_per_range = buckets_per_range()
+        self.buckets_per_range = buckets_per_range(settings.range_keys)
         self._lineage: Project | None = None  # parsed on first use
 
     # --- connections ------------------------------------------------------------------------
@@ -244,7 +228,7 @@ class SyncEngine:
     ) -> SyncReport:
         started = time.monotonic()
         command = "sync" if apply else "detect"
-        declared = select_tables(tables)
+        declared = select_tables(tables, self.settings)
         _, dst = db.with_retries("connect", self._connections, on_retry=self._on_retry("connect"))
         ensure_schema(dst)
         resumed_from = runs.unfinished_run(dst, "sync") if apply else None
@@ -276,7 +260,7 @@ class SyncEngine:
                 results.append(self._table_with_retries(table, command, apply, chain))
             src, dst = self._connections()
             src.commit()
-            runs.finish_run(dst, self.run_id, "succeeded")
+            runs.finish_run(dst, self.run_id, "succeeded", keep_runs=self.settings.keep_runs)
         except KeyboardInterrupt:
             self._finish_after_error("interrupted", "interrupted by the user")
             raise
@@ -301,7 +285,7 @@ class SyncEngine:
         self, run_id: int, chain: list[int], tables: list[str]
     ) -> list[TableChanges]:
         """Sync `tables` as a step of a larger run (`diffmig run`); errors propagate to it."""
-        declared = select_tables(tables)
+        declared = select_tables(tables, self.settings)
         _, dst = db.with_retries("connect", self._connections, on_retry=self._on_retry("connect"))
         self.run_id = run_id
         self.stamp_run = chain[-1] if chain else run_id
@@ -332,7 +316,13 @@ class SyncEngine:
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise RunFailed(
                 f"{step} failed in run {self.run_id} ({sqlstate}): {redact(first)}",
-                hint=_hint_for(sqlstate, apply),
+                hint=hint_for(
+                    first,
+                    sqlstate,
+                    "`diffmig sync --resume` continues from the last checkpoint"
+                    if apply
+                    else "run the command again",
+                ),
             ) from exc
 
     def _finish_after_error(self, status: str, error: str) -> None:
@@ -341,7 +331,7 @@ class SyncEngine:
             with db.connection(self.settings.target) as conn:
                 self.dst = conn
                 self._flush_retries()
-                runs.finish_run(conn, self.run_id, status, error)
+                runs.finish_run(conn, self.run_id, status, error, keep_runs=self.settings.keep_runs)
             self.dst = None
         except Exception:  # noqa: BLE001 - the original error matters more than this one
             self.info("could not record the run's failure in the bookkeeping")
@@ -383,9 +373,10 @@ class SyncEngine:
         if kept and kept <= {*source.column_names, *OWN_COLUMNS}:
             return
         if self._lineage is None:
+            from orchestrator.project_index import load_index
             from orchestrator.sql_lineage import Project  # lazy: parses every model file
 
-            self._lineage = Project()
+            self._lineage = Project(load_index(self.settings))
         self._lineage.use_source_columns({source.name: source.column_names})
         missing = sorted(self._lineage.missing_source_columns().get(source.name, set()))
         if not missing:

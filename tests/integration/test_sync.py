@@ -28,8 +28,10 @@ from tests.conftest import ClusterPair, DbPair, make_db_pair
 TABLES = [t.name for t in declared_tables()]
 
 
-def engine(dbs: DbPair, transport: str = "copy") -> SyncEngine:
-    settings = load_settings(environ=dbs.env(), cwd=Path("/nonexistent"))
+def engine(
+    dbs: DbPair, transport: str = "copy", extra_env: dict[str, str] | None = None
+) -> SyncEngine:
+    settings = load_settings(environ={**dbs.env(), **(extra_env or {})}, cwd=Path("/nonexistent"))
     return SyncEngine(settings, transport=transport)
 
 
@@ -180,15 +182,12 @@ def test_the_source_xmin_shortcut_is_xmin(db_pair: DbPair) -> None:
             assert (wrong, rows > 0) == (0, True), table
 
 
-def test_ranges_worked_together_checkpoint_each(
-    db_pair: DbPair, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_ranges_worked_together_checkpoint_each(db_pair: DbPair) -> None:
     """With small ranges, a delta sync applies many ranges in one transaction: each still gets
     its checkpoint row, with its own share of the counts."""
-    monkeypatch.setenv("DIFFMIG_RANGE_KEYS", "64")
-    engine(db_pair).run()
+    engine(db_pair, extra_env=SMALL_RANGES).run()
     build.simulate_activity(db_pair.pair, db_pair.legacy_db, days=5, seed=42)
-    report = engine(db_pair).run()
+    report = engine(db_pair, extra_env=SMALL_RANGES).run()
     assert_mirror_equals_source(db_pair)
     with db_pair.target_tool() as conn:
         per_table = {

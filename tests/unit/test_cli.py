@@ -60,3 +60,16 @@ def test_activity_without_sandbox_is_a_clear_error(tmp_path: Path) -> None:
     result = run_cli("sandbox", "activity", cwd=tmp_path)
     assert result.returncode == 3
     assert "sandbox up" in result.stderr
+
+
+def test_shared_options_one_transport_and_one_list_split() -> None:
+    from orchestrator.cli.options import TRANSPORT_HELP, split_list
+
+    assert split_list(" offices, ,doctors,, ") == ["offices", "doctors"]
+    assert split_list("") is None
+    assert split_list(",") is None
+    assert split_list(None) is None
+    for command in ("run", "sync", "detect"):
+        shown = " ".join(run_cli(command, "--help").stdout.split())
+        assert "--transport [auto|fdw|copy]" in shown, command
+        assert " ".join(TRANSPORT_HELP.split()) in shown, command

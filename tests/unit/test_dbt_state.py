@@ -1,5 +1,5 @@
 """diffmig's own dbt state: a target path per destination database (so another database's
-parse never invalidates this one's partial parse) and the cached entity list."""
+parse never invalidates this one's partial parse) and the cached project index."""
 
 from __future__ import annotations
 
@@ -8,13 +8,16 @@ import shutil
 from pathlib import Path
 
 from orchestrator.catalog import PROJECT_ROOT
-from orchestrator.dbt_runner import (
-    KEEP_TARGETS,
+from orchestrator.dbt_runner import KEEP_TARGETS, default_target_path
+from orchestrator.project_index import (
     Entity,
-    _read_entities,
-    _write_entities,
-    default_target_path,
+    LegacyTable,
+    ProjectIndex,
+    from_json,
     project_digest,
+    read_index,
+    to_json,
+    write_index,
 )
 from orchestrator.settings import Settings, load_settings
 
@@ -67,13 +70,35 @@ def test_entity_cache_follows_the_project_files(tmp_path: Path) -> None:
         Entity("offices", "model.diffmig.offices", ("offices",), ("dispatch_office",), (), ("stg",))
     ]
     cache = tmp_path / "cache.json"
-    _write_entities(cache, digest, entities)
-    assert _read_entities(cache, digest) == entities
+    write_index(cache, ProjectIndex(digest, tuple(entities), (LegacyTable("dispatch_office"),)))
+    cached = read_index(cache, digest)
+    assert cached is not None
+    assert list(cached.entities) == entities
 
     model = next((project / "models").rglob("*.sql"))
     model.write_text(model.read_text(encoding="utf-8") + "\n-- changed\n", encoding="utf-8")
     changed = project_digest(project)
     assert changed != digest
-    assert _read_entities(cache, changed) is None  # parsed again, then cached anew
+    assert read_index(cache, changed) is None  # parsed again, then cached anew
     cache.write_text("{not json", encoding="utf-8")
-    assert _read_entities(cache, digest) is None
+    assert read_index(cache, digest) is None
+
+
+def test_index_round_trips_through_json() -> None:
+    from orchestrator.project_index import MartMeta
+
+    entity = Entity(
+        "offices",
+        "model.diffmig.offices",
+        ("offices",),
+        ("dispatch_office",),
+        (),
+        ("stg_legacy__offices", "offices"),
+        mapped_models=("int_offices_mapped",),
+        staging_models=("stg_legacy__offices",),
+        meta=MartMeta(legacy_table="dispatch_office", legacy_key="legacy_office_id"),
+        owned_columns=("id", "name", "legacy_office_id"),
+        unique_key=("legacy_office_id",),
+    )
+    index = ProjectIndex("d1", (entity,), (LegacyTable("dispatch_office", "id"),))
+    assert from_json(to_json(index)) == index

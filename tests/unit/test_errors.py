@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from orchestrator.errors import diagnose
+from orchestrator.errors import diagnose, hint_for
 
 
 @pytest.mark.parametrize(
@@ -45,3 +45,11 @@ def test_known_causes_are_named_with_what_to_do(
 def test_other_errors_are_not_guessed() -> None:
     assert diagnose('relation "public.offices" does not exist') is None
     assert diagnose("division by zero", "22012") is None
+
+
+def test_one_hint_table_names_cause_action_and_how_to_continue() -> None:
+    hint = hint_for("could not write block", "53100", "`diffmig sync --resume` continues")
+    assert hint.startswith("the destination is out of disk space: free some disk space")
+    assert hint.endswith("then `diffmig sync --resume` continues")
+    unknown = hint_for("syntax error at or near", "42601", "run the command again")
+    assert unknown == "fix the cause named above; then run the command again"

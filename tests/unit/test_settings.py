@@ -85,6 +85,33 @@ def test_dbt_log_level_is_info_unless_chosen(tmp_path: Path) -> None:
     assert "debug writes every statement" in (raised.value.hint or "")
 
 
+def test_tuning_settings_have_defaults_and_are_checked(tmp_path: Path) -> None:
+    plain = load_settings(environ=OLD_NAMES, cwd=tmp_path)
+    assert (plain.keep_runs, plain.range_keys, plain.log_dir) == (5, None, None)
+    assert plain.allow_insecure is False
+    insecure = load_settings(environ={**OLD_NAMES, "DIFFMIG_ALLOW_INSECURE": "yes"}, cwd=tmp_path)
+    assert insecure.allow_insecure is True
+    (tmp_path / ".env").write_text("DIFFMIG_KEEP_RUNS=2\nDIFFMIG_LOG_DIR=/var/log/diffmig\n")
+    chosen = load_settings(environ={**OLD_NAMES, "DIFFMIG_RANGE_KEYS": "64"}, cwd=tmp_path)
+    assert (chosen.keep_runs, chosen.range_keys) == (2, 64)
+    assert chosen.log_dir == Path("/var/log/diffmig")
+    for name, value, message in [
+        ("DIFFMIG_RANGE_KEYS", "100", "multiple of 32"),
+        ("DIFFMIG_RANGE_KEYS", "many", "must be a number"),
+        ("DIFFMIG_KEEP_RUNS", "all", "must be a number"),
+    ]:
+        with pytest.raises(ConfigError, match=message) as raised:
+            load_settings(environ={**OLD_NAMES, name: value}, cwd=tmp_path)
+        assert raised.value.hint
+
+
+def test_range_keys_step_is_the_sync_bucket_width() -> None:
+    from orchestrator.settings import RANGE_KEYS_STEP
+    from orchestrator.sync.mirror import BUCKET_WIDTH
+
+    assert RANGE_KEYS_STEP == BUCKET_WIDTH
+
+
 def test_missing_env_file_is_a_config_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="does not exist"):
         load_settings(tmp_path / "nope.env", environ={}, cwd=tmp_path)
