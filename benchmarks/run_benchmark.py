@@ -4,7 +4,10 @@
         [--transport copy] [--json PATH]
 
 On its own throwaway cluster pair (the sync benchmark's machinery: the legacy database generated
-at --scale, an empty Supabase destination; `.sandbox/` is never touched), in one invocation:
+at --scale, an empty Supabase destination; `.sandbox/` is never touched; durable clusters, with
+PostgreSQL's default fsync, full page writes and synchronous commit, unlike the sandbox's and the
+tests', and the Supabase emulation's 2-minute statement_timeout, which diffmig lifts), in one
+invocation:
 
   (a)  raw binary COPY of every declared legacy table into plain tables on the destination
        (the floor for moving the rows once);

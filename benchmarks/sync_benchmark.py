@@ -8,7 +8,11 @@ Exit code 0 when every correctness check held (missed targets are reported, not 
 1 when one did not or a step failed, 130 when interrupted.
 
 What it does, on a pair of local PostgreSQL clusters it creates under a temporary directory and
-destroys at the end (the user's `.sandbox/` is never touched):
+destroys at the end (the user's `.sandbox/` is never touched). The clusters are durable
+(`LocalCluster(durable=True)`: fsync, full page writes and synchronous commit on, PostgreSQL's
+defaults, as on a real server), unlike the sandbox's and the test suite's, whose writes skip
+the disk flushes; the Supabase one has hosted Supabase's 2-minute statement_timeout for roles
+that set none, which diffmig lifts on its own sessions (DIFFMIG_STATEMENT_TIMEOUT):
 
   build      the legacy database (build_legacy) and an empty Supabase destination (build_target),
              both kept as templates; the legacy template is vacuumed once, so that no phase pays
@@ -314,6 +318,7 @@ class Benchmark:
                 build.LEGACY_SUPERUSER,
                 secrets.token_hex(12),
                 bindir,
+                durable=True,
             ),
             target=LocalCluster(
                 "supabase",
@@ -322,6 +327,7 @@ class Benchmark:
                 build.TARGET_SUPERUSER,
                 secrets.token_hex(12),
                 bindir,
+                durable=True,
             ),
             legacy_app_password=secrets.token_hex(12),
             target_tool_password=secrets.token_hex(12),

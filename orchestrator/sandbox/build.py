@@ -154,6 +154,12 @@ def build_legacy(
 # --- the Supabase destination ----------------------------------------------------------------
 
 
+# Hosted Supabase's statement_timeout for every role that sets none of its own (world.md
+# section 4), `postgres` included. The superuser sets its own (none): the sandbox's build steps
+# are not limited, as the platform's own jobs are not.
+PLATFORM_STATEMENT_TIMEOUT = "2min"
+
+
 def ensure_target_roles(pair: SandboxPair) -> None:
     with pair.target.connect("postgres") as conn:
         conn.execute(sql_file("supabase_roles.sql"))
@@ -162,6 +168,24 @@ def ensure_target_roles(pair: SandboxPair) -> None:
                 sql.Identifier(TARGET_TOOL_ROLE), sql.Literal(pair.target_tool_password)
             )
         )
+        conn.execute(
+            sql.SQL("alter role {} set statement_timeout = 0").format(
+                sql.Identifier(TARGET_SUPERUSER)
+            )
+        )
+        # Cluster-wide (ALTER SYSTEM runs alone, outside a transaction), so every database of
+        # the cluster, test clones included, has it.
+        current = conn.execute(
+            "select setting from pg_file_settings where name = 'statement_timeout' "
+            "and applied order by seqno desc limit 1"
+        ).fetchone()
+        if current is None or current[0] != PLATFORM_STATEMENT_TIMEOUT:
+            conn.execute(
+                sql.SQL("alter system set statement_timeout = {}").format(
+                    sql.Literal(PLATFORM_STATEMENT_TIMEOUT)
+                )
+            )
+            conn.execute("select pg_reload_conf()")
 
 
 def build_target(pair: SandboxPair, dbname: str, *, on_step: Step | None = None) -> None:

@@ -135,3 +135,23 @@ def test_validate_orders_trigger_rejects_a_non_doctor(db_pair: DbPair) -> None:
                 "values (%s, %s, -1)",
                 (patient_id, bad_doctor),
             )
+
+
+def test_roles_without_their_own_statement_timeout_get_two_minutes(db_pair: DbPair) -> None:
+    """Hosted Supabase's global statement_timeout (world.md section 4); a session may set its
+    own, which is what diffmig does (DIFFMIG_STATEMENT_TIMEOUT)."""
+    with db_pair.target_tool() as conn:
+        assert conn.execute("show statement_timeout").fetchone() == ("2min",)
+        conn.execute("set statement_timeout = 0")
+        assert conn.execute("show statement_timeout").fetchone() == ("0",)
+    with db_pair.target_admin() as conn:
+        # Roles that set their own keep it: the API roles', and the superuser's (none).
+        assert conn.execute("show statement_timeout").fetchone() == ("0",)
+        settings = dict(
+            conn.execute(
+                "select r.rolname, s.setconfig from pg_db_role_setting s "
+                "join pg_roles r on r.oid = s.setrole where s.setdatabase = 0"
+            ).fetchall()
+        )
+    assert "statement_timeout=3s" in settings["anon"]
+    assert not any(c.startswith("statement_timeout") for c in settings["postgres"])
