@@ -244,24 +244,60 @@ def check_version(conn: psycopg.Connection, db_settings: DbSettings) -> Finding:
     return Finding(check, OK, f"PostgreSQL {version}")
 
 
+def _duration(ms: int) -> str:
+    if ms == 0:
+        return "none"
+    return f"{ms / 1000:,.0f} s" if ms < 120_000 else f"{ms / 60000:,.0f} min"
+
+
 def check_statement_timeout(conn: psycopg.Connection, db_settings: DbSettings) -> Finding:
+    """Which statement_timeout applies to diffmig's sessions: the server's for the role (what a
+    session gets at login: hosted Supabase gives 2 minutes to every role that sets none), or, on
+    the destination, diffmig's own (DIFFMIG_STATEMENT_TIMEOUT), set on every session it opens
+    and on dbt's."""
     check = f"{db_settings.side}: statement_timeout"
     row = conn.execute(
-        "select setting::bigint from pg_settings where name = 'statement_timeout'"
+        "select setting::bigint, reset_val::bigint from pg_settings "
+        "where name = 'statement_timeout'"
     ).fetchone()
-    ms = int(row[0]) if row else 0
+    ms, at_login = (int(row[0]), int(row[1])) if row else (0, 0)
+    if db_settings.statement_timeout is not None:
+        role = _current_user(conn, db_settings)
+        server = f"the server gives {role} {_duration(at_login)} (other clients' sessions)"
+        if ms == 0 or ms >= MIN_STATEMENT_TIMEOUT_MS:
+            return Finding(
+                check,
+                OK,
+                f"{_duration(ms)} on diffmig's and dbt's sessions (DIFFMIG_STATEMENT_TIMEOUT="
+                f"{db_settings.statement_timeout}); {server}",
+            )
+        return Finding(
+            check,
+            WARN,
+            f"{_duration(ms)} on diffmig's and dbt's sessions (DIFFMIG_STATEMENT_TIMEOUT="
+            f"{db_settings.statement_timeout}): a large range, COPY or dbt model can hit it; "
+            f"{server}",
+            "raise DIFFMIG_STATEMENT_TIMEOUT (e.g. 2h) or remove it (none, the default)",
+        )
     if ms == 0:
-        return Finding(check, OK, "no statement timeout for this role")
-    shown = f"{ms / 1000:,.0f} s" if ms < 120_000 else f"{ms / 60000:,.0f} min"
+        return Finding(check, OK, f"no statement timeout for {db_settings.user}")
+    shown = _duration(ms)
     if ms < MIN_STATEMENT_TIMEOUT_MS:
         return Finding(
             check,
             WARN,
             f"statement_timeout is {shown}: a large range, COPY or dbt model can hit it",
-            f'alter role "{db_settings.user}" set statement_timeout = '
+            f'alter role "{_current_user(conn, db_settings)}" set statement_timeout = '
             f"'{SUGGESTED_STATEMENT_TIMEOUT}' (takes effect at the next login)",
         )
     return Finding(check, OK, f"statement_timeout is {shown}")
+
+
+def _current_user(conn: psycopg.Connection, db_settings: DbSettings) -> str:
+    """The role the server sees: through Supabase's pooler the login name is
+    `postgres.<project-ref>` but the role is `postgres`, and hints must name the role."""
+    row = conn.execute("select current_user").fetchone()
+    return str(row[0]) if row else db_settings.user
 
 
 # --- source ---------------------------------------------------------------------------------

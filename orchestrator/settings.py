@@ -18,7 +18,7 @@ import ipaddress
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal
 
@@ -37,6 +37,12 @@ TRANSPORTS = ("auto", "fdw", "copy")
 # (10 MB per delta run) and costs about a tenth of a run's time; info keeps each node's start,
 # end and errors.
 DBT_LOG_LEVELS = ("debug", "info", "warn", "error", "none")
+# The statement_timeout diffmig sets on every destination session it opens (its own and dbt's),
+# from DIFFMIG_STATEMENT_TIMEOUT: hosted Supabase gives every role that sets none a 2-minute
+# limit, which one upsert of a large table exceeds. 0 = none: every statement diffmig sends is
+# bounded by the data it moves, and a statement cut short would only fail again on resume.
+DEFAULT_STATEMENT_TIMEOUT = "0"
+_TIMEOUT = re.compile(r"^(?P<n>\d+)\s*(?P<unit>ms|s|min|h|d)?$", re.I)
 
 
 class Secret:
@@ -111,6 +117,9 @@ class DbSettings:
     dbname: str
     sslmode: str
     application_name: str = "diffmig"
+    # Set on every session diffmig opens to this database (the destination's only); None keeps
+    # the server's (the source's sessions are the legacy server operator's to limit).
+    statement_timeout: str | None = None
 
     def conninfo(self, **overrides: str | int) -> str:
         params: dict[str, str | int] = {
@@ -229,6 +238,28 @@ def _db_from_env(side: Side, env: Mapping[str, str]) -> DbSettings:
     )
 
 
+def parse_statement_timeout(raw: str) -> str:
+    """DIFFMIG_STATEMENT_TIMEOUT as PostgreSQL takes it: 0 (none), milliseconds, or a number with
+    a unit (ms, s, min, h, d), e.g. 30min."""
+    value = raw.strip().lower() or DEFAULT_STATEMENT_TIMEOUT
+    found = _TIMEOUT.match(value)
+    if found is None:
+        raise ConfigError(
+            f"DIFFMIG_STATEMENT_TIMEOUT must be 0 (none), milliseconds or a number with a unit "
+            f"(ms, s, min, h, d), got {raw!r}",
+            hint="e.g. DIFFMIG_STATEMENT_TIMEOUT=2h; remove it for none (the default)",
+        )
+    return found["n"] + (found["unit"] or "")
+
+
+def statement_timeout_ms(value: str) -> int:
+    """A timeout as parse_statement_timeout() returns it, in milliseconds (0 = none)."""
+    found = _TIMEOUT.match(value)
+    assert found is not None
+    factor = {"": 1, "ms": 1, "s": 1000, "min": 60_000, "h": 3_600_000, "d": 86_400_000}
+    return int(found["n"]) * factor[(found["unit"] or "").lower()]
+
+
 def load_settings(
     env_file: Path | None = None,
     *,
@@ -259,9 +290,10 @@ def load_settings(
             f"got {dbt_log_level!r}",
             hint="remove it for info; debug writes every statement dbt runs to logs/dbt.log",
         )
+    timeout = parse_statement_timeout(values.get("DIFFMIG_STATEMENT_TIMEOUT", ""))
     return Settings(
         source=_db_from_env("source", values),
-        target=_db_from_env("target", values),
+        target=replace(_db_from_env("target", values), statement_timeout=timeout),
         supabase_url=values.get("SUPABASE_URL") or None,
         supabase_service_role=Secret(
             values.get("SUPABASE_SERVICE_ROLE") or values.get("SUPABASE_SERVICE_ROLE_KEY") or ""

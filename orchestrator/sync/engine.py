@@ -89,8 +89,10 @@ def buckets_per_range() -> int:
 _HINTS = {
     "53100": "the destination is out of disk space: free some (or grow the disk)",
     "53200": "the destination ran out of memory",
-    "57014": "a statement hit statement_timeout: raise it for the diffmig role "
-    "(alter role ... set statement_timeout) or retry at a quieter time",
+    "57014": "a statement hit statement_timeout: raise DIFFMIG_STATEMENT_TIMEOUT "
+    "(0 = none, the default) or retry at a quieter time",
+    "25006": "the destination is read-only (a full disk on hosted Supabase): add disk space, "
+    "make it writable again",
     "42501": "the destination role lacks a privilege: `diffmig doctor` lists what it needs",
 }
 

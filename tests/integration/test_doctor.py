@@ -245,19 +245,39 @@ def test_doctor_flags_private_schemas_open_to_the_api_roles(
     assert private["fix"].startswith("revoke all on schema")
 
 
-def test_doctor_warns_about_a_low_statement_timeout(db_pair: DbPair, tmp_path: Path) -> None:
+def test_doctor_says_which_statement_timeout_applies(db_pair: DbPair, tmp_path: Path) -> None:
     with db_pair.target_admin() as conn:
         # Per database, so that other tests' clones are not affected.
         conn.execute(
             f"alter role postgres in database \"{db_pair.target_db}\" set statement_timeout = '30s'"
         )
         conn.commit()
+    with db_pair.legacy_admin() as conn:
+        conn.execute(
+            f"alter role mdw_admin in database \"{db_pair.legacy_db}\" set statement_timeout = '30s'"
+        )
+        conn.commit()
     proc = diffmig(db_pair, tmp_path, "doctor", "--output", "json")
     assert proc.returncode == 0, proc.stderr
-    timeout = findings(proc)["target: statement_timeout"]
-    assert timeout["status"] == WARN
-    assert "30 s" in timeout["detail"]
-    assert timeout["fix"].startswith('alter role "postgres" set statement_timeout')
+    # The destination's limit does not apply: diffmig lifts it on its own and dbt's sessions.
+    target = findings(proc)["target: statement_timeout"]
+    assert target["status"] == OK, target
+    assert "none on diffmig's and dbt's sessions (DIFFMIG_STATEMENT_TIMEOUT=0)" in target["detail"]
+    assert "the server gives postgres 30 s" in target["detail"]
+    # The source's is the legacy server operator's: a warning with the fix, naming the role.
+    source = findings(proc)["source: statement_timeout"]
+    assert source["status"] == WARN
+    assert "30 s" in source["detail"]
+    assert source["fix"].startswith('alter role "mdw_admin" set statement_timeout')
+
+    proc = diffmig(
+        db_pair, tmp_path, "doctor", "--output", "json", env={"DIFFMIG_STATEMENT_TIMEOUT": "30s"}
+    )
+    assert proc.returncode == 0, proc.stderr
+    target = findings(proc)["target: statement_timeout"]
+    assert target["status"] == WARN
+    assert "30 s on diffmig's and dbt's sessions" in target["detail"]
+    assert target["fix"].startswith("raise DIFFMIG_STATEMENT_TIMEOUT")
 
 
 def test_doctor_reports_unusable_settings(db_pair: DbPair, tmp_path: Path) -> None:
