@@ -160,8 +160,29 @@ def build_legacy(
 PLATFORM_STATEMENT_TIMEOUT = "2min"
 
 
+# Hosted Supabase loads pg_stat_statements (world.md section 4): every statement text sent is
+# kept, readable by postgres. The sandbox's own statements that carry a password run with
+# tracking off (a superuser's session setting), so that what the statistics hold is diffmig's.
+PRELOADED = "pg_stat_statements"
+UNTRACKED = "set pg_stat_statements.track = 'none'"
+
+
+def _preload_statement_statistics(cluster: LocalCluster) -> None:
+    """Load pg_stat_statements at server start, restarting the cluster once if needed."""
+    with cluster.connect("postgres") as conn:
+        row = conn.execute("show shared_preload_libraries").fetchone()
+        if row and PRELOADED in str(row[0]):
+            return
+        conn.execute(
+            sql.SQL("alter system set shared_preload_libraries = {}").format(sql.Literal(PRELOADED))
+        )
+    cluster.restart()
+
+
 def ensure_target_roles(pair: SandboxPair) -> None:
+    _preload_statement_statistics(pair.target)
     with pair.target.connect("postgres") as conn:
+        conn.execute(UNTRACKED)
         conn.execute(sql_file("supabase_roles.sql"))
         conn.execute(
             sql.SQL("alter role {} password {}").format(
@@ -232,8 +253,10 @@ def simulate_earlier_migration(
     """
     done = _timed(on_step, "destination: simulating the earlier migration")
     with pair.target.connect(target_db) as conn:
+        conn.execute(UNTRACKED)  # the user mapping below holds the legacy password
         conn.execute(sql_file("common.sql"))
         conn.execute("drop server if exists sandbox_legacy cascade")
+        conn.execute("create extension if not exists postgres_fdw with schema extensions")
         conn.execute(
             sql.SQL(
                 "create server sandbox_legacy foreign data wrapper postgres_fdw "
@@ -256,8 +279,17 @@ def simulate_earlier_migration(
             conn.execute("drop schema if exists sandbox_legacy cascade")
             conn.execute("drop server if exists sandbox_legacy cascade")
             conn.execute("drop schema if exists sandbox cascade")
+            # A new project has no postgres_fdw (world.md section 4): the sandbox's own leaves.
+            conn.execute("drop extension if exists postgres_fdw")
         conn.execute("analyze")
     done()
+
+
+def install_postgres_fdw(cluster: LocalCluster, dbname: str, password: str) -> None:
+    """The fdw variant of the destination: a project whose `postgres` created postgres_fdw (as
+    `--transport fdw` does, through the extension guard), for the tests of that transport."""
+    with cluster.connect(dbname, TARGET_TOOL_ROLE, password) as conn:
+        conn.execute("create extension if not exists postgres_fdw with schema extensions")
 
 
 @dataclass(frozen=True)
