@@ -40,6 +40,7 @@ from orchestrator import db
 from orchestrator.catalog import SOURCE_SCHEMA, DeclaredTable, declared_tables
 from orchestrator.errors import ConnectionFailed, DiffmigError
 from orchestrator.settings import DbSettings, Settings, redact
+from orchestrator.sync.transports import create_user_mapping, ensure_postgres_fdw
 
 OK, WARN, FAIL = "ok", "warn", "fail"
 SUPABASE_POOLER_HOST = "pooler.supabase.com"
@@ -399,20 +400,50 @@ def check_fdw(conn: psycopg.Connection, settings: Settings) -> tuple[Finding, bo
     fallback = (
         "" if required else "; the copy transport (diffmig streams the rows itself) is used instead"
     )
+    user = _current_user(conn, settings.target)
     ext = conn.execute(
         "select n.nspname from pg_extension e join pg_namespace n on n.oid = e.extnamespace "
         "where e.extname = 'postgres_fdw'"
     ).fetchone()
     if ext is None:
+        # A new Supabase project has none, and lets postgres create it: try, and roll back.
+        with conn.transaction(force_rollback=True):
+            cannot = ensure_postgres_fdw(conn)
+        if cannot is None:
+            if not settings.source.password:
+                return (
+                    Finding(
+                        check,
+                        soft,
+                        "postgres_fdw is not installed; a non-superuser's user mapping would "
+                        f"need the source password and SOURCE_DB_PASSWORD is empty{fallback}",
+                        "set SOURCE_DB_PASSWORD",
+                    ),
+                    False,
+                )
+            how = (
+                "--transport fdw creates it"
+                if required
+                else "--transport auto uses copy; --transport fdw creates it"
+            )
+            return (
+                Finding(
+                    check,
+                    OK,
+                    f"postgres_fdw is not installed (a new Supabase project has none); {user} may "
+                    f"create it: {how}",
+                ),
+                True,
+            )
         available = conn.execute(
             "select 1 from pg_available_extensions where name = 'postgres_fdw'"
         ).fetchone()
-        where = "available but not enabled" if available else "not available on this server"
+        where = "not installed" if available else "not available on this server"
         return (
             Finding(
                 check,
                 soft,
-                f"postgres_fdw is {where}{fallback}",
+                f"postgres_fdw is {where} and {user} may not create it{fallback}",
                 "enable it under Database > Extensions in the Supabase dashboard "
                 "(create extension postgres_fdw with schema extensions)",
             ),
@@ -426,10 +457,9 @@ def check_fdw(conn: psycopg.Connection, settings: Settings) -> tuple[Finding, bo
             Finding(
                 check,
                 soft,
-                f"postgres_fdw is installed (schema {ext[0]}) but {settings.target.user} may not "
+                f"postgres_fdw is installed (schema {ext[0]}) but {user} may not "
                 f"use the wrapper{fallback}",
-                f'grant usage on foreign data wrapper postgres_fdw to "{settings.target.user}" '
-                "(as supabase_admin)",
+                f'grant usage on foreign data wrapper postgres_fdw to "{user}" (as supabase_admin)',
             ),
             False,
         )
@@ -470,6 +500,9 @@ def check_fdw_reaches_source(
     try:
         with conn.transaction(force_rollback=True):
             conn.execute("set local statement_timeout = '30s'")
+            cannot = ensure_postgres_fdw(conn)  # rolled back with the rest
+            if cannot is not None:
+                return Finding(check, WARN, cannot)
             conn.execute(
                 sql.SQL("create server {} foreign data wrapper postgres_fdw options ({})").format(
                     sql.Identifier(server),
@@ -479,15 +512,8 @@ def check_fdw_reaches_source(
                     ),
                 )
             )
-            conn.execute(
-                sql.SQL(
-                    "create user mapping for current_user server {} options (user {}, password {})"
-                ).format(
-                    sql.Identifier(server),
-                    sql.Literal(src.user),
-                    sql.Literal(src.password.reveal()),
-                )
-            )
+            # Never as a literal: pg_stat_statements would keep the password.
+            create_user_mapping(conn, server, src.user, src.password.reveal())
             conn.execute(sql.SQL("create schema {}").format(sql.Identifier(schema)))
             conn.execute(
                 sql.SQL(
@@ -761,7 +787,9 @@ def _target_checks(
     to_move: int | None,
     findings: list[Finding],
 ) -> None:
-    user = settings.target.user
+    # Hints name the role the server sees (through Supabase's pooler the login name is
+    # `postgres.<project-ref>`, the role `postgres`).
+    user = _current_user(dst, settings.target)
     findings.append(_guarded("target: role", lambda: check_target_role(dst, user)))
     findings.append(_guarded("target: create schemas", lambda: check_create_schemas(dst, user)))
     try:

@@ -86,6 +86,15 @@ def test_doctor_all_ok_on_the_sandbox_pair(db_pair: DbPair, tmp_path: Path) -> N
     assert "local, TLS not required" in found["target: tls"]["detail"]
     assert " ms" in found["source: reachable"]["detail"]
     assert "not a superuser" in found["target: role"]["detail"]
+    # A new project has no postgres_fdw; the role may create it, and doctor leaves none behind.
+    fdw = found["target: postgres_fdw"]["detail"]
+    assert "not installed (a new Supabase project has none); postgres may create it" in fdw
+    assert "--transport auto uses copy" in fdw
+    with db_pair.target_tool() as conn:
+        assert conn.execute(
+            "select count(*) from pg_extension where extname = 'postgres_fdw'"
+        ).fetchone() == (0,)
+        assert conn.execute("select count(*) from pg_user_mappings").fetchone() == (0,)
     # Free disk cannot be read by Supabase's postgres role: a warning with the size to provision.
     disk = found["target: free disk"]
     assert disk["status"] == WARN

@@ -5,7 +5,11 @@
   target/), no report file, no text diffmig stores (run errors, step details, build messages,
   retries, migration_control) and no process title (`ps -o args` of a running `diffmig run` and
   of every process on the machine meanwhile), also when things fail: a wrong password, an
-  unreachable server, a password given in a URL, a failing dbt build.
+  unreachable server, a password given in a URL, a failing dbt build. The runs use the fdw
+  transport (its user mapping needs the legacy password) and `doctor` probes it: no password in
+  the destination's statement history (`pg_stat_statements`, which hosted Supabase keeps and
+  `postgres` reads) nor in either server's log, written meanwhile with every statement logged
+  (`log_statement = all`) and every failing statement too.
 - `anon` and `authenticated` can read nothing in the schemas the tool creates: every schema of
   the destination that the untouched Supabase emulation does not have (read from the catalog).
 - The tool role is no superuser, and the run works.
@@ -36,6 +40,7 @@ from orchestrator import db
 from orchestrator.catalog import PROJECT_ROOT
 from orchestrator.errors import ConfigError, ConnectionFailed
 from orchestrator.sandbox import build
+from orchestrator.sandbox.clusters import LocalCluster
 from orchestrator.settings import load_settings
 from tests.conftest import TARGET_TEMPLATE, TEST_SCALE, ClusterPair, DbPair, make_db_pair
 from tests.reliability.conftest import RecordFigures
@@ -149,10 +154,81 @@ def test_no_secret_in_output_logs_reports_titles_or_errors(
     session: Session, record_figures: RecordFigures
 ) -> None:
     s = session
+    clusters = (s.dbs.clusters.legacy, s.dbs.clusters.target)
+    log_start = {c.name: c.log_file.stat().st_size for c in clusters}
+    with s.dbs.target_admin() as conn:
+        conn.execute("select extensions.pg_stat_statements_reset()")
+    for cluster in clusters:
+        _log_every_statement(cluster, True)
+    try:
+        codes, wrong, files = _exercise(s)
+    finally:
+        for cluster in clusters:
+            _log_every_statement(cluster, False)
+
+    # The destination's statement history, and what both servers logged meanwhile.
+    with s.dbs.target_admin() as conn:
+        history = [r[0] for r in conn.execute("select query from extensions.pg_stat_statements")]
+    assert any("create user mapping" in q.lower() or "diffmig_secret" in q for q in history)
+    s.exposure.add("pg_stat_statements", "\n".join(history))
+    for cluster in clusters:
+        with cluster.log_file.open("rb") as fh:
+            fh.seek(log_start[cluster.name])
+            logged = fh.read().decode("utf-8", errors="replace")
+        assert "statement:" in logged, cluster.name
+        s.exposure.add(f"server log of {cluster.name}", logged)
+
+    leaks = s.exposure.leaks([*s.passwords, wrong])
+    assert not leaks, leaks[:10]
+    titles = [t for t in s.exposure.titles if "orchestrator" in t or "dbt" in t]
+    assert titles, "the running diffmig was never seen by ps"
+    record_figures(
+        "secrets",
+        {
+            "passwords_searched": len(s.passwords) + 1,
+            "texts_searched": len(s.exposure.texts),
+            "bytes_searched": sum(len(t) for t in s.exposure.texts.values()),
+            "files_searched": len(files),
+            "statement_history_entries": len(history),
+            "server_log_bytes": sum(
+                len(t) for k, t in s.exposure.texts.items() if k.startswith("server log")
+            ),
+            "process_titles_seen": len(s.exposure.titles),
+            "diffmig_titles_seen": len(titles),
+            "exit_codes": codes,
+            "leaks": 0,
+            "scale": TEST_SCALE,
+        },
+    )
+
+
+def _log_every_statement(cluster: LocalCluster, on: bool) -> None:
+    """Every statement, and every failing one, into the server's log (or back to the
+    sandbox's settings)."""
+    with cluster.connect("postgres") as conn:
+        for name, value in (("log_statement", "all"), ("log_min_error_statement", "error")):
+            if on:
+                conn.execute(
+                    sql.SQL("alter system set {} = {}").format(
+                        sql.Identifier(name), sql.Literal(value)
+                    )
+                )
+            else:
+                conn.execute(sql.SQL("alter system reset {}").format(sql.Identifier(name)))
+        conn.execute("select pg_reload_conf()")
+
+
+def _exercise(s: Session) -> tuple[dict[str, int], str, list[Path]]:
+    """Successful and failing commands, fdw transport; returns exit codes, the wrong password
+    used and the files written."""
     env = s.dbs.env()
+    # doctor probes postgres_fdw with a user mapping of its own (rolled back).
+    probe = run_cli(s, "doctor")
+    assert probe.returncode == 0, probe.stderr[-3000:]
+    assert "postgres_fdw reaches source" in probe.stdout
 
     # A successful run, its process titles watched, then its report.
-    ok = run_cli(s, "run", "--entities", "offices", watch=True)
+    ok = run_cli(s, "run", "--entities", "offices", "--transport", "fdw", watch=True)
     assert ok.returncode == 0, ok.stderr[-3000:]
     s.ran = True
     report = run_cli(s, "report", "--output", "json")
@@ -193,7 +269,7 @@ def test_no_secret_in_output_logs_reports_titles_or_errors(
     with s.dbs.legacy_admin() as conn:
         conn.execute("update dispatch_office set name = name || ' ' where id % 5 = 0")
     try:
-        failed = run_cli(s, "run", "--entities", "offices", watch=True)
+        failed = run_cli(s, "run", "--entities", "offices", "--transport", "fdw", watch=True)
     finally:
         with s.dbs.target_admin() as conn:
             conn.execute("alter table public.offices rename column sq_gone to square_customer_id")
@@ -228,24 +304,7 @@ def test_no_secret_in_output_logs_reports_titles_or_errors(
             s.exposure.add(f"file {path}", path.read_text(encoding="utf-8", errors="replace"))
         except OSError:
             continue
-    leaks = s.exposure.leaks([*s.passwords, wrong])
-    assert not leaks, leaks[:10]
-    titles = [t for t in s.exposure.titles if "orchestrator" in t or "dbt" in t]
-    assert titles, "the running diffmig was never seen by ps"
-    record_figures(
-        "secrets",
-        {
-            "passwords_searched": len(s.passwords) + 1,
-            "texts_searched": len(s.exposure.texts),
-            "bytes_searched": sum(len(t) for t in s.exposure.texts.values()),
-            "files_searched": len(files),
-            "process_titles_seen": len(s.exposure.titles),
-            "diffmig_titles_seen": len(titles),
-            "exit_codes": codes,
-            "leaks": 0,
-            "scale": TEST_SCALE,
-        },
-    )
+    return codes, wrong, files
 
 
 def _closed_port() -> int:
