@@ -37,7 +37,7 @@ from dotenv import dotenv_values
 from psycopg import sql
 
 from orchestrator import db
-from orchestrator.catalog import SOURCE_SCHEMA, DeclaredTable, declared_tables
+from orchestrator.catalog import PROJECT_ROOT, SOURCE_SCHEMA, DeclaredTable, declared_tables
 from orchestrator.errors import ConnectionFailed, DiffmigError
 from orchestrator.settings import DbSettings, Settings, redact
 from orchestrator.sync.transports import create_user_mapping, ensure_postgres_fdw
@@ -53,6 +53,12 @@ SUGGESTED_STATEMENT_TIMEOUT = "30min"
 # The destination holds the mirror (a copy of the legacy rows) and the app tables built from it.
 DISK_FACTOR = 2.2
 PROBE_ROUNDS = 4
+# Connections a run holds on the destination besides dbt's threads: its bookkeeping session and
+# the sync engine's; dbt adds one for its own queries beside its threads.
+DIFFMIG_CONNECTIONS = 2
+DBT_EXTRA_CONNECTIONS = 1
+# Supabase's session pooler caps a user's clients at the pool size: 15 on the smallest plan.
+DEFAULT_POOL_SIZE = 15
 
 
 @dataclass(frozen=True)
@@ -81,6 +87,15 @@ def _size(n: float) -> str:
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip()
     return redact(text.splitlines()[0] if text else type(exc).__name__)
+
+
+def _setting(settings: Settings, name: str, environ: dict[str, str] | None = None) -> str | None:
+    """A DIFFMIG_* setting from the environment, else from the settings file."""
+    env = os.environ if environ is None else environ
+    value = env.get(name)
+    if value is None and settings.env_file is not None and settings.env_file.is_file():
+        value = dotenv_values(settings.env_file).get(name)
+    return value
 
 
 def allow_insecure(settings: Settings, environ: dict[str, str] | None = None) -> bool:
@@ -648,6 +663,65 @@ def check_disk(conn: psycopg.Connection, settings: Settings, to_move: int | None
     return Finding(check, OK, f"{basis}; {_size(free)} free, {_size(need)} needed")
 
 
+def dbt_threads() -> int:
+    """The threads of the dbt profile diffmig runs (profiles.yml)."""
+    import yaml
+
+    try:
+        profile = yaml.safe_load((PROJECT_ROOT / "profiles.yml").read_text(encoding="utf-8"))
+        return int(profile["diffmig"]["outputs"]["default"]["threads"])
+    except (OSError, KeyError, TypeError, ValueError, yaml.YAMLError):
+        return 1
+
+
+def check_connections(conn: psycopg.Connection, settings: Settings, threads: int) -> Finding:
+    """The connections a run needs on the destination against what the server (max_connections,
+    the role's and the database's limits) or Supabase's session pooler (its pool size) leaves."""
+    check = "target: connections"
+    needed = DIFFMIG_CONNECTIONS + threads + DBT_EXTRA_CONNECTIONS
+    row = conn.execute(
+        "select current_setting('max_connections')::int, "
+        "current_setting('superuser_reserved_connections')::int, "
+        "(select count(*) from pg_stat_activity where backend_type = 'client backend'), "
+        "(select rolconnlimit from pg_roles where rolname = current_user), "
+        "(select count(*) from pg_stat_activity where usename = current_user "
+        "and backend_type = 'client backend'), "
+        "(select datconnlimit from pg_database where datname = current_database()), "
+        "(select count(*) from pg_stat_activity where datname = current_database() "
+        "and backend_type = 'client backend'), current_user"
+    ).fetchone()
+    assert row is not None
+    max_conn, reserved, in_use, role_limit, role_use, db_limit, db_use, user = row
+    # This session ends before the run starts: it is not counted as in use.
+    caps = [(f"max_connections {max_conn} ({reserved} reserved for superusers)",
+             max_conn - reserved - (in_use - 1))]  # fmt: skip
+    if role_limit >= 0:
+        caps.append((f"{user}'s connection limit {role_limit}", role_limit - (role_use - 1)))
+    if db_limit >= 0:
+        caps.append((f"the database's connection limit {db_limit}", db_limit - (db_use - 1)))
+    target = settings.target
+    if SUPABASE_POOLER_HOST in target.host.lower() and target.port == SESSION_POOLER_PORT:
+        raw = _setting(settings, "DIFFMIG_POOL_SIZE") or str(DEFAULT_POOL_SIZE)
+        pool = int(raw) if raw.strip().isdigit() else DEFAULT_POOL_SIZE
+        caps.append((f"the session pooler's pool size {pool} (DIFFMIG_POOL_SIZE)",
+                     pool - (role_use - 1)))  # fmt: skip
+    name, free = min(caps, key=lambda c: c[1])
+    need = (
+        f"a run needs {needed} connections to the destination (diffmig {DIFFMIG_CONNECTIONS}, "
+        f"dbt {threads} thread{'s' if threads != 1 else ''} + {DBT_EXTRA_CONNECTIONS})"
+    )
+    if free < needed:
+        return Finding(
+            check,
+            FAIL,
+            f"{need}; {max(free, 0)} free under {name}",
+            "free connections (other clients of the project), raise the limit, or use the "
+            "direct connection (db.<ref>.supabase.co:5432) instead of the pooler; on the pooler "
+            "set DIFFMIG_POOL_SIZE to your plan's pool size",
+        )
+    return Finding(check, OK, f"{need}; {free} free under {name}")
+
+
 def check_private_schemas(conn: psycopg.Connection) -> Finding:
     check = "target: private schemas"
     present = [
@@ -810,6 +884,9 @@ def _target_checks(
         _guarded("target: write app tables", lambda: check_app_tables(dst, marts, user))
     )
     findings.append(_guarded("target: free disk", lambda: check_disk(dst, settings, to_move)))
+    findings.append(
+        _guarded("target: connections", lambda: check_connections(dst, settings, dbt_threads()))
+    )
     findings.append(_guarded("target: private schemas", lambda: check_private_schemas(dst)))
 
 

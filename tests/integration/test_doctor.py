@@ -9,14 +9,18 @@ import os
 import subprocess
 import sys
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from orchestrator.bookkeeping import store
 from orchestrator.doctor import (
     FAIL,
     OK,
     WARN,
+    check_connections,
     check_pooling,
     pooler_by_address,
     probe_session_state,
@@ -80,8 +84,13 @@ def test_doctor_all_ok_on_the_sandbox_pair(db_pair: DbPair, tmp_path: Path) -> N
         "target: uuid_generate_v5",
         "target: write app tables",
         "target: private schemas",
+        "target: connections",
     ):
         assert found[check]["status"] == OK, found[check]
+    assert (
+        "a run needs 4 connections to the destination (diffmig 2, dbt 1 thread + 1)"
+        in (found["target: connections"]["detail"])
+    )
     # Local: TLS is not required (and the sandbox serves none).
     assert "local, TLS not required" in found["target: tls"]["detail"]
     assert " ms" in found["source: reachable"]["detail"]
@@ -303,3 +312,41 @@ def test_doctor_reports_unusable_settings(db_pair: DbPair, tmp_path: Path) -> No
     assert found["settings"]["status"] == FAIL
     assert "unencrypted" in found["settings"]["detail"]
     assert "DIFFMIG_ALLOW_INSECURE" in found["settings"]["fix"]
+
+
+def test_doctor_counts_the_connections_a_run_needs(
+    db_pair: DbPair, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with db_pair.target_admin() as conn:
+        conn.execute(f'alter database "{db_pair.target_db}" connection limit 3')
+    proc = diffmig(db_pair, tmp_path, "doctor", "--output", "json")
+    assert proc.returncode == 3, proc.stderr
+    found = findings(proc)["target: connections"]
+    assert found["status"] == FAIL
+    assert "a run needs 4 connections" in found["detail"]
+    assert "3 free under the database's connection limit 3" in found["detail"]
+    assert "raise the limit" in found["fix"]
+
+    # Through Supabase's session pooler the pool size caps the clients (15 on the smallest
+    # plan; DIFFMIG_POOL_SIZE for others). The login name is postgres.<ref>; the role postgres.
+    with db_pair.target_admin() as conn:
+        conn.execute(f'alter database "{db_pair.target_db}" connection limit -1')
+    settings = load_settings(environ=db_pair.env(), cwd=Path("/nonexistent"))
+    pooled = replace(
+        settings,
+        target=replace(
+            settings.target,
+            host="aws-0-eu-central-1.pooler.supabase.com",
+            port=5432,
+            user="postgres.abc",
+        ),
+    )
+    with db_pair.target_tool() as conn:
+        ok = check_connections(conn, pooled, 1)
+        monkeypatch.setenv("DIFFMIG_POOL_SIZE", "3")
+        tight = check_connections(conn, pooled, 1)
+    assert ok.status == OK, ok
+    assert "free under the session pooler's pool size 15" in ok.detail
+    assert tight.status == FAIL, tight
+    assert "the session pooler's pool size 3 (DIFFMIG_POOL_SIZE)" in tight.detail
+    assert "DIFFMIG_POOL_SIZE" in tight.fix
