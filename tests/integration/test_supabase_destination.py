@@ -206,3 +206,16 @@ def test_roles_without_their_own_statement_timeout_get_two_minutes(db_pair: DbPa
         )
     assert "statement_timeout=3s" in settings["anon"]
     assert not any(c.startswith("statement_timeout") for c in settings["postgres"])
+
+
+def test_new_tables_in_public_are_not_granted_to_api_roles(db_pair: DbPair) -> None:
+    """Since late 2026 (world.md section 4): the app's existing tables keep their grants."""
+    with db_pair.target_tool() as conn:
+        conn.execute("create table public.new_probe (id int)")
+        for role in ("anon", "authenticated", "service_role"):
+            granted = conn.execute(
+                "select has_table_privilege(%s, 'public.new_probe', 'SELECT'), "
+                "has_table_privilege(%s, 'public.offices', 'SELECT')",
+                (role, role),
+            ).fetchone()
+            assert granted == (False, True), role

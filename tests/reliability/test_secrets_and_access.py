@@ -328,54 +328,7 @@ def test_anon_and_authenticated_read_nothing_private_and_no_superuser(
         ).fetchone()
         assert tool is not None
         assert tool[0] is False, "the tool role must not be a superuser"
-        created = sorted(
-            r[0]
-            for r in conn.execute("select nspname from pg_namespace")
-            if r[0] not in platform and not r[0].startswith("pg_temp")
-            and not r[0].startswith("pg_toast_temp")
-        )  # fmt: skip
-        assert "diffmig" in created
-        assert "diffmig_staging" in created
-        relations = conn.execute(
-            "select n.nspname, c.relname, c.relkind from pg_class c "
-            "join pg_namespace n on n.oid = c.relnamespace "
-            "where n.nspname = any(%s) and c.relkind in ('r', 'v', 'm', 'p', 'f', 'S')",
-            (created,),
-        ).fetchall()
-        readable: list[str] = []
-        for role in SUPABASE_ROLES:
-            for schema in created:
-                usage = conn.execute(
-                    "select has_schema_privilege(%s, %s, 'USAGE')", (role, schema)
-                ).fetchone()
-                if usage and usage[0]:
-                    readable.append(f"{role}: usage on schema {schema}")
-            for schema, rel, _kind in relations:
-                can = conn.execute(
-                    "select has_table_privilege(%s, format('%%I.%%I', %s::text, %s::text), "
-                    "'SELECT')",
-                    (role, schema, rel),
-                ).fetchone()
-                if can and can[0]:
-                    readable.append(f"{role}: select on {schema}.{rel}")
-            # And as the role itself, through SET ROLE: reading fails.
-            conn.execute(sql.SQL("set role {}").format(sql.Identifier(role)))
-            try:
-                for schema, rel, kind in relations:
-                    if kind == "S":
-                        continue
-                    try:
-                        with conn.transaction():
-                            conn.execute(
-                                sql.SQL("select 1 from {} limit 1").format(
-                                    sql.Identifier(schema, rel)
-                                )
-                            ).fetchall()
-                        readable.append(f"{role}: read {schema}.{rel}")
-                    except psycopg.errors.InsufficientPrivilege:
-                        pass
-            finally:
-                conn.execute("reset role")
+        created, relations, readable = _readable_by_api_roles(conn, platform)
         legacy_super = None
         with s.dbs.legacy_admin() as src:
             row = src.execute(
@@ -395,6 +348,110 @@ def test_anon_and_authenticated_read_nothing_private_and_no_superuser(
             "scale": TEST_SCALE,
         },
     )
+
+
+def _readable_by_api_roles(
+    conn: psycopg.Connection, platform: set[str]
+) -> tuple[list[str], list[tuple[str, str, str]], list[str]]:
+    """The schemas the tool created (not in the untouched emulation), their relations, and what
+    of them anon or authenticated can read (catalog privileges, then reading as the role)."""
+    created = sorted(
+        r[0]
+        for r in conn.execute("select nspname from pg_namespace")
+        if r[0] not in platform and not r[0].startswith("pg_temp")
+        and not r[0].startswith("pg_toast_temp")
+    )  # fmt: skip
+    assert "diffmig" in created
+    assert "diffmig_staging" in created
+    relations = conn.execute(
+        "select n.nspname, c.relname, c.relkind from pg_class c "
+        "join pg_namespace n on n.oid = c.relnamespace "
+        "where n.nspname = any(%s) and c.relkind in ('r', 'v', 'm', 'p', 'f', 'S')",
+        (created,),
+    ).fetchall()
+    readable: list[str] = []
+    for role in SUPABASE_ROLES:
+        for schema in created:
+            usage = conn.execute(
+                "select has_schema_privilege(%s, %s, 'USAGE')", (role, schema)
+            ).fetchone()
+            if usage and usage[0]:
+                readable.append(f"{role}: usage on schema {schema}")
+        for schema, rel, _kind in relations:
+            can = conn.execute(
+                "select has_table_privilege(%s, format('%%I.%%I', %s::text, %s::text), 'SELECT')",
+                (role, schema, rel),
+            ).fetchone()
+            if can and can[0]:
+                readable.append(f"{role}: select on {schema}.{rel}")
+        # And as the role itself, through SET ROLE: reading fails.
+        conn.execute(sql.SQL("set role {}").format(sql.Identifier(role)))
+        try:
+            for schema, rel, kind in relations:
+                if kind == "S":
+                    continue
+                try:
+                    with conn.transaction():
+                        conn.execute(
+                            sql.SQL("select 1 from {} limit 1").format(sql.Identifier(schema, rel))
+                        ).fetchall()
+                    readable.append(f"{role}: read {schema}.{rel}")
+                except psycopg.errors.InsufficientPrivilege:
+                    pass
+        finally:
+            conn.execute("reset role")
+    return created, relations, readable
+
+
+OLD_DEFAULT_PRIVILEGES = """
+alter default privileges for role postgres in schema public
+grant all on tables to anon, authenticated, service_role;
+alter default privileges for role supabase_admin in schema public
+grant all on tables to postgres, anon, authenticated, service_role;
+"""
+
+
+def test_older_projects_default_privileges_expose_nothing_private(
+    clusters: ClusterPair, tmp_path: Path, record_figures: RecordFigures
+) -> None:
+    """A project created before late 2026 keeps the old default privileges (new tables in public
+    granted to the API roles): what diffmig creates stays out of anon's and authenticated's
+    reach there too."""
+    dbs = make_db_pair(clusters)
+    try:
+        with dbs.target_admin() as conn:
+            conn.execute(OLD_DEFAULT_PRIVILEGES)
+        proc = subprocess.run(
+            [sys.executable, "-m", "orchestrator", "run", "--entities", "offices"],
+            env={**os.environ, **dbs.env(), "DIFFMIG_LOG_DIR": str(tmp_path / "logs")},
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=600,
+        )
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        with clusters.target.connect(TARGET_TEMPLATE) as conn:
+            platform = {r[0] for r in conn.execute("select nspname from pg_namespace")}
+        with dbs.target_tool() as conn:
+            # The old default is in force: a new table in public is granted to anon.
+            conn.execute("create table public.old_default_probe (id int)")
+            (granted,) = conn.execute(
+                "select has_table_privilege('anon', 'public.old_default_probe', 'SELECT')"
+            ).fetchone()
+            assert granted is True
+            conn.execute("drop table public.old_default_probe")
+        with dbs.target_admin() as conn:
+            created, relations, readable = _readable_by_api_roles(conn, platform)
+        assert "diffmig_staging" in created
+        assert not readable, readable[:20]
+        record_figures(
+            "access_old_default_privileges",
+            {"private_schemas": created, "relations_checked": len(relations), "readable": 0},
+        )
+    finally:
+        build.drop_database(clusters.legacy, dbs.legacy_db)
+        build.drop_database(clusters.target, dbs.target_db)
 
 
 class TlsProbe:

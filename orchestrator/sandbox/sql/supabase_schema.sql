@@ -76,17 +76,18 @@ $database_grants$;
 grant usage, create on schema public to postgres;
 grant usage on schema public to anon, authenticated, service_role;
 
--- Supabase's default privileges: whatever postgres (or supabase_admin) creates in public is
--- granted to the API roles. Tables the tool would create in public would be exposed over HTTP,
--- which is why the tool's own objects must live in a private schema.
-alter default privileges for role postgres in schema public
-grant all on tables to anon, authenticated, service_role;
+-- Supabase's default privileges, as a project created since late 2026 has them (world.md section
+-- 4): new tables in public are no longer granted to the API roles (sequences and functions still
+-- are). Older projects keep the old default, which granted tables too (a test runs diffmig under
+-- it). Either way the tool's own objects live in private schemas, which the API does not expose.
+-- The app's tables, and the earlier scripts' below, carry the explicit grants their migrations
+-- gave them (end of section 3).
 alter default privileges for role postgres in schema public
 grant all on sequences to anon, authenticated, service_role;
 alter default privileges for role postgres in schema public
 grant all on functions to anon, authenticated, service_role;
 alter default privileges for role supabase_admin in schema public
-grant all on tables to postgres, anon, authenticated, service_role;
+grant all on tables to postgres;
 alter default privileges for role supabase_admin in schema public
 grant all on sequences to postgres, anon, authenticated, service_role;
 alter default privileges for role supabase_admin in schema public
@@ -752,8 +753,9 @@ create index system_messages_recipient_id_idx on public.system_messages (recipie
 -- ============================================================================================
 
 -- Bookkeeping the earlier scripts left, in their existing shapes (world.md section 4). They were
--- created with plain SQL through the project's exec_sql RPC, as postgres: the default privileges
--- above therefore granted them to anon and authenticated, and nothing enabled row level security
+-- created with plain SQL through the project's exec_sql RPC, as postgres, when the default
+-- privileges still granted new tables to anon and authenticated (the grant at the end of this
+-- section replays that), and nothing enabled row level security
 -- (only the dashboard's table editor does that by default). So, as on the real project, they are
 -- readable and writable over the HTTP API: a finding for the tool's report, not something the
 -- sandbox hides. They are not app tables, and the "RLS on every app table" rule does not cover
@@ -816,6 +818,10 @@ begin
     end loop;
 end
 $updated_at_triggers$;
+
+-- The grants the app's migrations (and the earlier scripts) gave their tables: under the new
+-- default privileges nothing grants them on its own. Row level security (below) filters rows.
+grant all on all tables in schema public to anon, authenticated, service_role;
 
 -- ============================================================================================
 -- 4. Row level security
