@@ -423,8 +423,8 @@ def fdw_unavailable_reason(
             return missing
     elif ext is None:
         return (
-            "postgres_fdw is not installed in the destination (a new Supabase project has none; "
-            "`--transport fdw` creates it)"
+            "postgres_fdw is not installed in the destination: a new Supabase project has none, "
+            "`--transport fdw` creates it"
         )
     allowed = dst.execute(
         "select has_foreign_data_wrapper_privilege('postgres_fdw', 'usage')"
