@@ -570,3 +570,24 @@ def test_auto_uses_fdw_where_it_is_installed(db_pair: DbPair) -> None:
     report = engine(db_pair, "auto").run()
     assert report.transport == "fdw"
     assert report.transport_reason == "the destination can reach the source through postgres_fdw"
+
+
+def test_a_failing_user_mapping_does_not_show_the_password(db_pair: DbPair) -> None:
+    """The statement built inside the DO block is not the error's context: a failure names the
+    cause, never the secret (the server log and the client see the same message)."""
+    from orchestrator.sync.transports import create_user_mapping
+
+    secret = "MappingSecret-" + db_pair.target_db
+    with db_pair.target_tool() as conn, pytest.raises(psycopg.Error) as failed:
+        create_user_mapping(conn, "no_such_server", "mdw_admin", secret)
+    assert failed.value.sqlstate == "42704"  # undefined_object: the server does not exist
+    assert "no_such_server" in str(failed.value)
+    diag = failed.value.diag
+    for text in (str(failed.value), diag.context or "", diag.message_detail or ""):
+        assert secret not in text, text
+    with db_pair.target_admin() as conn:
+        (seen,) = conn.execute(
+            "select count(*) from extensions.pg_stat_statements where query like %s",
+            (f"%{secret}%",),
+        ).fetchone()
+    assert seen == 0
