@@ -1,10 +1,13 @@
 """The run benchmark (issue 6): `diffmig run` end to end, next to a raw COPY of the same rows.
 
     .venv/bin/python -m benchmarks.run_benchmark [--scale 1.0] [--seed 7] [--activity-days 7]
-        [--transport copy] [--json PATH]
+        [--transport copy] [--json PATH] [--fast-disk]
 
 On its own throwaway cluster pair (the sync benchmark's machinery: the legacy database generated
-at --scale, an empty Supabase destination; `.sandbox/` is never touched), in one invocation:
+at --scale, an empty Supabase destination; `.sandbox/` is never touched; durable clusters, with
+PostgreSQL's default fsync, full page writes and synchronous commit, unlike the sandbox's and the
+tests' (`--fast-disk` for those), and the Supabase emulation's 2-minute statement_timeout, which diffmig lifts), in one
+invocation:
 
   (a)  raw binary COPY of every declared legacy table into plain tables on the destination
        (the floor for moving the rows once);
@@ -255,6 +258,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--activity-days", type=int, default=7)
     parser.add_argument("--transport", choices=["copy", "fdw"], default="copy")
     parser.add_argument("--json", metavar="PATH")
+    parser.add_argument(
+        "--fast-disk",
+        action="store_true",
+        help="clusters without fsync etc., as the sandbox and the tests (default: durable)",
+    )
     args = parser.parse_args(argv)
     args.skip_reladiff = True
     return args

@@ -2,13 +2,17 @@
 
     .venv/bin/python -m benchmarks.sync_benchmark [--scale 1.0] [--seed 7]
         [--transports copy,fdw] [--activity-days 7] [--skip-reladiff] [--reladiff-threads 4]
-        [--per-table] [--json PATH]
+        [--per-table] [--json PATH] [--fast-disk]
 
 Exit code 0 when every correctness check held (missed targets are reported, not failures),
 1 when one did not or a step failed, 130 when interrupted.
 
 What it does, on a pair of local PostgreSQL clusters it creates under a temporary directory and
-destroys at the end (the user's `.sandbox/` is never touched):
+destroys at the end (the user's `.sandbox/` is never touched). The clusters are durable
+(`LocalCluster(durable=True)`: fsync, full page writes and synchronous commit on, PostgreSQL's
+defaults, as on a real server), unlike the sandbox's and the test suite's, whose writes skip
+the disk flushes (`--fast-disk` runs the benchmark that way, for comparison); the Supabase one has hosted Supabase's 2-minute statement_timeout for roles
+that set none, which diffmig lifts on its own sessions (DIFFMIG_STATEMENT_TIMEOUT):
 
   build      the legacy database (build_legacy) and an empty Supabase destination (build_target),
              both kept as templates; the legacy template is vacuumed once, so that no phase pays
@@ -314,6 +318,7 @@ class Benchmark:
                 build.LEGACY_SUPERUSER,
                 secrets.token_hex(12),
                 bindir,
+                durable=not self.args.fast_disk,
             ),
             target=LocalCluster(
                 "supabase",
@@ -322,6 +327,7 @@ class Benchmark:
                 build.TARGET_SUPERUSER,
                 secrets.token_hex(12),
                 bindir,
+                durable=not self.args.fast_disk,
             ),
             legacy_app_password=secrets.token_hex(12),
             target_tool_password=secrets.token_hex(12),
@@ -1137,6 +1143,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="reladiff worker threads per database (threadpool twice that, as its CLI's -j)",
     )
     parser.add_argument("--json", metavar="PATH", help="also write the figures as JSON here")
+    parser.add_argument(
+        "--fast-disk",
+        action="store_true",
+        help="clusters without fsync, full page writes and synchronous commit, as the sandbox and "
+        "the tests run (default: PostgreSQL's durable defaults, as a real server)",
+    )
     parser.add_argument(
         "--per-table", action="store_true", help="also print each table's seconds per phase"
     )

@@ -2,7 +2,9 @@
 
 Every session diffmig opens pins the settings that decide how values print as text
 (TimeZone, DateStyle, IntervalStyle, extra_float_digits, bytea_output), because row fingerprints are
-md5 hashes of a row's text form and must come out the same on both servers.
+md5 hashes of a row's text form and must come out the same on both servers. Destination
+sessions also get diffmig's own statement_timeout (DIFFMIG_STATEMENT_TIMEOUT): hosted Supabase
+limits every role that sets none to 2 minutes.
 """
 
 from __future__ import annotations
@@ -86,10 +88,18 @@ def connect(
             "(`diffmig doctor` checks both sides)",
             transient=is_transient(exc),
         ) from None
-    conn.execute(PINNED_SESSION)
+    conn.execute(session_settings(db))
     if not autocommit:
         conn.commit()
     return conn
+
+
+def session_settings(db: DbSettings) -> str:
+    """The statements run at the start of every session to `db`."""
+    if db.statement_timeout is None:
+        return PINNED_SESSION
+    # Validated by settings (digits and a unit), so it can be written as a literal.
+    return f"{PINNED_SESSION}; set statement_timeout = '{db.statement_timeout}'"
 
 
 @contextmanager

@@ -95,8 +95,10 @@ def dbt_env(settings: Settings) -> dict[str, str]:
         "TARGET_DB_SSLMODE": target.sslmode,
         "DBT_ENV_SECRET_TARGET_DB_PASSWORD": target.password.reveal(),
         # libpq reads PGOPTIONS: JIT compilation costs seconds on the small, badly estimated
-        # queries of views over seeds, and buys nothing here.
-        "PGOPTIONS": "-c jit=off",
+        # queries of views over seeds, and buys nothing here. dbt's sessions get diffmig's
+        # statement_timeout too (hosted Supabase's 2-minute default would cut a large upsert).
+        "PGOPTIONS": "-c jit=off"
+        + (f" -c statement_timeout={target.statement_timeout}" if target.statement_timeout else ""),
     }
 
 

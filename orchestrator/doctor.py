@@ -35,9 +35,10 @@ import psycopg
 from psycopg import sql
 
 from orchestrator import db
-from orchestrator.catalog import SOURCE_SCHEMA, DeclaredTable, declared_tables
+from orchestrator.catalog import PROJECT_ROOT, SOURCE_SCHEMA, DeclaredTable, declared_tables
 from orchestrator.errors import ConnectionFailed, DiffmigError
 from orchestrator.settings import DbSettings, Settings, redact
+from orchestrator.sync.transports import create_user_mapping, ensure_postgres_fdw
 
 OK, WARN, FAIL = "ok", "warn", "fail"
 SUPABASE_POOLER_HOST = "pooler.supabase.com"
@@ -50,6 +51,10 @@ SUGGESTED_STATEMENT_TIMEOUT = "30min"
 # The destination holds the mirror (a copy of the legacy rows) and the app tables built from it.
 DISK_FACTOR = 2.2
 PROBE_ROUNDS = 4
+# Connections a run holds on the destination besides dbt's threads: its bookkeeping session and
+# the sync engine's; dbt adds one for its own queries beside its threads.
+DIFFMIG_CONNECTIONS = 2
+DBT_EXTRA_CONNECTIONS = 1
 
 
 @dataclass(frozen=True)
@@ -233,24 +238,60 @@ def check_version(conn: psycopg.Connection, db_settings: DbSettings) -> Finding:
     return Finding(check, OK, f"PostgreSQL {version}")
 
 
+def _duration(ms: int) -> str:
+    if ms == 0:
+        return "none"
+    return f"{ms / 1000:,.0f} s" if ms < 120_000 else f"{ms / 60000:,.0f} min"
+
+
 def check_statement_timeout(conn: psycopg.Connection, db_settings: DbSettings) -> Finding:
+    """Which statement_timeout applies to diffmig's sessions: the server's for the role (what a
+    session gets at login: hosted Supabase gives 2 minutes to every role that sets none), or, on
+    the destination, diffmig's own (DIFFMIG_STATEMENT_TIMEOUT), set on every session it opens
+    and on dbt's."""
     check = f"{db_settings.side}: statement_timeout"
     row = conn.execute(
-        "select setting::bigint from pg_settings where name = 'statement_timeout'"
+        "select setting::bigint, reset_val::bigint from pg_settings "
+        "where name = 'statement_timeout'"
     ).fetchone()
-    ms = int(row[0]) if row else 0
+    ms, at_login = (int(row[0]), int(row[1])) if row else (0, 0)
+    if db_settings.statement_timeout is not None:
+        role = _current_user(conn, db_settings)
+        server = f"the server gives {role} {_duration(at_login)} (other clients' sessions)"
+        if ms == 0 or ms >= MIN_STATEMENT_TIMEOUT_MS:
+            return Finding(
+                check,
+                OK,
+                f"{_duration(ms)} on diffmig's and dbt's sessions (DIFFMIG_STATEMENT_TIMEOUT="
+                f"{db_settings.statement_timeout}); {server}",
+            )
+        return Finding(
+            check,
+            WARN,
+            f"{_duration(ms)} on diffmig's and dbt's sessions (DIFFMIG_STATEMENT_TIMEOUT="
+            f"{db_settings.statement_timeout}): a large range, COPY or dbt model can hit it; "
+            f"{server}",
+            "raise DIFFMIG_STATEMENT_TIMEOUT (e.g. 2h) or remove it (none, the default)",
+        )
     if ms == 0:
-        return Finding(check, OK, "no statement timeout for this role")
-    shown = f"{ms / 1000:,.0f} s" if ms < 120_000 else f"{ms / 60000:,.0f} min"
+        return Finding(check, OK, f"no statement timeout for {db_settings.user}")
+    shown = _duration(ms)
     if ms < MIN_STATEMENT_TIMEOUT_MS:
         return Finding(
             check,
             WARN,
             f"statement_timeout is {shown}: a large range, COPY or dbt model can hit it",
-            f'alter role "{db_settings.user}" set statement_timeout = '
+            f'alter role "{_current_user(conn, db_settings)}" set statement_timeout = '
             f"'{SUGGESTED_STATEMENT_TIMEOUT}' (takes effect at the next login)",
         )
     return Finding(check, OK, f"statement_timeout is {shown}")
+
+
+def _current_user(conn: psycopg.Connection, db_settings: DbSettings) -> str:
+    """The role the server sees: through Supabase's pooler the login name is
+    `postgres.<project-ref>` but the role is `postgres`, and hints must name the role."""
+    row = conn.execute("select current_user").fetchone()
+    return str(row[0]) if row else db_settings.user
 
 
 # --- source ---------------------------------------------------------------------------------
@@ -352,20 +393,50 @@ def check_fdw(conn: psycopg.Connection, settings: Settings) -> tuple[Finding, bo
     fallback = (
         "" if required else "; the copy transport (diffmig streams the rows itself) is used instead"
     )
+    user = _current_user(conn, settings.target)
     ext = conn.execute(
         "select n.nspname from pg_extension e join pg_namespace n on n.oid = e.extnamespace "
         "where e.extname = 'postgres_fdw'"
     ).fetchone()
     if ext is None:
+        # A new Supabase project has none, and lets postgres create it: try, and roll back.
+        with conn.transaction(force_rollback=True):
+            cannot = ensure_postgres_fdw(conn)
+        if cannot is None:
+            if not settings.source.password:
+                return (
+                    Finding(
+                        check,
+                        soft,
+                        "postgres_fdw is not installed; a non-superuser's user mapping would "
+                        f"need the source password and SOURCE_DB_PASSWORD is empty{fallback}",
+                        "set SOURCE_DB_PASSWORD",
+                    ),
+                    False,
+                )
+            how = (
+                "--transport fdw creates it"
+                if required
+                else "--transport auto uses copy; --transport fdw creates it"
+            )
+            return (
+                Finding(
+                    check,
+                    OK,
+                    f"postgres_fdw is not installed (a new Supabase project has none); {user} may "
+                    f"create it: {how}",
+                ),
+                True,
+            )
         available = conn.execute(
             "select 1 from pg_available_extensions where name = 'postgres_fdw'"
         ).fetchone()
-        where = "available but not enabled" if available else "not available on this server"
+        where = "not installed" if available else "not available on this server"
         return (
             Finding(
                 check,
                 soft,
-                f"postgres_fdw is {where}{fallback}",
+                f"postgres_fdw is {where} and {user} may not create it{fallback}",
                 "enable it under Database > Extensions in the Supabase dashboard "
                 "(create extension postgres_fdw with schema extensions)",
             ),
@@ -379,10 +450,9 @@ def check_fdw(conn: psycopg.Connection, settings: Settings) -> tuple[Finding, bo
             Finding(
                 check,
                 soft,
-                f"postgres_fdw is installed (schema {ext[0]}) but {settings.target.user} may not "
+                f"postgres_fdw is installed (schema {ext[0]}) but {user} may not "
                 f"use the wrapper{fallback}",
-                f'grant usage on foreign data wrapper postgres_fdw to "{settings.target.user}" '
-                "(as supabase_admin)",
+                f'grant usage on foreign data wrapper postgres_fdw to "{user}" (as supabase_admin)',
             ),
             False,
         )
@@ -423,6 +493,9 @@ def check_fdw_reaches_source(
     try:
         with conn.transaction(force_rollback=True):
             conn.execute("set local statement_timeout = '30s'")
+            cannot = ensure_postgres_fdw(conn)  # rolled back with the rest
+            if cannot is not None:
+                return Finding(check, WARN, cannot)
             conn.execute(
                 sql.SQL("create server {} foreign data wrapper postgres_fdw options ({})").format(
                     sql.Identifier(server),
@@ -432,15 +505,8 @@ def check_fdw_reaches_source(
                     ),
                 )
             )
-            conn.execute(
-                sql.SQL(
-                    "create user mapping for current_user server {} options (user {}, password {})"
-                ).format(
-                    sql.Identifier(server),
-                    sql.Literal(src.user),
-                    sql.Literal(src.password.reveal()),
-                )
-            )
+            # Never as a literal: pg_stat_statements would keep the password.
+            create_user_mapping(conn, server, src.user, src.password.reveal())
             conn.execute(sql.SQL("create schema {}").format(sql.Identifier(schema)))
             conn.execute(
                 sql.SQL(
@@ -573,6 +639,64 @@ def check_disk(conn: psycopg.Connection, settings: Settings, to_move: int | None
             check, FAIL, f"{basis}; only {_size(free)} free, {_size(need)} needed", provision
         )
     return Finding(check, OK, f"{basis}; {_size(free)} free, {_size(need)} needed")
+
+
+def dbt_threads() -> int:
+    """The threads of the dbt profile diffmig runs (profiles.yml)."""
+    import yaml
+
+    try:
+        profile = yaml.safe_load((PROJECT_ROOT / "profiles.yml").read_text(encoding="utf-8"))
+        return int(profile["diffmig"]["outputs"]["default"]["threads"])
+    except (OSError, KeyError, TypeError, ValueError, yaml.YAMLError):
+        return 1
+
+
+def check_connections(conn: psycopg.Connection, settings: Settings, threads: int) -> Finding:
+    """The connections a run needs on the destination against what the server (max_connections,
+    the role's and the database's limits) or Supabase's session pooler (its pool size) leaves."""
+    check = "target: connections"
+    needed = DIFFMIG_CONNECTIONS + threads + DBT_EXTRA_CONNECTIONS
+    row = conn.execute(
+        "select current_setting('max_connections')::int, "
+        "current_setting('superuser_reserved_connections')::int, "
+        "(select count(*) from pg_stat_activity where backend_type = 'client backend'), "
+        "(select rolconnlimit from pg_roles where rolname = current_user), "
+        "(select count(*) from pg_stat_activity where usename = current_user "
+        "and backend_type = 'client backend'), "
+        "(select datconnlimit from pg_database where datname = current_database()), "
+        "(select count(*) from pg_stat_activity where datname = current_database() "
+        "and backend_type = 'client backend'), current_user"
+    ).fetchone()
+    assert row is not None
+    max_conn, reserved, in_use, role_limit, role_use, db_limit, db_use, user = row
+    # This session ends before the run starts: it is not counted as in use.
+    caps = [(f"max_connections {max_conn} ({reserved} reserved for superusers)",
+             max_conn - reserved - (in_use - 1))]  # fmt: skip
+    if role_limit >= 0:
+        caps.append((f"{user}'s connection limit {role_limit}", role_limit - (role_use - 1)))
+    if db_limit >= 0:
+        caps.append((f"the database's connection limit {db_limit}", db_limit - (db_use - 1)))
+    target = settings.target
+    if SUPABASE_POOLER_HOST in target.host.lower() and target.port == SESSION_POOLER_PORT:
+        pool = settings.pool_size
+        caps.append((f"the session pooler's pool size {pool} (DIFFMIG_POOL_SIZE)",
+                     pool - (role_use - 1)))  # fmt: skip
+    name, free = min(caps, key=lambda c: c[1])
+    need = (
+        f"a run needs {needed} connections to the destination (diffmig {DIFFMIG_CONNECTIONS}, "
+        f"dbt {threads} thread{'s' if threads != 1 else ''} + {DBT_EXTRA_CONNECTIONS})"
+    )
+    if free < needed:
+        return Finding(
+            check,
+            FAIL,
+            f"{need}; {max(free, 0)} free under {name}",
+            "free connections (other clients of the project), raise the limit, or use the "
+            "direct connection (db.<ref>.supabase.co:5432) instead of the pooler; on the pooler "
+            "set DIFFMIG_POOL_SIZE to your plan's pool size",
+        )
+    return Finding(check, OK, f"{need}; {free} free under {name}")
 
 
 def check_private_schemas(conn: psycopg.Connection) -> Finding:
@@ -714,7 +838,9 @@ def _target_checks(
     to_move: int | None,
     findings: list[Finding],
 ) -> None:
-    user = settings.target.user
+    # Hints name the role the server sees (through Supabase's pooler the login name is
+    # `postgres.<project-ref>`, the role `postgres`).
+    user = _current_user(dst, settings.target)
     findings.append(_guarded("target: role", lambda: check_target_role(dst, user)))
     findings.append(_guarded("target: create schemas", lambda: check_create_schemas(dst, user)))
     try:
@@ -735,6 +861,9 @@ def _target_checks(
         _guarded("target: write app tables", lambda: check_app_tables(dst, marts, user))
     )
     findings.append(_guarded("target: free disk", lambda: check_disk(dst, settings, to_move)))
+    findings.append(
+        _guarded("target: connections", lambda: check_connections(dst, settings, dbt_threads()))
+    )
     findings.append(_guarded("target: private schemas", lambda: check_private_schemas(dst)))
 
 

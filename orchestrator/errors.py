@@ -97,10 +97,17 @@ _CAUSES: tuple[tuple[tuple[str, ...], str, str], ...] = (
         "free some disk space on the destination (or grow the disk)",
     ),
     (
+        ("25006", "read-only transaction", "read_only_sql_transaction"),
+        "the destination is in read-only mode (hosted Supabase switches a project whose disk "
+        "is full to read-only)",
+        "add disk space to the project (or free some), then make it writable again "
+        "(`alter database ... set default_transaction_read_only = off`, or the dashboard)",
+    ),
+    (
         ("57014", "statement timeout"),
         "a statement hit the destination's statement_timeout",
-        "raise it for the diffmig role (`alter role ... set statement_timeout = ...`; "
-        "`diffmig doctor` shows it) or run at a quieter time",
+        "raise DIFFMIG_STATEMENT_TIMEOUT (diffmig sets it on every destination session; "
+        "0 = none, the default; `diffmig doctor` shows which applies) or run at a quieter time",
     ),
     (
         (
@@ -151,3 +158,22 @@ def hint_for(text: str, sqlstate: str | None, then: str) -> str:
     found = diagnose(text, sqlstate)
     what = f"{found[0]}: {found[1]}" if found else "fix the cause named above"
     return f"{what}; then {then}"
+
+
+def operational_failure(exc: BaseException) -> RunFailed | None:
+    """A database error that escaped the code that knows its context (e.g. the first write of a
+    run to a destination gone read-only) as a resumable failure naming its cause and what to do;
+    None for anything else (a bug)."""
+    sqlstate = getattr(exc, "sqlstate", None)
+    if not sqlstate:
+        return None
+    text = str(exc).strip()
+    found = diagnose(text, sqlstate)
+    if found is None:
+        return None
+    first = text.splitlines()[0] if text else type(exc).__name__
+    return RunFailed(
+        f"{found[0]}: {first}",
+        hint=f"{found[1]}; then run the command again (`diffmig run --resume` continues a run "
+        "from its checkpoints)",
+    )

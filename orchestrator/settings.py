@@ -18,7 +18,7 @@ import ipaddress
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal
 
@@ -39,9 +39,17 @@ TRANSPORTS = ("auto", "fdw", "copy")
 DBT_LOG_LEVELS = ("debug", "info", "warn", "error", "none")
 # Runs whose analysis keys and range checkpoints retention keeps (bookkeeping/store.py).
 DEFAULT_KEEP_RUNS = 5
+# Supabase's session pooler caps a user's clients at the pool size: 15 on the smallest plan.
+DEFAULT_POOL_SIZE = 15
 # DIFFMIG_RANGE_KEYS is a multiple of the sync's checksum bucket width (sync/mirror.py
 # BUCKET_WIDTH; a unit test keeps the two equal).
 RANGE_KEYS_STEP = 32
+# The statement_timeout diffmig sets on every destination session it opens (its own and dbt's),
+# from DIFFMIG_STATEMENT_TIMEOUT: hosted Supabase gives every role that sets none a 2-minute
+# limit, which one upsert of a large table exceeds. 0 = none: every statement diffmig sends is
+# bounded by the data it moves, and a statement cut short would only fail again on resume.
+DEFAULT_STATEMENT_TIMEOUT = "0"
+_TIMEOUT = re.compile(r"^(?P<n>\d+)\s*(?P<unit>ms|s|min|h|d)?$", re.I)
 
 
 class Secret:
@@ -116,6 +124,9 @@ class DbSettings:
     dbname: str
     sslmode: str
     application_name: str = "diffmig"
+    # Set on every session diffmig opens to this database (the destination's only); None keeps
+    # the server's (the source's sessions are the legacy server operator's to limit).
+    statement_timeout: str | None = None
 
     def conninfo(self, **overrides: str | int) -> str:
         params: dict[str, str | int] = {
@@ -154,6 +165,7 @@ class Settings:
     range_keys: int | None = None  # DIFFMIG_RANGE_KEYS; None: the sync's default
     log_dir: Path | None = None  # DIFFMIG_LOG_DIR; None: logs/ of the project
     allow_insecure: bool = False  # DIFFMIG_ALLOW_INSECURE
+    pool_size: int = DEFAULT_POOL_SIZE  # DIFFMIG_POOL_SIZE: Supabase's session pooler's cap
 
     def describe(self) -> dict[str, str]:
         return {
@@ -274,6 +286,40 @@ def _range_keys(env: Mapping[str, str]) -> int | None:
     return keys
 
 
+def _pool_size(env: Mapping[str, str]) -> int:
+    raw = env.get("DIFFMIG_POOL_SIZE", "").strip()
+    if not raw:
+        return DEFAULT_POOL_SIZE
+    if not raw.isdigit() or int(raw) < 1:
+        raise ConfigError(
+            f"DIFFMIG_POOL_SIZE must be a positive number, got {raw!r}",
+            hint=f"set it to your plan's session pooler pool size (default {DEFAULT_POOL_SIZE})",
+        )
+    return int(raw)
+
+
+def parse_statement_timeout(raw: str) -> str:
+    """DIFFMIG_STATEMENT_TIMEOUT as PostgreSQL takes it: 0 (none), milliseconds, or a number with
+    a unit (ms, s, min, h, d), e.g. 30min."""
+    value = raw.strip().lower() or DEFAULT_STATEMENT_TIMEOUT
+    found = _TIMEOUT.match(value)
+    if found is None:
+        raise ConfigError(
+            f"DIFFMIG_STATEMENT_TIMEOUT must be 0 (none), milliseconds or a number with a unit "
+            f"(ms, s, min, h, d), got {raw!r}",
+            hint="e.g. DIFFMIG_STATEMENT_TIMEOUT=2h; remove it for none (the default)",
+        )
+    return found["n"] + (found["unit"] or "")
+
+
+def statement_timeout_ms(value: str) -> int:
+    """A timeout as parse_statement_timeout() returns it, in milliseconds (0 = none)."""
+    found = _TIMEOUT.match(value)
+    assert found is not None
+    factor = {"": 1, "ms": 1, "s": 1000, "min": 60_000, "h": 3_600_000, "d": 86_400_000}
+    return int(found["n"]) * factor[(found["unit"] or "").lower()]
+
+
 def load_settings(
     env_file: Path | None = None,
     *,
@@ -304,9 +350,10 @@ def load_settings(
             f"got {dbt_log_level!r}",
             hint="remove it for info; debug writes every statement dbt runs to logs/dbt.log",
         )
+    timeout = parse_statement_timeout(values.get("DIFFMIG_STATEMENT_TIMEOUT", ""))
     return Settings(
         source=_db_from_env("source", values),
-        target=_db_from_env("target", values),
+        target=replace(_db_from_env("target", values), statement_timeout=timeout),
         supabase_url=values.get("SUPABASE_URL") or None,
         supabase_service_role=Secret(
             values.get("SUPABASE_SERVICE_ROLE") or values.get("SUPABASE_SERVICE_ROLE_KEY") or ""
@@ -317,6 +364,7 @@ def load_settings(
         allow_insecure=_allow_insecure(values),
         keep_runs=_keep_runs(values),
         range_keys=_range_keys(values),
+        pool_size=_pool_size(values),
         log_dir=Path(values["DIFFMIG_LOG_DIR"].strip())
         if values.get("DIFFMIG_LOG_DIR", "").strip()
         else None,

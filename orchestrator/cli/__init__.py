@@ -20,7 +20,7 @@ import click
 from orchestrator import __version__
 from orchestrator.cli.context import AppContext
 from orchestrator.cli.options import env_file_option, output_option
-from orchestrator.errors import EXIT_INTERRUPTED, DiffmigError
+from orchestrator.errors import EXIT_INTERRUPTED, DiffmigError, operational_failure
 from orchestrator.settings import redact
 
 EXIT_CODES_HELP = """\b
@@ -98,6 +98,9 @@ def main(argv: list[str] | None = None) -> None:
     except DiffmigError as exc:
         _report(exc, exc.exit_code, exc.hint)
     except Exception as exc:  # noqa: BLE001 - the last line of defence must catch everything
+        known = operational_failure(exc)
+        if known is not None:
+            _report(known, known.exit_code, known.hint)
         _report(exc, 4, "this is a bug in diffmig; rerun with --debug and report the traceback")
     sys.exit(0)
 

@@ -154,14 +154,59 @@ def build_legacy(
 # --- the Supabase destination ----------------------------------------------------------------
 
 
+# Hosted Supabase's statement_timeout for every role that sets none of its own (world.md
+# section 4), `postgres` included. The superuser sets its own (none): the sandbox's build steps
+# are not limited, as the platform's own jobs are not.
+PLATFORM_STATEMENT_TIMEOUT = "2min"
+
+
+# Hosted Supabase loads pg_stat_statements (world.md section 4): every statement text sent is
+# kept, readable by postgres. The sandbox's own statements that carry a password run with
+# tracking off (a superuser's session setting), so that what the statistics hold is diffmig's.
+PRELOADED = "pg_stat_statements"
+UNTRACKED = "set pg_stat_statements.track = 'none'"
+
+
+def _preload_statement_statistics(cluster: LocalCluster) -> None:
+    """Load pg_stat_statements at server start, restarting the cluster once if needed."""
+    with cluster.connect("postgres") as conn:
+        row = conn.execute("show shared_preload_libraries").fetchone()
+        if row and PRELOADED in str(row[0]):
+            return
+        conn.execute(
+            sql.SQL("alter system set shared_preload_libraries = {}").format(sql.Literal(PRELOADED))
+        )
+    cluster.restart()
+
+
 def ensure_target_roles(pair: SandboxPair) -> None:
+    _preload_statement_statistics(pair.target)
     with pair.target.connect("postgres") as conn:
+        conn.execute(UNTRACKED)
         conn.execute(sql_file("supabase_roles.sql"))
         conn.execute(
             sql.SQL("alter role {} password {}").format(
                 sql.Identifier(TARGET_TOOL_ROLE), sql.Literal(pair.target_tool_password)
             )
         )
+        conn.execute(
+            sql.SQL("alter role {} set statement_timeout = 0").format(
+                sql.Identifier(TARGET_SUPERUSER)
+            )
+        )
+        # Cluster-wide (ALTER SYSTEM runs alone, outside a transaction), so every database of
+        # the cluster, test clones included, has it.
+        current = conn.execute(
+            "select setting from pg_file_settings where name = 'statement_timeout' "
+            "and applied order by seqno desc limit 1"
+        ).fetchone()
+        if current is None or current[0] != PLATFORM_STATEMENT_TIMEOUT:
+            conn.execute(
+                sql.SQL("alter system set statement_timeout = {}").format(
+                    sql.Literal(PLATFORM_STATEMENT_TIMEOUT)
+                )
+            )
+            conn.execute("select pg_reload_conf()")
 
 
 def build_target(pair: SandboxPair, dbname: str, *, on_step: Step | None = None) -> None:
@@ -208,8 +253,10 @@ def simulate_earlier_migration(
     """
     done = _timed(on_step, "destination: simulating the earlier migration")
     with pair.target.connect(target_db) as conn:
+        conn.execute(UNTRACKED)  # the user mapping below holds the legacy password
         conn.execute(sql_file("common.sql"))
         conn.execute("drop server if exists sandbox_legacy cascade")
+        conn.execute("create extension if not exists postgres_fdw with schema extensions")
         conn.execute(
             sql.SQL(
                 "create server sandbox_legacy foreign data wrapper postgres_fdw "
@@ -232,8 +279,17 @@ def simulate_earlier_migration(
             conn.execute("drop schema if exists sandbox_legacy cascade")
             conn.execute("drop server if exists sandbox_legacy cascade")
             conn.execute("drop schema if exists sandbox cascade")
+            # A new project has no postgres_fdw (world.md section 4): the sandbox's own leaves.
+            conn.execute("drop extension if exists postgres_fdw")
         conn.execute("analyze")
     done()
+
+
+def install_postgres_fdw(cluster: LocalCluster, dbname: str, password: str) -> None:
+    """The fdw variant of the destination: a project whose `postgres` created postgres_fdw (as
+    `--transport fdw` does, through the extension guard), for the tests of that transport."""
+    with cluster.connect(dbname, TARGET_TOOL_ROLE, password) as conn:
+        conn.execute("create extension if not exists postgres_fdw with schema extensions")
 
 
 @dataclass(frozen=True)

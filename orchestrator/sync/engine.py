@@ -181,6 +181,9 @@ class SyncEngine:
     # --- connections ------------------------------------------------------------------------
 
     def _close(self) -> None:
+        if isinstance(self.transport, FdwTransport) and self.dst is not None:
+            with contextlib.suppress(psycopg.Error):
+                self.transport.release(self.dst)  # the user mapping holds the source password
         for conn in (self.src, self.dst):
             if conn is not None:
                 with contextlib.suppress(psycopg.Error):
@@ -342,7 +345,9 @@ class SyncEngine:
             self.transport, self.transport_reason = CopyTransport(), "chosen with --transport copy"
             return
         fdw = FdwTransport(self.settings.source)
-        reason = fdw_unavailable_reason(dst, fdw, declared[0].name if declared else "auth_user")
+        reason = fdw_unavailable_reason(
+            dst, fdw, declared[0].name if declared else "auth_user", create=choice == "fdw"
+        )
         if reason is None:
             self.transport = fdw
             self.transport_reason = (

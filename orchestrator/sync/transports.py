@@ -5,7 +5,17 @@
   memory). Reads share the sync's source snapshot.
 - `fdw`: the destination pulls through postgres_fdw (a server `diffmig_source` and a password
   user mapping, since Supabase's `postgres` is no superuser; foreign tables in the private schema
-  `diffmig_source`). Each foreign table exposes the remote row version as `_source_xmin`.
+  `diffmig_source`). Each foreign table exposes the remote row version as `_source_xmin`. A new
+  Supabase project has no postgres_fdw: `--transport fdw` creates it (Supabase lets `postgres`
+  create it), `auto` then uses copy and says why.
+
+The legacy password never appears in a statement's text: `pg_stat_statements` (readable by
+`postgres`, `pg_monitor` and the dashboard on Supabase) keeps every statement text, and the server
+log keeps failing ones. It travels as COPY data into a temporary table, and a DO block builds the
+`create user mapping` from it (a statement nested in a DO block is not recorded with
+`pg_stat_statements.track = top`, the default, nor logged by log_statement); its errors are
+raised again without the statement as context. The mapping is dropped when the sync's
+connections close (`FdwTransport.release`) and made again when a table needs it.
 
 Change detection always reads the source directly (checksums and fingerprints are computed where
 the rows are); only full rows travel through the transport. A range loaded whole also gets its
@@ -89,6 +99,71 @@ class Transport(Protocol):
         into: sql.Composable,
     ) -> None:
         """The source rows with these keys into `into` (columns..., _source_xmin)."""
+
+
+POSTGRES_FDW_SCHEMA = "extensions"
+
+
+def create_user_mapping(dst: psycopg.Connection, server: str, user: str, password: str) -> None:
+    """`create user mapping for current_user server <server> options (user, password)` without the
+    password in any statement text (see the module's docstring). Replaces an existing one."""
+    build = sql.SQL(
+        "do $mapping$ declare secret text := (select value from pg_temp.diffmig_secret); "
+        "begin "
+        "execute format('drop user mapping if exists for current_user server %I', {server}); "
+        "execute format('create user mapping for current_user server %I "
+        "options (user %L, password %L)', {server}, {user}, secret); "
+        "exception when others then "
+        "raise exception using errcode = sqlstate, message = sqlerrm; "
+        "end $mapping$"
+    ).format(server=sql.Literal(server), user=sql.Literal(user))
+    with dst.transaction():
+        dst.execute("create temporary table diffmig_secret (value text) on commit drop")
+        with dst.cursor() as cur, cur.copy("copy pg_temp.diffmig_secret (value) from stdin") as cp:
+            cp.write_row((password,))
+        dst.execute(build)
+        dst.execute("drop table pg_temp.diffmig_secret")
+
+
+def drop_user_mapping(dst: psycopg.Connection, server: str) -> None:
+    dst.execute(
+        sql.SQL("drop user mapping if exists for current_user server {}").format(
+            sql.Identifier(server)
+        )
+    )
+
+
+def _has_user_mapping(dst: psycopg.Connection, server: str) -> bool:
+    row = dst.execute(
+        "select 1 from pg_user_mappings where srvname = %s and usename = current_user",
+        (server,),
+    ).fetchone()
+    return row is not None
+
+
+def ensure_postgres_fdw(dst: psycopg.Connection) -> str | None:
+    """Create postgres_fdw (Supabase's extension guard lets `postgres` do it; it then owns the
+    wrapper); None when it is there, else why it cannot be."""
+    if dst.execute("select 1 from pg_extension where extname = 'postgres_fdw'").fetchone():
+        return None
+    in_extensions = dst.execute(
+        "select 1 from pg_namespace where nspname = %s", (POSTGRES_FDW_SCHEMA,)
+    ).fetchone()
+    create = sql.SQL("create extension if not exists postgres_fdw{}").format(
+        sql.SQL(" with schema {}").format(sql.Identifier(POSTGRES_FDW_SCHEMA))
+        if in_extensions
+        else sql.SQL("")
+    )
+    try:
+        with dst.transaction():
+            dst.execute(create)
+    except psycopg.Error as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        return (
+            "postgres_fdw is not installed in the destination and the role may not create it "
+            f"({redact(first)}): enable it under Database > Extensions"
+        )
+    return None
 
 
 def _target_columns(mirror: MirrorTable, stamped: bool = False) -> sql.Composed:
@@ -223,27 +298,21 @@ class FdwTransport:
                     ),
                 )
             )
-        dst.execute(
-            sql.SQL("drop user mapping if exists for current_user server {}").format(
-                sql.Identifier(FDW_SERVER)
-            )
-        )
-        dst.execute(
-            sql.SQL(
-                "create user mapping for current_user server {} options (user {}, password {})"
-            ).format(
-                sql.Identifier(FDW_SERVER),
-                sql.Literal(self.source.user),
-                sql.Literal(self.source.password.reveal()),
-            )
-        )
+        create_user_mapping(dst, FDW_SERVER, self.source.user, self.source.password.reveal())
         dst.execute(sql.SQL("create schema if not exists {}").format(sql.Identifier(FDW_SCHEMA)))
         dst.execute(
             sql.SQL("revoke all on schema {} from public").format(sql.Identifier(FDW_SCHEMA))
         )
 
+    def release(self, dst: psycopg.Connection) -> None:
+        """Drop the user mapping (it holds the source password) once the sync is done with it."""
+        drop_user_mapping(dst, FDW_SERVER)
+
     def prepare(self, dst: psycopg.Connection, mirror: MirrorTable) -> None:
-        """(Re)create the foreign table with the source's current columns plus its xmin."""
+        """(Re)create the foreign table with the source's current columns plus its xmin (and the
+        user mapping, if a previous step released it)."""
+        if not _has_user_mapping(dst, FDW_SERVER):
+            create_user_mapping(dst, FDW_SERVER, self.source.user, self.source.password.reveal())
         defs: list[sql.Composable] = [
             sql.SQL("{} {}").format(sql.Identifier(c.name), sql.SQL(c.type))
             for c in mirror.source.columns
@@ -340,13 +409,19 @@ class FdwTransport:
 
 
 def fdw_unavailable_reason(
-    dst: psycopg.Connection, transport: FdwTransport, probe_table: str
+    dst: psycopg.Connection, transport: FdwTransport, probe_table: str, *, create: bool = False
 ) -> str | None:
-    """None when the destination can pull from the source through postgres_fdw; else why not."""
+    """None when the destination can pull from the source through postgres_fdw; else why not.
+    With `create` (--transport fdw), postgres_fdw is created when it is missing."""
     ext = dst.execute("select 1 from pg_extension where extname = 'postgres_fdw'").fetchone()
-    if ext is None:
+    if ext is None and create:
+        missing = ensure_postgres_fdw(dst)
+        if missing is not None:
+            return missing
+    elif ext is None:
         return (
-            "postgres_fdw is not enabled in the destination (enable it under Database > Extensions)"
+            "postgres_fdw is not installed in the destination: a new Supabase project has none, "
+            "`--transport fdw` creates it"
         )
     allowed = dst.execute(
         "select has_foreign_data_wrapper_privilege('postgres_fdw', 'usage')"

@@ -9,14 +9,18 @@ import os
 import subprocess
 import sys
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from orchestrator.bookkeeping.schema import ensure_schema
 from orchestrator.doctor import (
     FAIL,
     OK,
     WARN,
+    check_connections,
     check_pooling,
     pooler_by_address,
     probe_session_state,
@@ -80,12 +84,26 @@ def test_doctor_all_ok_on_the_sandbox_pair(db_pair: DbPair, tmp_path: Path) -> N
         "target: uuid_generate_v5",
         "target: write app tables",
         "target: private schemas",
+        "target: connections",
     ):
         assert found[check]["status"] == OK, found[check]
+    assert (
+        "a run needs 4 connections to the destination (diffmig 2, dbt 1 thread + 1)"
+        in (found["target: connections"]["detail"])
+    )
     # Local: TLS is not required (and the sandbox serves none).
     assert "local, TLS not required" in found["target: tls"]["detail"]
     assert " ms" in found["source: reachable"]["detail"]
     assert "not a superuser" in found["target: role"]["detail"]
+    # A new project has no postgres_fdw; the role may create it, and doctor leaves none behind.
+    fdw = found["target: postgres_fdw"]["detail"]
+    assert "not installed (a new Supabase project has none); postgres may create it" in fdw
+    assert "--transport auto uses copy" in fdw
+    with db_pair.target_tool() as conn:
+        assert conn.execute(
+            "select count(*) from pg_extension where extname = 'postgres_fdw'"
+        ).fetchone() == (0,)
+        assert conn.execute("select count(*) from pg_user_mappings").fetchone() == (0,)
     # Free disk cannot be read by Supabase's postgres role: a warning with the size to provision.
     disk = found["target: free disk"]
     assert disk["status"] == WARN
@@ -245,19 +263,39 @@ def test_doctor_flags_private_schemas_open_to_the_api_roles(
     assert private["fix"].startswith("revoke all on schema")
 
 
-def test_doctor_warns_about_a_low_statement_timeout(db_pair: DbPair, tmp_path: Path) -> None:
+def test_doctor_says_which_statement_timeout_applies(db_pair: DbPair, tmp_path: Path) -> None:
     with db_pair.target_admin() as conn:
         # Per database, so that other tests' clones are not affected.
         conn.execute(
             f"alter role postgres in database \"{db_pair.target_db}\" set statement_timeout = '30s'"
         )
         conn.commit()
+    with db_pair.legacy_admin() as conn:
+        conn.execute(
+            f"alter role mdw_admin in database \"{db_pair.legacy_db}\" set statement_timeout = '30s'"
+        )
+        conn.commit()
     proc = diffmig(db_pair, tmp_path, "doctor", "--output", "json")
     assert proc.returncode == 0, proc.stderr
-    timeout = findings(proc)["target: statement_timeout"]
-    assert timeout["status"] == WARN
-    assert "30 s" in timeout["detail"]
-    assert timeout["fix"].startswith('alter role "postgres" set statement_timeout')
+    # The destination's limit does not apply: diffmig lifts it on its own and dbt's sessions.
+    target = findings(proc)["target: statement_timeout"]
+    assert target["status"] == OK, target
+    assert "none on diffmig's and dbt's sessions (DIFFMIG_STATEMENT_TIMEOUT=0)" in target["detail"]
+    assert "the server gives postgres 30 s" in target["detail"]
+    # The source's is the legacy server operator's: a warning with the fix, naming the role.
+    source = findings(proc)["source: statement_timeout"]
+    assert source["status"] == WARN
+    assert "30 s" in source["detail"]
+    assert source["fix"].startswith('alter role "mdw_admin" set statement_timeout')
+
+    proc = diffmig(
+        db_pair, tmp_path, "doctor", "--output", "json", env={"DIFFMIG_STATEMENT_TIMEOUT": "30s"}
+    )
+    assert proc.returncode == 0, proc.stderr
+    target = findings(proc)["target: statement_timeout"]
+    assert target["status"] == WARN
+    assert "30 s on diffmig's and dbt's sessions" in target["detail"]
+    assert target["fix"].startswith("raise DIFFMIG_STATEMENT_TIMEOUT")
 
 
 def test_doctor_reports_unusable_settings(db_pair: DbPair, tmp_path: Path) -> None:
@@ -274,3 +312,41 @@ def test_doctor_reports_unusable_settings(db_pair: DbPair, tmp_path: Path) -> No
     assert found["settings"]["status"] == FAIL
     assert "unencrypted" in found["settings"]["detail"]
     assert "DIFFMIG_ALLOW_INSECURE" in found["settings"]["fix"]
+
+
+def test_doctor_counts_the_connections_a_run_needs(
+    db_pair: DbPair, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with db_pair.target_admin() as conn:
+        conn.execute(f'alter database "{db_pair.target_db}" connection limit 3')
+    proc = diffmig(db_pair, tmp_path, "doctor", "--output", "json")
+    assert proc.returncode == 3, proc.stderr
+    found = findings(proc)["target: connections"]
+    assert found["status"] == FAIL
+    assert "a run needs 4 connections" in found["detail"]
+    assert "3 free under the database's connection limit 3" in found["detail"]
+    assert "raise the limit" in found["fix"]
+
+    # Through Supabase's session pooler the pool size caps the clients (15 on the smallest
+    # plan; DIFFMIG_POOL_SIZE for others). The login name is postgres.<ref>; the role postgres.
+    with db_pair.target_admin() as conn:
+        conn.execute(f'alter database "{db_pair.target_db}" connection limit -1')
+    settings = load_settings(environ=db_pair.env(), cwd=Path("/nonexistent"))
+    pooled = replace(
+        settings,
+        target=replace(
+            settings.target,
+            host="aws-0-eu-central-1.pooler.supabase.com",
+            port=5432,
+            user="postgres.abc",
+        ),
+    )
+    with db_pair.target_tool() as conn:
+        ok = check_connections(conn, pooled, 1)
+        monkeypatch.setenv("DIFFMIG_POOL_SIZE", "3")
+        tight = check_connections(conn, pooled, 1)
+    assert ok.status == OK, ok
+    assert "free under the session pooler's pool size 15" in ok.detail
+    assert tight.status == FAIL, tight
+    assert "the session pooler's pool size 3 (DIFFMIG_POOL_SIZE)" in tight.detail
+    assert "DIFFMIG_POOL_SIZE" in tight.fix

@@ -91,10 +91,61 @@ def test_tool_role_is_supabase_postgres(db_pair: DbPair) -> None:
             "rolbypassrls from pg_roles where rolname = current_user"
         ).fetchone()
         assert row == (False, True, True, True, True, True)
-        with pytest.raises(errors.InsufficientPrivilege):
-            conn.execute("set session_replication_role = replica")
+        # As on Supabase (its extension guard allows it): diffmig must never do it
+        # (tests/integration/test_no_constraint_bypass.py).
+        conn.execute("set session_replication_role = replica")
+        conn.execute("reset session_replication_role")
         with pytest.raises(errors.InsufficientPrivilege):
             conn.execute("create extension if not exists file_fdw")
+        memberships = conn.execute(
+            "select pg_has_role('pg_monitor', 'member'), pg_has_role('pg_read_all_data', "
+            "'member'), pg_has_role('pg_signal_backend', 'member')"
+        ).fetchone()
+        assert memberships == (True, True, True)
+
+
+def test_postgres_fdw_is_not_installed_but_postgres_may_create_it(db_pair: DbPair) -> None:
+    """A new project has no postgres_fdw; the extension guard lets postgres create it, and it
+    then owns the wrapper (world.md section 4)."""
+    with db_pair.target_tool() as conn:
+        assert (
+            conn.execute("select 1 from pg_extension where extname = 'postgres_fdw'").fetchone()
+            is None
+        )
+        with conn.transaction(force_rollback=True):
+            conn.execute("create extension if not exists postgres_fdw with schema extensions")
+            row = conn.execute(
+                "select e.extnamespace::regnamespace::text, pg_get_userbyid(w.fdwowner) "
+                "from pg_extension e, pg_foreign_data_wrapper w "
+                "where e.extname = 'postgres_fdw' and w.fdwname = 'postgres_fdw'"
+            ).fetchone()
+            assert row == ("extensions", "postgres")
+            (superuser,) = conn.execute(
+                "select rolsuper from pg_roles where rolname = 'postgres'"
+            ).fetchone()
+            assert superuser is False
+        # Without IF NOT EXISTS, as a second CREATE would, it fails (the guard created it first).
+        with pytest.raises(errors.DuplicateObject):
+            conn.execute("create extension postgres_fdw with schema extensions")
+
+
+def test_statement_history_is_kept_and_readable_by_postgres(db_pair: DbPair) -> None:
+    with db_pair.target_tool() as conn:
+        conn.execute("select 'a literal' as statement_history_probe")
+        rows = conn.execute(
+            "select query from extensions.pg_stat_statements "
+            "where query like '%statement_history_probe' and query not like '%pg_stat_statements%'"
+        ).fetchall()
+    # Kept, with literals replaced by placeholders (bound parameters are never there).
+    assert rows == [("select $1 as statement_history_probe",)]
+    # A utility statement is kept as sent, literals included: why no secret may be one.
+    probe = "set application_name = 'kept-verbatim-probe'"
+    with db_pair.target_tool() as conn:
+        conn.execute(probe)
+        (kept,) = conn.execute(
+            "select count(*) from extensions.pg_stat_statements where query = %s", (probe,)
+        ).fetchone()
+    assert kept == 1
 
 
 def test_private_schemas_are_not_readable_by_api_roles(db_pair: DbPair) -> None:
@@ -135,3 +186,36 @@ def test_validate_orders_trigger_rejects_a_non_doctor(db_pair: DbPair) -> None:
                 "values (%s, %s, -1)",
                 (patient_id, bad_doctor),
             )
+
+
+def test_roles_without_their_own_statement_timeout_get_two_minutes(db_pair: DbPair) -> None:
+    """Hosted Supabase's global statement_timeout (world.md section 4); a session may set its
+    own, which is what diffmig does (DIFFMIG_STATEMENT_TIMEOUT)."""
+    with db_pair.target_tool() as conn:
+        assert conn.execute("show statement_timeout").fetchone() == ("2min",)
+        conn.execute("set statement_timeout = 0")
+        assert conn.execute("show statement_timeout").fetchone() == ("0",)
+    with db_pair.target_admin() as conn:
+        # Roles that set their own keep it: the API roles', and the superuser's (none).
+        assert conn.execute("show statement_timeout").fetchone() == ("0",)
+        settings = dict(
+            conn.execute(
+                "select r.rolname, s.setconfig from pg_db_role_setting s "
+                "join pg_roles r on r.oid = s.setrole where s.setdatabase = 0"
+            ).fetchall()
+        )
+    assert "statement_timeout=3s" in settings["anon"]
+    assert not any(c.startswith("statement_timeout") for c in settings["postgres"])
+
+
+def test_new_tables_in_public_are_not_granted_to_api_roles(db_pair: DbPair) -> None:
+    """Since late 2026 (world.md section 4): the app's existing tables keep their grants."""
+    with db_pair.target_tool() as conn:
+        conn.execute("create table public.new_probe (id int)")
+        for role in ("anon", "authenticated", "service_role"):
+            granted = conn.execute(
+                "select has_table_privilege(%s, 'public.new_probe', 'SELECT'), "
+                "has_table_privilege(%s, 'public.offices', 'SELECT')",
+                (role, role),
+            ).fetchone()
+            assert granted == (False, True), role

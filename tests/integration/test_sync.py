@@ -526,3 +526,67 @@ def test_new_keys_past_a_range_boundary_sync_once(db_pair: DbPair) -> None:
         again = engine(db_pair).run()
         assert all(t.new == t.modified == t.deleted == 0 for t in again.tables)
     assert_mirror_equals_source(db_pair)
+
+
+def test_auto_uses_copy_on_a_new_project_and_says_why(db_pair: DbPair) -> None:
+    """A new Supabase project has no postgres_fdw: `auto` does not create it, and says in one
+    line why it copies."""
+    report = engine(db_pair, "auto").run()
+    assert report.transport == "copy"
+    assert "\n" not in report.transport_reason
+    assert "postgres_fdw is not installed" in report.transport_reason
+    assert "--transport fdw" in report.transport_reason
+    with db_pair.target_tool() as conn:
+        assert (
+            conn.execute("select 1 from pg_extension where extname = 'postgres_fdw'").fetchone()
+            is None
+        )
+
+
+def test_fdw_creates_postgres_fdw_and_drops_its_user_mapping_after_use(db_pair: DbPair) -> None:
+    report = engine(db_pair, "fdw").run()
+    assert report.transport == "fdw"
+    with db_pair.target_tool() as conn:
+        owner = conn.execute(
+            "select pg_get_userbyid(fdwowner) from pg_foreign_data_wrapper "
+            "where fdwname = 'postgres_fdw'"
+        ).fetchone()
+        assert owner == ("postgres",)
+        # The mapping holds the source password: gone once the sync is done with it.
+        assert conn.execute(
+            "select count(*) from pg_user_mappings where srvname = 'diffmig_source'"
+        ).fetchone() == (0,)
+    # The next sync makes it again.
+    assert engine(db_pair, "fdw").run().transport == "fdw"
+    assert_mirror_equals_source(db_pair)
+
+
+def test_auto_uses_fdw_where_it_is_installed(db_pair: DbPair) -> None:
+    """The fdw variant of the destination: a project whose postgres_fdw is already there."""
+    build.install_postgres_fdw(
+        db_pair.clusters.target, db_pair.target_db, db_pair.pair.target_tool_password
+    )
+    report = engine(db_pair, "auto").run()
+    assert report.transport == "fdw"
+    assert report.transport_reason == "the destination can reach the source through postgres_fdw"
+
+
+def test_a_failing_user_mapping_does_not_show_the_password(db_pair: DbPair) -> None:
+    """The statement built inside the DO block is not the error's context: a failure names the
+    cause, never the secret (the server log and the client see the same message)."""
+    from orchestrator.sync.transports import create_user_mapping
+
+    secret = "MappingSecret-" + db_pair.target_db
+    with db_pair.target_tool() as conn, pytest.raises(psycopg.Error) as failed:
+        create_user_mapping(conn, "no_such_server", "mdw_admin", secret)
+    assert failed.value.sqlstate == "42704"  # undefined_object: the server does not exist
+    assert "no_such_server" in str(failed.value)
+    diag = failed.value.diag
+    for text in (str(failed.value), diag.context or "", diag.message_detail or ""):
+        assert secret not in text, text
+    with db_pair.target_admin() as conn:
+        (seen,) = conn.execute(
+            "select count(*) from extensions.pg_stat_statements where query like %s",
+            (f"%{secret}%",),
+        ).fetchone()
+    assert seen == 0

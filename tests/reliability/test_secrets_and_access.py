@@ -5,7 +5,11 @@
   target/), no report file, no text diffmig stores (run errors, step details, build messages,
   retries, migration_control) and no process title (`ps -o args` of a running `diffmig run` and
   of every process on the machine meanwhile), also when things fail: a wrong password, an
-  unreachable server, a password given in a URL, a failing dbt build.
+  unreachable server, a password given in a URL, a failing dbt build. The runs use the fdw
+  transport (its user mapping needs the legacy password) and `doctor` probes it: no password in
+  the destination's statement history (`pg_stat_statements`, which hosted Supabase keeps and
+  `postgres` reads) nor in either server's log, written meanwhile with every statement logged
+  (`log_statement = all`) and every failing statement too.
 - `anon` and `authenticated` can read nothing in the schemas the tool creates: every schema of
   the destination that the untouched Supabase emulation does not have (read from the catalog).
 - The tool role is no superuser, and the run works.
@@ -36,8 +40,10 @@ from orchestrator import db
 from orchestrator.catalog import PROJECT_ROOT
 from orchestrator.errors import ConfigError, ConnectionFailed
 from orchestrator.sandbox import build
+from orchestrator.sandbox.clusters import LocalCluster
 from orchestrator.settings import load_settings
 from tests.conftest import TARGET_TEMPLATE, TEST_SCALE, ClusterPair, DbPair, make_db_pair
+from tests.integration.test_no_constraint_bypass import BYPASSES
 from tests.reliability.conftest import RecordFigures
 
 pytestmark = pytest.mark.db
@@ -149,10 +155,85 @@ def test_no_secret_in_output_logs_reports_titles_or_errors(
     session: Session, record_figures: RecordFigures
 ) -> None:
     s = session
+    clusters = (s.dbs.clusters.legacy, s.dbs.clusters.target)
+    log_start = {c.name: c.log_file.stat().st_size for c in clusters}
+    with s.dbs.target_admin() as conn:
+        conn.execute("select extensions.pg_stat_statements_reset()")
+    for cluster in clusters:
+        _log_every_statement(cluster, True)
+    try:
+        codes, wrong, files = _exercise(s)
+    finally:
+        for cluster in clusters:
+            _log_every_statement(cluster, False)
+
+    # The destination's statement history, and what both servers logged meanwhile.
+    with s.dbs.target_admin() as conn:
+        history = [r[0] for r in conn.execute("select query from extensions.pg_stat_statements")]
+    assert any("create user mapping" in q.lower() or "diffmig_secret" in q for q in history)
+    s.exposure.add("pg_stat_statements", "\n".join(history))
+    for cluster in clusters:
+        with cluster.log_file.open("rb") as fh:
+            fh.seek(log_start[cluster.name])
+            logged = fh.read().decode("utf-8", errors="replace")
+        assert "statement:" in logged, cluster.name
+        s.exposure.add(f"server log of {cluster.name}", logged)
+        if cluster is s.dbs.clusters.target:
+            # Nothing diffmig or dbt sent switched off a trigger or a constraint.
+            assert "insert into" in logged.lower()
+            assert not [m.group(0) for m in BYPASSES.finditer(logged)]
+
+    leaks = s.exposure.leaks([*s.passwords, wrong])
+    assert not leaks, leaks[:10]
+    titles = [t for t in s.exposure.titles if "orchestrator" in t or "dbt" in t]
+    assert titles, "the running diffmig was never seen by ps"
+    record_figures(
+        "secrets",
+        {
+            "passwords_searched": len(s.passwords) + 1,
+            "texts_searched": len(s.exposure.texts),
+            "bytes_searched": sum(len(t) for t in s.exposure.texts.values()),
+            "files_searched": len(files),
+            "statement_history_entries": len(history),
+            "server_log_bytes": sum(
+                len(t) for k, t in s.exposure.texts.items() if k.startswith("server log")
+            ),
+            "process_titles_seen": len(s.exposure.titles),
+            "diffmig_titles_seen": len(titles),
+            "exit_codes": codes,
+            "leaks": 0,
+            "scale": TEST_SCALE,
+        },
+    )
+
+
+def _log_every_statement(cluster: LocalCluster, on: bool) -> None:
+    """Every statement, and every failing one, into the server's log (or back to the
+    sandbox's settings)."""
+    with cluster.connect("postgres") as conn:
+        for name, value in (("log_statement", "all"), ("log_min_error_statement", "error")):
+            if on:
+                conn.execute(
+                    sql.SQL("alter system set {} = {}").format(
+                        sql.Identifier(name), sql.Literal(value)
+                    )
+                )
+            else:
+                conn.execute(sql.SQL("alter system reset {}").format(sql.Identifier(name)))
+        conn.execute("select pg_reload_conf()")
+
+
+def _exercise(s: Session) -> tuple[dict[str, int], str, list[Path]]:
+    """Successful and failing commands, fdw transport; returns exit codes, the wrong password
+    used and the files written."""
     env = s.dbs.env()
+    # doctor probes postgres_fdw with a user mapping of its own (rolled back).
+    probe = run_cli(s, "doctor")
+    assert probe.returncode == 0, probe.stderr[-3000:]
+    assert "postgres_fdw reaches source" in probe.stdout
 
     # A successful run, its process titles watched, then its report.
-    ok = run_cli(s, "run", "--entities", "offices", watch=True)
+    ok = run_cli(s, "run", "--entities", "offices", "--transport", "fdw", watch=True)
     assert ok.returncode == 0, ok.stderr[-3000:]
     s.ran = True
     report = run_cli(s, "report", "--output", "json")
@@ -193,7 +274,7 @@ def test_no_secret_in_output_logs_reports_titles_or_errors(
     with s.dbs.legacy_admin() as conn:
         conn.execute("update dispatch_office set name = name || ' ' where id % 5 = 0")
     try:
-        failed = run_cli(s, "run", "--entities", "offices", watch=True)
+        failed = run_cli(s, "run", "--entities", "offices", "--transport", "fdw", watch=True)
     finally:
         with s.dbs.target_admin() as conn:
             conn.execute("alter table public.offices rename column sq_gone to square_customer_id")
@@ -228,24 +309,7 @@ def test_no_secret_in_output_logs_reports_titles_or_errors(
             s.exposure.add(f"file {path}", path.read_text(encoding="utf-8", errors="replace"))
         except OSError:
             continue
-    leaks = s.exposure.leaks([*s.passwords, wrong])
-    assert not leaks, leaks[:10]
-    titles = [t for t in s.exposure.titles if "orchestrator" in t or "dbt" in t]
-    assert titles, "the running diffmig was never seen by ps"
-    record_figures(
-        "secrets",
-        {
-            "passwords_searched": len(s.passwords) + 1,
-            "texts_searched": len(s.exposure.texts),
-            "bytes_searched": sum(len(t) for t in s.exposure.texts.values()),
-            "files_searched": len(files),
-            "process_titles_seen": len(s.exposure.titles),
-            "diffmig_titles_seen": len(titles),
-            "exit_codes": codes,
-            "leaks": 0,
-            "scale": TEST_SCALE,
-        },
-    )
+    return codes, wrong, files
 
 
 def _closed_port() -> int:
@@ -269,54 +333,7 @@ def test_anon_and_authenticated_read_nothing_private_and_no_superuser(
         ).fetchone()
         assert tool is not None
         assert tool[0] is False, "the tool role must not be a superuser"
-        created = sorted(
-            r[0]
-            for r in conn.execute("select nspname from pg_namespace")
-            if r[0] not in platform and not r[0].startswith("pg_temp")
-            and not r[0].startswith("pg_toast_temp")
-        )  # fmt: skip
-        assert "diffmig" in created
-        assert "diffmig_staging" in created
-        relations = conn.execute(
-            "select n.nspname, c.relname, c.relkind from pg_class c "
-            "join pg_namespace n on n.oid = c.relnamespace "
-            "where n.nspname = any(%s) and c.relkind in ('r', 'v', 'm', 'p', 'f', 'S')",
-            (created,),
-        ).fetchall()
-        readable: list[str] = []
-        for role in SUPABASE_ROLES:
-            for schema in created:
-                usage = conn.execute(
-                    "select has_schema_privilege(%s, %s, 'USAGE')", (role, schema)
-                ).fetchone()
-                if usage and usage[0]:
-                    readable.append(f"{role}: usage on schema {schema}")
-            for schema, rel, _kind in relations:
-                can = conn.execute(
-                    "select has_table_privilege(%s, format('%%I.%%I', %s::text, %s::text), "
-                    "'SELECT')",
-                    (role, schema, rel),
-                ).fetchone()
-                if can and can[0]:
-                    readable.append(f"{role}: select on {schema}.{rel}")
-            # And as the role itself, through SET ROLE: reading fails.
-            conn.execute(sql.SQL("set role {}").format(sql.Identifier(role)))
-            try:
-                for schema, rel, kind in relations:
-                    if kind == "S":
-                        continue
-                    try:
-                        with conn.transaction():
-                            conn.execute(
-                                sql.SQL("select 1 from {} limit 1").format(
-                                    sql.Identifier(schema, rel)
-                                )
-                            ).fetchall()
-                        readable.append(f"{role}: read {schema}.{rel}")
-                    except psycopg.errors.InsufficientPrivilege:
-                        pass
-            finally:
-                conn.execute("reset role")
+        created, relations, readable = _readable_by_api_roles(conn, platform)
         legacy_super = None
         with s.dbs.legacy_admin() as src:
             row = src.execute(
@@ -336,6 +353,110 @@ def test_anon_and_authenticated_read_nothing_private_and_no_superuser(
             "scale": TEST_SCALE,
         },
     )
+
+
+def _readable_by_api_roles(
+    conn: psycopg.Connection, platform: set[str]
+) -> tuple[list[str], list[tuple[str, str, str]], list[str]]:
+    """The schemas the tool created (not in the untouched emulation), their relations, and what
+    of them anon or authenticated can read (catalog privileges, then reading as the role)."""
+    created = sorted(
+        r[0]
+        for r in conn.execute("select nspname from pg_namespace")
+        if r[0] not in platform and not r[0].startswith("pg_temp")
+        and not r[0].startswith("pg_toast_temp")
+    )  # fmt: skip
+    assert "diffmig" in created
+    assert "diffmig_staging" in created
+    relations = conn.execute(
+        "select n.nspname, c.relname, c.relkind from pg_class c "
+        "join pg_namespace n on n.oid = c.relnamespace "
+        "where n.nspname = any(%s) and c.relkind in ('r', 'v', 'm', 'p', 'f', 'S')",
+        (created,),
+    ).fetchall()
+    readable: list[str] = []
+    for role in SUPABASE_ROLES:
+        for schema in created:
+            usage = conn.execute(
+                "select has_schema_privilege(%s, %s, 'USAGE')", (role, schema)
+            ).fetchone()
+            if usage and usage[0]:
+                readable.append(f"{role}: usage on schema {schema}")
+        for schema, rel, _kind in relations:
+            can = conn.execute(
+                "select has_table_privilege(%s, format('%%I.%%I', %s::text, %s::text), 'SELECT')",
+                (role, schema, rel),
+            ).fetchone()
+            if can and can[0]:
+                readable.append(f"{role}: select on {schema}.{rel}")
+        # And as the role itself, through SET ROLE: reading fails.
+        conn.execute(sql.SQL("set role {}").format(sql.Identifier(role)))
+        try:
+            for schema, rel, kind in relations:
+                if kind == "S":
+                    continue
+                try:
+                    with conn.transaction():
+                        conn.execute(
+                            sql.SQL("select 1 from {} limit 1").format(sql.Identifier(schema, rel))
+                        ).fetchall()
+                    readable.append(f"{role}: read {schema}.{rel}")
+                except psycopg.errors.InsufficientPrivilege:
+                    pass
+        finally:
+            conn.execute("reset role")
+    return created, relations, readable
+
+
+OLD_DEFAULT_PRIVILEGES = """
+alter default privileges for role postgres in schema public
+grant all on tables to anon, authenticated, service_role;
+alter default privileges for role supabase_admin in schema public
+grant all on tables to postgres, anon, authenticated, service_role;
+"""
+
+
+def test_older_projects_default_privileges_expose_nothing_private(
+    clusters: ClusterPair, tmp_path: Path, record_figures: RecordFigures
+) -> None:
+    """A project created before late 2026 keeps the old default privileges (new tables in public
+    granted to the API roles): what diffmig creates stays out of anon's and authenticated's
+    reach there too."""
+    dbs = make_db_pair(clusters)
+    try:
+        with dbs.target_admin() as conn:
+            conn.execute(OLD_DEFAULT_PRIVILEGES)
+        proc = subprocess.run(
+            [sys.executable, "-m", "orchestrator", "run", "--entities", "offices"],
+            env={**os.environ, **dbs.env(), "DIFFMIG_LOG_DIR": str(tmp_path / "logs")},
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=600,
+        )
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        with clusters.target.connect(TARGET_TEMPLATE) as conn:
+            platform = {r[0] for r in conn.execute("select nspname from pg_namespace")}
+        with dbs.target_tool() as conn:
+            # The old default is in force: a new table in public is granted to anon.
+            conn.execute("create table public.old_default_probe (id int)")
+            (granted,) = conn.execute(
+                "select has_table_privilege('anon', 'public.old_default_probe', 'SELECT')"
+            ).fetchone()
+            assert granted is True
+            conn.execute("drop table public.old_default_probe")
+        with dbs.target_admin() as conn:
+            created, relations, readable = _readable_by_api_roles(conn, platform)
+        assert "diffmig_staging" in created
+        assert not readable, readable[:20]
+        record_figures(
+            "access_old_default_privileges",
+            {"private_schemas": created, "relations_checked": len(relations), "readable": 0},
+        )
+    finally:
+        build.drop_database(clusters.legacy, dbs.legacy_db)
+        build.drop_database(clusters.target, dbs.target_db)
 
 
 class TlsProbe:

@@ -21,8 +21,15 @@ from orchestrator.errors import diagnose, hint_for
             "canceling statement due to statement timeout",
             None,
             "statement_timeout",
-            "alter role",
+            "DIFFMIG_STATEMENT_TIMEOUT",
         ),
+        (
+            "cannot execute INSERT in a read-only transaction",
+            None,
+            "read-only mode",
+            "add disk space",
+        ),
+        ("anything", "25006", "read-only mode", "default_transaction_read_only = off"),
         (
             "terminating connection due to administrator command",
             None,

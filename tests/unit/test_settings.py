@@ -172,3 +172,25 @@ def test_conninfo_and_describe(tmp_path: Path) -> None:
 )
 def test_is_local_host(host: str, local: bool) -> None:
     assert is_local_host(host) is local
+
+
+def test_statement_timeout_applies_to_the_destination_only(tmp_path: Path) -> None:
+    from orchestrator.db import PINNED_SESSION, session_settings
+    from orchestrator.dbt_runner import dbt_env
+
+    settings = load_settings(environ=OLD_NAMES, cwd=tmp_path)
+    # None by default: hosted Supabase's 2-minute limit is lifted on every destination session.
+    assert settings.target.statement_timeout == "0"
+    assert settings.source.statement_timeout is None
+    assert session_settings(settings.source) == PINNED_SESSION
+    assert session_settings(settings.target).endswith("set statement_timeout = '0'")
+    assert "-c statement_timeout=0" in dbt_env(settings)["PGOPTIONS"]
+
+    lowered = load_settings(
+        environ={**OLD_NAMES, "DIFFMIG_STATEMENT_TIMEOUT": " 90 MIN "}, cwd=tmp_path
+    )
+    assert lowered.target.statement_timeout == "90min"
+    assert "-c statement_timeout=90min" in dbt_env(lowered)["PGOPTIONS"]
+    for bad in ("forever", "1.5h", "10 weeks", "-1", "1'; drop table x"):
+        with pytest.raises(ConfigError, match="DIFFMIG_STATEMENT_TIMEOUT"):
+            load_settings(environ={**OLD_NAMES, "DIFFMIG_STATEMENT_TIMEOUT": bad}, cwd=tmp_path)

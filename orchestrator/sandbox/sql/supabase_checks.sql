@@ -101,7 +101,8 @@ expected_default_privileges as (
     from unnest(array['postgres', 'supabase_admin']) as owners (owner_name)
     cross join unnest(array['anon', 'authenticated', 'service_role']) as grantees (grantee_name)
     cross join (values
-        ('r', 'DELETE,INSERT,REFERENCES,SELECT,TRIGGER,TRUNCATE,UPDATE'),
+        -- Since late 2026 new tables are not granted to the API roles (world.md section 4).
+        ('r', null),
         ('S', 'SELECT,UPDATE,USAGE'),
         ('f', 'EXECUTE')
     ) as objects (object_type, privileges)
@@ -111,7 +112,7 @@ extensions_found as (
     select
         wanted.extension_name,
         ext.extnamespace::regnamespace::text as schema_name
-    from unnest(array['pgcrypto', 'uuid-ossp', 'postgres_fdw']) as wanted (extension_name)
+    from unnest(array['pgcrypto', 'uuid-ossp', 'pg_stat_statements']) as wanted (extension_name)
     left join pg_extension as ext on ext.extname = wanted.extension_name
 ),
 
@@ -180,12 +181,25 @@ checks as (
 
     select
         12, 0,
-        'postgres_cannot_set_session_replication_role',
+        'postgres_can_set_session_replication_role',
         coalesce(bool_and(
             not rolsuper
-            and not has_parameter_privilege(oid, 'session_replication_role', 'SET')
+            and has_parameter_privilege(oid, 'session_replication_role', 'SET')
         ), false),
-        'session_replication_role is superuser-only and not granted to postgres'
+        'as on Supabase (its extension guard allows it); diffmig must never do it'
+    from postgres_role
+
+    union all
+
+    select
+        12, 1,
+        'postgres_monitoring_roles',
+        coalesce(bool_and(
+            pg_has_role(oid, 'pg_monitor', 'member')
+            and pg_has_role(oid, 'pg_read_all_data', 'member')
+            and pg_has_role(oid, 'pg_signal_backend', 'member')
+        ), false),
+        'postgres is a member of pg_monitor, pg_read_all_data and pg_signal_backend'
     from postgres_role
 
     union all
@@ -340,15 +354,24 @@ checks as (
 
     select
         31, 0,
-        'postgres_can_use_postgres_fdw',
-        coalesce(bool_and(
-            has_foreign_data_wrapper_privilege(role_oids.postgres, fdw.oid, 'USAGE')
-        ), false),
-        'USAGE on postgres_fdw; wrapper owner: '
-        || coalesce(max(pg_get_userbyid(fdw.fdwowner)), 'wrapper missing')
+        'postgres_fdw_absent_or_owned_by_postgres',
+        coalesce(bool_and(pg_get_userbyid(fdw.fdwowner) = 'postgres'), true),
+        coalesce(
+            'installed; wrapper owner: ' || max(pg_get_userbyid(fdw.fdwowner)),
+            'not installed, as on a new project'
+        )
     from pg_foreign_data_wrapper as fdw
-    cross join role_oids
     where fdw.fdwname = 'postgres_fdw'
+
+    union all
+
+    select
+        32, 0,
+        'extension_guard_lets_postgres_create_postgres_fdw',
+        count(*) = 1,
+        coalesce(max(evtname) || ' on ' || max(evtevent), 'event trigger missing')
+    from pg_event_trigger
+    where evtname = 'sandbox_extension_guard' and evtenabled = 'O'
 
     union all
 
@@ -365,8 +388,8 @@ checks as (
             ),
             '; '
         ) filter (where found.privileges is distinct from expected.privileges),
-        'tables, sequences and functions of postgres and supabase_admin are granted to anon, '
-        || 'authenticated, service_role')
+        'sequences and functions of postgres and supabase_admin are granted to anon, '
+        || 'authenticated, service_role; tables are not (new projects)')
     from expected_default_privileges as expected
     left join default_privileges as found
         on found.owner_name = expected.owner_name

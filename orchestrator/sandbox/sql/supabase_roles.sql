@@ -15,8 +15,11 @@
 --   supabase_auth_admin,               owners of the auth and storage schemas' objects, so that
 --   supabase_storage_admin             postgres does not own them (as on a real project). They are
 --                                      NOLOGIN here: nothing in the sandbox logs in as them.
+--   postgres is also a member of pg_monitor (it reads pg_stat_statements), pg_read_all_data and
+--   pg_signal_backend, and may set session_replication_role (supautils' guard; a SET grant here).
 -- Not emulated: supautils, which on a real project stops postgres (CREATEROLE) from altering
--- the reserved roles above; the tool must never try.
+-- the reserved roles above; the tool must never try. Its extension guard is emulated per
+-- database in supabase_schema.sql.
 
 do $roles$
 declare
@@ -69,7 +72,10 @@ begin
             ('service_role', 'authenticator'),
             ('anon', 'postgres'),
             ('authenticated', 'postgres'),
-            ('service_role', 'postgres')
+            ('service_role', 'postgres'),
+            ('pg_monitor', 'postgres'),
+            ('pg_read_all_data', 'postgres'),
+            ('pg_signal_backend', 'postgres')
         ) as m (granted_role, member)
     loop
         if not pg_has_role(membership.member, membership.granted_role, 'member') then
@@ -88,15 +94,7 @@ alter role authenticator set lock_timeout = '8s';
 alter role supabase_auth_admin set search_path = auth;
 alter role supabase_storage_admin set search_path = storage;
 
--- postgres must not be able to change superuser-only settings such as session_replication_role:
--- PostgreSQL 15 lets a superuser grant SET on such a parameter; make sure nobody did.
-do $no_parameter_grants$
-begin
-    if exists (
-        select from pg_parameter_acl
-        where parname = 'session_replication_role'
-    ) then
-        revoke all on parameter session_replication_role from postgres, public;
-    end if;
-end
-$no_parameter_grants$;
+-- Supabase's extension guard lets postgres set session_replication_role (world.md section 4),
+-- superuser-only in plain PostgreSQL: PostgreSQL 15 emulates it with a SET grant on the
+-- parameter. diffmig must never use it (tests assert it does not).
+grant set on parameter session_replication_role to postgres;

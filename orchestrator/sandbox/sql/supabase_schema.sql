@@ -76,34 +76,76 @@ $database_grants$;
 grant usage, create on schema public to postgres;
 grant usage on schema public to anon, authenticated, service_role;
 
--- Supabase's default privileges: whatever postgres (or supabase_admin) creates in public is
--- granted to the API roles. Tables the tool would create in public would be exposed over HTTP,
--- which is why the tool's own objects must live in a private schema.
-alter default privileges for role postgres in schema public
-grant all on tables to anon, authenticated, service_role;
+-- Supabase's default privileges, as a project created since late 2026 has them (world.md section
+-- 4): new tables in public are no longer granted to the API roles (sequences and functions still
+-- are). Older projects keep the old default, which granted tables too (a test runs diffmig under
+-- it). Either way the tool's own objects live in private schemas, which the API does not expose.
+-- The app's tables, and the earlier scripts' below, carry the explicit grants their migrations
+-- gave them (end of section 3).
 alter default privileges for role postgres in schema public
 grant all on sequences to anon, authenticated, service_role;
 alter default privileges for role postgres in schema public
 grant all on functions to anon, authenticated, service_role;
 alter default privileges for role supabase_admin in schema public
-grant all on tables to postgres, anon, authenticated, service_role;
+grant all on tables to postgres;
 alter default privileges for role supabase_admin in schema public
 grant all on sequences to postgres, anon, authenticated, service_role;
 alter default privileges for role supabase_admin in schema public
 grant all on functions to postgres, anon, authenticated, service_role;
 
--- Schema extensions: the extensions are installed by the superuser, as enabling them in the
--- dashboard does. pgcrypto and uuid-ossp are trusted extensions; postgres_fdw is not, so postgres
--- could not create it itself.
+-- Schema extensions: the extensions a new project has, installed by the superuser, as the
+-- platform does. pg_stat_statements keeps every statement's text, readable by postgres (through
+-- pg_monitor) and the dashboard: no secret may be sent as statement text. postgres_fdw is not
+-- installed on a new project (world.md section 4): see the extension guard below.
 create schema extensions;
 grant usage on schema extensions to postgres, anon, authenticated, service_role;
 grant all on schema extensions to postgres;
 create extension pgcrypto with schema extensions;
 create extension "uuid-ossp" with schema extensions;
-create extension postgres_fdw with schema extensions;
--- The real image makes postgres the owner of the wrapper (its after-create script); world.md only
--- promises USAGE, so the sandbox grants exactly that and the tool must not rely on more.
-grant usage on foreign data wrapper postgres_fdw to postgres;
+create extension pg_stat_statements with schema extensions;
+
+-- Supabase's extension guard (supautils), emulated: postgres may create the allowed extensions
+-- that are not trusted (postgres_fdw here) itself. On a real project the guard runs the CREATE
+-- EXTENSION as the superuser, then the extension's after-create script makes postgres the
+-- wrapper's owner. Here an event trigger does the same when postgres (or a member) starts a
+-- CREATE EXTENSION postgres_fdw: it creates the extension as supabase_admin (in the schema named
+-- by WITH SCHEMA, else extensions) and hands the wrapper to postgres, so that the statement
+-- itself, with IF NOT EXISTS, finds it there (without, it fails as a repeated CREATE would).
+create function extensions.sandbox_extension_guard() returns event_trigger
+language plpgsql
+security definer
+set search_path = pg_catalog
+as $$
+declare
+    wanted_schema text;
+begin
+    if tg_tag <> 'CREATE EXTENSION'
+        or coalesce(current_setting('sandbox.extension_guard', true), '') = 'on'
+        or (select rolsuper from pg_roles where rolname = session_user)
+        or not pg_has_role(session_user, 'postgres', 'member')
+        or exists (select from pg_extension where extname = 'postgres_fdw')
+        or current_query() !~* 'create\s+extension\s+(if\s+not\s+exists\s+)?"?postgres_fdw\M'
+    then
+        return;
+    end if;
+    wanted_schema := coalesce(
+        substring(current_query() from '(?i)with\s+schema\s+"?([a-z_][a-z0-9_]*)'),
+        'extensions'
+    );
+    perform set_config('sandbox.extension_guard', 'on', true);
+    execute format('create extension postgres_fdw with schema %I', wanted_schema);
+    -- The after-create script: a wrapper's owner must be a superuser while it is handed over.
+    alter role postgres superuser;
+    alter foreign data wrapper postgres_fdw owner to postgres;
+    alter role postgres nosuperuser;
+    perform set_config('sandbox.extension_guard', 'off', true);
+end
+$$;
+revoke all on function extensions.sandbox_extension_guard() from public;
+
+create event trigger sandbox_extension_guard on ddl_command_start
+when tag in ('CREATE EXTENSION')
+execute function extensions.sandbox_extension_guard();
 
 -- Schema auth: owned by supabase_admin, its objects by supabase_auth_admin. The API roles may use
 -- the schema (policies call auth.uid()) but read none of its tables.
@@ -711,8 +753,9 @@ create index system_messages_recipient_id_idx on public.system_messages (recipie
 -- ============================================================================================
 
 -- Bookkeeping the earlier scripts left, in their existing shapes (world.md section 4). They were
--- created with plain SQL through the project's exec_sql RPC, as postgres: the default privileges
--- above therefore granted them to anon and authenticated, and nothing enabled row level security
+-- created with plain SQL through the project's exec_sql RPC, as postgres, when the default
+-- privileges still granted new tables to anon and authenticated (the grant at the end of this
+-- section replays that), and nothing enabled row level security
 -- (only the dashboard's table editor does that by default). So, as on the real project, they are
 -- readable and writable over the HTTP API: a finding for the tool's report, not something the
 -- sandbox hides. They are not app tables, and the "RLS on every app table" rule does not cover
@@ -775,6 +818,10 @@ begin
     end loop;
 end
 $updated_at_triggers$;
+
+-- The grants the app's migrations (and the earlier scripts) gave their tables: under the new
+-- default privileges nothing grants them on its own. Row level security (below) filters rows.
+grant all on all tables in schema public to anon, authenticated, service_role;
 
 -- ============================================================================================
 -- 4. Row level security
