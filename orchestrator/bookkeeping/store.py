@@ -206,3 +206,12 @@ def refresh_statistics(conn: psycopg.Connection, *, always: bool) -> list[str]:
     for table in stale:
         conn.execute(f"analyze {SCHEMA}.{table}")
     return stale
+
+
+def applied_entities(conn: psycopg.Connection) -> set[str]:
+    """The entities some run has applied (built) at least once: those with a watermark. Empty
+    when diffmig never ran against this destination (no bookkeeping schema yet)."""
+    exists = conn.execute("select to_regclass(%s)", (f"{SCHEMA}.entity_watermarks",)).fetchone()
+    if not exists or exists[0] is None:
+        return set()
+    return {str(r[0]) for r in conn.execute(f"select entity from {SCHEMA}.entity_watermarks")}
