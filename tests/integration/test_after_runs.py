@@ -94,3 +94,18 @@ def test_validate_after_a_partial_run_that_follows_a_full_one(pair: Pair) -> Non
     assert failing_tests(doc) == [], err
     assert doc["not_applied"] == []
     assert doc["tests"]["run"] > 300
+
+
+def test_detect_after_runs_reports_only_what_a_run_syncs(pair: Pair) -> None:
+    code, doc, err = pair.json("detect")
+    assert code == 0, err
+    tables = {t["table"]: t for t in doc["tables"]}
+    # auth_group is declared (stg_legacy__groups reads it) but no mart reads that model: no run
+    # syncs it, so it is named, not reported as new rows after every run.
+    assert doc["unread_tables"] == ["auth_group"]
+    assert "auth_group" not in tables
+    assert "dispatch_office" in tables
+    assert {name: t["new"] for name, t in tables.items() if t["new"]} == {}
+    explicit = pair.json("detect", "--tables", "auth_group")[1]
+    assert [t["table"] for t in explicit["tables"]] == ["auth_group"]
+    assert explicit["unread_tables"] == []
