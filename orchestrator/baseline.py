@@ -52,6 +52,9 @@ class EntitySpec:
     source_key: str
     scope: str | None
     mapping_entity_type: str | None
+    # The earlier scripts' documented mapping conventions for this table's keys (config.meta
+    # .diffmig.mapping_conventions: name, entity_type, column); orchestrator.mappings reads them.
+    mapping_conventions: tuple[dict[str, str], ...] = ()
 
 
 def entity_specs(marts_dir: Path = MARTS_DIR, manifest: Path | None = None) -> list[EntitySpec]:
@@ -70,6 +73,7 @@ def entity_specs(marts_dir: Path = MARTS_DIR, manifest: Path | None = None) -> l
                 source_key=meta.get("source_key", "id"),
                 scope=meta.get("scope"),
                 mapping_entity_type=meta.get("mapping_entity_type"),
+                mapping_conventions=tuple(meta.get("mapping_conventions") or ()),
             )
     return [specs[name] for name in _ordered_names(list(specs), manifest)]
 

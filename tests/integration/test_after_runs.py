@@ -109,3 +109,32 @@ def test_detect_after_runs_reports_only_what_a_run_syncs(pair: Pair) -> None:
     explicit = pair.json("detect", "--tables", "auth_group")[1]
     assert [t["table"] for t in explicit["tables"]] == ["auth_group"]
     assert explicit["unread_tables"] == []
+
+
+def test_validate_names_the_earlier_scripts_conventions_apart_from_damage(pair: Pair) -> None:
+    _, doc, err = pair.json("validate")
+    mappings = doc["mappings"]
+    # One finding per row, named for what it is (adr-0010), and no violation.
+    assert mappings["conventions"]["patient_maps_to_profile"] > 0
+    assert mappings["conventions"]["patient_profile_type"] > 0
+    problems = {(p["entity_type"], p["problem"]) for p in mappings["problems"]}
+    assert not {p for p in problems if p[0] in ("patient", "patient_profile")} - {
+        ("patient", "patient_maps_to_profile"),
+        ("patient_profile", "patient_profile_type"),
+    }
+    # What is left failing is real damage: the re-imported doctors' stale UUIDs (dangling).
+    failing = {
+        (p["entity_type"], p["problem"])
+        for p in mappings["problems"]
+        if p["problem"] not in ("junk", *mappings["conventions"])
+    }
+    assert failing <= {("doctor", "dangling")}, mappings["problems"]
+    assert mappings["violations"] == sum(
+        p["count"] for p in mappings["problems"] if (p["entity_type"], p["problem"]) in failing
+    )
+    # The dbt test agrees: the August 'patient' rows are no warning of patients_mapping_integrity.
+    assert "patients_mapping_integrity" not in {t["test"] for t in doc["failing_tests"]}
+    # Repaired, the proof passes.
+    assert pair.diffmig("mappings", "repair", "--apply").returncode == 0
+    code, doc, err = pair.json("validate")
+    assert code == 0, (doc["mappings"]["problems"], failing_tests(doc), err)
