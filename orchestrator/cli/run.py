@@ -19,7 +19,8 @@ def _split(value: str | None) -> list[str] | None:
 
 @click.command(
     help="Migrate: for each entity in dependency order, sync its legacy tables, build its dbt "
-    "models and tests, validate and checkpoint. --resume continues an unfinished run."
+    "models and tests, validate and checkpoint; then write the run's report into reports/ "
+    "(Markdown, JSON, HTML), whatever the outcome. --resume continues an unfinished run."
 )
 @click.option(
     "--mode",
@@ -61,19 +62,26 @@ def run(
         log_run_event(log, event)
         view.handle(event)
 
-    with view:
-        outcome = MigrationRun(
-            app.settings,
-            mode=mode,
-            entities=_split(entities),
-            from_entity=from_entity,
-            transport=transport,
-            resume=resume,
-            reconcile=reconcile,
-            events=show,
-            info=app.console.info,
-        ).execute()
+    migration = MigrationRun(
+        app.settings,
+        mode=mode,
+        entities=_split(entities),
+        from_entity=from_entity,
+        transport=transport,
+        resume=resume,
+        reconcile=reconcile,
+        events=show,
+        info=app.console.info,
+    )
+    # Every run leaves its report, whatever its outcome (a failed run's is the most needed).
+    written: dict[str, Any] | None = None
+    try:
+        with view:
+            outcome = migration.execute()
+    finally:
+        written = _report(app, migration.run_id)
     doc = outcome.as_dict()
+    doc["report"] = written
     app.console.table(
         f"run {outcome.run_id} ({outcome.mode}): {outcome.status} in {outcome.seconds:.1f}s",
         ["entity", "status", "synced", "applied", "held back", "tests failed", "seconds"],
@@ -98,6 +106,23 @@ def run(
             f"run {outcome.run_id} finished, but dbt tests failed",
             hint="`diffmig validate` lists the offending keys",
         )
+
+
+def _report(app: AppContext, run_id: int) -> dict[str, Any] | None:
+    """Writes the run's report into reports/ and says where (nothing when no run started)."""
+    if not run_id:
+        return None
+    from orchestrator.reporting.report import write_run_report
+
+    written, failure = write_run_report(app.settings, run_id)
+    if written is None:
+        app.console.warn(
+            f"the report of run {run_id} could not be written: {failure}; "
+            f"`diffmig report {run_id}` writes it once the destination answers"
+        )
+        return None
+    app.console.info(f"report: {written['files']['html']} (also .md and .json)")
+    return written
 
 
 @click.command(help="Ask the running `diffmig run` to stop at its next safe point.")

@@ -74,9 +74,41 @@ def test_validate_after_a_first_partial_run_proves_what_it_applied(pair: Pair) -
     assert "not proven: " in err
 
 
+def report_files(written: dict[str, Any] | None) -> dict[str, Path]:
+    assert written is not None
+    files = {kind: Path(path) for kind, path in written["files"].items()}
+    assert sorted(files) == ["html", "json", "markdown"]
+    for path in files.values():
+        assert path.is_file(), path
+    return files
+
+
+def test_a_run_writes_its_report_first_what_needs_attention(pair: Pair) -> None:
+    code, doc, err = pair.json("run")
+    assert code in (0, 1), err
+    files = report_files(doc["report"])
+    assert f"report: {files['html']}" in err
+    report = json.loads(files["json"].read_text(encoding="utf-8"))
+    assert report["run"]["run_id"] == doc["run_id"]
+    attention = report["attention"]
+    reasons = [h["reason"] for h in attention["held_back"]]
+    assert reasons, "the demo's data holds rows back (planted defects)"
+    assert all(h["do"] for h in attention["held_back"])
+    assert attention["drift_command"] == "diffmig run --reconcile"
+    # The first section of the Markdown and the HTML: held-back reasons, drift and its command.
+    markdown = files["markdown"].read_text(encoding="utf-8")
+    first = markdown.split("\n## ")[1]
+    assert first.startswith("Needs your attention")
+    for reason in reasons:
+        assert f"`{reason}`" in first
+    if attention["drift"]:
+        assert "`diffmig run --reconcile`" in first
+    page = files["html"].read_text(encoding="utf-8")
+    assert page.index('id="attention"') < page.index("<svg")
+    assert "(log scale)" in page
+
+
 def test_validate_after_a_full_run_has_no_failing_test(pair: Pair) -> None:
-    out = pair.diffmig("run")
-    assert out.returncode in (0, 1), out.stderr
     _, doc, err = pair.json("validate")
     # Every test of what the runs build runs and passes (before: the tests of four models no
     # entity builds failed with `relation ... does not exist`).
@@ -138,3 +170,32 @@ def test_validate_names_the_earlier_scripts_conventions_apart_from_damage(pair: 
     assert pair.diffmig("mappings", "repair", "--apply").returncode == 0
     code, doc, err = pair.json("validate")
     assert code == 0, (doc["mappings"]["problems"], failing_tests(doc), err)
+
+
+def test_a_failed_run_writes_its_report(clusters: ClusterPair, tmp_path: Path) -> None:
+    dbs = make_db_pair(clusters)
+    try:
+        failing = Pair(dbs, tmp_path)
+        # The offices the run would add are refused by the destination: the entity fails.
+        with dbs.target_admin() as conn:
+            conn.execute(
+                "alter table public.offices add constraint pytest_refuse check (false) not valid"
+            )
+        out = failing.diffmig("run", "--entities", "offices")
+        err = out.stderr
+        assert out.returncode == 4, err
+        line = next(x for x in err.splitlines() if "report: " in x)
+        html_path = Path(line.split("report: ", 1)[1].split(" ", 1)[0])
+        for suffix in (".html", ".md", ".json"):
+            assert html_path.with_suffix(suffix).is_file()
+        report = json.loads(html_path.with_suffix(".json").read_text(encoding="utf-8"))
+        assert report["run"]["status"] == "failed"
+        assert report["attention"]["run"]["status"] == "failed"
+        assert "pytest_refuse" in (report["attention"]["run"]["error"] or "")
+        first = html_path.with_suffix(".md").read_text(encoding="utf-8").split("\n## ")[1]
+        assert first.startswith("Needs your attention")
+        assert "**The run failed**" in first
+        assert "`diffmig run --resume`" in first
+    finally:
+        build.drop_database(clusters.legacy, dbs.legacy_db)
+        build.drop_database(clusters.target, dbs.target_db)
