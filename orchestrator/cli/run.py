@@ -74,12 +74,13 @@ def run(
         info=app.console.info,
     )
     # Every run leaves its report, whatever its outcome (a failed run's is the most needed).
-    written: dict[str, Any] | None = None
     try:
         with view:
             outcome = migration.execute()
-    finally:
-        written = _report(app, migration.run_id)
+    except BaseException:
+        _say_where(app, _report(app, migration.run_id))
+        raise
+    written = _report(app, migration.run_id)
     doc = outcome.as_dict()
     doc["report"] = written
     app.console.table(
@@ -98,6 +99,7 @@ def run(
             for e in doc["entities"]
         ],
     )
+    _say_where(app, written)
     app.console.result(doc)
     if any(e.tests_failed for e in outcome.entities):
         from orchestrator.errors import ChecksFailed
@@ -109,7 +111,8 @@ def run(
 
 
 def _report(app: AppContext, run_id: int) -> dict[str, Any] | None:
-    """Writes the run's report into reports/ and says where (nothing when no run started)."""
+    """Writes the run's report into reports/ (nothing when no run started); a report that
+    cannot be written is a warning."""
     if not run_id:
         return None
     from orchestrator.reporting.report import write_run_report
@@ -121,8 +124,12 @@ def _report(app: AppContext, run_id: int) -> dict[str, Any] | None:
             f"`diffmig report {run_id}` writes it once the destination answers"
         )
         return None
-    app.console.info(f"report: {written['files']['html']} (also .md and .json)")
     return written
+
+
+def _say_where(app: AppContext, written: dict[str, Any] | None) -> None:
+    if written is not None:
+        app.console.info(f"report: {written['files']['html']} (also .md and .json)")
 
 
 @click.command(help="Ask the running `diffmig run` to stop at its next safe point.")
