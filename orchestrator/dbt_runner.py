@@ -553,17 +553,41 @@ def _mart_entity(
         intermediate_models=_models_in(nodes, up, "intermediate"),
         staging_models=_models_in(nodes, up, "staging"),
         meta=_mart_meta(node),
-        owned_columns=tuple(node.columns),
+        owned_columns=_owned_columns(node),
         unique_key=_unique_key(node.config.get("unique_key")),
     )
 
 
 def _mart_meta(node: Any) -> MartMeta:
-    """The mart's `config.meta.diffmig`, its known keys as text."""
+    """The mart's `config.meta.diffmig`: its known keys as text, soft_delete as a mapping and
+    mapping_conventions as a list of mappings."""
     meta = (node.config.meta or {}).get("diffmig") or (node.meta or {}).get("diffmig") or {}
     known = MartMeta.__dataclass_fields__
-    values = {k: str(v) for k, v in meta.items() if k in known and v is not None}
+    values: dict[str, Any] = {}
+    for key, value in meta.items():
+        if key not in known or value is None:
+            continue
+        if key == "soft_delete":
+            # column -> SQL value; anything else is prose (no column to set)
+            items = value.items() if isinstance(value, dict) else ()
+            values[key] = {str(k): str(v) for k, v in items}
+        elif key == "mapping_conventions":
+            values[key] = tuple({str(k): str(v) for k, v in dict(c).items()} for c in value)
+        else:
+            values[key] = str(value)
     return MartMeta(**values)
+
+
+def _owned_columns(node: Any) -> tuple[str, ...]:
+    """The mart's documented columns, in YAML order, but those marked `owned: false` in their
+    meta (documented and tested, never written): the same rule as macros/entities."""
+    owned = []
+    for name, column in node.columns.items():
+        config = getattr(column, "config", None)
+        meta = (getattr(config, "meta", None) or {}) or (column.meta or {})
+        if meta.get("owned", True):
+            owned.append(name)
+    return tuple(owned)
 
 
 def _unique_key(value: object) -> tuple[str, ...]:

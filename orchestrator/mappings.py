@@ -16,6 +16,13 @@ keys; mm_map: the mappings with their junk flag and what the target says about t
 one REPEATABLE READ transaction. `entities` (--entities) limits both to some entity types; the
 undeclared types are then not listed, and repair's --delete-junk removes only their junk.
 
+The earlier scripts' documented conventions (docs/decisions/adr-0010-earlier-scripts-conventions.md)
+are declared in the marts' YAML too (`mapping_conventions`: name, entity_type, column): a mapping
+of that entity type whose new_id is that column's value in the row carrying its key (e.g. an
+August 'patient' row holding patients.profile_id) is one finding named for the convention
+(e.g. patient_maps_to_profile), never a violation nor any other problem. Real damage (junk,
+dangling UUIDs, cross-type lures, another row's UUID) is reported as before.
+
 Problems (`check`), per entity type:
   junk                   the junk rule of stg_bookkeeping__migration_mappings: legacy_id missing
                          or not positive, new_id missing, placeholder UUID (one repeated hex
@@ -41,7 +48,8 @@ Problems (`check`), per entity type:
 
 Actions (`repair`; a dry run unless apply=True, then one transaction):
   fix          a mapping whose key is carried by a target row, with another new_id (dangling,
-               another row's UUID, or a junk row occupying the key): new_id := the row's id,
+               another row's UUID, or a junk row occupying the key; a convention's row only with
+               rewrite_conventions, and only of a type a mart declares): new_id := the row's id,
                migration_batch := 'diffmig-repair-<UTC timestamp>', migrated_at := now (UTC).
   delete       a non-junk mapping of a declared type whose key no target row carries and whose
                new_id is not that key's row (dangling or another row's UUID): removed (the
@@ -98,6 +106,46 @@ class MappedEntity:
     entity_type: str
     table: str  # the mart, named as the public table
     key_column: str
+
+
+@dataclass(frozen=True)
+class Convention:
+    """An earlier scripts' documented convention: mappings of `entity_type` whose new_id is the
+    `column` of the `table` row carrying their key (by `key_column`)."""
+
+    name: str
+    entity_type: str
+    table: str
+    key_column: str
+    column: str
+
+
+def conventions() -> list[Convention]:
+    """The conventions the marts' YAML declares (config.meta.diffmig.mapping_conventions)."""
+    from orchestrator.baseline import entity_specs
+
+    found: list[Convention] = []
+    for spec in entity_specs():
+        for item in spec.mapping_conventions:
+            values = [item.get(k) for k in ("name", "entity_type", "column")]
+            values.append(spec.legacy_key)
+            if not all(isinstance(v, str) and _IDENTIFIER.fullmatch(v) for v in values):
+                raise ConfigError(
+                    f"mart {spec.entity} declares a mapping convention without a valid name, "
+                    f"entity_type, column or legacy_key: {item}",
+                    hint="each config.meta.diffmig.mapping_conventions item needs name, "
+                    "entity_type and column (identifiers), and the mart a legacy_key",
+                )
+            found.append(
+                Convention(
+                    item["name"],
+                    item["entity_type"],
+                    spec.entity,
+                    str(spec.legacy_key),
+                    item["column"],
+                )
+            )
+    return found
 
 
 def mapped_entities() -> list[MappedEntity]:
@@ -208,6 +256,10 @@ class CheckReport:
             "entity_types": self.entities,
             "problems": [f.as_dict("problem") for f in self.findings],
             "totals": totals,
+            # The earlier scripts' documented conventions, per row (not violations).
+            "conventions": {
+                f.kind: self.count(f.kind) for f in self.findings if f.kind not in PROBLEMS
+            },
             "violations": self.violations,
             "junk_fails": self.fail_on_junk,
             "clean": self.violations == 0,
@@ -225,6 +277,8 @@ class RepairReport:
     junk_kept: int = 0
     rows_changed: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
+    rewrite_conventions: bool = False
+    conventions_kept: int = 0
 
     def count(self, action: str, entity_type: str | None = None) -> int:
         return sum(
@@ -238,6 +292,8 @@ class RepairReport:
             "applied": self.applied,
             "batch": self.batch,
             "delete_junk": self.delete_junk,
+            "rewrite_conventions": self.rewrite_conventions,
+            "conventions_kept": self.conventions_kept,
             "entity_types": self.entities,
             "actions": [f.as_dict("action") for f in self.findings],
             "totals": {a: self.count(a) for a in ACTIONS},
@@ -256,16 +312,51 @@ class RepairReport:
 JUNK_REASON_SQL = "diffmig.mapping_junk_reason(m.legacy_id, m.new_id)"
 
 
-def _prepare(conn: psycopg.Connection, entities: Sequence[MappedEntity], scoped: bool) -> None:
+def _prepare(
+    conn: psycopg.Connection,
+    entities: Sequence[MappedEntity],
+    scoped: bool,
+    known: Sequence[Convention] = (),
+) -> None:
     """Temporary tables (dropped at the end of the transaction):
+    mm_conv       the conventions' (name, entity_type, legacy_id, new_id): what a mapping that
+                  follows one holds (only those of the marts in scope)
     mm_catalogue  the declared entity types in scope, with their table and key column
     mm_rows       every row of their tables: entity_type, legacy_id (null when the row has none),
                   row_id
     mm_map        every mapping (of the types in scope, or all when not scoped), classified:
                   junk_reason, declared, key_row_id (the row carrying its key), id_in_table and
-                  id_row_key (the row whose id is its new_id, and that row's key), ok
+                  id_row_key (the row whose id is its new_id, and that row's key), ok,
+                  convention (the name of the convention it follows, if any)
     """
     _require_columns(conn, entities)
+    tables = {e.table for e in entities}
+    chosen = [c for c in known if c.table in tables]
+    conv_parts: list[sql.Composable] = [
+        sql.SQL(
+            "select {name}::text as name, {etype}::text as entity_type, "
+            "t.{key}::bigint as legacy_id, t.{column} as new_id from {table} as t "
+            "where t.{key} is not null and t.{column} is not null"
+        ).format(
+            name=sql.Literal(c.name),
+            etype=sql.Literal(c.entity_type),
+            key=sql.Identifier(c.key_column),
+            column=sql.Identifier(c.column),
+            table=sql.Identifier("public", c.table),
+        )
+        for c in chosen
+    ] or [
+        sql.SQL(
+            "select null::text as name, null::text as entity_type, null::bigint as legacy_id, "
+            "null::uuid as new_id where false"
+        )
+    ]
+    conn.execute(
+        sql.SQL("create temp table mm_conv on commit drop as {}").format(
+            sql.SQL(" union all ").join(conv_parts)
+        )
+    )
+    conn.execute("create index on mm_conv (entity_type, legacy_id)")
     conn.execute(
         "create temp table mm_catalogue (entity_type text primary key, table_name text not null,"
         " key_column text not null, position integer not null) on commit drop"
@@ -294,7 +385,12 @@ def _prepare(conn: psycopg.Connection, entities: Sequence[MappedEntity], scoped:
     conn.execute("create index on mm_rows (entity_type, legacy_id)")
     conn.execute("create index on mm_rows (row_id)")
     conn.execute("analyze mm_rows")
-    scope = "where m.entity_type in (select entity_type from mm_catalogue)" if scoped else ""
+    scope = (
+        "where m.entity_type in (select entity_type from mm_catalogue "
+        "union select entity_type from mm_conv)"
+        if scoped
+        else ""
+    )
     conn.execute(
         f"""
             create temp table mm_map on commit drop as
@@ -308,7 +404,12 @@ def _prepare(conn: psycopg.Connection, entities: Sequence[MappedEntity], scoped:
                     c.entity_type is not null as declared,
                     key_row.row_id as key_row_id,
                     id_row.row_id is not null as id_in_table,
-                    id_row.legacy_id as id_row_key
+                    id_row.legacy_id as id_row_key,
+                    (
+                        select min(conv.name) from mm_conv as conv
+                        where conv.entity_type = m.entity_type
+                            and conv.legacy_id = m.legacy_id and conv.new_id = m.new_id
+                    ) as convention
                 from public.migration_mappings as m
                 left join mm_catalogue as c on c.entity_type = m.entity_type
                 left join mm_rows as key_row
@@ -320,6 +421,7 @@ def _prepare(conn: psycopg.Connection, entities: Sequence[MappedEntity], scoped:
             select
                 classified.*,
                 classified.declared
+                    and classified.convention is null
                     and classified.junk_reason is null
                     and classified.id_in_table
                     and classified.id_row_key = classified.legacy_id as ok
@@ -370,7 +472,7 @@ _PROBLEM_SQL: dict[str, str] = {
             'no mart declares this entity type (config.meta.diffmig.mapping_entity_type)'
                 as detail
         from mm_map as m
-        where m.junk_reason is null and not m.declared
+        where m.junk_reason is null and not m.declared and m.convention is null
     """,
     "duplicate_new_id": """
         with shared as (
@@ -381,7 +483,7 @@ _PROBLEM_SQL: dict[str, str] = {
                 string_agg(m.entity_type || ' ' || m.legacy_id, ', '
                     order by m.entity_type, m.legacy_id) filter (where m.ok) as right_holder
             from mm_map as m
-            where m.declared and m.junk_reason is null
+            where m.declared and m.junk_reason is null and m.convention is null
             group by m.new_id
             having count(*) > 1 and not bool_and(m.ok)
         )
@@ -390,7 +492,7 @@ _PROBLEM_SQL: dict[str, str] = {
                 || coalesce('; it belongs to ' || shared.right_holder, '') as detail
         from mm_map as m
         join shared on shared.new_id = m.new_id
-        where m.declared and m.junk_reason is null and not m.ok
+        where m.declared and m.junk_reason is null and not m.ok and m.convention is null
     """,
     "duplicate_legacy_key": """
         select a.entity_type, a.legacy_id, a.new_id,
@@ -403,7 +505,7 @@ _PROBLEM_SQL: dict[str, str] = {
             and b.entity_type <> a.entity_type and b.junk_reason is null
         join mm_rows as r on r.row_id = a.new_id
         join mm_catalogue as c on c.entity_type = r.entity_type
-        where a.declared and a.junk_reason is null and not a.ok
+        where a.declared and a.junk_reason is null and not a.ok and a.convention is null
         group by a.entity_type, a.legacy_id, a.new_id, c.table_name
     """,
     "dangling": """
@@ -415,7 +517,7 @@ _PROBLEM_SQL: dict[str, str] = {
                         || m.key_row_id end as detail
         from mm_map as m
         join mm_catalogue as c on c.entity_type = m.entity_type
-        where m.junk_reason is null and not m.id_in_table
+        where m.junk_reason is null and not m.id_in_table and m.convention is null
     """,
     "new_id_of_another_row": """
         select m.entity_type, m.legacy_id, m.new_id,
@@ -428,7 +530,7 @@ _PROBLEM_SQL: dict[str, str] = {
         from mm_map as m
         join mm_catalogue as c on c.entity_type = m.entity_type
         where m.junk_reason is null and m.id_in_table
-            and m.id_row_key is distinct from m.legacy_id
+            and m.id_row_key is distinct from m.legacy_id and m.convention is null
     """,
     "missing_mapping": """
         select r.entity_type, r.legacy_id, r.row_id as new_id,
@@ -448,17 +550,35 @@ _PROBLEM_SQL: dict[str, str] = {
     """,
 }
 
+
+def _convention_sql(convention: Convention) -> str:
+    """The rows that follow one convention: (entity_type, legacy_id, new_id, detail)."""
+    name = convention.name.replace("'", "''")
+    text = (
+        f"the earlier scripts' convention {convention.name}: holds the {convention.column} of "
+        f"the {convention.table} row with {convention.key_column} "
+    ).replace("'", "''")
+    return f"""
+        select m.entity_type, m.legacy_id, m.new_id, '{text}' || m.legacy_id as detail
+        from mm_map as m
+        where m.convention = '{name}' and m.junk_reason is null
+    """
+
+
 # One statement per repair action: (entity_type, legacy_id, old_new_id, new_id, reason) rows.
 _ACTION_SQL: dict[str, str] = {
     "fix": """
         select m.entity_type, m.legacy_id, m.new_id as old_new_id, m.key_row_id as new_id,
             case
                 when m.junk_reason is not null then 'junk (' || m.junk_reason || ')'
+                when m.convention is not null
+                    then 'the earlier scripts'' convention ' || m.convention
                 when not m.id_in_table then 'dangling'
                 else 'new_id of another row'
             end as reason
         from mm_map as m
         where m.declared and m.key_row_id is not null and m.new_id is distinct from m.key_row_id
+            and (m.convention is null or {rewrite})
     """,
     "delete": """
         select m.entity_type, m.legacy_id, m.new_id as old_new_id, null::uuid as new_id,
@@ -563,14 +683,24 @@ def check_mappings(
     started = time.monotonic()
     chosen = select_entities(entities, declared)
     scoped = bool(entities)
+    known = conventions() if declared is None else []
     with db.connection(
         settings.target, autocommit=False, application_name="diffmig mappings"
     ) as conn:
         bookkeeping_schema.ensure_schema(conn)  # diffmig.mapping_junk_reason, the junk rule
         try:
             _begin(conn)
-            _prepare(conn, chosen, scoped)
+            _prepare(conn, chosen, scoped, known)
             findings: list[Finding] = []
+            for convention in known:
+                findings.extend(
+                    _grouped(
+                        conn,
+                        convention.name,
+                        _convention_sql(convention),
+                        ("legacy_id", "new_id", "detail"),
+                    )
+                )
             for problem in PROBLEMS:
                 if problem == "undeclared_entity_type" and scoped:
                     continue
@@ -592,8 +722,9 @@ def check_mappings(
 
 
 def _ordered(findings: Iterable[Finding], kinds: Sequence[str]) -> list[Finding]:
+    """By kind (`kinds` first, in their order; the conventions after them)."""
     rank = {k: i for i, k in enumerate(kinds)}
-    return sorted(findings, key=lambda f: rank[f.kind])
+    return sorted(findings, key=lambda f: rank.get(f.kind, len(kinds)))
 
 
 # --- repair --------------------------------------------------------------------------------------
@@ -609,6 +740,7 @@ def repair_mappings(
     *,
     apply: bool = False,
     delete_junk: bool = False,
+    rewrite_conventions: bool = False,
     entities: Sequence[str] | None = None,
     declared: Sequence[MappedEntity] | None = None,
 ) -> RepairReport:
@@ -619,6 +751,7 @@ def repair_mappings(
     """
     started = time.monotonic()
     chosen = select_entities(entities, declared)
+    known = conventions() if declared is None else []
     batch = repair_batch()
     changed: dict[str, int] = {}
     with db.connection(
@@ -639,7 +772,7 @@ def repair_mappings(
                         "migration_mappings stayed locked by another session for 60 seconds",
                         hint="a `diffmig run` may be writing mappings; repair again once it is done",
                     ) from None
-            _prepare(conn, chosen, scoped=bool(entities))
+            _prepare(conn, chosen, scoped=bool(entities), known=known)
             conn.execute(
                 "create temp table mm_plan (action text not null, entity_type text not null, "
                 "legacy_id bigint not null, old_new_id uuid, new_id uuid, reason text) "
@@ -647,7 +780,9 @@ def repair_mappings(
             )
             findings: list[Finding] = []
             for action in ACTIONS:
-                query = _ACTION_SQL[action]
+                query = _ACTION_SQL[action].replace(
+                    "{rewrite}", "true" if rewrite_conventions else "false"
+                )
                 findings.extend(
                     _grouped(conn, action, query, ("legacy_id", "old_new_id", "new_id", "reason"))
                 )
@@ -661,6 +796,11 @@ def repair_mappings(
             if not delete_junk:
                 junk_kept = sum(f.count for f in findings if f.kind == "delete_junk")
                 findings = [f for f in findings if f.kind != "delete_junk"]
+            kept = conn.execute(
+                "select count(*) from mm_map where convention is not null "
+                "and not (%s and declared and key_row_id is not null)",
+                (rewrite_conventions,),
+            ).fetchone()
             summary = _entity_summary(conn)
             if apply:
                 changed = _apply_plan(conn, batch)
@@ -680,6 +820,8 @@ def repair_mappings(
         junk_kept=junk_kept,
         rows_changed=changed,
         seconds=time.monotonic() - started,
+        rewrite_conventions=rewrite_conventions,
+        conventions_kept=int(kept[0]) if kept else 0,
     )
 
 

@@ -22,6 +22,9 @@ class EntitySpec:
     source_key: str
     scope: str | None
     mapping_entity_type: str | None
+    # The earlier scripts' documented mapping conventions for this table's keys (config.meta
+    # .diffmig.mapping_conventions: name, entity_type, column); orchestrator.mappings reads them.
+    mapping_conventions: tuple[dict[str, str], ...] = ()
 
 
 def entity_specs(settings: Settings | None = None) -> list[EntitySpec]:
@@ -34,6 +37,7 @@ def entity_specs(settings: Settings | None = None) -> list[EntitySpec]:
             source_key=entity.meta.source_key,
             scope=entity.meta.scope,
             mapping_entity_type=entity.meta.mapping_entity_type,
+            mapping_conventions=entity.meta.mapping_conventions,
         )
         for entity in load_index(settings).app_entities()
     ]

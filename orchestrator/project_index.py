@@ -84,7 +84,10 @@ class MartMeta:
     source_key: str = "id"
     scope: str | None = None
     mapping_entity_type: str | None = None
-    soft_delete: str | None = None
+    # owned column -> the SQL value a deletion in the legacy database sets (empty: none)
+    soft_delete: dict[str, str] = field(default_factory=dict)
+    # the earlier scripts' documented mapping conventions (name, entity_type, column)
+    mapping_conventions: tuple[dict[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -172,6 +175,15 @@ def _strings(values: object) -> tuple[str, ...]:
     return tuple(str(v) for v in values)
 
 
+def _meta_from_json(meta: Mapping[str, object]) -> MartMeta:
+    values: dict[str, object] = {str(k): v for k, v in meta.items()}
+    conventions = values.get("mapping_conventions") or ()
+    if not isinstance(conventions, (list, tuple)):
+        raise TypeError("mapping_conventions is not a list")
+    values["mapping_conventions"] = tuple(dict(c) for c in conventions)
+    return MartMeta(**values)  # type: ignore[arg-type]
+
+
 def _entity(doc: Mapping[str, object]) -> Entity:
     meta = doc["meta"]
     if not isinstance(meta, dict):
@@ -186,7 +198,7 @@ def _entity(doc: Mapping[str, object]) -> Entity:
         mapped_models=_strings(doc["mapped_models"]),
         intermediate_models=_strings(doc["intermediate_models"]),
         staging_models=_strings(doc["staging_models"]),
-        meta=MartMeta(**{str(k): v for k, v in meta.items()}),
+        meta=_meta_from_json(meta),
         owned_columns=_strings(doc["owned_columns"]),
         unique_key=_strings(doc["unique_key"]),
     )

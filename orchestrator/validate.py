@@ -3,8 +3,13 @@
 diffmig_audit) and the migration_mappings checks (orchestrator/mappings.py), and names the keys
 behind every failure.
 
-Scope: every test and every declared mapping entity type, or those of some entities (marts):
-an entity's tests are the tests dbt's `buildable` indirect selection finds for the nodes it
+Scope: by default the tests of what the runs build, for every entity a run has applied: the
+tests dbt's `buildable` indirect selection finds for the nodes of those entities (so not the
+tests of a model no entity builds, e.g. a key view no mart reads: no run creates it, and testing
+it would fail on a relation that does not exist), and every declared mapping entity type (those
+of the applied entities when some were never applied). Entities no run has applied yet, and the
+models no entity builds, are named in the report (`not_applied`, `unbuilt_models`). Or the tests
+and mapping types of some entities (marts): an entity's tests are the tests dbt's `buildable` indirect selection finds for the nodes it
 builds (Entity.nodes: its mart and the staging, key and mapping models no earlier entity builds):
 tests whose parents are those nodes or their ancestors; so not another mart's test that merely
 also reads one of them, nor the marts' mapping_integrity tests (they read the migration_mappings
@@ -32,6 +37,7 @@ import psycopg
 from psycopg import sql
 
 from orchestrator import db
+from orchestrator.bookkeeping import watermarks
 from orchestrator.dbt_runner import DbtProject, NodeResult
 from orchestrator.errors import ConfigError
 from orchestrator.mappings import CheckReport, check_mappings, mapped_entities
@@ -78,6 +84,8 @@ class ValidationReport:
     outcomes: list[TestOutcome]
     mappings: CheckReport
     seconds: float = 0.0
+    not_applied: list[str] = field(default_factory=list)
+    unbuilt_models: list[str] = field(default_factory=list)
 
     @property
     def violations(self) -> int:
@@ -95,6 +103,8 @@ class ValidationReport:
             },
             "failing_tests": [o.as_dict() for o in self.outcomes],
             "mappings": self.mappings.as_dict(),
+            "not_applied": self.not_applied,
+            "unbuilt_models": self.unbuilt_models,
             "violations": self.violations,
             "clean": self.violations == 0,
             "elapsed_s": round(self.seconds, 3),
@@ -110,12 +120,13 @@ def validate(
 ) -> ValidationReport:
     started = time.monotonic()
     project = project or DbtProject(settings)
+    not_applied: list[str] = []
+    if not entities and not select:
+        entities, not_applied = _applied(settings, project)
     selection, mapping_types = _scope(project, entities, select)
     # dbt prints failures on stdout, which is the command's result (one JSON document).
     with contextlib.redirect_stdout(sys.stderr):
-        result = project.test(
-            selection, indirect_selection="buildable" if entities and not select else None
-        )
+        result = project.test(selection, indirect_selection=None if select else "buildable")
     tests = [n for n in result.nodes if n.resource_type == "test"]
     outcomes = [_outcome(project, n) for n in tests if n.status in REPORTED]
     if outcomes:
@@ -133,6 +144,32 @@ def validate(
         outcomes=outcomes,
         mappings=mappings,
         seconds=time.monotonic() - started,
+        not_applied=not_applied,
+        unbuilt_models=[] if select else unbuilt_models(project),
+    )
+
+
+def _applied(settings: Settings, project: DbtProject) -> tuple[list[str] | None, list[str]]:
+    """The entities to prove by default (every one some run applied; None: all, as when no
+    subset can be told apart) and those no run has applied yet."""
+    with db.connection(settings.target, application_name="diffmig validate") as conn:
+        applied = watermarks.applied_entities(conn)
+    names = [e.name for e in project.entities()]
+    chosen = [n for n in names if n in applied]
+    if not chosen:
+        return None, names if not applied else []
+    left = [n for n in names if n not in applied]
+    return (chosen if left else None), left
+
+
+def unbuilt_models(project: DbtProject) -> list[str]:
+    """The models no entity builds (upstream of no mart): no run creates them, so their tests
+    are not part of the proof."""
+    built = {n for e in project.entities() for n in e.nodes}
+    return sorted(
+        node.name
+        for node in project.manifest().nodes.values()
+        if node.resource_type == "model" and node.name not in built
     )
 
 
@@ -141,7 +178,11 @@ def _scope(
 ) -> tuple[list[str] | None, list[str] | None]:
     """The dbt selection (None: every test) and the mapping entity types (None: all)."""
     if not entities:
-        return (list(select) if select else None), None
+        if select:
+            return list(select), None
+        # Every test of what the runs build: dbt's buildable selection over every entity's nodes.
+        built = sorted({n for e in project.entities() for n in e.nodes})
+        return built, None
     known = {e.name: e for e in project.entities()}
     unknown = [e for e in entities if e not in known]
     if unknown:

@@ -14,8 +14,13 @@
       new_id_not_in_table    its new_id is no row of the table (a stale or failed-insert UUID)
       new_id_of_another_row  its new_id is the row of another legacy key
       row_without_mapping    a table row with a legacy key and no mapping of this type
+    convention_column names a column of the table (e.g. profile_id): a mapping whose new_id is
+    that column's value in the row carrying its key follows an earlier scripts' documented
+    convention (docs/decisions/adr-0010-earlier-scripts-conventions.md) and is not a failure.
 -#}
-{% test mapping_integrity(model, legacy_key, entity_type, id_column='id', allow_shared_with=[]) %}
+{% test mapping_integrity(
+    model, legacy_key, entity_type, id_column='id', allow_shared_with=[], convention_column=none
+) %}
     {%- if legacy_key is not string or legacy_key | trim == '' -%}
         {{ exceptions.raise_compiler_error(
             "mapping_integrity: legacy_key must be the table's legacy key column, got " ~ legacy_key
@@ -30,6 +35,14 @@
     {%- if id_column is not string or id_column | trim == '' -%}
         {{ exceptions.raise_compiler_error(
             "mapping_integrity: id_column must be the table's uuid column, got " ~ id_column
+        ) }}
+    {%- endif -%}
+    {%- if convention_column is not none and (
+        convention_column is not string or convention_column | trim == ''
+    ) -%}
+        {{ exceptions.raise_compiler_error(
+            "mapping_integrity: convention_column must be a column of the table, got "
+            ~ convention_column
         ) }}
     {%- endif -%}
     {%- if allow_shared_with is string or allow_shared_with is not iterable -%}
@@ -57,7 +70,10 @@ mappings as (
 table_rows as (
     select
         {{ id_column }} as row_id,
-        {{ legacy_key }} as legacy_id
+        {{ legacy_key }} as legacy_id{{ "," if convention_column is not none }}
+        {%- if convention_column is not none %}
+        {{ convention_column }} as convention_id
+        {%- endif %}
     from {{ model }}
 ),
 
@@ -104,6 +120,14 @@ checked_mappings as (
     from mappings
     left join shared_new_ids on mappings.new_id = shared_new_ids.new_id
     left join table_rows on mappings.new_id = table_rows.row_id
+    {%- if convention_column is not none %}
+    where not exists (
+        select 1 from table_rows as key_rows
+        where
+            key_rows.legacy_id = mappings.legacy_id
+            and key_rows.convention_id = mappings.new_id
+    )
+    {%- endif %}
 ),
 
 unmapped_rows as (

@@ -23,3 +23,12 @@ def set_watermark(conn: psycopg.Connection, entity: str, run_id: int) -> None:
         "applied_at = now()",
         (entity, run_id),
     )
+
+
+def applied_entities(conn: psycopg.Connection) -> set[str]:
+    """The entities some run has applied (built) at least once: those with a watermark. Empty
+    when diffmig never ran against this destination (no bookkeeping schema yet)."""
+    exists = conn.execute("select to_regclass(%s)", (f"{SCHEMA}.entity_watermarks",)).fetchone()
+    if not exists or exists[0] is None:
+        return set()
+    return {str(r[0]) for r in conn.execute(f"select entity from {SCHEMA}.entity_watermarks")}

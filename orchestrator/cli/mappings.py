@@ -38,8 +38,12 @@ def render_check(app: AppContext, doc: dict[str, Any], title: str) -> None:
         ]
         or [("(all)", "none", 0, "")],
     )
+    # The earlier scripts' conventions are counted above, not detailed (every row says the same).
+    conventions = doc.get("conventions") or {}
     detailed = [
-        p for p in problems if p["problem"] not in ("missing_mapping", "undeclared_entity_type")
+        p
+        for p in problems
+        if p["problem"] not in ("missing_mapping", "undeclared_entity_type", *conventions)
     ]
     if detailed:
         app.console.table(
@@ -95,6 +99,12 @@ def check(app: AppContext, entities: list[str] | None, fail_on_junk: bool) -> No
             f"{totals['junk']:,} junk rows (reported, never trusted; "
             "`diffmig mappings repair --delete-junk --apply` removes them)"
         )
+    for name, count in doc["conventions"].items():
+        app.console.info(
+            f"{count:,} rows follow the earlier scripts' convention {name} (not a violation; "
+            "docs/decisions/adr-0010-earlier-scripts-conventions.md; `diffmig mappings repair "
+            "--rewrite-conventions` rewrites those of a declared type)"
+        )
     if totals["undeclared_entity_type"]:
         app.console.warn(
             f"{totals['undeclared_entity_type']:,} rows of entity types no mart declares "
@@ -106,18 +116,38 @@ def check(app: AppContext, entities: list[str] | None, fail_on_junk: bool) -> No
 @mappings.command(
     help="Rebuild migration_mappings from the target tables' legacy keys: add missing rows, fix "
     "rows whose new_id is not the UUID of the row carrying their key, delete rows whose key has "
-    "no row; junk is reported and deleted only with --delete-junk. A dry run unless --apply "
-    "(then one transaction). Never changes any other table."
+    "no row; junk is reported and deleted only with --delete-junk, rows that follow an earlier "
+    "scripts' documented convention are kept unless --rewrite-conventions. A dry run unless "
+    "--apply (then one transaction). Never changes any other table."
 )
 @mapping_entities_option
 @click.option("--apply", is_flag=True, help="Write the changes (default: only show them).")
 @click.option("--delete-junk", is_flag=True, help="Also delete the junk rows.")
+@click.option(
+    "--rewrite-conventions",
+    is_flag=True,
+    help="Also rewrite the rows that follow an earlier scripts' convention (e.g. "
+    "patient_maps_to_profile: a 'patient' row holding the profile's UUID) to the UUID of the "
+    "row carrying their key, for the entity types a mart declares (default: keep them).",
+)
 @common_options
 @pass_app
-def repair(app: AppContext, entities: list[str] | None, apply: bool, delete_junk: bool) -> None:
+def repair(
+    app: AppContext,
+    entities: list[str] | None,
+    apply: bool,
+    delete_junk: bool,
+    rewrite_conventions: bool,
+) -> None:
     from orchestrator.mappings import repair_mappings
 
-    report = repair_mappings(app.settings, apply=apply, delete_junk=delete_junk, entities=entities)
+    report = repair_mappings(
+        app.settings,
+        apply=apply,
+        delete_junk=delete_junk,
+        rewrite_conventions=rewrite_conventions,
+        entities=entities,
+    )
     doc = report.as_dict()
     verb = "done" if apply else "would do (dry run)"
     app.console.table(
@@ -156,5 +186,10 @@ def repair(app: AppContext, entities: list[str] | None, apply: bool, delete_junk
     if doc["junk_kept"]:
         app.console.warn(
             f"{doc['junk_kept']:,} junk rows kept (reported, never trusted); --delete-junk removes them"
+        )
+    if doc["conventions_kept"]:
+        app.console.info(
+            f"{doc['conventions_kept']:,} rows that follow an earlier scripts' convention kept "
+            "(--rewrite-conventions rewrites those of a declared type)"
         )
     app.console.result(doc)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -18,7 +18,8 @@ pass_app = click.make_pass_decorator(AppContext)
 
 @click.command(
     help="Migrate: for each entity in dependency order, sync its legacy tables, build its dbt "
-    "models and tests, validate and checkpoint. --resume continues an unfinished run."
+    "models and tests, validate and checkpoint; then write the run's report into reports/ "
+    "(Markdown, JSON, HTML), whatever the outcome. --resume continues an unfinished run."
 )
 @click.option(
     "--mode",
@@ -60,19 +61,27 @@ def run(
         log_run_event(log, event)
         view.handle(event)
 
-    with view:
-        outcome = MigrationRun(
-            app.settings,
-            mode=mode,
-            entities=entities,
-            from_entity=from_entity,
-            transport=transport,
-            resume=resume,
-            reconcile=reconcile,
-            events=show,
-            info=app.console.info,
-        ).execute()
+    migration = MigrationRun(
+        app.settings,
+        mode=mode,
+        entities=entities,
+        from_entity=from_entity,
+        transport=transport,
+        resume=resume,
+        reconcile=reconcile,
+        events=show,
+        info=app.console.info,
+    )
+    # Every run leaves its report, whatever its outcome (a failed run's is the most needed).
+    try:
+        with view:
+            outcome = migration.execute()
+    except BaseException:
+        _say_where(app, _report(app, migration.run_id))
+        raise
+    written = _report(app, migration.run_id)
     doc = outcome.as_dict()
+    doc["report"] = written
     app.console.table(
         f"run {outcome.run_id} ({outcome.mode}): {outcome.status} in {outcome.seconds:.1f}s",
         ["entity", "status", "synced", "applied", "held back", "tests failed", "seconds"],
@@ -89,6 +98,7 @@ def run(
             for e in doc["entities"]
         ],
     )
+    _say_where(app, written)
     app.console.result(doc)
     if any(e.tests_failed for e in outcome.entities):
         from orchestrator.errors import ChecksFailed
@@ -97,6 +107,28 @@ def run(
             f"run {outcome.run_id} finished, but dbt tests failed",
             hint="`diffmig validate` lists the offending keys",
         )
+
+
+def _report(app: AppContext, run_id: int) -> dict[str, Any] | None:
+    """Writes the run's report into reports/ (nothing when no run started); a report that
+    cannot be written is a warning."""
+    if not run_id:
+        return None
+    from orchestrator.reporting.report import write_run_report
+
+    written, failure = write_run_report(app.settings, run_id)
+    if written is None:
+        app.console.warn(
+            f"the report of run {run_id} could not be written: {failure}; "
+            f"`diffmig report {run_id}` writes it once the destination answers"
+        )
+        return None
+    return written
+
+
+def _say_where(app: AppContext, written: dict[str, Any] | None) -> None:
+    if written is not None:
+        app.console.info(f"report: {written['files']['html']} (also .md and .json)")
 
 
 @click.command(help="Ask the running `diffmig run` to stop at its next safe point.")

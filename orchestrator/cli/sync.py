@@ -51,25 +51,35 @@ def _progress(app: AppContext) -> Progress:
 
 
 @click.command(
-    help="Count the rows new, modified and deleted in each legacy table since the last "
-    "sync, and save the analysis with its keys. Changes nothing in the app tables."
+    help="Count the rows new, modified and deleted in each legacy table a run syncs (every "
+    "table some entity reads) since the last sync, and save the analysis with its keys. Names "
+    "the mirrored tables no entity reads. Changes nothing in the app tables."
 )
-@tables_option
+@click.option(
+    "--tables",
+    default=None,
+    help="Comma-separated legacy tables (default: every mirrored table some entity reads).",
+)
 @transport_option
 @common_options
 @pass_app
 def detect(app: AppContext, tables: list[str] | None, transport: str | None) -> None:
-    from orchestrator.sync.engine import SyncEngine
+    from orchestrator.detect import detect as detect_changes
 
     app.start_log("detect")
-    engine = SyncEngine(
+    report = detect_changes(
         app.settings,
-        transport="copy" if transport is None else transport,
+        tables=tables,
+        transport=transport,
         progress=_progress(app),
         info=app.console.info,
     )
-    report = engine.run(tables=tables, apply=False).as_dict()
     _render(app, report, "changes in the source since the last sync")
+    if report["unread_tables"]:
+        app.console.info(
+            f"not analysed: {', '.join(report['unread_tables'])} (no entity reads them, so no "
+            "run syncs them; `--tables` analyses them anyway)"
+        )
     report["entities"] = []
     app.console.result(report)
 

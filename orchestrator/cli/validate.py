@@ -47,6 +47,16 @@ def validate(app: AppContext, entities: list[str] | None, select: str | None) ->
         or [("(all)", "pass", 0, "")],
     )
     render_check(app, doc["mappings"], "migration_mappings problems")
+    if report.not_applied:
+        app.console.warn(
+            f"not proven: {', '.join(report.not_applied)} (no run has applied them yet; "
+            "`diffmig run --entities <entity>` applies one)"
+        )
+    if report.unbuilt_models:
+        app.console.info(
+            f"not tested: {', '.join(report.unbuilt_models)} (models no entity builds: no run "
+            "creates them)"
+        )
     app.console.result(doc)
     if report.violations:
         failed = [t["test"] for t in doc["failing_tests"] if t["status"] != "warn"]

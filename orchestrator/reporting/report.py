@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import html
 import json
+import math
 import subprocess
 from datetime import datetime, timezone
 from pathlib import Path
@@ -30,6 +31,91 @@ from orchestrator.settings import Settings, redact
 
 REPORTS_DIR = PROJECT_ROOT / "reports"
 ISSUE_KEYS_SHOWN = 50
+ATTENTION_KEYS_SHOWN = 10
+RECONCILE_COMMAND = "diffmig run --reconcile"
+
+# What to do about a row held back, by its reason's suffix (row_issues.reason); first match.
+HELD_BACK_ACTIONS = (
+    (
+        "_not_migrated",
+        "nothing, if its parent is on its way: it lands by itself in the run that migrates the "
+        "parent; else see why the parent is held back (its own reason here)",
+    ),
+    (
+        "_missing",
+        "its parent is not in the legacy database: fix the legacy row's reference (or restore "
+        "the parent); the next `diffmig run` picks the change up",
+    ),
+    (
+        "_not_routable",
+        "add the code to its seed (seeds/codes/), then `diffmig run` (or leave it: such rows "
+        "are out of scope)",
+    ),
+    (
+        "_without_instruction",
+        "no instruction points at it: reported, not guessed; fix the legacy data if it should",
+    ),
+)
+DEFAULT_HELD_BACK_ACTION = "fix the legacy row (keys listed); the next `diffmig run` picks it up"
+
+
+def held_back_action(reason: str) -> str:
+    for suffix, action in HELD_BACK_ACTIONS:
+        if reason.endswith(suffix):
+            return action
+    return DEFAULT_HELD_BACK_ACTION
+
+
+def attention(doc: dict[str, Any]) -> dict[str, Any]:
+    """What needs the user's attention, for the report's first section: the run's failure (and
+    how to continue it), the rows held back by reason with what to do, the drift left and the
+    command that applies it, and the failed tests."""
+    run = doc["run"]
+    outcome = None
+    if run["status"] != "succeeded":
+        outcome = {
+            "status": run["status"],
+            "error": run["error"],
+            "do": "fix the cause named in the error, then `diffmig run --resume` continues the "
+            "run from its checkpoints"
+            if run["status"] in ("failed", "interrupted", "paused")
+            else "wait for it to end (`diffmig status --watch`)",
+        }
+    held: dict[str, dict[str, Any]] = {}
+    drift: list[dict[str, Any]] = []
+    for issue in doc["issues"]:
+        if issue["severity"] == "error":
+            entry = held.setdefault(
+                issue["reason"],
+                {
+                    "reason": issue["reason"],
+                    "rows": 0,
+                    "entities": [],
+                    "keys": [],
+                    "do": held_back_action(issue["reason"]),
+                },
+            )
+            entry["rows"] += issue["rows"]
+            entry["entities"].append(issue["entity"])
+            entry["keys"] += [f"{issue['entity']} {k}" for k in issue["keys"]]
+        elif issue["reason"] == "drift":
+            drift.append({"entity": issue["entity"], "rows": issue["rows"]})
+    held_back = sorted(held.values(), key=lambda e: (-e["rows"], e["reason"]))
+    for entry in held_back:
+        entry["keys"] = entry["keys"][:ATTENTION_KEYS_SHOWN]
+    return {
+        "run": outcome,
+        "held_back": held_back,
+        "drift": drift,
+        "drift_rows": sum(d["rows"] for d in drift),
+        "drift_command": RECONCILE_COMMAND,
+        "failed_tests": [
+            {"entity": t["entity"], "test": t["test"], "failures": t["failures"]}
+            for t in doc["tests"]["failed"]
+        ],
+        "failed_tests_command": "diffmig validate",
+        "clear": outcome is None and not held_back and not drift and not doc["tests"]["failed"],
+    }
 
 
 def mapping_version(root: Path = PROJECT_ROOT) -> str:
@@ -99,7 +185,7 @@ def collect(settings: Settings, run_id: int | None = None) -> dict[str, Any]:
     rates = [s for s in steps if s["source_rows_in_scope"] and s["migrated_in_scope"] is not None]
     total_scope = sum(s["source_rows_in_scope"] for s in rates)
     total_migrated = sum(s["migrated_in_scope"] or 0 for s in rates)
-    return {
+    doc = {
         "report_written_at": datetime.now(timezone.utc).isoformat(),
         "mapping_version": mapping_version(),
         "run": run_doc,
@@ -116,6 +202,8 @@ def collect(settings: Settings, run_id: int | None = None) -> dict[str, Any]:
         "retries": retries,
         "baseline": baseline,
     }
+    # First in the document, as in the Markdown and the HTML.
+    return {"attention": attention(doc), **doc}
 
 
 def write_report(
@@ -140,6 +228,19 @@ def write_report(
     }
 
 
+def write_run_report(
+    settings: Settings, run_id: int, out_dir: Path = REPORTS_DIR
+) -> tuple[dict[str, Any] | None, str | None]:
+    """The report of a run that just ended, whatever its outcome (a failed run's is the most
+    needed): (what write_report returns, None), or (None, why it could not be written) when
+    the destination cannot be read; never raises, so the run's own outcome stays what the
+    user sees."""
+    try:
+        return write_report(settings, run_id, out_dir), None
+    except Exception as exc:  # noqa: BLE001 - reported, never hiding the run's own outcome
+        return None, redact(str(exc).strip().splitlines()[0] if str(exc).strip() else repr(exc))
+
+
 def _fmt(value: Any) -> str:
     if value is None:
         return ""
@@ -150,10 +251,52 @@ def _fmt(value: Any) -> str:
     return str(value)
 
 
+def attention_markdown(att: dict[str, Any]) -> list[str]:
+    """The report's first section: what needs the user's attention."""
+    lines = ["## Needs your attention", ""]
+    if att["clear"]:
+        return [
+            *lines,
+            "Nothing: the run succeeded, no row is held back, no drift is left and "
+            "every test passed.",
+            "",
+        ]
+    if att["run"]:
+        lines.append(
+            f"- **The run {att['run']['status']}**: {att['run']['error'] or 'no error recorded'}."
+            f" What to do: {att['run']['do']}."
+        )
+    if att["held_back"]:
+        total = sum(h["rows"] for h in att["held_back"])
+        lines.append(f"- **{total:,} rows held back** (not in the target), by reason:")
+        for h in att["held_back"]:
+            keys = ", ".join(h["keys"])
+            lines.append(
+                f"  - `{h['reason']}`: {h['rows']:,} rows ({', '.join(h['entities'])}; e.g. "
+                f"{keys}). What to do: {h['do']}."
+            )
+    if att["drift"]:
+        per = ", ".join(f"{d['entity']} {d['rows']:,}" for d in att["drift"])
+        lines.append(
+            f"- **{att['drift_rows']:,} rows drift** (the earlier scripts' copy differs from the "
+            f"mapping: {per}); `{att['drift_command']}` applies the mapping to them."
+        )
+    if att["failed_tests"]:
+        names = ", ".join(f"`{t['test']}` ({t['failures']} rows)" for t in att["failed_tests"])
+        lines.append(
+            f"- **{len(att['failed_tests'])} proofs failed**: {names}; "
+            f"`{att['failed_tests_command']}` names the keys."
+        )
+    return [*lines, ""]
+
+
 def render_markdown(doc: dict[str, Any]) -> str:
     run = doc["run"]
     lines = [
         f"# diffmig run {run['run_id']}: {run['status']}",
+        "",
+        *attention_markdown(doc["attention"]),
+        "## Run",
         "",
         f"- command: `{run['command']}` ({run['mode'] or '-'} mode), transport {run['transport']}",
         f"- run by {run['invoked_by']}, {run['started_at']} to {run['finished_at']}",
@@ -224,10 +367,13 @@ def _bars(
     decimals: int = 0,
 ) -> str:
     """A grouped horizontal bar chart as inline SVG (no scripts, no external files). Values are
-    shown with `decimals` places (seconds need them: most phases take well under one)."""
+    shown with `decimals` places (seconds need them: most phases take well under one). Bars are
+    on a log scale (log10 of 1 + value), so an entity with a thousand times the rows of another
+    still shows both; every bar carries its number."""
     labels = [label for label, _ in series]
     values = [v for _, group in series for _, v in group]
-    top = max(values or [0]) or 1.0
+    top = math.log10(1 + max(values or [0])) or 1.0
+    title = f"{title} (log scale)"
     row_h, bar_h, left, width = 18 * max(1, len(series[0][1]) if series else 1) + 8, 14, 150, 460
     height = 30 + row_h * len(labels) + 20
     parts = [
@@ -239,7 +385,7 @@ def _bars(
         y0 = 30 + i * row_h
         parts.append(f'<text x="0" y="{y0 + 12}" class="label">{html.escape(label)}</text>')
         for j, (name, value) in enumerate(group):
-            w = max(1.0, width * value / top) if value else 0
+            w = max(1.0, width * math.log10(1 + value) / top) if value > 0 else 0
             y = y0 + j * (bar_h + 2)
             parts.append(
                 f'<rect x="{left}" y="{y}" width="{w:.1f}" height="{bar_h}" '
@@ -254,6 +400,54 @@ def _bars(
     )
     parts.append(f'<text x="{left}" y="{height - 4}" class="legend">{legend}</text></svg>')
     return "".join(parts)
+
+
+def attention_html(att: dict[str, Any]) -> str:
+    """The report's first section in HTML (the same items as attention_markdown)."""
+    e = html.escape
+    if att["clear"]:
+        items = [
+            "<li>Nothing: the run succeeded, no row is held back, no drift is left and "
+            "every test passed.</li>"
+        ]
+    else:
+        items = []
+    if att["run"]:
+        items.append(
+            f"<li><strong>The run {e(att['run']['status'])}</strong>: "
+            f"{e(att['run']['error'] or 'no error recorded')}. What to do: {e(att['run']['do'])}."
+            "</li>"
+        )
+    if att["held_back"]:
+        total = sum(h["rows"] for h in att["held_back"])
+        reasons = "".join(
+            f"<li><code>{e(h['reason'])}</code>: {h['rows']:,} rows "
+            f"({e(', '.join(h['entities']))}; e.g. {e(', '.join(h['keys']))}). "
+            f"What to do: {e(h['do'])}.</li>"
+            for h in att["held_back"]
+        )
+        items.append(
+            f"<li><strong>{total:,} rows held back</strong> (not in the target), by reason:"
+            f"<ul>{reasons}</ul></li>"
+        )
+    if att["drift"]:
+        per = ", ".join(f"{d['entity']} {d['rows']:,}" for d in att["drift"])
+        items.append(
+            f"<li><strong>{att['drift_rows']:,} rows drift</strong> (the earlier scripts' copy "
+            f"differs from the mapping: {e(per)}); <code>{e(att['drift_command'])}</code> applies "
+            "the mapping to them.</li>"
+        )
+    if att["failed_tests"]:
+        names = ", ".join(
+            f"<code>{e(t['test'])}</code> ({t['failures']} rows)" for t in att["failed_tests"]
+        )
+        items.append(
+            f"<li><strong>{len(att['failed_tests'])} proofs failed</strong>: {names}; "
+            f"<code>{e(att['failed_tests_command'])}</code> names the keys.</li>"
+        )
+    return (
+        f'<section id="attention"><h2>Needs your attention</h2><ul>{"".join(items)}</ul></section>'
+    )
 
 
 def render_html(doc: dict[str, Any]) -> str:
@@ -360,6 +554,8 @@ td:first-child, th:first-child, td.text, th.text {{ text-align: left; }}
 .status-succeeded {{ color: #2e8b57; }} .status-failed {{ color: #c0392b; }}
 </style></head><body>
 <h1>diffmig run {run["run_id"]}: <span class="status-{html.escape(str(run["status"]))}">{html.escape(str(run["status"]))}</span></h1>
+{attention_html(doc["attention"])}
+<h2>Run</h2>
 <ul>
 <li>{html.escape(str(run["command"]))} ({html.escape(str(run["mode"]))} mode), transport {html.escape(str(run["transport"]))}</li>
 <li>run by {html.escape(str(run["invoked_by"]))}, {html.escape(str(run["started_at"]))} to {html.escape(str(run["finished_at"]))}</li>

@@ -713,6 +713,12 @@ BAD_ARGUMENTS = {
         "            legacy_key: legacy_office_id\n            entity_type: ''\n",
         "mapping_integrity: entity_type must be",
     ),
+    "mapping_integrity (convention_column)": (
+        "data_tests:\n      - mapping_integrity:\n          arguments:\n"
+        "            legacy_key: legacy_office_id\n            entity_type: office\n"
+        "            convention_column: ''\n",
+        "mapping_integrity: convention_column must be",
+    ),
     "unique_enforced": (
         "columns:\n      - name: id\n        description: x\n        data_tests:\n"
         "          - unique_enforced:\n              arguments:\n"

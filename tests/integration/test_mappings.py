@@ -15,7 +15,7 @@ import subprocess
 import sys
 import uuid
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -25,8 +25,10 @@ from orchestrator.errors import ConfigError
 from orchestrator.mappings import (
     VIOLATIONS,
     CheckReport,
+    Convention,
     MappedEntity,
     check_mappings,
+    conventions,
     mapped_entities,
     repair_mappings,
 )
@@ -91,9 +93,13 @@ class Snapshot:
 
     mappings: dict[tuple[str, int], uuid.UUID | None]
     rows: dict[str, dict[uuid.UUID, int | None]]  # entity_type -> id -> legacy key
+    # convention name -> (entity_type, legacy key -> the UUID a mapping following it holds)
+    conventions: dict[str, tuple[str, dict[int, uuid.UUID]]] = field(default_factory=dict)
 
 
-def snapshot(dbs: DbPair, catalogue: list[MappedEntity]) -> Snapshot:
+def snapshot(
+    dbs: DbPair, catalogue: list[MappedEntity], declared: list[Convention] | None = None
+) -> Snapshot:
     with dbs.target_tool() as conn:
         mappings = {
             (str(t), int(k)): u
@@ -107,18 +113,47 @@ def snapshot(dbs: DbPair, catalogue: list[MappedEntity]) -> Snapshot:
             )
             for e in catalogue
         }
-    return Snapshot(mappings, rows)
+        tables = {e.table for e in catalogue}
+        conv = {
+            c.name: (
+                c.entity_type,
+                {
+                    int(k): u
+                    for k, u in conn.execute(
+                        f"select {c.key_column}, {c.column} from public.{c.table} "  # noqa: S608
+                        f"where {c.key_column} is not null and {c.column} is not null"
+                    ).fetchall()
+                },
+            )
+            for c in declared or []
+            if c.table in tables
+        }
+    return Snapshot(mappings, rows, conv)
 
 
 def expected(snap: Snapshot, catalogue: list[MappedEntity], scoped: bool = False) -> Found:
     """What the check must find, computed row by row."""
     declared = {e.entity_type for e in catalogue}
+    convention_types = {etype for etype, _ in snap.conventions.values()}
     found: Found = defaultdict(set)
-    in_scope = {key: u for key, u in snap.mappings.items() if not scoped or key[0] in declared}
+    in_scope = {
+        key: u
+        for key, u in snap.mappings.items()
+        if not scoped or key[0] in declared | convention_types
+    }
     ok: dict[tuple[str, int], bool] = {}
     for (etype, key), new_id in in_scope.items():
         if is_junk(key, new_id):
             found[(etype, "junk")].add(key)
+            continue
+        # An earlier scripts' convention (the row's profile_id, say): that finding only.
+        followed = sorted(
+            name
+            for name, (conv_type, held) in snap.conventions.items()
+            if conv_type == etype and held.get(key) == new_id
+        )
+        if followed:
+            found[(etype, followed[0])].add(key)
             continue
         if etype not in declared:
             found[(etype, "undeclared_entity_type")].add(key)
@@ -265,7 +300,14 @@ def test_check_finds_the_planted_problems(db_pair: DbPair) -> None:
 def test_check_cli_reads_the_marts_declarations(db_pair: DbPair, tmp_path: Path) -> None:
     declared = mapped_entities()
     assert MappedEntity("office", "offices", "legacy_office_id") in declared
-    wanted = expected(snapshot(db_pair, declared), declared)
+    wanted = expected(snapshot(db_pair, declared, conventions()), declared)
+    # The earlier scripts' conventions (adr-0010) are their own findings, one per row, and no
+    # violation: the August 'patient' rows (the profile's UUID) and the patient_profile rows.
+    assert wanted[("patient", "patient_maps_to_profile")]
+    assert wanted[("patient_profile", "patient_profile_type")]
+    assert not wanted[("patient", "dangling")]
+    assert not wanted[("patient", "duplicate_legacy_key")]
+    assert not wanted[("patient_profile", "undeclared_entity_type")]
 
     out = diffmig(db_pair, tmp_path, "mappings", "check", "--output", "json")
     assert out.returncode == (1 if violations(wanted) else 0), out.stderr
@@ -505,3 +547,45 @@ def test_repair_takes_the_target_row_as_the_truth(db_pair: DbPair) -> None:
 def test_repair_refuses_an_unknown_entity(db_pair: DbPair) -> None:
     with pytest.raises(ConfigError, match="nonsense"):
         repair_mappings(settings_for(db_pair), declared=WORLD, entities=["nonsense"])
+
+
+def test_repair_keeps_the_earlier_scripts_conventions_unless_asked(
+    db_pair: DbPair, tmp_path: Path
+) -> None:
+    settings = settings_for(db_pair)
+    before = check_mappings(settings)
+    convention_keys = set(
+        next(f.keys for f in before.findings if f.kind == "patient_maps_to_profile")
+    )
+    assert convention_keys
+    assert before.count("patient_profile_type", "patient_profile") > 0
+    assert not [f for f in before.failing if f.entity_type in ("patient", "patient_profile")]
+
+    # By default a repair leaves them as they are.
+    plan = repair_mappings(settings)
+    assert (
+        not set(k for f in plan.findings if f.entity_type == "patient" for k in f.keys)
+        & convention_keys
+    )
+    assert plan.conventions_kept == before.count("patient_maps_to_profile") + before.count(
+        "patient_profile_type"
+    )
+
+    # Asked, the declared type's rows get the UUID of the row carrying their key; the
+    # patient_profile rows (a type no mart declares) hold what their name says and stay.
+    out = diffmig(
+        db_pair, tmp_path, "mappings", "repair", "--rewrite-conventions", "--apply", "-o", "json"
+    )
+    assert out.returncode == 0, out.stderr
+    doc = json.loads(out.stdout)
+    fixed = {
+        k
+        for a in doc["actions"]
+        if a["entity_type"] == "patient" and a["action"] == "fix"
+        for k in a["keys"]
+    }
+    assert fixed == convention_keys
+    after = check_mappings(settings)
+    assert after.count("patient_maps_to_profile") == 0
+    assert after.count("patient_profile_type") == before.count("patient_profile_type")
+    assert after.violations == 0, [(f.entity_type, f.kind, f.keys[:5]) for f in after.failing]

@@ -12,7 +12,8 @@ seconds instead of a full parse of the project.
 
 Figures: every test records its figures (kill points hit, retries, durations...) with the suite's
 `record_figures` fixture (conftest.py), which prints them (pytest -s shows them) and appends them
-to tests/reliability/figures/<module>.json, which README quotes.
+to tests/reliability/figures/<module>.json, from which `python -m benchmarks.tables` writes
+docs/reliability-figures.md.
 """
 
 from __future__ import annotations
