@@ -139,7 +139,7 @@ where not exists (
     when reconciling, open drift (so that a reconcile run reaches rows that did not change). -#}
 {% macro open_issue_keys(entity) -%}
     select row_issues.legacy_key
-    from {{ source('diffmig', 'row_issues') }} as row_issues
+    from {{ ref('stg_bookkeeping__row_issues') }} as row_issues
     where row_issues.entity = '{{ entity }}' and row_issues.resolved_at is null
         and (row_issues.severity = 'error'
             {%- if var('reconcile', false) %} or row_issues.reason = 'drift'{% endif %})

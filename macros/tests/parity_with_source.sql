@@ -84,7 +84,7 @@ in_target as not materialized (
 held_back as not materialized (
     {%- if entity %}
     select row_issues.legacy_key
-    from {{ source('diffmig', 'row_issues') }} as row_issues
+    from {{ ref('stg_bookkeeping__row_issues') }} as row_issues
     where
         row_issues.entity = '{{ entity }}'
         and row_issues.resolved_at is null

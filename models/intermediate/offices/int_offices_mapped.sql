@@ -23,9 +23,7 @@ targets as (
 ),
 
 known as (
-    select entity_rows.legacy_key
-    from {{ source('diffmig', 'entity_rows') }} as entity_rows
-    where entity_rows.entity = 'offices'
+    {{ applied_keys('offices') }}
 ),
 
 retried as (
@@ -79,24 +77,11 @@ mapped as (
 
 gone_before_first_sync as (
     select
-        targets.office_id as id,
-        targets.name,
-        targets.address,
-        targets.apartment,
-        targets.city,
-        targets.state,
-        targets.zip_code,
-        targets.country,
-        targets.phone,
-        targets.tax_rate,
-        targets.square_customer_id,
-        false as is_active,
-        targets.email_notifications,
-        targets.legacy_office_id,
-        '{}'::jsonb as metadata,
-        targets.tax_rate as _legacy_tax_rate,
-        targets.name as _legacy_name,
-        true as _is_deleted_in_source
+        {{ gone_from_mirror_columns('offices', 'targets.office_id', helpers=[
+            'targets.tax_rate as _legacy_tax_rate',
+            'targets.name as _legacy_name',
+            'true as _is_deleted_in_source',
+        ]) }}
     from targets
     left join staged on targets.legacy_office_id = staged.legacy_office_id
     where staged.legacy_office_id is null
@@ -111,27 +96,8 @@ all_mapped as (
 compared as (
     select
         mapped.*,
-        targets.office_id is not null and known.legacy_key is null as _written_by_earlier_scripts,
-        array_remove(array[
-            case when mapped.name is distinct from targets.name then 'name' end,
-            case when mapped.address is distinct from targets.address then 'address' end,
-            case when mapped.apartment is distinct from targets.apartment then 'apartment' end,
-            case when mapped.city is distinct from targets.city then 'city' end,
-            case when mapped.state is distinct from targets.state then 'state' end,
-            case when mapped.zip_code is distinct from targets.zip_code then 'zip_code' end,
-            case when mapped.country is distinct from targets.country then 'country' end,
-            case when mapped.phone is distinct from targets.phone then 'phone' end,
-            case when mapped.tax_rate is distinct from targets.tax_rate then 'tax_rate' end,
-            case
-                when mapped.square_customer_id is distinct from targets.square_customer_id
-                    then 'square_customer_id'
-            end,
-            case when mapped.is_active is distinct from targets.is_active then 'is_active' end,
-            case
-                when mapped.email_notifications is distinct from targets.email_notifications
-                    then 'email_notifications'
-            end
-        ], null) as _drift_columns
+        {{ written_by_earlier_scripts('targets.office_id') }} as _written_by_earlier_scripts,
+        {{ drift_columns('offices') }} as _drift_columns
     from all_mapped as mapped
     left join targets on mapped.legacy_office_id = targets.legacy_office_id
     left join known on mapped.legacy_office_id::text = known.legacy_key
@@ -149,9 +115,7 @@ checked as (
                 "'tax_rate ' || compared._legacy_tax_rate || ' read as a percentage'"),
             issue_when("nullif(btrim(compared._legacy_name), '') is null", "warning", "blank_name",
                 "'name set to ' || compared.name"),
-            issue_when("compared._written_by_earlier_scripts and cardinality(compared._drift_columns) > 0",
-                "warning", "drift",
-                "'earlier scripts'' row differs in: ' || array_to_string(compared._drift_columns, ', ')"),
+            drift_issue(),
         ]) }} as _issues
     from compared
 ),
@@ -159,13 +123,7 @@ checked as (
 decided as (
     select
         checked.*,
-        not checked._issues @> '[{"severity": "error"}]'
-        and (
-            not checked._written_by_earlier_scripts
-            or cardinality(checked._drift_columns) = 0
-            or checked._is_deleted_in_source
-            or {{ var('reconcile', false) }}
-        ) as _apply
+        {{ apply_decision(applies=['checked._is_deleted_in_source']) }} as _apply
     from checked
 )
 

@@ -11,19 +11,4 @@
     )
 }}
 
-with
-
-mapped as (
-    select * from {{ ref('int_case_files_mapped') }}
-)
-
--- varchar columns cast to the app's exact type: a wider temp column would make dbt's incremental
--- materialization widen the app's column (longer values are held back by the mapping).
-select
-    id,
-    case_id,
-    file_id,
-    cast(file_purpose as varchar(50)) as file_purpose,
-    metadata
-from mapped
-where _apply
+{{ mart_rows() }}

@@ -7,21 +7,4 @@
     )
 }}
 
-with
-
-mapped as (
-    select * from {{ ref('int_cases_mapped') }}
-)
-
-select
-    id,
-    patient_id,
-    primary_doctor_id,
-    office_id,
-    case_number,
-    cast(status as public.case_status) as status,
-    deleted,
-    legacy_patient_id,
-    metadata
-from mapped
-where _apply
+{{ mart_rows() }}

@@ -7,18 +7,4 @@
     )
 }}
 
-with
-
-mapped as (
-    select * from {{ ref('int_doctor_offices_mapped') }}
-)
-
-select
-    id,
-    doctor_id,
-    office_id,
-    is_primary,
-    is_active,
-    metadata
-from mapped
-where _apply
+{{ mart_rows() }}

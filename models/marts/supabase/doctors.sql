@@ -7,20 +7,4 @@
     )
 }}
 
-with
-
-mapped as (
-    select * from {{ ref('int_doctors_mapped') }}
-)
-
-select
-    id,
-    profile_id,
-    doctor_number,
-    primary_office_id,
-    cast(status as public.doctor_status) as status,
-    joined_practice_at,
-    legacy_user_id,
-    metadata
-from mapped
-where _apply
+{{ mart_rows() }}

@@ -11,23 +11,4 @@
     )
 }}
 
-with
-
-mapped as (
-    select * from {{ ref('int_files_mapped') }}
-)
-
-select
-    id,
-    file_uid,
-    order_id,
-    filename,
-    file_type,
-    file_size_bytes,
-    mime_type,
-    uploaded_at,
-    created_at,
-    legacy_file_id,
-    metadata
-from mapped
-where _apply
+{{ mart_rows() }}

@@ -7,22 +7,4 @@
     )
 }}
 
-with
-
-mapped as (
-    select * from {{ ref('int_jaws_mapped') }}
-)
-
-select
-    id,
-    order_id,
-    product_id,
-    cast(jaw_type as public.jaw_type) as jaw_type,
-    labial,
-    bond_teeth,
-    extract_teeth,
-    replacement_reason,
-    legacy_jaw_id,
-    metadata
-from mapped
-where _apply
+{{ mart_rows() }}

@@ -11,22 +11,4 @@
     )
 }}
 
-with
-
-mapped as (
-    select * from {{ ref('int_message_attachments_mapped') }}
-)
-
-select
-    id,
-    message_id,
-    file_id,
-    display_name,
-    file_size,
-    mime_type,
-    attached_at,
-    legacy_record_id,
-    legacy_file_id,
-    metadata
-from mapped
-where _apply
+{{ mart_rows() }}

@@ -11,23 +11,4 @@
     )
 }}
 
-with
-
-mapped as (
-    select * from {{ ref('int_messages_mapped') }}
-)
-
--- varchar columns cast to the app's exact type: a wider temp column would make dbt's incremental
--- materialization widen the app's column (longer values are held back by the mapping).
-select
-    id,
-    cast(message_type as varchar(50)) as message_type,
-    content,
-    sender_id,
-    cast(recipient_type as varchar(50)) as recipient_type,
-    recipient_id,
-    created_at,
-    legacy_record_id,
-    metadata
-from mapped
-where _apply
+{{ mart_rows() }}

@@ -7,27 +7,4 @@
     )
 }}
 
-with
-
-mapped as (
-    select * from {{ ref('int_offices_mapped') }}
-)
-
-select
-    id,
-    name,
-    address,
-    apartment,
-    city,
-    state,
-    zip_code,
-    country,
-    phone,
-    tax_rate,
-    square_customer_id,
-    is_active,
-    email_notifications,
-    legacy_office_id,
-    metadata
-from mapped
-where _apply
+{{ mart_rows() }}

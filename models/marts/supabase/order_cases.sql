@@ -7,18 +7,4 @@
     )
 }}
 
-with
-
-mapped as (
-    select * from {{ ref('int_order_cases_mapped') }}
-)
-
-select
-    id,
-    order_id,
-    case_id,
-    cast(relationship_type as varchar(50)) as relationship_type,
-    is_active,
-    metadata
-from mapped
-where _apply
+{{ mart_rows() }}

@@ -7,20 +7,4 @@
     )
 }}
 
-with
-
-mapped as (
-    select * from {{ ref('int_payments_mapped') }}
-)
-
-select
-    id,
-    order_id,
-    amount,
-    cast(status as public.payment_status) as status,
-    payment_method,
-    processed_at,
-    legacy_payment_id,
-    metadata
-from mapped
-where _apply
+{{ mart_rows() }}

@@ -7,20 +7,4 @@
     )
 }}
 
-with
-
-mapped as (
-    select * from {{ ref('int_products_mapped') }}
-)
-
-select
-    id,
-    name,
-    cast(course_type as public.course_type) as course_type,
-    description,
-    is_active,
-    customization,
-    legacy_product_id,
-    metadata
-from mapped
-where _apply
+{{ mart_rows() }}

@@ -12,28 +12,4 @@
     )
 }}
 
-with
-
-mapped as (
-    select * from {{ ref('int_system_messages_mapped') }}
-)
-
-select
-    id,
-    message_type,
-    order_id,
-    recipient_id,
-    message_code,
-    message_data,
-    message,
-    barcode,
-    tracking_number,
-    carrier,
-    processed,
-    processed_at,
-    is_active,
-    created_at,
-    legacy_record_id,
-    metadata
-from mapped
-where _apply
+{{ mart_rows() }}

@@ -1,0 +1,208 @@
+{#- The mapping pattern every entity shares (docs/decisions/adr-0002-dbt-mapping-pattern.md).
+
+    An entity is declared once, by its mart (models/marts/supabase/<entity>.sql and .yml):
+      - the columns documented in the mart's YAML are the columns diffmig owns and writes, in
+        that order (the upsert writes only those);
+      - its config: unique_key (the legacy or natural key), merge_jsonb_columns (merged key by
+        key into the app's value), insert_only_columns (written once);
+      - config.meta.diffmig: legacy_table, legacy_key, mapping_entity_type, soft_delete.
+    The entity's mapped model (int_<entity>_mapped) holds its rules: the rows it considers, the
+    column expressions, its issue conditions. The steps below are the same for every entity and
+    are written only here. -#}
+
+{#- The mart node that declares `entity` (graph lookup; none while dbt parses). -#}
+{% macro _entity_mart(entity) -%}
+    {%- if not execute -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {%- set node = graph.nodes.get('model.' ~ project_name ~ '.' ~ entity) -%}
+    {%- if node is none -%}
+        {{ exceptions.raise_compiler_error(
+            "entity pattern: no mart model named '" ~ entity ~ "' declares this entity "
+            ~ "(models/marts/supabase/" ~ entity ~ ".sql and .yml)"
+        ) }}
+    {%- endif -%}
+    {{ return(node) }}
+{%- endmacro %}
+
+{#- A documented column's meta (column-level config.meta, or the older top-level meta). -#}
+{% macro _column_meta(column) -%}
+    {%- set config = column.config if column.config is defined and column.config else {} -%}
+    {%- set meta = config.meta if config.meta is defined and config.meta else {} -%}
+    {{ return(meta or column.meta or {}) }}
+{%- endmacro %}
+
+{#- The columns diffmig owns in the entity's app table: the mart's documented columns, in order,
+    but those marked `config: {meta: {owned: false}}` (documented and tested, never written). -#}
+{% macro owned_columns(entity) -%}
+    {%- set node = _entity_mart(entity) -%}
+    {%- if node is none -%}
+        {{ return([]) }}
+    {%- endif -%}
+    {%- set names = [] -%}
+    {%- for name, column in node.columns.items() if _column_meta(column).get('owned', true) -%}
+        {%- do names.append(name) -%}
+    {%- endfor -%}
+    {%- if names | length == 0 -%}
+        {{ exceptions.raise_compiler_error(
+            "entity pattern: the mart '" ~ entity ~ "' documents no column; its YAML columns "
+            ~ "are the columns diffmig writes"
+        ) }}
+    {%- endif -%}
+    {{ return(names) }}
+{%- endmacro %}
+
+{#- The owned columns an earlier row is compared on (drift): all but the id, the unique key,
+    the merged jsonb columns (diffmig writes only its own keys there) and the insert-only ones. -#}
+{% macro compared_columns(entity) -%}
+    {%- set node = _entity_mart(entity) -%}
+    {%- if node is none -%}
+        {{ return([]) }}
+    {%- endif -%}
+    {%- set key = node.config.get('unique_key') -%}
+    {%- set keys = [key] if key is string else (key or []) -%}
+    {%- set skipped = ['id'] + keys + node.config.get('merge_jsonb_columns', [])
+        + node.config.get('insert_only_columns', []) -%}
+    {%- set compared = [] -%}
+    {%- for name in owned_columns(entity) if name not in skipped -%}
+        {%- do compared.append(name) -%}
+    {%- endfor -%}
+    {{ return(compared) }}
+{%- endmacro %}
+
+{#- The text[] of compared columns where `mapped` differs from the target row: `target` is the
+    prefix of the target's value of a column (`targets.` for a joined target row, or
+    `mapped._target_` where the mapped row carries them). -#}
+{% macro drift_columns(entity, mapped='mapped', target='targets.') -%}
+    {%- set columns = compared_columns(entity) -%}
+    {%- if columns | length == 0 -%}
+        array[]::text[]
+    {%- else -%}
+    array_remove(array[
+        {%- for column in columns %}
+        case when {{ mapped }}.{{ column }} is distinct from {{ target }}{{ column }} then '{{ column }}' end{{ "," if not loop.last }}
+        {%- endfor %}
+    ], null)
+    {%- endif -%}
+{%- endmacro %}
+
+{#- The legacy keys of the rows diffmig has applied (what makes a later difference a change
+    rather than drift). -#}
+{% macro applied_keys(entity) -%}
+    select applied.legacy_key
+    from {{ ref('stg_bookkeeping__entity_rows') }} as applied
+    where applied.entity = '{{ entity }}'
+{%- endmacro %}
+
+{#- The mirror's first sync of a staged relation: its rows synced later changed since. -#}
+{% macro first_synced_run(relation) -%}
+    select min({{ relation }}.synced_run) as synced_run from {{ relation }}
+{%- endmacro %}
+
+{#- The drift issue: a row the earlier scripts wrote that differs from the mapping. `unless`:
+    a condition under which a difference is no drift (the row is being deactivated, say). -#}
+{% macro drift_issue(alias='compared', unless=none) -%}
+    {%- set condition = alias ~ "._written_by_earlier_scripts and cardinality(" ~ alias
+        ~ "._drift_columns) > 0" -%}
+    {%- if unless is not none -%}
+        {%- set condition = "not (" ~ unless ~ ") and " ~ condition -%}
+    {%- endif -%}
+    {{ issue_when(condition, "warning", "drift",
+        "'earlier scripts'' row differs in: ' || array_to_string(" ~ alias ~ "._drift_columns, ', ')") }}
+{%- endmacro %}
+
+{#- Whether a checked row is written (`_apply`): it has no error, its required references are
+    there (`requires`: columns that must not be null), and it is not drift held back. A row the
+    earlier scripts wrote that differs from the mapping is applied only when one of `applies`
+    holds (conditions: the row changed in the source, it is being deleted...) or on reconcile.
+    `deleted`: the condition of a row gone from the source; such a row is written only when it
+    has a target row to soft-delete (`has_target`). -#}
+{% macro apply_decision(alias='checked', requires=[], applies=[], deleted=none, has_target=none) -%}
+    not {{ alias }}._issues @> '[{"severity": "error"}]'
+    {%- for column in requires %}
+    and {{ column }} is not null
+    {%- endfor %}
+    {%- if deleted is not none and has_target is not none %}
+    and (not ({{ deleted }}) or {{ has_target }})
+    {%- endif %}
+    and (
+        not {{ alias }}._written_by_earlier_scripts
+        or cardinality({{ alias }}._drift_columns) = 0
+        {%- for condition in applies %}
+        or {{ condition }}
+        {%- endfor %}
+        or {{ var('reconcile', false) }}
+    )
+{%- endmacro %}
+
+{#- The body of every mart: the owned columns of the rows its mapped model decided to apply, each
+    cast to the app column's type where the YAML gives one (`data_type`: an enum, or a varchar
+    whose wider temp column would make dbt's incremental materialization widen the app's column;
+    longer values are held back by the mapping). -#}
+{% macro mart_rows() -%}
+    {%- set mapped = ref('int_' ~ model.name ~ '_mapped') -%}
+    {%- set columns = owned_columns(model.name) -%}
+    {%- set node = _entity_mart(model.name) %}
+with
+
+mapped as (
+    select * from {{ mapped }}
+)
+
+select
+    {%- for column in columns %}
+    {%- set data_type = node.columns[column].data_type %}
+    {% if data_type %}cast({{ column }} as {{ data_type }}) as {{ column }}{% else %}{{ column }}{% endif %}{{ "," if not loop.last }}
+    {%- else %}
+    *
+    {%- endfor %}
+from mapped
+where _apply
+{%- endmacro %}
+
+{#- The columns a deletion in the legacy database sets (the mart's meta.diffmig.soft_delete:
+    column -> SQL value, which may read the target row as `targets`); empty when the app table
+    has no soft-delete column (the deletion is then reported and the row kept). -#}
+{% macro soft_delete_values(entity) -%}
+    {%- set node = _entity_mart(entity) -%}
+    {%- if node is none -%}
+        {{ return({}) }}
+    {%- endif -%}
+    {%- set declared = node.config.meta.get('diffmig', {}).get('soft_delete', {}) -%}
+    {%- if declared is not mapping -%}
+        {{ exceptions.raise_compiler_error(
+            "entity pattern: meta.diffmig.soft_delete of '" ~ entity ~ "' must map owned "
+            ~ "columns to SQL values (or be {}), got " ~ declared
+        ) }}
+    {%- endif -%}
+    {{ return(declared) }}
+{%- endmacro %}
+
+{#- The select list of a target row whose legacy row the mirror never saw (deleted in the source
+    before diffmig first synced it): the owned columns keep the target's values but for the
+    soft-delete columns, metadata gets nothing new, then `helpers` ("<expression> as <name>",
+    in the order of the mapped rows' helper columns). `target_id`: the target row's id column. -#}
+{% macro gone_from_mirror_columns(entity, target_id, helpers=[], targets='targets') -%}
+    {%- set deleted = soft_delete_values(entity) -%}
+    {%- set node = _entity_mart(entity) -%}
+    {%- set merged = node.config.get('merge_jsonb_columns', []) if node is not none else [] -%}
+    {%- set columns = [] -%}
+    {%- for column in owned_columns(entity) -%}
+        {%- if column == 'id' -%}
+            {%- do columns.append(target_id ~ ' as id') -%}
+        {%- elif column in deleted -%}
+            {%- do columns.append(deleted[column] ~ ' as ' ~ column) -%}
+        {%- elif column in merged -%}
+            {%- do columns.append("'{}'::jsonb as " ~ column) -%}
+        {%- else -%}
+            {%- do columns.append(targets ~ '.' ~ column) -%}
+        {%- endif -%}
+    {%- endfor -%}
+    {{ (columns + helpers) | join(',\n        ') }}
+{%- endmacro %}
+
+{#- Whether a row was written by the earlier scripts: it has a target row (`target_id` not null)
+    that diffmig never applied (no entry in `known`, the applied_keys of the entity). -#}
+{% macro written_by_earlier_scripts(target_id, known='known') -%}
+    {{ target_id }} is not null and {{ known }}.legacy_key is null
+{%- endmacro %}
