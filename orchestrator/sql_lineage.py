@@ -312,10 +312,28 @@ class Project:
             model = parse_model(path)
             self.models[model.name] = model
         self.marts = sorted(index.marts)
+        for mart in self.marts:
+            self._mart_rows(mart)
         self._written = {e.name: list(e.owned_columns) for e in index.entities}
         self._declared_tables = {e.name: e.meta.legacy_table for e in index.entities}
         self._memo: dict[tuple[str, str], frozenset[tuple[str, str]]] = {}
         self._legacy_columns: dict[str, set[str]] = {}
+
+    def _mart_rows(self, mart: str) -> None:
+        """A mart whose body is `{{ mart_rows() }}` (macros/entities) selects its owned columns,
+        by name, from its mapped model int_<mart>_mapped: read as a `select *` of it."""
+        model = self.models.get(mart)
+        if model is None or model.refs or "mart_rows()" not in model.path.read_text("utf-8"):
+            return
+        star = [SelectItem(alias=None, identifiers=frozenset(), star=True)]
+        self.models[mart] = Model(
+            name=mart,
+            path=model.path,
+            items=star,
+            final_items=star,
+            refs=(f"int_{mart}_mapped",),
+            sources=(),
+        )
 
     def use_source_columns(self, columns: Mapping[str, Iterable[str]]) -> None:
         """The live source columns per legacy table: an identifier is a legacy column only if the

@@ -343,8 +343,8 @@ def test_doctor_counts_the_connections_a_run_needs(
     )
     with db_pair.target_tool() as conn:
         ok = check_connections(conn, pooled, 1)
-        monkeypatch.setenv("DIFFMIG_POOL_SIZE", "3")
-        tight = check_connections(conn, pooled, 1)
+        # DIFFMIG_POOL_SIZE=3, as the settings read it
+        tight = check_connections(conn, replace(pooled, pool_size=3), 1)
     assert ok.status == OK, ok
     assert "free under the session pooler's pool size 15" in ok.detail
     assert tight.status == FAIL, tight
