@@ -116,11 +116,16 @@
     earlier scripts wrote that differs from the mapping is applied only when one of `applies`
     holds (conditions: the row changed in the source, it is being deleted...) or on reconcile.
     `deleted`: the condition of a row gone from the source; such a row is written only when it
-    has a target row to soft-delete (`has_target`). -#}
-{% macro apply_decision(alias='checked', requires=[], applies=[], deleted=none, has_target=none) -%}
+    has a target row to soft-delete (`has_target`). `conditions`: further conditions a written
+    row meets, as they are (a reference that may be missing when the target's values are kept,
+    say, or `not <deleted>` where the table has no soft-delete column). -#}
+{% macro apply_decision(alias='checked', requires=[], applies=[], deleted=none, has_target=none, conditions=[]) -%}
     not {{ alias }}._issues @> '[{"severity": "error"}]'
     {%- for column in requires %}
     and {{ column }} is not null
+    {%- endfor %}
+    {%- for condition in conditions %}
+    and {{ condition }}
     {%- endfor %}
     {%- if deleted is not none and has_target is not none %}
     and (not ({{ deleted }}) or {{ has_target }})
@@ -181,8 +186,10 @@ where _apply
 {#- The select list of a target row whose legacy row the mirror never saw (deleted in the source
     before diffmig first synced it): the owned columns keep the target's values but for the
     soft-delete columns, metadata gets nothing new, then `helpers` ("<expression> as <name>",
-    in the order of the mapped rows' helper columns). `target_id`: the target row's id column. -#}
-{% macro gone_from_mirror_columns(entity, target_id, helpers=[], targets='targets') -%}
+    in the order of the mapped rows' helper columns). `target_id`: the target row's id column.
+    `values`: column -> SQL value for an owned column whose gone row does not keep the target's
+    value (a reference the app would now reject, say). -#}
+{% macro gone_from_mirror_columns(entity, target_id, helpers=[], targets='targets', values={}) -%}
     {%- set deleted = soft_delete_values(entity) -%}
     {%- set node = _entity_mart(entity) -%}
     {%- set merged = node.config.get('merge_jsonb_columns', []) if node is not none else [] -%}
@@ -190,6 +197,8 @@ where _apply
     {%- for column in owned_columns(entity) -%}
         {%- if column == 'id' -%}
             {%- do columns.append(target_id ~ ' as id') -%}
+        {%- elif column in values -%}
+            {%- do columns.append(values[column] ~ ' as ' ~ column) -%}
         {%- elif column in deleted -%}
             {%- do columns.append(deleted[column] ~ ' as ' ~ column) -%}
         {%- elif column in merged -%}
@@ -205,4 +214,28 @@ where _apply
     that diffmig never applied (no entry in `known`, the applied_keys of the entity). -#}
 {% macro written_by_earlier_scripts(target_id, known='known') -%}
     {{ target_id }} is not null and {{ known }}.legacy_key is null
+{%- endmacro %}
+
+{#- The select list of the owned columns of a mapped row that keeps the target's values when
+    `condition` holds (a row gone from the source changes only its soft-delete columns): each
+    column but the id, the unique key, the merged jsonb columns and the soft-delete columns reads
+    the target row (`targets`, or `values`: column -> SQL value) when it holds, else `mapped`;
+    those others read `mapped`. -#}
+{% macro keep_target_values(entity, condition, mapped='mapped', targets='targets', values={}) -%}
+    {%- set node = _entity_mart(entity) -%}
+    {%- set key = node.config.get('unique_key') if node is not none else none -%}
+    {%- set keys = [key] if key is string else (key or []) -%}
+    {%- set merged = node.config.get('merge_jsonb_columns', []) if node is not none else [] -%}
+    {%- set mapped_only = ['id'] + keys + merged + (soft_delete_values(entity).keys() | list) -%}
+    {%- set columns = [] -%}
+    {%- for column in owned_columns(entity) -%}
+        {%- if column in mapped_only -%}
+            {%- do columns.append(mapped ~ '.' ~ column) -%}
+        {%- else -%}
+            {%- do columns.append(
+                'case when ' ~ condition ~ ' then ' ~ values.get(column, targets ~ '.' ~ column)
+                ~ ' else ' ~ mapped ~ '.' ~ column ~ ' end as ' ~ column) -%}
+        {%- endif -%}
+    {%- endfor -%}
+    {{ columns | join(',\n        ') }}
 {%- endmacro %}
