@@ -53,8 +53,10 @@
 {%- endmacro %}
 
 {#- The owned columns an earlier row is compared on (drift): all but the id, the unique key,
-    the merged jsonb columns (diffmig writes only its own keys there) and the insert-only ones. -#}
-{% macro compared_columns(entity) -%}
+    the merged jsonb columns (diffmig writes only its own keys there) and the insert-only ones.
+    `skip`: further owned columns not compared (the entity's target staging model does not read
+    them, say). -#}
+{% macro compared_columns(entity, skip=[]) -%}
     {%- set node = _entity_mart(entity) -%}
     {%- if node is none -%}
         {{ return([]) }}
@@ -62,7 +64,7 @@
     {%- set key = node.config.get('unique_key') -%}
     {%- set keys = [key] if key is string else (key or []) -%}
     {%- set skipped = ['id'] + keys + node.config.get('merge_jsonb_columns', [])
-        + node.config.get('insert_only_columns', []) -%}
+        + node.config.get('insert_only_columns', []) + skip -%}
     {%- set compared = [] -%}
     {%- for name in owned_columns(entity) if name not in skipped -%}
         {%- do compared.append(name) -%}
@@ -72,9 +74,9 @@
 
 {#- The text[] of compared columns where `mapped` differs from the target row: `target` is the
     prefix of the target's value of a column (`targets.` for a joined target row, or
-    `mapped._target_` where the mapped row carries them). -#}
-{% macro drift_columns(entity, mapped='mapped', target='targets.') -%}
-    {%- set columns = compared_columns(entity) -%}
+    `mapped._target_` where the mapped row carries them). `skip`: as in compared_columns. -#}
+{% macro drift_columns(entity, mapped='mapped', target='targets.', skip=[]) -%}
+    {%- set columns = compared_columns(entity, skip) -%}
     {%- if columns | length == 0 -%}
         array[]::text[]
     {%- else -%}
@@ -187,18 +189,18 @@ where _apply
     before diffmig first synced it): the owned columns keep the target's values but for the
     soft-delete columns, metadata gets nothing new, then `helpers` ("<expression> as <name>",
     in the order of the mapped rows' helper columns). `target_id`: the target row's id column.
-    `values`: column -> SQL value for an owned column whose gone row does not keep the target's
-    value (a reference the app would now reject, say). -#}
+    `values`: owned column -> SQL value where the entity's gone rows take another value (a column
+    the target staging model does not read, a key read from a joined parent row...). -#}
 {% macro gone_from_mirror_columns(entity, target_id, helpers=[], targets='targets', values={}) -%}
     {%- set deleted = soft_delete_values(entity) -%}
     {%- set node = _entity_mart(entity) -%}
     {%- set merged = node.config.get('merge_jsonb_columns', []) if node is not none else [] -%}
     {%- set columns = [] -%}
     {%- for column in owned_columns(entity) -%}
-        {%- if column == 'id' -%}
-            {%- do columns.append(target_id ~ ' as id') -%}
-        {%- elif column in values -%}
+        {%- if column in values -%}
             {%- do columns.append(values[column] ~ ' as ' ~ column) -%}
+        {%- elif column == 'id' -%}
+            {%- do columns.append(target_id ~ ' as id') -%}
         {%- elif column in deleted -%}
             {%- do columns.append(deleted[column] ~ ' as ' ~ column) -%}
         {%- elif column in merged -%}
