@@ -53,8 +53,10 @@
 {%- endmacro %}
 
 {#- The owned columns an earlier row is compared on (drift): all but the id, the unique key,
-    the merged jsonb columns (diffmig writes only its own keys there) and the insert-only ones. -#}
-{% macro compared_columns(entity) -%}
+    the merged jsonb columns (diffmig writes only its own keys there) and the insert-only ones.
+    `skip`: further owned columns not compared (the entity's target staging model does not read
+    them, say). -#}
+{% macro compared_columns(entity, skip=[]) -%}
     {%- set node = _entity_mart(entity) -%}
     {%- if node is none -%}
         {{ return([]) }}
@@ -62,7 +64,7 @@
     {%- set key = node.config.get('unique_key') -%}
     {%- set keys = [key] if key is string else (key or []) -%}
     {%- set skipped = ['id'] + keys + node.config.get('merge_jsonb_columns', [])
-        + node.config.get('insert_only_columns', []) -%}
+        + node.config.get('insert_only_columns', []) + skip -%}
     {%- set compared = [] -%}
     {%- for name in owned_columns(entity) if name not in skipped -%}
         {%- do compared.append(name) -%}
@@ -72,9 +74,9 @@
 
 {#- The text[] of compared columns where `mapped` differs from the target row: `target` is the
     prefix of the target's value of a column (`targets.` for a joined target row, or
-    `mapped._target_` where the mapped row carries them). -#}
-{% macro drift_columns(entity, mapped='mapped', target='targets.') -%}
-    {%- set columns = compared_columns(entity) -%}
+    `mapped._target_` where the mapped row carries them). `skip`: as in compared_columns. -#}
+{% macro drift_columns(entity, mapped='mapped', target='targets.', skip=[]) -%}
+    {%- set columns = compared_columns(entity, skip) -%}
     {%- if columns | length == 0 -%}
         array[]::text[]
     {%- else -%}
@@ -116,11 +118,16 @@
     earlier scripts wrote that differs from the mapping is applied only when one of `applies`
     holds (conditions: the row changed in the source, it is being deleted...) or on reconcile.
     `deleted`: the condition of a row gone from the source; such a row is written only when it
-    has a target row to soft-delete (`has_target`). -#}
-{% macro apply_decision(alias='checked', requires=[], applies=[], deleted=none, has_target=none) -%}
+    has a target row to soft-delete (`has_target`). `conditions`: further conditions a written
+    row meets, as they are (a reference that may be missing when the target's values are kept,
+    say, or `not <deleted>` where the table has no soft-delete column). -#}
+{% macro apply_decision(alias='checked', requires=[], applies=[], deleted=none, has_target=none, conditions=[]) -%}
     not {{ alias }}._issues @> '[{"severity": "error"}]'
     {%- for column in requires %}
     and {{ column }} is not null
+    {%- endfor %}
+    {%- for condition in conditions %}
+    and {{ condition }}
     {%- endfor %}
     {%- if deleted is not none and has_target is not none %}
     and (not ({{ deleted }}) or {{ has_target }})
@@ -181,14 +188,18 @@ where _apply
 {#- The select list of a target row whose legacy row the mirror never saw (deleted in the source
     before diffmig first synced it): the owned columns keep the target's values but for the
     soft-delete columns, metadata gets nothing new, then `helpers` ("<expression> as <name>",
-    in the order of the mapped rows' helper columns). `target_id`: the target row's id column. -#}
-{% macro gone_from_mirror_columns(entity, target_id, helpers=[], targets='targets') -%}
+    in the order of the mapped rows' helper columns). `target_id`: the target row's id column.
+    `values`: owned column -> SQL value where the entity's gone rows take another value (a column
+    the target staging model does not read, a key read from a joined parent row...). -#}
+{% macro gone_from_mirror_columns(entity, target_id, helpers=[], targets='targets', values={}) -%}
     {%- set deleted = soft_delete_values(entity) -%}
     {%- set node = _entity_mart(entity) -%}
     {%- set merged = node.config.get('merge_jsonb_columns', []) if node is not none else [] -%}
     {%- set columns = [] -%}
     {%- for column in owned_columns(entity) -%}
-        {%- if column == 'id' -%}
+        {%- if column in values -%}
+            {%- do columns.append(values[column] ~ ' as ' ~ column) -%}
+        {%- elif column == 'id' -%}
             {%- do columns.append(target_id ~ ' as id') -%}
         {%- elif column in deleted -%}
             {%- do columns.append(deleted[column] ~ ' as ' ~ column) -%}
@@ -205,4 +216,28 @@ where _apply
     that diffmig never applied (no entry in `known`, the applied_keys of the entity). -#}
 {% macro written_by_earlier_scripts(target_id, known='known') -%}
     {{ target_id }} is not null and {{ known }}.legacy_key is null
+{%- endmacro %}
+
+{#- The select list of the owned columns of a mapped row that keeps the target's values when
+    `condition` holds (a row gone from the source changes only its soft-delete columns): each
+    column but the id, the unique key, the merged jsonb columns and the soft-delete columns reads
+    the target row (`targets`, or `values`: column -> SQL value) when it holds, else `mapped`;
+    those others read `mapped`. -#}
+{% macro keep_target_values(entity, condition, mapped='mapped', targets='targets', values={}) -%}
+    {%- set node = _entity_mart(entity) -%}
+    {%- set key = node.config.get('unique_key') if node is not none else none -%}
+    {%- set keys = [key] if key is string else (key or []) -%}
+    {%- set merged = node.config.get('merge_jsonb_columns', []) if node is not none else [] -%}
+    {%- set mapped_only = ['id'] + keys + merged + (soft_delete_values(entity).keys() | list) -%}
+    {%- set columns = [] -%}
+    {%- for column in owned_columns(entity) -%}
+        {%- if column in mapped_only -%}
+            {%- do columns.append(mapped ~ '.' ~ column) -%}
+        {%- else -%}
+            {%- do columns.append(
+                'case when ' ~ condition ~ ' then ' ~ values.get(column, targets ~ '.' ~ column)
+                ~ ' else ' ~ mapped ~ '.' ~ column ~ ' end as ' ~ column) -%}
+        {%- endif -%}
+    {%- endfor -%}
+    {{ columns | join(',\n        ') }}
 {%- endmacro %}

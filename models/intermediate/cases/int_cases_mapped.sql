@@ -63,15 +63,14 @@ migration_control as (
 ),
 
 known as (
-    select legacy_key from {{ source('diffmig', 'entity_rows') }}
-    where entity = 'cases'
+    {{ applied_keys('cases') }}
 ),
 
 retried as (
     {{ open_issue_keys('cases') }}
     union
     select row_issues.legacy_key
-    from {{ source('diffmig', 'row_issues') }} as row_issues
+    from {{ ref('stg_bookkeeping__row_issues') }} as row_issues
     where
         row_issues.entity = 'cases'
         and row_issues.resolved_at is null
@@ -84,7 +83,7 @@ retried as (
 ),
 
 first_sync as (
-    select min(staged.synced_run) as synced_run from staged
+    {{ first_synced_run('staged') }}
 ),
 
 -- When the earlier scripts last migrated cases (diffmig's own rows excluded).
@@ -186,26 +185,19 @@ mapped_from_source as (
 -- values are kept; only deleted becomes true (considered until that is applied and recorded).
 gone_before_first_sync as (
     select
-        targets.case_id as id,
-        targets.patient_id,
-        targets.primary_doctor_id,
-        targets.office_id,
-        targets.case_number,
-        targets.status,
-        true as deleted,
-        targets.legacy_patient_id,
-        '{}'::jsonb as metadata,
-        false as _is_patient_missing,
-        null::integer as _legacy_doctor_user_id,
-        null::text as _doctor_problem,
-        false as _is_office_missing,
-        true as _is_office_known,
-        null::integer as _legacy_office_id,
-        null::integer as _legacy_status_code,
-        false as _is_status_unknown,
-        true as _is_deleted_in_source,
-        false as _is_changed_after_first_sync,
-        false as _is_updated_after_earlier_migration
+        {{ gone_from_mirror_columns('cases', 'targets.case_id', helpers=[
+            'false as _is_patient_missing',
+            'null::integer as _legacy_doctor_user_id',
+            'null::text as _doctor_problem',
+            'false as _is_office_missing',
+            'true as _is_office_known',
+            'null::integer as _legacy_office_id',
+            'null::integer as _legacy_status_code',
+            'false as _is_status_unknown',
+            'true as _is_deleted_in_source',
+            'false as _is_changed_after_first_sync',
+            'false as _is_updated_after_earlier_migration',
+        ]) }}
     from targets
     left join known on targets.legacy_patient_id::text = known.legacy_key
     where
@@ -225,34 +217,14 @@ all_mapped as (
 compared as (
     select
         mapped.*,
-        targets.case_id is not null and known.legacy_key is null as _written_by_earlier_scripts,
+        {{ written_by_earlier_scripts('targets.case_id') }} as _written_by_earlier_scripts,
         exists(
             select taken_case_numbers.case_number from taken_case_numbers
             where
                 taken_case_numbers.case_number = mapped.case_number
                 and taken_case_numbers.legacy_patient_id is distinct from mapped.legacy_patient_id
         ) as _is_case_number_taken,
-        array_remove(array[
-            case
-                when mapped.patient_id is distinct from targets.patient_id then 'patient_id'
-            end,
-            case
-                when mapped.primary_doctor_id is distinct from targets.primary_doctor_id
-                    then 'primary_doctor_id'
-            end,
-            case
-                when mapped.office_id is distinct from targets.office_id then 'office_id'
-            end,
-            case
-                when mapped.case_number is distinct from targets.case_number then 'case_number'
-            end,
-            case
-                when mapped.status is distinct from targets.status then 'status'
-            end,
-            case
-                when mapped.deleted is distinct from targets.deleted then 'deleted'
-            end
-        ], null) as _drift_columns
+        {{ drift_columns('cases') }} as _drift_columns
     from all_mapped as mapped
     left join targets on mapped.legacy_patient_id = targets.legacy_patient_id
     left join known on mapped.legacy_patient_id::text = known.legacy_key
@@ -275,9 +247,7 @@ checked as (
                 "format(case when compared._is_office_known then 'office %s is not migrated yet' else 'office %s does not exist' end || ': office_id null, the id kept in metadata.legacy.office_id', compared._legacy_office_id)"),
             issue_when("compared._is_status_unknown", "warning", "unknown_patient_status",
                 "format('patient status %s is not in patient_status_to_case_status: status %s', coalesce(compared._legacy_status_code::text, 'null'), compared.status)"),
-            issue_when("compared._written_by_earlier_scripts and cardinality(compared._drift_columns) > 0",
-                "warning", "drift",
-                "'earlier scripts'' row differs in: ' || array_to_string(compared._drift_columns, ', ')"),
+            drift_issue(),
         ]) }} as _issues
     from compared
 ),
@@ -285,15 +255,11 @@ checked as (
 decided as (
     select
         checked.*,
-        not checked._issues @> '[{"severity": "error"}]'
-        and (
-            not checked._written_by_earlier_scripts
-            or cardinality(checked._drift_columns) = 0
-            or checked._is_deleted_in_source
-            or checked._is_changed_after_first_sync
-            or checked._is_updated_after_earlier_migration
-            or {{ var('reconcile', false) }}
-        ) as _apply
+        {{ apply_decision(applies=[
+            'checked._is_deleted_in_source',
+            'checked._is_changed_after_first_sync',
+            'checked._is_updated_after_earlier_migration',
+        ]) }} as _apply
     from checked
 )
 

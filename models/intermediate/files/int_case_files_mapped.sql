@@ -66,9 +66,7 @@ migrated_cases as (
 ),
 
 known as (
-    select entity_rows.legacy_key
-    from {{ source('diffmig', 'entity_rows') }} as entity_rows
-    where entity_rows.entity = 'case_files'
+    {{ applied_keys('case_files') }}
 ),
 
 retried as (
@@ -76,7 +74,7 @@ retried as (
 ),
 
 first_sync as materialized (
-    select min(files.synced_run) as files_run from files
+    {{ first_synced_run('files') }}
 ),
 
 considered_keys as (
@@ -141,7 +139,7 @@ mapped as (
         considered.is_deleted_in_source as _is_deleted_in_source,
         -- the file is the link's source row: an edit of its instruction (notes, status...) is
         -- no change of the link (a new patient gives a new link, not a drifted one)
-        considered.synced_run > first_sync.files_run as _is_changed_after_first_sync
+        considered.synced_run > first_sync.synced_run as _is_changed_after_first_sync
     from considered
     cross join fallback_type
     cross join first_sync
@@ -171,21 +169,18 @@ legacy_links as (
 -- Links of files deleted in the source are reported by `mapped`.
 target_only as (
     select
-        targets.case_file_id as id,
-        targets.case_id,
-        targets.file_id,
-        targets.file_purpose,
-        '{}'::jsonb as metadata,
-        target_files.legacy_file_id as _legacy_file_id,
-        null::integer as _legacy_instruction_id,
-        target_cases.legacy_patient_id as _legacy_patient_id,
-        true as _is_instruction_staged,
-        true as _is_patient_staged,
-        null::text as _legacy_ext,
-        false as _is_unknown_extension,
-        true as _is_target_only,
-        false as _is_deleted_in_source,
-        false as _is_changed_after_first_sync
+        {{ gone_from_mirror_columns('case_files', 'targets.case_file_id', helpers=[
+            'target_files.legacy_file_id as _legacy_file_id',
+            'null::integer as _legacy_instruction_id',
+            'target_cases.legacy_patient_id as _legacy_patient_id',
+            'true as _is_instruction_staged',
+            'true as _is_patient_staged',
+            'null::text as _legacy_ext',
+            'false as _is_unknown_extension',
+            'true as _is_target_only',
+            'false as _is_deleted_in_source',
+            'false as _is_changed_after_first_sync',
+        ]) }}
     from targets
     inner join target_files on targets.file_id = target_files.file_id
     inner join target_cases on targets.case_id = target_cases.case_id
@@ -211,13 +206,8 @@ all_mapped as (
 compared as (
     select
         mapped.*,
-        targets.case_file_id is not null and known.legacy_key is null
-            as _written_by_earlier_scripts,
-        array_remove(array[
-            case when mapped.file_purpose is distinct from targets.file_purpose
-                    then 'file_purpose'
-            end
-        ], null) as _drift_columns
+        {{ written_by_earlier_scripts('targets.case_file_id') }} as _written_by_earlier_scripts,
+        {{ drift_columns('case_files') }} as _drift_columns
     from all_mapped as mapped
     left join targets
         on
@@ -246,9 +236,7 @@ checked as (
                 "'the legacy file is deleted; case_files has no soft-delete column: the link is kept'"),
             issue_when("compared._is_target_only", "warning", "link_not_in_source",
                 "format('no live legacy file links file %s to patient %s''s case any more: the link is kept', compared._legacy_file_id, compared._legacy_patient_id)"),
-            issue_when("not compared._is_deleted_in_source and compared._written_by_earlier_scripts and cardinality(compared._drift_columns) > 0",
-                "warning", "drift",
-                "'earlier scripts'' row differs in: ' || array_to_string(compared._drift_columns, ', ')"),
+            drift_issue(unless="compared._is_deleted_in_source"),
         ]) }} as _issues
     from compared
 ),
@@ -256,15 +244,11 @@ checked as (
 decided as (
     select
         checked.*,
-        not checked._issues @> '[{"severity": "error"}]'
-        and not checked._is_deleted_in_source
-        and not checked._is_target_only
-        and (
-            not checked._written_by_earlier_scripts
-            or cardinality(checked._drift_columns) = 0
-            or checked._is_changed_after_first_sync
-            or {{ var('reconcile', false) }}
-        ) as _apply
+        -- no soft-delete column: a row deleted in the source is never written (has_target
+        -- false), nor is a target row no legacy row gives any more
+        {{ apply_decision(applies=['checked._is_changed_after_first_sync'],
+            deleted='checked._is_deleted_in_source', has_target='false') }}
+        and not checked._is_target_only as _apply
     from checked
 )
 

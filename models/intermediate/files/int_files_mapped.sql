@@ -45,9 +45,7 @@ orders as (
 ),
 
 known as (
-    select entity_rows.legacy_key
-    from {{ source('diffmig', 'entity_rows') }} as entity_rows
-    where entity_rows.entity = 'files'
+    {{ applied_keys('files') }}
 ),
 
 -- Open errors, and open warnings whose cause a later run may remove (the order arrives).
@@ -55,7 +53,7 @@ retried as (
     {{ open_issue_keys('files') }}
     union
     select row_issues.legacy_key
-    from {{ source('diffmig', 'row_issues') }} as row_issues
+    from {{ ref('stg_bookkeeping__row_issues') }} as row_issues
     where
         row_issues.entity = 'files'
         and row_issues.resolved_at is null
@@ -63,7 +61,7 @@ retried as (
 ),
 
 first_sync as materialized (
-    select min(files.synced_run) as synced_run from files
+    {{ first_synced_run('files') }}
 ),
 
 -- The keys this build considers, selected before anything is joined (a plain filter on the
@@ -184,27 +182,20 @@ mapped as (
 ),
 
 -- Target files whose legacy row the mirror never saw (deleted in the source before diffmig's
--- first sync): reported and kept as they are.
+-- first sync): reported and kept as they are. stg_supabase__files does not read the app's
+-- created_at: uploaded_at stands for it.
 gone_before_first_sync as (
     select
-        targets.file_id as id,
-        targets.file_uid,
-        targets.order_id,
-        targets.filename,
-        targets.file_type,
-        targets.file_size_bytes,
-        targets.mime_type,
-        targets.uploaded_at,
-        targets.uploaded_at as created_at,
-        targets.legacy_file_id,
-        '{}'::jsonb as metadata,
-        null::integer as _legacy_instruction_id,
-        null::text as _order_problem,
-        targets.file_type as _legacy_ext,
-        false as _is_unknown_extension,
-        false as _is_parameters_invalid,
-        true as _is_deleted_in_source,
-        false as _is_changed_after_first_sync
+        {{ gone_from_mirror_columns('files', 'targets.file_id',
+            values={'created_at': 'targets.uploaded_at'}, helpers=[
+            'null::integer as _legacy_instruction_id',
+            'null::text as _order_problem',
+            'targets.file_type as _legacy_ext',
+            'false as _is_unknown_extension',
+            'false as _is_parameters_invalid',
+            'true as _is_deleted_in_source',
+            'false as _is_changed_after_first_sync',
+        ]) }}
     from targets
     where not exists (
             select files.legacy_file_id from files
@@ -221,22 +212,9 @@ all_mapped as (
 compared as (
     select
         mapped.*,
-        targets.file_id is not null and known.legacy_key is null as _written_by_earlier_scripts,
-        array_remove(array[
-            case when mapped.file_uid is distinct from targets.file_uid then 'file_uid' end,
-            case when mapped.order_id is distinct from targets.order_id then 'order_id' end,
-            case when mapped.filename is distinct from targets.filename then 'filename' end,
-            case when mapped.file_type is distinct from targets.file_type then 'file_type' end,
-            case
-                when mapped.file_size_bytes is distinct from targets.file_size_bytes
-                    then 'file_size_bytes'
-            end,
-            case when mapped.mime_type is distinct from targets.mime_type then 'mime_type' end,
-            case
-                when mapped.uploaded_at is distinct from targets.uploaded_at
-                    then 'uploaded_at'
-            end
-        ], null) as _drift_columns
+        {{ written_by_earlier_scripts('targets.file_id') }} as _written_by_earlier_scripts,
+        -- created_at is not compared: stg_supabase__files does not read the app's value
+        {{ drift_columns('files', skip=['created_at']) }} as _drift_columns
     from all_mapped as mapped
     left join lateral (
         select looked_up.* from targets as looked_up
@@ -266,9 +244,7 @@ checked as (
                 "format('created_at %s copied as is', compared.uploaded_at)"),
             issue_when("compared._is_deleted_in_source", "warning", "deleted_in_source",
                 "'the legacy file is deleted; files has no soft-delete column: the target row is kept'"),
-            issue_when("not compared._is_deleted_in_source and compared._written_by_earlier_scripts and cardinality(compared._drift_columns) > 0",
-                "warning", "drift",
-                "'earlier scripts'' row differs in: ' || array_to_string(compared._drift_columns, ', ')"),
+            drift_issue(unless="compared._is_deleted_in_source"),
         ]) }} as _issues
     from compared
 ),
@@ -276,14 +252,9 @@ checked as (
 decided as (
     select
         checked.*,
-        not checked._issues @> '[{"severity": "error"}]'
-        and not checked._is_deleted_in_source
-        and (
-            not checked._written_by_earlier_scripts
-            or cardinality(checked._drift_columns) = 0
-            or checked._is_changed_after_first_sync
-            or {{ var('reconcile', false) }}
-        ) as _apply
+        -- no soft-delete column: a file deleted in the source is never written (has_target false)
+        {{ apply_decision(applies=['checked._is_changed_after_first_sync'],
+            deleted='checked._is_deleted_in_source', has_target='false') }} as _apply
     from checked
 )
 

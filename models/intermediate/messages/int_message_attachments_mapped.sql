@@ -66,9 +66,7 @@ migrated_files as (
 ),
 
 known as (
-    select entity_rows.legacy_key
-    from {{ source('diffmig', 'entity_rows') }} as entity_rows
-    where entity_rows.entity = 'message_attachments'
+    {{ applied_keys('message_attachments') }}
 ),
 
 retried as (
@@ -77,10 +75,8 @@ retried as (
 
 first_sync as materialized (
     select
-        (select min(files.synced_run) as synced_run from files) as files_run,
-        (
-            select min(record_attachments.synced_run) as synced_run from record_attachments
-        ) as attachments_run
+        ({{ first_synced_run('files') }}) as files_run,
+        ({{ first_synced_run('record_attachments') }}) as attachments_run
 ),
 
 -- Every legacy (record, file) pair, once per row that gives it.
@@ -204,26 +200,23 @@ mapped as (
 ),
 
 -- Target attachments whose (record, file) pair no legacy row gives (deleted before diffmig's
--- first sync, or the file now belongs to another record): reported, kept as they are.
+-- first sync, or the file now belongs to another record): reported, kept as they are. Their
+-- legacy keys are those of the target row's message and file.
 target_only as (
     select
-        targets.message_attachment_id as id,
-        targets.message_id,
-        targets.file_id,
-        targets.display_name,
-        targets.file_size,
-        targets.mime_type,
-        targets.attached_at,
-        target_messages.legacy_record_id,
-        target_files.legacy_file_id,
-        '{}'::jsonb as metadata,
-        true as _is_record_in_source,
-        true as _is_file_in_source,
-        null::text as _legacy_ext,
-        false as _is_unknown_extension,
-        true as _is_target_only,
-        false as _is_deleted_in_source,
-        false as _is_changed_after_first_sync
+        {{ gone_from_mirror_columns('message_attachments', 'targets.message_attachment_id',
+            values={
+                'legacy_record_id': 'target_messages.legacy_record_id',
+                'legacy_file_id': 'target_files.legacy_file_id',
+            }, helpers=[
+            'true as _is_record_in_source',
+            'true as _is_file_in_source',
+            'null::text as _legacy_ext',
+            'false as _is_unknown_extension',
+            'true as _is_target_only',
+            'false as _is_deleted_in_source',
+            'false as _is_changed_after_first_sync',
+        ]) }}
     from targets
     inner join target_messages on targets.message_id = target_messages.message_id
     inner join target_files on targets.file_id = target_files.file_id
@@ -245,24 +238,9 @@ compared as (
     select
         mapped.*,
         mapped.legacy_record_id || ':' || mapped.legacy_file_id as _legacy_key,
-        targets.message_attachment_id is not null and known.legacy_key is null
+        {{ written_by_earlier_scripts('targets.message_attachment_id') }}
             as _written_by_earlier_scripts,
-        array_remove(array[
-            case when mapped.display_name is distinct from targets.display_name
-                    then 'display_name'
-            end,
-            case when mapped.file_size is distinct from targets.file_size then 'file_size' end,
-            case when mapped.mime_type is distinct from targets.mime_type then 'mime_type' end,
-            case when mapped.attached_at is distinct from targets.attached_at
-                    then 'attached_at'
-            end,
-            case when mapped.legacy_record_id is distinct from targets.legacy_record_id
-                    then 'legacy_record_id'
-            end,
-            case when mapped.legacy_file_id is distinct from targets.legacy_file_id
-                    then 'legacy_file_id'
-            end
-        ], null) as _drift_columns
+        {{ drift_columns('message_attachments') }} as _drift_columns
     from all_mapped as mapped
     left join targets
         on
@@ -288,9 +266,7 @@ checked as (
                 "'the legacy attachment (file, record or record_attachments row) is deleted; message_attachments has no soft-delete column: the target row is kept'"),
             issue_when("compared._is_target_only", "warning", "link_not_in_source",
                 "format('no legacy row attaches file %s to record %s any more: the target row is kept', compared.legacy_file_id, compared.legacy_record_id)"),
-            issue_when("not compared._is_deleted_in_source and compared._written_by_earlier_scripts and cardinality(compared._drift_columns) > 0",
-                "warning", "drift",
-                "'earlier scripts'' row differs in: ' || array_to_string(compared._drift_columns, ', ')"),
+            drift_issue(unless="compared._is_deleted_in_source"),
         ]) }} as _issues
     from compared
 ),
@@ -298,15 +274,11 @@ checked as (
 decided as (
     select
         checked.*,
-        not checked._issues @> '[{"severity": "error"}]'
-        and not checked._is_deleted_in_source
-        and not checked._is_target_only
-        and (
-            not checked._written_by_earlier_scripts
-            or cardinality(checked._drift_columns) = 0
-            or checked._is_changed_after_first_sync
-            or {{ var('reconcile', false) }}
-        ) as _apply
+        -- no soft-delete column: a row deleted in the source is never written (has_target
+        -- false), nor is a target row no legacy row gives any more
+        {{ apply_decision(applies=['checked._is_changed_after_first_sync'],
+            deleted='checked._is_deleted_in_source', has_target='false') }}
+        and not checked._is_target_only as _apply
     from checked
 )
 

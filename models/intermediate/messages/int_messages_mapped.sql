@@ -81,9 +81,7 @@ legacy_instructions as (
 ),
 
 known as (
-    select entity_rows.legacy_key
-    from {{ source('diffmig', 'entity_rows') }} as entity_rows
-    where entity_rows.entity = 'messages'
+    {{ applied_keys('messages') }}
 ),
 
 -- Open errors, and open warnings whose cause a later run may remove (the sender arrives).
@@ -91,7 +89,7 @@ retried as (
     {{ open_issue_keys('messages') }}
     union
     select row_issues.legacy_key
-    from {{ source('diffmig', 'row_issues') }} as row_issues
+    from {{ ref('stg_bookkeeping__row_issues') }} as row_issues
     where
         row_issues.entity = 'messages'
         and row_issues.resolved_at is null
@@ -99,7 +97,7 @@ retried as (
 ),
 
 first_sync as materialized (
-    select min(records.synced_run) as synced_run from records
+    {{ first_synced_run('records') }}
 ),
 
 considered_keys as (
@@ -228,25 +226,18 @@ mapped as (
 -- diffmig's first sync): reported and kept as they are.
 gone_before_first_sync as (
     select
-        targets.message_id as id,
-        targets.message_type,
-        targets.content,
-        targets.sender_id,
-        targets.recipient_type,
-        targets.recipient_id,
-        targets.created_at,
-        targets.legacy_record_id,
-        '{}'::jsonb as metadata,
-        null::integer as _legacy_target_type_id,
-        null::integer as _legacy_target_id,
-        null::text as _legacy_target_type,
-        true as _is_content_type_known,
-        true as _is_target_in_source,
-        null::integer as _legacy_author_user_id,
-        null::integer as _legacy_type_code,
-        false as _is_unknown_type,
-        true as _is_deleted_in_source,
-        false as _is_changed_after_first_sync
+        {{ gone_from_mirror_columns('messages', 'targets.message_id', helpers=[
+            'null::integer as _legacy_target_type_id',
+            'null::integer as _legacy_target_id',
+            'null::text as _legacy_target_type',
+            'true as _is_content_type_known',
+            'true as _is_target_in_source',
+            'null::integer as _legacy_author_user_id',
+            'null::integer as _legacy_type_code',
+            'false as _is_unknown_type',
+            'true as _is_deleted_in_source',
+            'false as _is_changed_after_first_sync',
+        ]) }}
     from targets
     where not exists (
             select records.legacy_record_id from records
@@ -263,22 +254,8 @@ all_mapped as (
 compared as (
     select
         mapped.*,
-        targets.message_id is not null and known.legacy_key is null
-            as _written_by_earlier_scripts,
-        array_remove(array[
-            case when mapped.message_type is distinct from targets.message_type
-                    then 'message_type'
-            end,
-            case when mapped.content is distinct from targets.content then 'content' end,
-            case when mapped.sender_id is distinct from targets.sender_id then 'sender_id' end,
-            case when mapped.recipient_type is distinct from targets.recipient_type
-                    then 'recipient_type'
-            end,
-            case when mapped.recipient_id is distinct from targets.recipient_id
-                    then 'recipient_id'
-            end,
-            case when mapped.created_at is distinct from targets.created_at then 'created_at' end
-        ], null) as _drift_columns
+        {{ written_by_earlier_scripts('targets.message_id') }} as _written_by_earlier_scripts,
+        {{ drift_columns('messages') }} as _drift_columns
     from all_mapped as mapped
     left join lateral (
         select looked_up.* from targets as looked_up
@@ -313,9 +290,7 @@ checked as (
                 "format('created_at %s copied as is', compared.created_at)"),
             issue_when("compared._is_deleted_in_source", "warning", "deleted_in_source",
                 "'the legacy record is deleted; messages has no soft-delete column: the target row is kept'"),
-            issue_when("not compared._is_deleted_in_source and compared._written_by_earlier_scripts and cardinality(compared._drift_columns) > 0",
-                "warning", "drift",
-                "'earlier scripts'' row differs in: ' || array_to_string(compared._drift_columns, ', ')"),
+            drift_issue(unless="compared._is_deleted_in_source"),
         ]) }} as _issues
     from compared
 ),
@@ -323,14 +298,10 @@ checked as (
 decided as (
     select
         checked.*,
-        not checked._issues @> '[{"severity": "error"}]'
-        and not checked._is_deleted_in_source
-        and (
-            not checked._written_by_earlier_scripts
-            or cardinality(checked._drift_columns) = 0
-            or checked._is_changed_after_first_sync
-            or {{ var('reconcile', false) }}
-        ) as _apply
+        -- no soft-delete column: a record deleted in the source is never written (has_target
+        -- false)
+        {{ apply_decision(applies=['checked._is_changed_after_first_sync'],
+            deleted='checked._is_deleted_in_source', has_target='false') }} as _apply
     from checked
 )
 

@@ -24,6 +24,8 @@
         full builds only (see gone_before_first_sync). -#}
 {%- set since_run = var('since_run', 0) | int -%}
 {%- set full_build = since_run == 0 %}
+-- the bookkeeping a delta build reads (its refs are in the delta branch, which dbt's parse skips):
+-- depends_on: {{ ref('stg_bookkeeping__row_issues') }}
 {{ config(materialized='table', unlogged=true) }}
 
 with
@@ -92,15 +94,13 @@ legacy_instructions as (
 ),
 
 known as (
-    select entity_rows.legacy_key
-    from {{ source('diffmig', 'entity_rows') }} as entity_rows
-    where entity_rows.entity = 'system_messages'
+    {{ applied_keys('system_messages') }}
 ),
 
 {%- if full_build %}
 
 first_sync as materialized (
-    select min(notifications.synced_run) as synced_run from notifications
+    {{ first_synced_run('notifications') }}
 ),
 {%- else %}
 
@@ -110,7 +110,7 @@ retried as (
     {{ open_issue_keys('system_messages') }}
     union
     select row_issues.legacy_key
-    from {{ source('diffmig', 'row_issues') }} as row_issues
+    from {{ ref('stg_bookkeeping__row_issues') }} as row_issues
     inner join lateral (
         select notifications.legacy_item_id
         from notifications
@@ -381,48 +381,36 @@ mapped as (
 
 -- Active target rows whose notification the mirror never saw (deleted in the source before
 -- diffmig's first sync): deactivated, their other values left as they are. Full builds only.
+-- created_at is null (written on insert only; stg_supabase__system_messages does not read it).
 gone_before_first_sync as (
     select
-        targets.system_message_id as id,
-        targets.message_type,
-        targets.order_id,
-        targets.recipient_id,
-        targets.message_code,
-        targets.message_data,
-        targets.message,
-        targets.barcode,
-        targets.tracking_number,
-        targets.carrier,
-        targets.processed,
-        targets.processed_at,
-        false as is_active,
-        null::timestamptz as created_at,
-        targets.legacy_record_id,
-        '{}'::jsonb as metadata,
-        null::integer as _legacy_recipient_user_id,
-        null::integer as _legacy_item_id,
-        null::text as _legacy_template_name,
-        true as _is_recipient_in_source,
-        null::text as _order_problem,
-        false as _is_unknown_template,
-        false as _is_context_invalid,
-        true as _is_removed,
-        true as _is_deleted_in_source,
-        false as _is_out_of_scope,
-        true as _has_target_row,
-        false as _is_changed_after_first_sync,
-        targets.message_type as _target_message_type,
-        targets.order_id as _target_order_id,
-        targets.recipient_id as _target_recipient_id,
-        targets.message_code as _target_message_code,
-        targets.message_data as _target_message_data,
-        targets.message as _target_message,
-        targets.barcode as _target_barcode,
-        targets.tracking_number as _target_tracking_number,
-        targets.carrier as _target_carrier,
-        targets.processed as _target_processed,
-        targets.processed_at as _target_processed_at,
-        targets.is_active as _target_is_active
+        {{ gone_from_mirror_columns('system_messages', 'targets.system_message_id',
+            values={'created_at': 'null::timestamptz'}, helpers=[
+            'null::integer as _legacy_recipient_user_id',
+            'null::integer as _legacy_item_id',
+            'null::text as _legacy_template_name',
+            'true as _is_recipient_in_source',
+            'null::text as _order_problem',
+            'false as _is_unknown_template',
+            'false as _is_context_invalid',
+            'true as _is_removed',
+            'true as _is_deleted_in_source',
+            'false as _is_out_of_scope',
+            'true as _has_target_row',
+            'false as _is_changed_after_first_sync',
+            'targets.message_type as _target_message_type',
+            'targets.order_id as _target_order_id',
+            'targets.recipient_id as _target_recipient_id',
+            'targets.message_code as _target_message_code',
+            'targets.message_data as _target_message_data',
+            'targets.message as _target_message',
+            'targets.barcode as _target_barcode',
+            'targets.tracking_number as _target_tracking_number',
+            'targets.carrier as _target_carrier',
+            'targets.processed as _target_processed',
+            'targets.processed_at as _target_processed_at',
+            'targets.is_active as _target_is_active',
+        ]) }}
     from targets
     {%- if full_build %}
     where
@@ -450,56 +438,7 @@ compared as (
     select
         mapped.*,
         mapped._has_target_row and known.legacy_key is null as _written_by_earlier_scripts,
-        array_remove(array[
-            case
-                when mapped.message_type is distinct from mapped._target_message_type
-                    then 'message_type'
-            end,
-            case
-                when mapped.order_id is distinct from mapped._target_order_id
-                    then 'order_id'
-            end,
-            case
-                when mapped.recipient_id is distinct from mapped._target_recipient_id
-                    then 'recipient_id'
-            end,
-            case
-                when mapped.message_code is distinct from mapped._target_message_code
-                    then 'message_code'
-            end,
-            case
-                when mapped.message_data is distinct from mapped._target_message_data
-                    then 'message_data'
-            end,
-            case
-                when mapped.message is distinct from mapped._target_message
-                    then 'message'
-            end,
-            case
-                when mapped.barcode is distinct from mapped._target_barcode
-                    then 'barcode'
-            end,
-            case
-                when mapped.tracking_number is distinct from mapped._target_tracking_number
-                    then 'tracking_number'
-            end,
-            case
-                when mapped.carrier is distinct from mapped._target_carrier
-                    then 'carrier'
-            end,
-            case
-                when mapped.processed is distinct from mapped._target_processed
-                    then 'processed'
-            end,
-            case
-                when mapped.processed_at is distinct from mapped._target_processed_at
-                    then 'processed_at'
-            end,
-            case
-                when mapped.is_active is distinct from mapped._target_is_active
-                    then 'is_active'
-            end
-        ], null) as _drift_columns
+        {{ drift_columns('system_messages', target='mapped._target_') }} as _drift_columns
     from all_mapped as mapped
     left join known on mapped.legacy_record_id::text = known.legacy_key
 ),
@@ -530,9 +469,7 @@ checked as (
                 "format('created_at %s copied as is', compared.created_at)"),
             issue_when("compared._is_out_of_scope", "warning", "out_of_scope",
                 "'the notification is no longer sent (send and sent): its system message is deactivated'"),
-            issue_when("not compared._is_removed and compared._written_by_earlier_scripts and cardinality(compared._drift_columns) > 0",
-                "warning", "drift",
-                "'earlier scripts'' row differs in: ' || array_to_string(compared._drift_columns, ', ')"),
+            drift_issue(unless="compared._is_removed"),
         ]) }} as _issues
     from compared
 ),
@@ -540,16 +477,11 @@ checked as (
 decided as (
     select
         checked.*,
-        not checked._issues @> '[{"severity": "error"}]'
         -- a removed notification that never reached the target has nothing to deactivate
-        and (not checked._is_removed or checked._has_target_row)
-        and (
-            not checked._written_by_earlier_scripts
-            or cardinality(checked._drift_columns) = 0
-            or checked._is_removed
-            or checked._is_changed_after_first_sync
-            or {{ var('reconcile', false) }}
-        ) as _apply
+        {{ apply_decision(
+            applies=['checked._is_removed', 'checked._is_changed_after_first_sync'],
+            deleted='checked._is_removed', has_target='checked._has_target_row',
+        ) }} as _apply
     from checked
 )
 

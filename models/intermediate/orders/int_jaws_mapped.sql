@@ -55,9 +55,7 @@ products as (
 ),
 
 known as (
-    select entity_rows.legacy_key
-    from {{ source('diffmig', 'entity_rows') }} as entity_rows
-    where entity_rows.entity = 'jaws'
+    {{ applied_keys('jaws') }}
 ),
 
 retried as (
@@ -65,7 +63,7 @@ retried as (
 ),
 
 first_sync as (
-    select min(jaws.synced_run) as synced_run from jaws
+    {{ first_synced_run('jaws') }}
 ),
 
 reason_fallback as (
@@ -193,26 +191,18 @@ mapped as (
 -- first synced it. jaws has no soft-delete column: reported, the row kept as it is.
 gone_before_first_sync as (
     select
-        targets.jaw_id as id,
-        targets.order_id,
-        targets.product_id,
-        targets.jaw_type,
-        targets.labial,
-        targets.bond_teeth,
-        targets.extract_teeth,
-        targets.replacement_reason,
-        targets.legacy_jaw_id,
-        '{}'::jsonb as metadata,
-        null::integer as _legacy_instruction_id,
-        0::bigint as _pointer_count,
-        0::bigint as _live_pointer_count,
-        null::text as _pointer_list,
-        null::integer as _legacy_product_id,
-        null::integer as _reason_code,
-        false as _is_unknown_reason,
-        true as _is_deleted_in_source,
-        true as _is_gone_before_first_sync,
-        false as _is_changed_after_first_sync
+        {{ gone_from_mirror_columns('jaws', 'targets.jaw_id', helpers=[
+            'null::integer as _legacy_instruction_id',
+            '0::bigint as _pointer_count',
+            '0::bigint as _live_pointer_count',
+            'null::text as _pointer_list',
+            'null::integer as _legacy_product_id',
+            'null::integer as _reason_code',
+            'false as _is_unknown_reason',
+            'true as _is_deleted_in_source',
+            'true as _is_gone_before_first_sync',
+            'false as _is_changed_after_first_sync',
+        ]) }}
     from targets
     left join jaws on targets.legacy_jaw_id = jaws.legacy_jaw_id
     where jaws.legacy_jaw_id is null
@@ -228,22 +218,8 @@ compared as (
     select
         mapped.*,
         targets.jaw_id is not null as _has_target_row,
-        targets.jaw_id is not null and known.legacy_key is null as _written_by_earlier_scripts,
-        array_remove(array[
-            case when mapped.order_id is distinct from targets.order_id then 'order_id' end,
-            case when mapped.product_id is distinct from targets.product_id then 'product_id' end,
-            case when mapped.jaw_type is distinct from targets.jaw_type then 'jaw_type' end,
-            case when mapped.labial is distinct from targets.labial then 'labial' end,
-            case when mapped.bond_teeth is distinct from targets.bond_teeth then 'bond_teeth' end,
-            case
-                when mapped.extract_teeth is distinct from targets.extract_teeth
-                    then 'extract_teeth'
-            end,
-            case
-                when mapped.replacement_reason is distinct from targets.replacement_reason
-                    then 'replacement_reason'
-            end
-        ], null) as _drift_columns
+        {{ written_by_earlier_scripts('targets.jaw_id') }} as _written_by_earlier_scripts,
+        {{ drift_columns('jaws') }} as _drift_columns
     from all_mapped as mapped
     left join targets on mapped.legacy_jaw_id = targets.legacy_jaw_id
     left join known on mapped.legacy_jaw_id::text = known.legacy_key
@@ -278,9 +254,7 @@ checked as (
                     "format('product %s is not in products', compared._legacy_product_id)"),
                 issue_when("compared._is_unknown_reason", "warning", "unknown_replacement_reason",
                     "format('reason %s is not in seed jaw_replacement_reasons: %s', compared._reason_code, compared.replacement_reason)"),
-                issue_when("compared._written_by_earlier_scripts and cardinality(compared._drift_columns) > 0",
-                    "warning", "drift",
-                    "'earlier scripts'' row differs in: ' || array_to_string(compared._drift_columns, ', ')"),
+                drift_issue(),
             ]) }}
         end as _issues
     from compared
@@ -289,15 +263,11 @@ checked as (
 decided as (
     select
         checked.*,
-        not checked._issues @> '[{"severity": "error"}]'
-        and checked.order_id is not null
-        and not checked._is_deleted_in_source
-        and (
-            not checked._written_by_earlier_scripts
-            or cardinality(checked._drift_columns) = 0
-            or checked._is_changed_after_first_sync
-            or {{ var('reconcile', false) }}
-        ) as _apply
+        {{ apply_decision(
+            requires=['checked.order_id'],
+            conditions=['not checked._is_deleted_in_source'],
+            applies=['checked._is_changed_after_first_sync'],
+        ) }} as _apply
     from checked
 )
 

@@ -36,9 +36,7 @@ cases as (
 ),
 
 known as (
-    select entity_rows.legacy_key
-    from {{ source('diffmig', 'entity_rows') }} as entity_rows
-    where entity_rows.entity = 'order_cases'
+    {{ applied_keys('order_cases') }}
 ),
 
 retried as (
@@ -56,7 +54,7 @@ earlier_migration as (
 ),
 
 first_sync as (
-    select min(instructions.synced_run) as synced_run from instructions
+    {{ first_synced_run('instructions') }}
 ),
 
 pairs as (
@@ -127,19 +125,17 @@ mapped_from_source as (
 -- applied and recorded).
 mapped_from_target as (
     select
-        target_pairs.order_case_id as id,
-        target_pairs.order_id,
-        target_pairs.case_id,
-        target_pairs.relationship_type,
-        false as is_active,
-        '{}'::jsonb as metadata,
-        target_pairs.pair_key as _legacy_key,
-        target_pairs.legacy_instruction_id as _legacy_instruction_id,
-        target_pairs.legacy_patient_id as _legacy_patient_id,
-        true as _is_target_only,
-        true as _is_deleted_in_source,
-        false as _is_updated_after_earlier_scripts,
-        false as _is_changed_after_first_sync
+        {{ gone_from_mirror_columns('order_cases', 'target_pairs.order_case_id',
+            targets='target_pairs',
+            helpers=[
+                'target_pairs.pair_key as _legacy_key',
+                'target_pairs.legacy_instruction_id as _legacy_instruction_id',
+                'target_pairs.legacy_patient_id as _legacy_patient_id',
+                'true as _is_target_only',
+                'true as _is_deleted_in_source',
+                'false as _is_updated_after_earlier_scripts',
+                'false as _is_changed_after_first_sync',
+            ]) }}
     from target_pairs
     left join pairs on target_pairs.pair_key = pairs.pair_key
     left join known on target_pairs.pair_key = known.legacy_key
@@ -158,15 +154,8 @@ compared as (
     select
         mapped.*,
         targets.order_case_id is not null as _has_target_row,
-        targets.order_case_id is not null and known.legacy_key is null
-            as _written_by_earlier_scripts,
-        array_remove(array[
-            case
-                when mapped.relationship_type is distinct from targets.relationship_type
-                    then 'relationship_type'
-            end,
-            case when mapped.is_active is distinct from targets.is_active then 'is_active' end
-        ], null) as _drift_columns
+        {{ written_by_earlier_scripts('targets.order_case_id') }} as _written_by_earlier_scripts,
+        {{ drift_columns('order_cases') }} as _drift_columns
     from mapped
     left join targets
         on
@@ -186,9 +175,7 @@ checked as (
                     "format('instruction %s has no order (held back or not yet migrated)', compared._legacy_instruction_id)"),
                 issue_when("compared.case_id is null", "error", "case_not_migrated",
                     "format('patient %s has no case (held back or not yet migrated)', compared._legacy_patient_id)"),
-                issue_when("compared._written_by_earlier_scripts and cardinality(compared._drift_columns) > 0",
-                    "warning", "drift",
-                    "'earlier scripts'' row differs in: ' || array_to_string(compared._drift_columns, ', ')"),
+                drift_issue(),
             ]) }}
         end as _issues
     from compared
@@ -197,18 +184,16 @@ checked as (
 decided as (
     select
         checked.*,
-        not checked._issues @> '[{"severity": "error"}]'
-        and checked.order_id is not null
-        and checked.case_id is not null
-        and (not checked._is_deleted_in_source or checked._has_target_row)
-        and (
-            not checked._written_by_earlier_scripts
-            or cardinality(checked._drift_columns) = 0
-            or checked._is_deleted_in_source
-            or checked._is_updated_after_earlier_scripts
-            or checked._is_changed_after_first_sync
-            or {{ var('reconcile', false) }}
-        ) as _apply
+        {{ apply_decision(
+            requires=['checked.order_id', 'checked.case_id'],
+            deleted='checked._is_deleted_in_source',
+            has_target='checked._has_target_row',
+            applies=[
+                'checked._is_deleted_in_source',
+                'checked._is_updated_after_earlier_scripts',
+                'checked._is_changed_after_first_sync',
+            ],
+        ) }} as _apply
     from checked
 )
 

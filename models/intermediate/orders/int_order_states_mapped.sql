@@ -52,9 +52,7 @@ profiles as (
 ),
 
 known as (
-    select entity_rows.legacy_key
-    from {{ source('diffmig', 'entity_rows') }} as entity_rows
-    where entity_rows.entity = 'order_states'
+    {{ applied_keys('order_states') }}
 ),
 
 retried as (
@@ -62,7 +60,7 @@ retried as (
 ),
 
 first_sync as (
-    select min(states.synced_run) as synced_run from states
+    {{ first_synced_run('states') }}
 ),
 
 status_fallback as (
@@ -118,23 +116,15 @@ mapped as (
 -- diffmig first synced it. order_states has no soft-delete column: reported, the row kept.
 gone_before_first_sync as (
     select
-        targets.order_state_id as id,
-        targets.order_id,
-        targets.status_code,
-        targets.status_name,
-        targets.is_active,
-        targets.changed_by,
-        targets.changed_at,
-        targets.legacy_state_id,
-        targets.legacy_instruction_id,
-        '{}'::jsonb as metadata,
-        null::integer as _legacy_actor_user_id,
-        false as _is_actor_in_source,
-        false as _is_instruction_in_source,
-        false as _is_unknown_status,
-        true as _is_deleted_in_source,
-        true as _is_gone_before_first_sync,
-        false as _is_changed_after_first_sync
+        {{ gone_from_mirror_columns('order_states', 'targets.order_state_id', helpers=[
+            'null::integer as _legacy_actor_user_id',
+            'false as _is_actor_in_source',
+            'false as _is_instruction_in_source',
+            'false as _is_unknown_status',
+            'true as _is_deleted_in_source',
+            'true as _is_gone_before_first_sync',
+            'false as _is_changed_after_first_sync',
+        ]) }}
     from targets
     left join states on targets.legacy_state_id = states.legacy_state_id
     where states.legacy_state_id is null
@@ -150,26 +140,8 @@ compared as (
     select
         mapped.*,
         targets.order_state_id is not null as _has_target_row,
-        targets.order_state_id is not null and known.legacy_key is null
-            as _written_by_earlier_scripts,
-        array_remove(array[
-            case when mapped.order_id is distinct from targets.order_id then 'order_id' end,
-            case
-                when mapped.status_code is distinct from targets.status_code
-                    then 'status_code'
-            end,
-            case
-                when mapped.status_name is distinct from targets.status_name
-                    then 'status_name'
-            end,
-            case when mapped.is_active is distinct from targets.is_active then 'is_active' end,
-            case when mapped.changed_by is distinct from targets.changed_by then 'changed_by' end,
-            case when mapped.changed_at is distinct from targets.changed_at then 'changed_at' end,
-            case
-                when mapped.legacy_instruction_id is distinct from targets.legacy_instruction_id
-                    then 'legacy_instruction_id'
-            end
-        ], null) as _drift_columns
+        {{ written_by_earlier_scripts('targets.order_state_id') }} as _written_by_earlier_scripts,
+        {{ drift_columns('order_states') }} as _drift_columns
     from all_mapped as mapped
     left join targets on mapped.legacy_state_id = targets.legacy_state_id
     left join known on mapped.legacy_state_id::text = known.legacy_key
@@ -211,9 +183,7 @@ checked as (
                     "format('actor user %s does not exist in the legacy database and has no profile: changed_by left null', compared._legacy_actor_user_id)"),
                 issue_when("compared._is_unknown_status", "warning", "unknown_state_status",
                     "format('status %s is not in seed state_status_names: %s', coalesce(compared.status_code::text, 'null'), compared.status_name)"),
-                issue_when("compared._written_by_earlier_scripts and cardinality(compared._drift_columns) > 0",
-                    "warning", "drift",
-                    "'earlier scripts'' row differs in: ' || array_to_string(compared._drift_columns, ', ')"),
+                drift_issue(),
             ]) }}
         end as _issues
     from compared
@@ -222,15 +192,11 @@ checked as (
 decided as (
     select
         checked.*,
-        not checked._issues @> '[{"severity": "error"}]'
-        and checked.order_id is not null
-        and not checked._is_deleted_in_source
-        and (
-            not checked._written_by_earlier_scripts
-            or cardinality(checked._drift_columns) = 0
-            or checked._is_changed_after_first_sync
-            or {{ var('reconcile', false) }}
-        ) as _apply
+        {{ apply_decision(
+            requires=['checked.order_id'],
+            conditions=['not checked._is_deleted_in_source'],
+            applies=['checked._is_changed_after_first_sync'],
+        ) }} as _apply
     from checked
 )
 

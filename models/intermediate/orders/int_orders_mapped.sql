@@ -74,9 +74,7 @@ offices as (
 ),
 
 known as (
-    select entity_rows.legacy_key
-    from {{ source('diffmig', 'entity_rows') }} as entity_rows
-    where entity_rows.entity = 'orders'
+    {{ applied_keys('orders') }}
 ),
 
 retried as (
@@ -95,7 +93,7 @@ earlier_migration as (
 ),
 
 first_sync as (
-    select min(instructions.synced_run) as synced_run from instructions
+    {{ first_synced_run('instructions') }}
 ),
 
 status_fallback as (
@@ -230,42 +228,27 @@ mapped as (
 -- else when this build found it gone); a doctor the trigger would reject is cleared.
 gone_before_first_sync as (
     select
-        targets.order_id as id,
-        targets.order_number,
-        targets.patient_id,
-        valid_doctors.doctor_id,
-        targets.office_id,
-        targets.course_type,
-        targets.status,
-        targets.notes,
-        targets.complaint,
-        targets.amount,
-        targets.submitted_at,
-        targets.approved_at,
-        targets.shipped_at,
-        true as deleted,
-        coalesce(targets.deleted_at, now()) as deleted_at,
-        targets.exports,
-        targets.suffix,
-        targets.legacy_instruction_id,
-        '{}'::jsonb as metadata,
-        null::integer as _legacy_patient_id,
-        false as _is_patient_in_source,
-        null::integer as _legacy_doctor_user_id,
-        null::text as _doctor_profile_type,
-        targets.doctor_id as _target_patient_doctor_id,
-        null::integer as _legacy_office_id,
-        null::integer as _status_code,
-        false as _is_unknown_status,
-        null::integer as _legacy_course_id,
-        null::integer as _course_type_code,
-        false as _is_unknown_course_type,
-        targets.amount as _legacy_price,
-        false as _is_exports_invalid,
-        true as _is_deleted_in_source,
-        true as _is_gone_before_first_sync,
-        false as _is_updated_after_earlier_scripts,
-        false as _is_changed_after_first_sync
+        {{ gone_from_mirror_columns('orders', 'targets.order_id',
+            values={'doctor_id': 'valid_doctors.doctor_id'},
+            helpers=[
+                'null::integer as _legacy_patient_id',
+                'false as _is_patient_in_source',
+                'null::integer as _legacy_doctor_user_id',
+                'null::text as _doctor_profile_type',
+                'targets.doctor_id as _target_patient_doctor_id',
+                'null::integer as _legacy_office_id',
+                'null::integer as _status_code',
+                'false as _is_unknown_status',
+                'null::integer as _legacy_course_id',
+                'null::integer as _course_type_code',
+                'false as _is_unknown_course_type',
+                'targets.amount as _legacy_price',
+                'false as _is_exports_invalid',
+                'true as _is_deleted_in_source',
+                'true as _is_gone_before_first_sync',
+                'false as _is_updated_after_earlier_scripts',
+                'false as _is_changed_after_first_sync',
+            ]) }}
     from targets
     left join valid_doctors on targets.doctor_id = valid_doctors.doctor_id
     left join instructions on targets.legacy_instruction_id = instructions.legacy_instruction_id
@@ -285,37 +268,8 @@ compared as (
         -- an instruction gone from the source changes only deleted and deleted_at (and a doctor
         -- validate_orders would reject) of its target order: its last content is not re-applied
         mapped._is_deleted_in_source and targets.order_id is not null as _keeps_target_values,
-        targets.order_id is not null and known.legacy_key is null as _written_by_earlier_scripts,
-        array_remove(array[
-            case
-                when mapped.order_number is distinct from targets.order_number
-                    then 'order_number'
-            end,
-            case when mapped.patient_id is distinct from targets.patient_id then 'patient_id' end,
-            case when mapped.doctor_id is distinct from targets.doctor_id then 'doctor_id' end,
-            case when mapped.office_id is distinct from targets.office_id then 'office_id' end,
-            case
-                when mapped.course_type is distinct from targets.course_type
-                    then 'course_type'
-            end,
-            case when mapped.status is distinct from targets.status then 'status' end,
-            case when mapped.notes is distinct from targets.notes then 'notes' end,
-            case when mapped.complaint is distinct from targets.complaint then 'complaint' end,
-            case when mapped.amount is distinct from targets.amount then 'amount' end,
-            case
-                when mapped.submitted_at is distinct from targets.submitted_at
-                    then 'submitted_at'
-            end,
-            case
-                when mapped.approved_at is distinct from targets.approved_at
-                    then 'approved_at'
-            end,
-            case when mapped.shipped_at is distinct from targets.shipped_at then 'shipped_at' end,
-            case when mapped.deleted is distinct from targets.deleted then 'deleted' end,
-            case when mapped.deleted_at is distinct from targets.deleted_at then 'deleted_at' end,
-            case when mapped.exports is distinct from targets.exports then 'exports' end,
-            case when mapped.suffix is distinct from targets.suffix then 'suffix' end
-        ], null) as _drift_columns
+        {{ written_by_earlier_scripts('targets.order_id') }} as _written_by_earlier_scripts,
+        {{ drift_columns('orders') }} as _drift_columns
     from all_mapped as mapped
     left join targets on mapped.legacy_instruction_id = targets.legacy_instruction_id
     left join known on mapped.legacy_instruction_id::text = known.legacy_key
@@ -360,9 +314,7 @@ checked as (
                     "format('course %s type %s is not in seed course_types: %s', compared._legacy_course_id, coalesce(compared._course_type_code::text, 'null'), compared.course_type)"),
                 issue_when("compared._is_exports_invalid", "warning", "invalid_json_exports",
                     "'exports is not valid JSON: kept as legacy_exports'"),
-                issue_when("compared._written_by_earlier_scripts and cardinality(compared._drift_columns) > 0",
-                    "warning", "drift",
-                    "'earlier scripts'' row differs in: ' || array_to_string(compared._drift_columns, ', ')"),
+                drift_issue(),
             ]) }}
         end as _issues
     from compared
@@ -371,27 +323,25 @@ checked as (
 decided as (
     select
         checked.*,
-        not checked._issues @> '[{"severity": "error"}]'
-        and (checked.patient_id is not null or checked._keeps_target_values)
-        and (not checked._is_deleted_in_source or checked._has_target_row)
-        and (
-            not checked._written_by_earlier_scripts
-            or cardinality(checked._drift_columns) = 0
-            or checked._is_deleted_in_source
-            or checked._is_updated_after_earlier_scripts
-            or checked._is_changed_after_first_sync
-            or {{ var('reconcile', false) }}
-        ) as _apply
+        {{ apply_decision(
+            conditions=['(checked.patient_id is not null or checked._keeps_target_values)'],
+            deleted='checked._is_deleted_in_source',
+            has_target='checked._has_target_row',
+            applies=[
+                'checked._is_deleted_in_source',
+                'checked._is_updated_after_earlier_scripts',
+                'checked._is_changed_after_first_sync',
+            ],
+        ) }} as _apply
     from checked
 ),
 
+-- A row that keeps the target's values (_keeps_target_values) writes them back but for its
+-- soft-delete columns; a doctor validate_orders would reject is cleared.
 resolved as (
     select
-        decided.id,
-        decided.deleted,
-        decided.deleted_at,
-        decided.legacy_instruction_id,
-        decided.metadata,
+        {{ keep_target_values('orders', 'decided._keeps_target_values', mapped='decided',
+            values={'doctor_id': 'target_doctors.doctor_id'}) }},
         decided._legacy_patient_id,
         decided._legacy_doctor_user_id,
         decided._legacy_office_id,
@@ -407,63 +357,7 @@ resolved as (
         decided._keeps_target_values,
         decided._legacy_key,
         decided._issues,
-        decided._apply,
-        case
-            when decided._keeps_target_values then targets.order_number
-            else decided.order_number
-        end as order_number,
-        case
-            when decided._keeps_target_values then targets.patient_id
-            else decided.patient_id
-        end as patient_id,
-        case
-            when decided._keeps_target_values then target_doctors.doctor_id
-            else decided.doctor_id
-        end as doctor_id,
-        case
-            when decided._keeps_target_values then targets.office_id
-            else decided.office_id
-        end as office_id,
-        case
-            when decided._keeps_target_values then targets.course_type
-            else decided.course_type
-        end as course_type,
-        case
-            when decided._keeps_target_values then targets.status
-            else decided.status
-        end as status,
-        case
-            when decided._keeps_target_values then targets.notes
-            else decided.notes
-        end as notes,
-        case
-            when decided._keeps_target_values then targets.complaint
-            else decided.complaint
-        end as complaint,
-        case
-            when decided._keeps_target_values then targets.amount
-            else decided.amount
-        end as amount,
-        case
-            when decided._keeps_target_values then targets.submitted_at
-            else decided.submitted_at
-        end as submitted_at,
-        case
-            when decided._keeps_target_values then targets.approved_at
-            else decided.approved_at
-        end as approved_at,
-        case
-            when decided._keeps_target_values then targets.shipped_at
-            else decided.shipped_at
-        end as shipped_at,
-        case
-            when decided._keeps_target_values then targets.exports
-            else decided.exports
-        end as exports,
-        case
-            when decided._keeps_target_values then targets.suffix
-            else decided.suffix
-        end as suffix
+        decided._apply
     from decided
     left join targets on decided.legacy_instruction_id = targets.legacy_instruction_id
     left join valid_doctors as target_doctors on targets.doctor_id = target_doctors.doctor_id

@@ -36,9 +36,7 @@ orders as (
 ),
 
 known as (
-    select entity_rows.legacy_key
-    from {{ source('diffmig', 'entity_rows') }} as entity_rows
-    where entity_rows.entity = 'payments'
+    {{ applied_keys('payments') }}
 ),
 
 retried as (
@@ -46,7 +44,7 @@ retried as (
 ),
 
 first_sync as (
-    select min(payments.synced_run) as synced_run from payments
+    {{ first_synced_run('payments') }}
 ),
 
 considered as (
@@ -116,21 +114,15 @@ mapped as (
 -- diffmig first synced it. payments has no soft-delete column: reported, the row kept.
 gone_before_first_sync as (
     select
-        targets.payment_id as id,
-        targets.order_id,
-        targets.amount,
-        targets.status,
-        targets.payment_method,
-        targets.processed_at,
-        targets.legacy_payment_id,
-        '{}'::jsonb as metadata,
-        null::integer as _legacy_instruction_id,
-        false as _is_instruction_in_source,
-        targets.amount as _legacy_total_price,
-        false as _is_installments_invalid,
-        true as _is_deleted_in_source,
-        true as _is_gone_before_first_sync,
-        false as _is_changed_after_first_sync
+        {{ gone_from_mirror_columns('payments', 'targets.payment_id', helpers=[
+            'null::integer as _legacy_instruction_id',
+            'false as _is_instruction_in_source',
+            'targets.amount as _legacy_total_price',
+            'false as _is_installments_invalid',
+            'true as _is_deleted_in_source',
+            'true as _is_gone_before_first_sync',
+            'false as _is_changed_after_first_sync',
+        ]) }}
     from targets
     left join payments on targets.legacy_payment_id = payments.legacy_payment_id
     where payments.legacy_payment_id is null
@@ -146,20 +138,8 @@ compared as (
     select
         mapped.*,
         targets.payment_id is not null as _has_target_row,
-        targets.payment_id is not null and known.legacy_key is null as _written_by_earlier_scripts,
-        array_remove(array[
-            case when mapped.order_id is distinct from targets.order_id then 'order_id' end,
-            case when mapped.amount is distinct from targets.amount then 'amount' end,
-            case when mapped.status is distinct from targets.status then 'status' end,
-            case
-                when mapped.payment_method is distinct from targets.payment_method
-                    then 'payment_method'
-            end,
-            case
-                when mapped.processed_at is distinct from targets.processed_at
-                    then 'processed_at'
-            end
-        ], null) as _drift_columns
+        {{ written_by_earlier_scripts('targets.payment_id') }} as _written_by_earlier_scripts,
+        {{ drift_columns('payments') }} as _drift_columns
     from all_mapped as mapped
     left join targets on mapped.legacy_payment_id = targets.legacy_payment_id
     left join known on mapped.legacy_payment_id::text = known.legacy_key
@@ -194,9 +174,7 @@ checked as (
                     "format('total_price %s does not fit numeric(10,2)', compared._legacy_total_price)"),
                 issue_when("compared._is_installments_invalid", "warning", "invalid_json_installments",
                     "'installments is not valid JSON: kept as metadata.legacy.installments_text'"),
-                issue_when("compared._written_by_earlier_scripts and cardinality(compared._drift_columns) > 0",
-                    "warning", "drift",
-                    "'earlier scripts'' row differs in: ' || array_to_string(compared._drift_columns, ', ')"),
+                drift_issue(),
             ]) }}
         end as _issues
     from compared
@@ -205,14 +183,10 @@ checked as (
 decided as (
     select
         checked.*,
-        not checked._issues @> '[{"severity": "error"}]'
-        and not checked._is_deleted_in_source
-        and (
-            not checked._written_by_earlier_scripts
-            or cardinality(checked._drift_columns) = 0
-            or checked._is_changed_after_first_sync
-            or {{ var('reconcile', false) }}
-        ) as _apply
+        {{ apply_decision(
+            conditions=['not checked._is_deleted_in_source'],
+            applies=['checked._is_changed_after_first_sync'],
+        ) }} as _apply
     from checked
 )
 

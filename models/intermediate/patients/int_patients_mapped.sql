@@ -58,15 +58,14 @@ migration_control as (
 ),
 
 known as (
-    select legacy_key from {{ source('diffmig', 'entity_rows') }}
-    where entity = 'patients'
+    {{ applied_keys('patients') }}
 ),
 
 retried as (
     {{ open_issue_keys('patients') }}
     union
     select row_issues.legacy_key
-    from {{ source('diffmig', 'row_issues') }} as row_issues
+    from {{ ref('stg_bookkeeping__row_issues') }} as row_issues
     where
         row_issues.entity = 'patients'
         and row_issues.resolved_at is null
@@ -79,7 +78,7 @@ retried as (
 ),
 
 first_sync as (
-    select min(staged.synced_run) as synced_run from staged
+    {{ first_synced_run('staged') }}
 ),
 
 -- When the earlier scripts last migrated patients (diffmig's own rows excluded).
@@ -207,36 +206,21 @@ mapped_from_source as (
 -- Its values are kept; only archived becomes true (considered until that is applied and recorded).
 gone_before_first_sync as (
     select
-        targets.patient_id as id,
-        targets.profile_id,
-        targets.patient_number,
-        targets.suffix,
-        targets.sex,
-        targets.date_of_birth,
-        targets.primary_doctor_id,
-        targets.assigned_office_id,
-        targets.status,
-        true as archived,
-        targets.suspended,
-        targets.schemes,
-        targets.enrolled_at,
-        targets.legacy_patient_id,
-        targets.legacy_user_id,
-        targets.legacy_doctor_id,
-        '{}'::jsonb as metadata,
-        false as _is_profile_missing,
-        null::text as _doctor_problem,
-        false as _is_office_missing,
-        true as _is_office_known,
-        null::integer as _legacy_office_id,
-        null::integer as _legacy_sex_code,
-        false as _is_sex_unknown,
-        null::integer as _legacy_status_code,
-        false as _is_status_unknown,
-        false as _is_schemes_invalid,
-        true as _is_deleted_in_source,
-        false as _is_changed_after_first_sync,
-        false as _is_updated_after_earlier_migration
+        {{ gone_from_mirror_columns('patients', 'targets.patient_id', helpers=[
+            'false as _is_profile_missing',
+            'null::text as _doctor_problem',
+            'false as _is_office_missing',
+            'true as _is_office_known',
+            'null::integer as _legacy_office_id',
+            'null::integer as _legacy_sex_code',
+            'false as _is_sex_unknown',
+            'null::integer as _legacy_status_code',
+            'false as _is_status_unknown',
+            'false as _is_schemes_invalid',
+            'true as _is_deleted_in_source',
+            'false as _is_changed_after_first_sync',
+            'false as _is_updated_after_earlier_migration',
+        ]) }}
     from targets
     left join known on targets.legacy_patient_id::text = known.legacy_key
     where
@@ -256,57 +240,8 @@ all_mapped as (
 compared as (
     select
         mapped.*,
-        targets.patient_id is not null and known.legacy_key is null as _written_by_earlier_scripts,
-        array_remove(array[
-            case
-                when mapped.profile_id is distinct from targets.profile_id then 'profile_id'
-            end,
-            case
-                when mapped.patient_number is distinct from targets.patient_number
-                    then 'patient_number'
-            end,
-            case
-                when mapped.suffix is distinct from targets.suffix then 'suffix'
-            end,
-            case
-                when mapped.sex is distinct from targets.sex then 'sex'
-            end,
-            case
-                when mapped.date_of_birth is distinct from targets.date_of_birth
-                    then 'date_of_birth'
-            end,
-            case
-                when mapped.primary_doctor_id is distinct from targets.primary_doctor_id
-                    then 'primary_doctor_id'
-            end,
-            case
-                when mapped.assigned_office_id is distinct from targets.assigned_office_id
-                    then 'assigned_office_id'
-            end,
-            case
-                when mapped.status is distinct from targets.status then 'status'
-            end,
-            case
-                when mapped.archived is distinct from targets.archived then 'archived'
-            end,
-            case
-                when mapped.suspended is distinct from targets.suspended then 'suspended'
-            end,
-            case
-                when mapped.schemes is distinct from targets.schemes then 'schemes'
-            end,
-            case
-                when mapped.enrolled_at is distinct from targets.enrolled_at then 'enrolled_at'
-            end,
-            case
-                when mapped.legacy_user_id is distinct from targets.legacy_user_id
-                    then 'legacy_user_id'
-            end,
-            case
-                when mapped.legacy_doctor_id is distinct from targets.legacy_doctor_id
-                    then 'legacy_doctor_id'
-            end
-        ], null) as _drift_columns
+        {{ written_by_earlier_scripts('targets.patient_id') }} as _written_by_earlier_scripts,
+        {{ drift_columns('patients') }} as _drift_columns
     from all_mapped as mapped
     left join targets on mapped.legacy_patient_id = targets.legacy_patient_id
     left join known on mapped.legacy_patient_id::text = known.legacy_key
@@ -337,9 +272,7 @@ checked as (
             issue_when("compared.enrolled_at < timestamptz '1990-01-01' or compared.enrolled_at > now() + interval '1 day'",
                 "warning", "implausible_enrolled_at",
                 "format('submitted_at %s (copied)', compared.enrolled_at)"),
-            issue_when("compared._written_by_earlier_scripts and cardinality(compared._drift_columns) > 0",
-                "warning", "drift",
-                "'earlier scripts'' row differs in: ' || array_to_string(compared._drift_columns, ', ')"),
+            drift_issue(),
         ]) }} as _issues
     from compared
 ),
@@ -347,15 +280,11 @@ checked as (
 decided as (
     select
         checked.*,
-        not checked._issues @> '[{"severity": "error"}]'
-        and (
-            not checked._written_by_earlier_scripts
-            or cardinality(checked._drift_columns) = 0
-            or checked._is_deleted_in_source
-            or checked._is_changed_after_first_sync
-            or checked._is_updated_after_earlier_migration
-            or {{ var('reconcile', false) }}
-        ) as _apply
+        {{ apply_decision(applies=[
+            'checked._is_deleted_in_source',
+            'checked._is_changed_after_first_sync',
+            'checked._is_updated_after_earlier_migration',
+        ]) }} as _apply
     from checked
 )
 

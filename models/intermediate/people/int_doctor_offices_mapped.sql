@@ -44,9 +44,7 @@ offices as (
 ),
 
 known as (
-    select entity_rows.legacy_key
-    from {{ source('diffmig', 'entity_rows') }} as entity_rows
-    where entity_rows.entity = 'doctor_offices'
+    {{ applied_keys('doctor_offices') }}
 ),
 
 retried as (
@@ -54,7 +52,7 @@ retried as (
 ),
 
 first_sync as (
-    select min(office_doctors.synced_run) as synced_run from office_doctors
+    {{ first_synced_run('office_doctors') }}
 ),
 
 -- One row per legacy pair: the current row if there is one, else the latest deleted one.
@@ -151,18 +149,14 @@ mapped as (
 -- (considered until that is applied and recorded).
 links_without_pair as (
     select
-        target_pairs.doctor_office_id as id,
-        target_pairs.doctor_id,
-        target_pairs.office_id,
-        false as is_primary,
-        false as is_active,
-        '{}'::jsonb as metadata,
-        target_pairs.pair_key as _legacy_key,
-        target_pairs.legacy_office_id as _legacy_office_id,
-        target_pairs.legacy_user_id as _legacy_user_id,
-        true as _is_target_only,
-        true as _is_deleted_in_source,
-        false as _is_changed_after_first_sync
+        {{ gone_from_mirror_columns('doctor_offices', 'target_pairs.doctor_office_id', helpers=[
+            'target_pairs.pair_key as _legacy_key',
+            'target_pairs.legacy_office_id as _legacy_office_id',
+            'target_pairs.legacy_user_id as _legacy_user_id',
+            'true as _is_target_only',
+            'true as _is_deleted_in_source',
+            'false as _is_changed_after_first_sync',
+        ], targets='target_pairs') }}
     from target_pairs
     left join pairs on target_pairs.pair_key = pairs.pair_key
     left join known on target_pairs.pair_key = known.legacy_key
@@ -191,12 +185,8 @@ compared as (
             order by mapped.is_active desc, mapped._legacy_key asc
         ) > 1 as _is_duplicate_target_pair,
         targets.doctor_office_id is not null as _has_target_row,
-        targets.doctor_office_id is not null and known.legacy_key is null
-            as _written_by_earlier_scripts,
-        array_remove(array[
-            case when mapped.is_primary is distinct from targets.is_primary then 'is_primary' end,
-            case when mapped.is_active is distinct from targets.is_active then 'is_active' end
-        ], null) as _drift_columns
+        {{ written_by_earlier_scripts('targets.doctor_office_id') }} as _written_by_earlier_scripts,
+        {{ drift_columns('doctor_offices') }} as _drift_columns
     from all_mapped as mapped
     left join targets
         on
@@ -217,9 +207,7 @@ checked as (
                 "format('office %s is not in offices', compared._legacy_office_id)"),
             issue_when("compared._is_duplicate_target_pair", "error", "duplicate_target_pair",
                 "format('another legacy pair maps to the same doctor %s and office %s', compared.doctor_id, compared.office_id)"),
-            issue_when("compared._written_by_earlier_scripts and cardinality(compared._drift_columns) > 0",
-                "warning", "drift",
-                "'earlier scripts'' row differs in: ' || array_to_string(compared._drift_columns, ', ')"),
+            drift_issue(),
         ]) }} as _issues
     from compared
 ),
@@ -227,18 +215,13 @@ checked as (
 decided as (
     select
         checked.*,
-        not checked._issues @> '[{"severity": "error"}]'
-        and checked.doctor_id is not null
-        and checked.office_id is not null
         -- a deleted pair that never reached the target has nothing to deactivate
-        and (not checked._is_deleted_in_source or checked._has_target_row)
-        and (
-            not checked._written_by_earlier_scripts
-            or cardinality(checked._drift_columns) = 0
-            or checked._is_deleted_in_source
-            or checked._is_changed_after_first_sync
-            or {{ var('reconcile', false) }}
-        ) as _apply
+        {{ apply_decision(
+            requires=['checked.doctor_id', 'checked.office_id'],
+            applies=['checked._is_deleted_in_source', 'checked._is_changed_after_first_sync'],
+            deleted='checked._is_deleted_in_source',
+            has_target='checked._has_target_row',
+        ) }} as _apply
     from checked
 )
 

@@ -48,16 +48,14 @@ offices as (
 ),
 
 known as (
-    select entity_rows.legacy_key
-    from {{ source('diffmig', 'entity_rows') }} as entity_rows
-    where entity_rows.entity = 'doctors'
+    {{ applied_keys('doctors') }}
 ),
 
 retried as (
     {{ open_issue_keys('doctors') }}
     union
     select row_issues.legacy_key
-    from {{ source('diffmig', 'row_issues') }} as row_issues
+    from {{ ref('stg_bookkeeping__row_issues') }} as row_issues
     where
         row_issues.entity = 'doctors'
         and row_issues.resolved_at is null
@@ -65,7 +63,7 @@ retried as (
 ),
 
 first_sync as (
-    select min(users.synced_run) as synced_run from users
+    {{ first_synced_run('users') }}
 ),
 
 -- The doctor's setting as it is (or as it was when the user was deleted with it).
@@ -195,21 +193,15 @@ mapped as (
 -- values are kept, its status becomes inactive (considered until that is applied and recorded).
 gone_before_first_sync as (
     select
-        targets.doctor_id as id,
-        targets.profile_id,
-        targets.doctor_number,
-        targets.primary_office_id,
-        'inactive' as status,
-        targets.joined_practice_at,
-        targets.legacy_user_id,
-        '{}'::jsonb as metadata,
-        null::text as _profile_type,
-        null::integer as _legacy_primary_office_id,
-        null::uuid as _other_doctor_id,
-        null::integer as _other_doctor_user_id,
-        true as _is_target_only,
-        true as _is_deleted_in_source,
-        false as _is_changed_after_first_sync
+        {{ gone_from_mirror_columns('doctors', 'targets.doctor_id', helpers=[
+            'null::text as _profile_type',
+            'null::integer as _legacy_primary_office_id',
+            'null::uuid as _other_doctor_id',
+            'null::integer as _other_doctor_user_id',
+            'true as _is_target_only',
+            'true as _is_deleted_in_source',
+            'false as _is_changed_after_first_sync',
+        ]) }}
     from targets
     left join users on targets.legacy_user_id = users.legacy_user_id
     left join known on targets.legacy_user_id::text = known.legacy_key
@@ -228,20 +220,8 @@ all_mapped as (
 compared as (
     select
         mapped.*,
-        targets.doctor_id is not null and known.legacy_key is null as _written_by_earlier_scripts,
-        array_remove(array[
-            case when mapped.profile_id is distinct from targets.profile_id then 'profile_id' end,
-            case when mapped.doctor_number is distinct from targets.doctor_number
-                    then 'doctor_number'
-            end,
-            case when mapped.primary_office_id is distinct from targets.primary_office_id
-                    then 'primary_office_id'
-            end,
-            case when mapped.status is distinct from targets.status then 'status' end,
-            case when mapped.joined_practice_at is distinct from targets.joined_practice_at
-                    then 'joined_practice_at'
-            end
-        ], null) as _drift_columns
+        {{ written_by_earlier_scripts('targets.doctor_id') }} as _written_by_earlier_scripts,
+        {{ drift_columns('doctors') }} as _drift_columns
     from all_mapped as mapped
     left join targets on mapped.legacy_user_id = targets.legacy_user_id
     left join known on mapped.legacy_user_id::text = known.legacy_key
@@ -265,9 +245,7 @@ checked as (
                 "format('office %s (first office link) is not in offices: primary_office_id left null', compared._legacy_primary_office_id)"),
             issue_when("compared._is_deleted_in_source", "warning", "deleted_in_source",
                 "format('user %s is gone from auth_user: doctors row kept, status inactive', compared.legacy_user_id)"),
-            issue_when("compared._written_by_earlier_scripts and cardinality(compared._drift_columns) > 0",
-                "warning", "drift",
-                "'earlier scripts'' row differs in: ' || array_to_string(compared._drift_columns, ', ')"),
+            drift_issue(),
         ]) }} as _issues
     from compared
 ),
@@ -275,14 +253,10 @@ checked as (
 decided as (
     select
         checked.*,
-        not checked._issues @> '[{"severity": "error"}]'
-        and (
-            not checked._written_by_earlier_scripts
-            or cardinality(checked._drift_columns) = 0
-            or checked._is_deleted_in_source
-            or checked._is_changed_after_first_sync
-            or {{ var('reconcile', false) }}
-        ) as _apply
+        {{ apply_decision(applies=[
+            'checked._is_deleted_in_source',
+            'checked._is_changed_after_first_sync',
+        ]) }} as _apply
     from checked
 )
 

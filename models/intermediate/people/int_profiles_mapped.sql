@@ -31,9 +31,7 @@ targets as (
 ),
 
 known as (
-    select entity_rows.legacy_key
-    from {{ source('diffmig', 'entity_rows') }} as entity_rows
-    where entity_rows.entity = 'profiles'
+    {{ applied_keys('profiles') }}
 ),
 
 retried as (
@@ -41,7 +39,7 @@ retried as (
 ),
 
 first_sync as (
-    select min(users.synced_run) as synced_run from users
+    {{ first_synced_run('users') }}
 ),
 
 -- One row (an aggregate, so the planner knows it): the seed's fallback gender.
@@ -182,39 +180,22 @@ mapped as (
 -- and recorded).
 gone_before_first_sync as (
     select
-        targets.profile_id as id,
-        targets.profile_type,
-        targets.first_name,
-        targets.last_name,
-        targets.email,
-        targets.phone,
-        targets.date_of_birth,
-        targets.gender,
-        targets.username,
-        targets.password_hash,
-        false as is_active,
-        targets.archived,
-        targets.suspended,
-        targets.patient_suffix,
-        targets.last_login_at,
-        targets.legacy_user_id,
-        targets.legacy_patient_id,
-        targets.created_at,
-        '{}'::jsonb as metadata,
-        null::text as _legacy_email,
-        false as _is_email_invalid,
-        null::integer [] as _email_shared_with,
-        null::integer as _legacy_sex_code,
-        false as _is_sex_unknown,
-        targets.profile_type as _rule_profile_type,
-        false as _is_kept_doctor,
-        null::integer [] as _group_ids,
-        null::integer [] as _unknown_group_ids,
-        0::bigint as _current_patient_rows,
-        null::integer [] as _current_patient_ids,
-        true as _is_deleted_in_source,
-        false as _is_changed_after_first_sync,
-        null::timestamptz as _patient_updated_at
+        {{ gone_from_mirror_columns('profiles', 'targets.profile_id', helpers=[
+            'null::text as _legacy_email',
+            'false as _is_email_invalid',
+            'null::integer [] as _email_shared_with',
+            'null::integer as _legacy_sex_code',
+            'false as _is_sex_unknown',
+            'targets.profile_type as _rule_profile_type',
+            'false as _is_kept_doctor',
+            'null::integer [] as _group_ids',
+            'null::integer [] as _unknown_group_ids',
+            '0::bigint as _current_patient_rows',
+            'null::integer [] as _current_patient_ids',
+            'true as _is_deleted_in_source',
+            'false as _is_changed_after_first_sync',
+            'null::timestamptz as _patient_updated_at',
+        ]) }}
     from targets
     left join users on targets.legacy_user_id = users.legacy_user_id
     left join known on targets.legacy_user_id::text = known.legacy_key
@@ -232,38 +213,9 @@ all_mapped as (
 compared as (
     select
         mapped.*,
-        targets.profile_id is not null and known.legacy_key is null as _written_by_earlier_scripts,
+        {{ written_by_earlier_scripts('targets.profile_id') }} as _written_by_earlier_scripts,
         coalesce(mapped._patient_updated_at > targets.updated_at, false) as _is_patient_newer,
-        array_remove(array[
-            case when mapped.profile_type is distinct from targets.profile_type
-                    then 'profile_type'
-            end,
-            case when mapped.first_name is distinct from targets.first_name then 'first_name' end,
-            case when mapped.last_name is distinct from targets.last_name then 'last_name' end,
-            case when mapped.email is distinct from targets.email then 'email' end,
-            case when mapped.phone is distinct from targets.phone then 'phone' end,
-            case when mapped.date_of_birth is distinct from targets.date_of_birth
-                    then 'date_of_birth'
-            end,
-            case when mapped.gender is distinct from targets.gender then 'gender' end,
-            case when mapped.username is distinct from targets.username then 'username' end,
-            case when mapped.password_hash is distinct from targets.password_hash
-                    then 'password_hash'
-            end,
-            case when mapped.is_active is distinct from targets.is_active then 'is_active' end,
-            case when mapped.archived is distinct from targets.archived then 'archived' end,
-            case when mapped.suspended is distinct from targets.suspended then 'suspended' end,
-            case when mapped.patient_suffix is distinct from targets.patient_suffix
-                    then 'patient_suffix'
-            end,
-            case when mapped.last_login_at is distinct from targets.last_login_at
-                    then 'last_login_at'
-            end,
-            case when mapped.legacy_patient_id is distinct from targets.legacy_patient_id
-                    then 'legacy_patient_id'
-            end,
-            case when mapped.created_at is distinct from targets.created_at then 'created_at' end
-        ], null) as _drift_columns
+        {{ drift_columns('profiles') }} as _drift_columns
     from all_mapped as mapped
     left join targets on mapped.legacy_user_id = targets.legacy_user_id
     left join known on mapped.legacy_user_id::text = known.legacy_key
@@ -296,9 +248,7 @@ checked as (
             issue_when("compared.date_of_birth < date '1900-01-02' or compared.date_of_birth > current_date",
                 "warning", "implausible_birth_date",
                 "format('birthdate %s of patient %s (copied)', compared.date_of_birth, compared.legacy_patient_id)"),
-            issue_when("compared._written_by_earlier_scripts and cardinality(compared._drift_columns) > 0",
-                "warning", "drift",
-                "'earlier scripts'' row differs in: ' || array_to_string(compared._drift_columns, ', ')"),
+            drift_issue(),
         ]) }} as _issues
     from compared
 ),
@@ -306,15 +256,11 @@ checked as (
 decided as (
     select
         checked.*,
-        not checked._issues @> '[{"severity": "error"}]'
-        and (
-            not checked._written_by_earlier_scripts
-            or cardinality(checked._drift_columns) = 0
-            or checked._is_deleted_in_source
-            or checked._is_changed_after_first_sync
-            or checked._is_patient_newer
-            or {{ var('reconcile', false) }}
-        ) as _apply
+        {{ apply_decision(applies=[
+            'checked._is_deleted_in_source',
+            'checked._is_changed_after_first_sync',
+            'checked._is_patient_newer',
+        ]) }} as _apply
     from checked
 )
 

@@ -32,9 +32,7 @@ profiles as (
 ),
 
 known as (
-    select entity_rows.legacy_key
-    from {{ source('diffmig', 'entity_rows') }} as entity_rows
-    where entity_rows.entity = 'technicians'
+    {{ applied_keys('technicians') }}
 ),
 
 retried as (
@@ -42,7 +40,7 @@ retried as (
 ),
 
 first_sync as (
-    select min(users.synced_run) as synced_run from users
+    {{ first_synced_run('users') }}
 ),
 
 considered as (
@@ -92,19 +90,14 @@ mapped as (
 -- values are kept; it becomes inactive (considered until that is applied and recorded).
 gone_before_first_sync as (
     select
-        targets.technician_id as id,
-        targets.profile_id,
-        targets.employee_id,
-        'inactive' as status,
-        false as is_active,
-        targets.hire_date,
-        targets.legacy_user_id,
-        null::text as _rule_profile_type,
-        null::text as _profile_type,
-        false as _is_no_longer_technician,
-        true as _is_target_only,
-        true as _is_deleted_in_source,
-        false as _is_changed_after_first_sync
+        {{ gone_from_mirror_columns('technicians', 'targets.technician_id', helpers=[
+            'null::text as _rule_profile_type',
+            'null::text as _profile_type',
+            'false as _is_no_longer_technician',
+            'true as _is_target_only',
+            'true as _is_deleted_in_source',
+            'false as _is_changed_after_first_sync',
+        ]) }}
     from targets
     left join users on targets.legacy_user_id = users.legacy_user_id
     left join known on targets.legacy_user_id::text = known.legacy_key
@@ -141,18 +134,9 @@ compared as (
     select
         mapped.*,
         holders.technician_id as _employee_id_holder,
-        targets.technician_id is not null and known.legacy_key is null
-            as _written_by_earlier_scripts,
+        {{ written_by_earlier_scripts('targets.technician_id') }} as _written_by_earlier_scripts,
         coalesce(employee_id_claims.claimants, 0) > 1 as _is_employee_id_duplicated,
-        array_remove(array[
-            case when mapped.profile_id is distinct from targets.profile_id then 'profile_id' end,
-            case when mapped.employee_id is distinct from targets.employee_id
-                    then 'employee_id'
-            end,
-            case when mapped.status is distinct from targets.status then 'status' end,
-            case when mapped.is_active is distinct from targets.is_active then 'is_active' end,
-            case when mapped.hire_date is distinct from targets.hire_date then 'hire_date' end
-        ], null) as _drift_columns
+        {{ drift_columns('technicians') }} as _drift_columns
     from all_mapped as mapped
     left join targets on mapped.legacy_user_id = targets.legacy_user_id
     left join known on mapped.legacy_user_id::text = known.legacy_key
@@ -181,9 +165,7 @@ checked as (
             issue_when("compared._is_no_longer_technician and not compared._is_deleted_in_source",
                 "warning", "no_longer_technician",
                 "format('user %s is now typed %s: technicians row deactivated', compared.legacy_user_id, compared._rule_profile_type)"),
-            issue_when("compared._written_by_earlier_scripts and cardinality(compared._drift_columns) > 0",
-                "warning", "drift",
-                "'earlier scripts'' row differs in: ' || array_to_string(compared._drift_columns, ', ')"),
+            drift_issue(),
         ]) }} as _issues
     from compared
 ),
@@ -191,15 +173,11 @@ checked as (
 decided as (
     select
         checked.*,
-        not checked._issues @> '[{"severity": "error"}]'
-        and (
-            not checked._written_by_earlier_scripts
-            or cardinality(checked._drift_columns) = 0
-            or checked._is_deleted_in_source
-            or checked._is_no_longer_technician
-            or checked._is_changed_after_first_sync
-            or {{ var('reconcile', false) }}
-        ) as _apply
+        {{ apply_decision(applies=[
+            'checked._is_deleted_in_source',
+            'checked._is_no_longer_technician',
+            'checked._is_changed_after_first_sync',
+        ]) }} as _apply
     from checked
 )
 

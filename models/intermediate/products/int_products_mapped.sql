@@ -28,8 +28,7 @@ targets as (
 ),
 
 known as (
-    select legacy_key from {{ source('diffmig', 'entity_rows') }}
-    where entity = 'products'
+    {{ applied_keys('products') }}
 ),
 
 retried as (
@@ -37,7 +36,7 @@ retried as (
     {%- if var('reconcile', false) %}
     union
     select row_issues.legacy_key
-    from {{ source('diffmig', 'row_issues') }} as row_issues
+    from {{ ref('stg_bookkeeping__row_issues') }} as row_issues
     where
         row_issues.entity = 'products'
         and row_issues.resolved_at is null
@@ -46,7 +45,7 @@ retried as (
 ),
 
 first_sync as (
-    select min(staged.synced_run) as synced_run from staged
+    {{ first_synced_run('staged') }}
 ),
 
 fallback_course_type as (
@@ -134,22 +133,16 @@ mapped_from_source as (
 -- recorded).
 gone_before_first_sync as (
     select
-        targets.product_id as id,
-        targets.name,
-        targets.course_type,
-        targets.description,
-        false as is_active,
-        targets.customization,
-        targets.legacy_product_id,
-        '{}'::jsonb as metadata,
-        null::integer as _legacy_course_id,
-        true as _is_course_found,
-        null::integer as _legacy_course_type_code,
-        false as _is_course_type_unknown,
-        false as _is_customization_invalid,
-        false as _is_name_blank,
-        true as _is_deleted_in_source,
-        false as _is_changed_after_first_sync
+        {{ gone_from_mirror_columns('products', 'targets.product_id', helpers=[
+            'null::integer as _legacy_course_id',
+            'true as _is_course_found',
+            'null::integer as _legacy_course_type_code',
+            'false as _is_course_type_unknown',
+            'false as _is_customization_invalid',
+            'false as _is_name_blank',
+            'true as _is_deleted_in_source',
+            'false as _is_changed_after_first_sync',
+        ]) }}
     from targets
     left join known on targets.legacy_product_id::text = known.legacy_key
     where
@@ -169,25 +162,8 @@ all_mapped as (
 compared as (
     select
         mapped.*,
-        targets.product_id is not null and known.legacy_key is null as _written_by_earlier_scripts,
-        array_remove(array[
-            case
-                when mapped.name is distinct from targets.name then 'name'
-            end,
-            case
-                when mapped.course_type is distinct from targets.course_type then 'course_type'
-            end,
-            case
-                when mapped.description is distinct from targets.description then 'description'
-            end,
-            case
-                when mapped.is_active is distinct from targets.is_active then 'is_active'
-            end,
-            case
-                when mapped.customization is distinct from targets.customization
-                    then 'customization'
-            end
-        ], null) as _drift_columns
+        {{ written_by_earlier_scripts('targets.product_id') }} as _written_by_earlier_scripts,
+        {{ drift_columns('products') }} as _drift_columns
     from all_mapped as mapped
     left join targets on mapped.legacy_product_id = targets.legacy_product_id
     left join known on mapped.legacy_product_id::text = known.legacy_key
@@ -206,9 +182,7 @@ checked as (
                 "'customization is not valid JSON: written as an object with the text under legacy_customization'"),
             issue_when("compared._is_name_blank", "warning", "blank_name",
                 "'name set to ' || compared.name"),
-            issue_when("compared._written_by_earlier_scripts and cardinality(compared._drift_columns) > 0",
-                "warning", "drift",
-                "'earlier scripts'' row differs in: ' || array_to_string(compared._drift_columns, ', ')"),
+            drift_issue(),
         ]) }} as _issues
     from compared
 ),
@@ -216,14 +190,10 @@ checked as (
 decided as (
     select
         checked.*,
-        not checked._issues @> '[{"severity": "error"}]'
-        and (
-            not checked._written_by_earlier_scripts
-            or cardinality(checked._drift_columns) = 0
-            or checked._is_deleted_in_source
-            or checked._is_changed_after_first_sync
-            or {{ var('reconcile', false) }}
-        ) as _apply
+        {{ apply_decision(applies=[
+            'checked._is_deleted_in_source',
+            'checked._is_changed_after_first_sync',
+        ]) }} as _apply
     from checked
 )
 
