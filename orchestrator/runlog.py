@@ -159,7 +159,7 @@ def log_run_event(log: RunLog, event: RunEvent) -> None:
         message = f"{event.entity}: row {event.legacy_key} ({event.table}): {event.reason}"
     elif isinstance(event, RowIssueReasonCounted):
         level = "warning"
-        held = "held back" if event.severity == "error" else "applied with a warning"
+        held = "held back" if event.severity == "error" else "with a warning"
         message = (
             f"{event.entity}: {event.rows:,} rows {held} ({event.reason}). "
             f"What to do: {event.what_to_do}"
