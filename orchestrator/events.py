@@ -114,6 +114,19 @@ class RowIssuesOmitted(RunEvent):
 
 
 @dataclass(frozen=True, kw_only=True)
+class RowIssueReasonCounted(RunEvent):
+    """The entity's open issues of one reason in this run, with what to do about them (from the
+    issue catalogue, seeds/issue_reasons.csv): a line per reason, not per row."""
+
+    kind: ClassVar[str] = "row_issue_reason"
+    entity: str
+    severity: str
+    reason: str
+    rows: int
+    what_to_do: str
+
+
+@dataclass(frozen=True, kw_only=True)
 class RowIssuesCounted(RunEvent):
     """The entity's open issues of this run: errors (rows held back) and warnings."""
 

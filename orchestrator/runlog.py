@@ -19,6 +19,7 @@ from orchestrator.catalog import PROJECT_ROOT
 from orchestrator.events import (
     BuildProgress,
     RowIssueFound,
+    RowIssueReasonCounted,
     RowIssuesCounted,
     RowIssuesOmitted,
     RunEvent,
@@ -156,6 +157,13 @@ def log_run_event(log: RunLog, event: RunEvent) -> None:
     if isinstance(event, RowIssueFound):
         level = "error" if event.severity == "error" else "warning"
         message = f"{event.entity}: row {event.legacy_key} ({event.table}): {event.reason}"
+    elif isinstance(event, RowIssueReasonCounted):
+        level = "warning"
+        held = "held back" if event.severity == "error" else "with a warning"
+        message = (
+            f"{event.entity}: {event.rows:,} rows {held} ({event.reason}). "
+            f"What to do: {event.what_to_do}"
+        )
     elif isinstance(event, RowIssuesOmitted):
         level = "warning"
         message = (

@@ -39,6 +39,7 @@ from orchestrator.events import (
     EntityDone,
     Events,
     RowIssueFound,
+    RowIssueReasonCounted,
     RowIssuesCounted,
     RowIssuesOmitted,
     RunEvent,
@@ -47,6 +48,7 @@ from orchestrator.events import (
     SyncPhase,
     SyncProgress,
 )
+from orchestrator.reasons import describe
 from orchestrator.settings import Settings, redact
 
 if TYPE_CHECKING:
@@ -665,7 +667,8 @@ class MigrationRun:
         and the first ROW_ISSUE_LOG_WARNINGS warnings of each reason (an entity can hold
         millions, e.g. the earlier scripts' system messages that differ from the mapping:
         those past the limit are one `row_issues_omitted` event per reason, with their count;
-        all are in the bookkeeping). Two queries, the rows streamed, so memory stays flat
+        all are in the bookkeeping); then one `row_issue_reason` event per reason, its rows
+        and what to do about them (the issue catalogue). Two queries, the rows streamed, so memory stays flat
         whatever the count."""
         counts = {"error": 0, "warning": 0}
         with self._db() as conn:
@@ -685,6 +688,15 @@ class MigrationRun:
                 )
         for severity, reason, count in per_reason:
             counts[severity] = counts.get(severity, 0) + count
+            self._emit(
+                RowIssueReasonCounted(
+                    entity=entity,
+                    severity=severity,
+                    reason=reason,
+                    rows=count,
+                    what_to_do=describe(entity, reason, severity).what_to_do,
+                )
+            )
             if severity != "error" and count > ROW_ISSUE_LOG_WARNINGS:
                 self._emit(
                     RowIssuesOmitted(

@@ -27,43 +27,13 @@ from orchestrator.bookkeeping.retries import retries_of
 from orchestrator.bookkeeping.steps import step_records
 from orchestrator.catalog import PROJECT_ROOT
 from orchestrator.errors import UsageError
+from orchestrator.reasons import describe
 from orchestrator.settings import Settings, redact
 
 REPORTS_DIR = PROJECT_ROOT / "reports"
 ISSUE_KEYS_SHOWN = 50
 ATTENTION_KEYS_SHOWN = 10
 RECONCILE_COMMAND = "diffmig run --reconcile"
-
-# What to do about a row held back, by its reason's suffix (row_issues.reason); first match.
-HELD_BACK_ACTIONS = (
-    (
-        "_not_migrated",
-        "nothing, if its parent is on its way: it lands by itself in the run that migrates the "
-        "parent; else see why the parent is held back (its own reason here)",
-    ),
-    (
-        "_missing",
-        "its parent is not in the legacy database: fix the legacy row's reference (or restore "
-        "the parent); the next `diffmig run` picks the change up",
-    ),
-    (
-        "_not_routable",
-        "add the code to its seed (seeds/codes/), then `diffmig run` (or leave it: such rows "
-        "are out of scope)",
-    ),
-    (
-        "_without_instruction",
-        "no instruction points at it: reported, not guessed; fix the legacy data if it should",
-    ),
-)
-DEFAULT_HELD_BACK_ACTION = "fix the legacy row (keys listed); the next `diffmig run` picks it up"
-
-
-def held_back_action(reason: str) -> str:
-    for suffix, action in HELD_BACK_ACTIONS:
-        if reason.endswith(suffix):
-            return action
-    return DEFAULT_HELD_BACK_ACTION
 
 
 def attention(doc: dict[str, Any]) -> dict[str, Any]:
@@ -81,26 +51,28 @@ def attention(doc: dict[str, Any]) -> dict[str, Any]:
             if run["status"] in ("failed", "interrupted", "paused")
             else "wait for it to end (`diffmig status --watch`)",
         }
-    held: dict[str, dict[str, Any]] = {}
+    held: dict[tuple[str, str], dict[str, Any]] = {}
     drift: list[dict[str, Any]] = []
     for issue in doc["issues"]:
         if issue["severity"] == "error":
+            # Per entity and reason: the catalogue says what it means and what to do.
+            described = describe(issue["entity"], issue["reason"], issue["severity"])
             entry = held.setdefault(
-                issue["reason"],
+                (issue["entity"], issue["reason"]),
                 {
                     "reason": issue["reason"],
                     "rows": 0,
-                    "entities": [],
+                    "entities": [issue["entity"]],
                     "keys": [],
-                    "do": held_back_action(issue["reason"]),
+                    "meaning": described.meaning,
+                    "do": described.what_to_do,
                 },
             )
             entry["rows"] += issue["rows"]
-            entry["entities"].append(issue["entity"])
             entry["keys"] += [f"{issue['entity']} {k}" for k in issue["keys"]]
         elif issue["reason"] == "drift":
             drift.append({"entity": issue["entity"], "rows": issue["rows"]})
-    held_back = sorted(held.values(), key=lambda e: (-e["rows"], e["reason"]))
+    held_back = sorted(held.values(), key=lambda e: (-e["rows"], e["reason"], e["entities"]))
     for entry in held_back:
         entry["keys"] = entry["keys"][:ATTENTION_KEYS_SHOWN]
     return {
@@ -273,7 +245,7 @@ def attention_markdown(att: dict[str, Any]) -> list[str]:
             keys = ", ".join(h["keys"])
             lines.append(
                 f"  - `{h['reason']}`: {h['rows']:,} rows ({', '.join(h['entities'])}; e.g. "
-                f"{keys}). What to do: {h['do']}."
+                f"{keys}). {h['meaning']} What to do: {h['do']}"
             )
     if att["drift"]:
         per = ", ".join(f"{d['entity']} {d['rows']:,}" for d in att["drift"])
@@ -423,7 +395,7 @@ def attention_html(att: dict[str, Any]) -> str:
         reasons = "".join(
             f"<li><code>{e(h['reason'])}</code>: {h['rows']:,} rows "
             f"({e(', '.join(h['entities']))}; e.g. {e(', '.join(h['keys']))}). "
-            f"What to do: {e(h['do'])}.</li>"
+            f"{e(h['meaning'])} What to do: {e(h['do'])}</li>"
             for h in att["held_back"]
         )
         items.append(

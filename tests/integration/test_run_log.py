@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from orchestrator.bookkeeping.schema import ensure_schema
+from orchestrator.reasons import FALLBACK_WHAT_TO_DO, describe
 from orchestrator.runlog import RunLog, log_run_event
 from orchestrator.runner import ROW_ISSUE_LOG_WARNINGS, MigrationRun, SyncTally
 from orchestrator.settings import Settings, load_settings
@@ -147,6 +148,18 @@ def test_row_issues_of_an_entity_are_logged_with_their_keys(
     }
     summary = next(r for r in lines if r["event"] == "row_issues")
     assert (summary["errors"], summary["warnings"]) == (2, 1 + ROW_ISSUE_LOG_WARNINGS + 7)
+    # One line per reason with its count and what to do (the issue catalogue; a reason it
+    # lacks gets the fallback text).
+    per_reason = {r["reason"]: r for r in lines if r["event"] == "row_issue_reason"}
+    assert {reason: r["rows"] for reason, r in per_reason.items()} == {
+        "missing_parent": 2,
+        "blank_notes": 1,
+        "drift": ROW_ISSUE_LOG_WARNINGS + 7,
+    }
+    assert per_reason["drift"]["what_to_do"] == describe("orders", "drift", "warning").what_to_do
+    assert "diffmig run --reconcile" in per_reason["drift"]["message"]
+    assert "2 rows held back (missing_parent)" in per_reason["missing_parent"]["message"]
+    assert per_reason["missing_parent"]["what_to_do"] == FALLBACK_WHAT_TO_DO["error"]
     for secret in passwords(db_pair):
         assert secret not in text
 

@@ -8,7 +8,8 @@ from pathlib import Path
 from typing import Any
 
 from orchestrator.console import PlainConsole
-from orchestrator.events import RowIssueFound
+from orchestrator.events import RowIssueFound, RowIssueReasonCounted
+from orchestrator.reasons import describe
 from orchestrator.runlog import LoggedConsole, RunLog, log_run_event, record_failure
 from orchestrator.settings import Secret
 
@@ -74,3 +75,24 @@ def test_two_logs_in_the_same_second_get_their_own_files(tmp_path: Path) -> None
     assert first.path != second.path
     first.close()
     second.close()
+
+
+def test_a_line_per_reason_says_what_to_do(tmp_path: Path) -> None:
+    log = RunLog.open("run", tmp_path)
+    log_run_event(
+        log,
+        RowIssueReasonCounted(
+            run_id=3,
+            entity="orders",
+            severity="error",
+            reason="patient_not_migrated",
+            rows=12,
+            what_to_do=describe("orders", "patient_not_migrated", "error").what_to_do,
+        ),
+    )
+    log.close()
+    [line] = [r for r in lines(log.path) if r["event"] == "row_issue_reason"]
+    assert line["level"] == "warning"
+    assert (line["entity"], line["reason"], line["rows"]) == ("orders", "patient_not_migrated", 12)
+    assert line["message"].startswith("orders: 12 rows held back (patient_not_migrated). ")
+    assert "What to do: Nothing if the patient is on its way" in line["message"]

@@ -1,0 +1,71 @@
+{#- Every row issue a model can raise is in the catalogue (seeds/issue_reasons.csv), which the
+    report and the run's log read to say what it means and what to do about it. Failing rows:
+    each (entity, reason, severity) a model raises that the catalogue lacks.
+
+    A model raises an issue with issue_when(<condition>, "<severity>", "<reason>", <detail>)
+    (macros/issues/record_row_issues.sql) and the shared drift warning with drift_issue()
+    (macros/entities/entity_pattern.sql). The entity is the mart the model feeds:
+    int_<entity>_mapped -> <entity>; any other model raising an issue is named as it is, so it
+    fails until the catalogue knows it. The calls are found in each model's raw code (the
+    condition, the first argument, may span lines and hold commas and quotes). -#}
+{%- set raised = [] -%}
+{%- if execute -%}
+    {%- set quote = '["' ~ "']" -%}
+    {%- set call = modules.re.compile(
+        '(?s)issue_when[(].*?,[ \t\r\n]*' ~ quote ~ '(error|warning)' ~ quote
+        ~ '[ \t\r\n]*,[ \t\r\n]*' ~ quote ~ '([a-z0-9_]+)' ~ quote
+    ) -%}
+    {%- set mapped_name = modules.re.compile('^int_([a-z0-9_]+)_mapped$') -%}
+    {%- for node in graph.nodes.values()
+        if node.resource_type == 'model' and node.package_name == project_name -%}
+        {%- set name_match = mapped_name.match(node.name) -%}
+        {%- set entity = name_match.group(1) if name_match else node.name -%}
+        {%- set found = [] -%}
+        {%- for issue in call.findall(node.raw_code) -%}
+            {%- do found.append((entity, issue[1], issue[0])) -%}
+        {%- endfor -%}
+        {%- if 'drift_issue(' in node.raw_code -%}
+            {%- do found.append((entity, 'drift', 'warning')) -%}
+        {%- endif -%}
+        {%- for triple in found if triple not in raised -%}
+            {%- do raised.append(triple) -%}
+        {%- endfor -%}
+    {%- endfor -%}
+    {%- if raised | length == 0 -%}
+        {{ exceptions.raise_compiler_error(
+            "assert_every_issue_reason_is_catalogued: no model raises an issue with issue_when() "
+            ~ "or drift_issue(); the scan no longer matches how models raise them"
+        ) }}
+    {%- endif -%}
+{%- else -%}
+    {%- do raised.append(('', '', '')) -%}
+{%- endif %}
+
+with
+
+catalogue as (
+    select * from {{ ref('issue_reasons') }}
+),
+
+raised (entity, reason, severity) as (
+    values
+    {%- for entity, reason, severity in raised | sort %}
+        ('{{ entity }}', '{{ reason }}', '{{ severity }}'){{ "," if not loop.last }}
+    {%- endfor %}
+),
+
+missing as (
+    select
+        raised.entity,
+        raised.reason,
+        raised.severity
+    from raised
+    left join catalogue
+        on
+            raised.entity = catalogue.entity
+            and raised.reason = catalogue.reason
+            and raised.severity = catalogue.severity
+    where catalogue.reason is null
+)
+
+select * from missing
