@@ -55,10 +55,8 @@ def _progress(app: AppContext) -> Progress:
     "table some entity reads) since the last sync, and save the analysis with its keys. Names "
     "the mirrored tables no entity reads. Changes nothing in the app tables."
 )
-@click.option(
-    "--tables",
-    default=None,
-    help="Comma-separated legacy tables (default: every mirrored table some entity reads).",
+@list_option(
+    "--tables", "Comma-separated legacy tables (default: every mirrored table some entity reads)."
 )
 @transport_option
 @common_options
