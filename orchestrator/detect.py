@@ -1,9 +1,9 @@
 """`diffmig detect`: the changes in the legacy tables a run would sync.
 
 A run syncs the legacy tables its entities read (the `legacy` sources upstream of each mart, in
-the project's index). A declared source that no entity reads (auth_group: only
-stg_legacy__groups reads it, and no mart reads that model) is never synced by a run, so its rows
-would be reported new after every run. By default detect analyses the tables some entity reads
+the project's index). A declared source that no entity reads (a table
+staged for a later entity, say) is never synced by a run, so its rows would be reported new after
+every run. By default detect analyses the tables some entity reads
 and names the others (`unread_tables`); `tables` asks for any declared table explicitly.
 """
 

@@ -45,6 +45,7 @@ KEY_COLUMNS: dict[str, tuple[str, ...]] = {
     "order_states": ("legacy_state_id",),
     "payments": ("legacy_payment_id",),
     "system_messages": ("legacy_record_id",),
+    "teams": ("legacy_group_id",),
 }
 
 

@@ -628,3 +628,42 @@ def test_every_planted_defect_has_a_recorded_outcome(journey: Journey) -> None:
 
 def test_runtime(journey: Journey) -> None:
     print({name: round(s.seconds, 1) for name, s in journey.stages.items()})
+
+
+def test_teams_follow_the_mapping_rules_row_by_row(clusters: ClusterPair) -> None:
+    """Entity 19 (auth_group -> teams, world.md 8.4/8.5) through a first run and a delta: an app
+    edit is drift left alone, then applied once the group is renamed; a blank name becomes
+    'Team <id>'; a deleted group is reported and its team kept; no earlier UUID changes."""
+    dbs = make_db_pair(clusters)
+    try:
+        with dbs.target_admin() as target:
+            target.execute("update public.teams set name = 'Sales dept' where legacy_group_id = 3")
+            earlier: dict[int, Any] = dict(
+                target.execute("select legacy_group_id, id from public.teams").fetchall()
+            )
+        assert run(dbs, reconcile=False)[1] == "succeeded"
+        with dbs.target_tool() as target:
+            assert Issues.read(target).reasons("teams", 3) == {"drift"}
+            kept = target.execute("select name from public.teams where legacy_group_id = 3")
+            assert kept.fetchone() == ("Sales dept",)
+        with dbs.legacy_admin() as legacy:
+            legacy.execute("update auth_group set name = '  Sales team ' where id = 3")
+            legacy.execute("insert into auth_group (id, name) values (99, '   ')")
+            legacy.execute("delete from auth_user_groups where group_id = 13")
+            legacy.execute("update dispatch_record set group_id = null where group_id = 13")
+            legacy.execute("delete from auth_group where id = 13")
+        assert run(dbs, reconcile=False)[1] == "succeeded"
+        with dbs.target_tool() as target:
+            teams = {
+                k: (i, n)
+                for k, i, n in target.execute("select legacy_group_id, id, name from public.teams")
+            }
+            issues = Issues.read(target)
+        assert {k: teams[k][0] for k in earlier} == earlier
+        names = {k: n for k, (_, n) in teams.items()}
+        assert (names[3], names[99], names[13]) == ("Sales team", "Team 99", "Designer")
+        reasons = {k: issues.reasons("teams", k) for k in (3, 99, 13)}
+        assert reasons == {3: set(), 99: {"blank_name"}, 13: {"deleted_in_source"}}
+    finally:
+        build.drop_database(clusters.legacy, dbs.legacy_db)
+        build.drop_database(clusters.target, dbs.target_db)

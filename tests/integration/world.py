@@ -376,6 +376,7 @@ TARGET_COLUMNS: dict[str, set[str]] = {
         "is_active",
         "legacy_record_id",
     },
+    "teams": {"name", "description", "is_active", "legacy_group_id"},
 }
 
 TARGET_ENUMS: dict[str, set[str]] = {
@@ -444,4 +445,5 @@ TARGET_UNIQUE_LEGACY_KEYS: dict[str, str] = {
     "order_states": "legacy_state_id",
     "payments": "legacy_payment_id",
     "system_messages": "legacy_record_id",
+    "teams": "legacy_group_id",
 }

@@ -24,6 +24,7 @@
     ('order_state', 'order_states', 'legacy_state_id'),
     ('payment', 'payments', 'legacy_payment_id'),
     ('system_message', 'system_messages', 'legacy_record_id'),
+    ('team', 'teams', 'legacy_group_id'),
 ] -%}
 {%- set unkeyed_marts = ['doctor_offices', 'order_cases', 'case_files', 'message_attachments'] -%}
 

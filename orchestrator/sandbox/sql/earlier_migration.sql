@@ -77,7 +77,7 @@
 --              order (cohort B2 only, including the rows whose insert failed: UUIDs with no row),
 --              plus junk rows with legacy_id 0 and placeholder UUIDs.
 --   migration_control  hand-written rows, timestamps 2025-08-15 .. 2025-10-31 (no time zone).
---   teams      auth_group, once (outside the tool's scope).
+--   teams      auth_group, once (by the app; diffmig keeps it since entity 19).
 
 -- A JSON text parsed, or NULL when it does not parse (the JSON literal null parses).
 create or replace function sandbox.em_jsonb(value text)
@@ -244,7 +244,7 @@ begin
     from pg_temp.l_notification;
 
     -- ==========================================================================================
-    -- 2. teams (auth_group, migrated once by the app; outside the tool's scope)
+    -- 2. teams (auth_group, migrated once by the app)
     -- ==========================================================================================
     insert into public.teams (id, name, description, is_active, legacy_group_id, metadata,
         created_at, updated_at)

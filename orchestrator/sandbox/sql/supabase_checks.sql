@@ -10,7 +10,7 @@ app_tables as (
     from unnest(array[
         'offices', 'profiles', 'doctors', 'technicians', 'doctor_offices', 'patients', 'products',
         'orders', 'cases', 'order_cases', 'jaws', 'files', 'case_files', 'messages',
-        'message_attachments', 'order_states', 'payments', 'system_messages'
+        'message_attachments', 'order_states', 'payments', 'system_messages', 'teams'
     ]) with ordinality as t (table_name, position)
 ),
 
@@ -536,13 +536,6 @@ checks as (
     from expected_columns as expected
     left join actual_columns as actual on actual.table_name = expected.table_name
 
-    union all
-
-    select
-        71, 0,
-        'unowned_public_table:teams',
-        to_regclass('public.teams') is not null,
-        coalesce('present: ' || to_regclass('public.teams')::text, 'missing')
 
 )
 

@@ -16,7 +16,7 @@
 --   1. platform: database and schema grants, default privileges, extensions, auth, storage,
 --      PostgREST's DDL event triggers
 --   2. app enums, functions and tables (created as postgres, so postgres owns them)
---   3. bookkeeping tables the earlier scripts left in public, and an unrelated app table (teams)
+--   3. bookkeeping tables the earlier scripts left in public, and teams (the app migrated it once)
 --   4. row level security and policies
 
 -- ============================================================================================
@@ -749,7 +749,7 @@ create index system_messages_order_id_idx on public.system_messages (order_id);
 create index system_messages_recipient_id_idx on public.system_messages (recipient_id);
 
 -- ============================================================================================
--- 3. Tables in public that the tool does not own
+-- 3. Bookkeeping tables the tool does not own, and teams
 -- ============================================================================================
 
 -- Bookkeeping the earlier scripts left, in their existing shapes (world.md section 4). They were
@@ -786,8 +786,8 @@ create table public.migration_control (
     validation_query text
 );
 
--- An app table outside the tool's scope (the app migrated auth_group into it once). It stands
--- for everything else in public the tool must leave alone: never truncate, alter or drop it.
+-- Teams (auth_group; world.md 8.3): the app migrated the groups into it once (the earlier
+-- scripts' section 2); diffmig now keeps it (entity 19). No soft-delete column.
 create table public.teams (
     id uuid primary key default gen_random_uuid(),
     name text not null,
@@ -799,7 +799,7 @@ create table public.teams (
     updated_at timestamptz default now()
 );
 
--- set_updated_at on every app table (and on teams, which is the app's too).
+-- set_updated_at on every app table.
 do $updated_at_triggers$
 declare
     table_name text;
