@@ -101,11 +101,29 @@
     select min({{ relation }}.synced_run) as synced_run from {{ relation }}
 {%- endmacro %}
 
-{#- The drift issue: a row the earlier scripts wrote that differs from the mapping. `unless`:
-    a condition under which a difference is no drift (the row is being deactivated, say). -#}
-{% macro drift_issue(alias='compared', unless=none) -%}
-    {%- set condition = alias ~ "._written_by_earlier_scripts and cardinality(" ~ alias
-        ~ "._drift_columns) > 0" -%}
+{#- Drift held back (world.md section 6): a row the earlier scripts wrote that differs from the
+    mapping, on the very first run over it. A row is applied in full instead when it changed in
+    the source since the first sync (`_is_changed_after_first_sync`, which every mapped model
+    computes over each mirror row its values derive from: the row, and the parents whose values
+    it takes), when one of `applies` holds (a deletion the app table records, say) or on
+    reconcile. One rule, read by the drift issue and by the apply decision, so that a row that is
+    applied never keeps a drift issue (record_row_issues resolves it). `applies` conditions may
+    name the row as `checked.`; they are read on `alias`. -#}
+{% macro drift_held(alias='checked', applies=[]) -%}
+    ({{ alias }}._written_by_earlier_scripts
+        and cardinality({{ alias }}._drift_columns) > 0
+        and not coalesce({{ alias }}._is_changed_after_first_sync, false)
+        {%- for condition in applies %}
+        and not coalesce({{ condition | replace('checked.', alias ~ '.') }}, false)
+        {%- endfor %}
+        and not {{ var('reconcile', false) }})
+{%- endmacro %}
+
+{#- The drift issue, raised only for drift held back (drift_held, with the `applies` the model
+    gives its apply_decision). `unless`: a condition under which a difference is no drift (the
+    row is being deactivated, say). -#}
+{% macro drift_issue(alias='compared', unless=none, applies=[]) -%}
+    {%- set condition = drift_held(alias, applies) -%}
     {%- if unless is not none -%}
         {%- set condition = "not (" ~ unless ~ ") and " ~ condition -%}
     {%- endif -%}
@@ -114,13 +132,11 @@
 {%- endmacro %}
 
 {#- Whether a checked row is written (`_apply`): it has no error, its required references are
-    there (`requires`: columns that must not be null), and it is not drift held back. A row the
-    earlier scripts wrote that differs from the mapping is applied only when one of `applies`
-    holds (conditions: the row changed in the source, it is being deleted...) or on reconcile.
-    `deleted`: the condition of a row gone from the source; such a row is written only when it
-    has a target row to soft-delete (`has_target`). `conditions`: further conditions a written
-    row meets, as they are (a reference that may be missing when the target's values are kept,
-    say, or `not <deleted>` where the table has no soft-delete column). -#}
+    there (`requires`: columns that must not be null), it meets `conditions` (as they are: a
+    reference that may be missing when the target's values are kept, say, or `not <deleted>`
+    where the table has no soft-delete column), and it is not drift held back (drift_held with
+    `applies`). `deleted`: the condition of a row gone from the source; such a row is written
+    only when it has a target row to soft-delete (`has_target`). -#}
 {% macro apply_decision(alias='checked', requires=[], applies=[], deleted=none, has_target=none, conditions=[]) -%}
     not {{ alias }}._issues @> '[{"severity": "error"}]'
     {%- for column in requires %}
@@ -132,14 +148,7 @@
     {%- if deleted is not none and has_target is not none %}
     and (not ({{ deleted }}) or {{ has_target }})
     {%- endif %}
-    and (
-        not {{ alias }}._written_by_earlier_scripts
-        or cardinality({{ alias }}._drift_columns) = 0
-        {%- for condition in applies %}
-        or {{ condition }}
-        {%- endfor %}
-        or {{ var('reconcile', false) }}
-    )
+    and not {{ drift_held(alias, applies) }}
 {%- endmacro %}
 
 {#- The body of every mart: the owned columns of the rows its mapped model decided to apply, each
@@ -240,4 +249,32 @@ where _apply
         {%- endif -%}
     {%- endfor -%}
     {{ columns | join(',\n        ') }}
+{%- endmacro %}
+
+{#- Whether a mapped row changed in the source after the first sync (`_is_changed_after_first_sync`):
+    any of the mirror rows it derives from, itself and the parents whose values it takes, was
+    synced after its table's first sync. `rows`: row alias (a left-joined parent may be null)
+    -> the CTE holding its table's first synced run (first_synced_run). -#}
+{% macro changed_after_first_sync(rows) -%}
+    (
+        {%- for alias, first in rows.items() %}
+        coalesce({{ alias }}.synced_run > {{ first }}.synced_run, false){{ " or" if not loop.last }}
+        {%- endfor %}
+    )
+{%- endmacro %}
+
+{#- The issue of a row whose parent is not migrated (held back, or not yet): one rule for every
+    reference, declared on the mart's column (`config: {meta: {reference: optional}}`): an
+    optional reference lands the row with the column null and a warning (retried by
+    open_issue_keys(retry=[reason]) until the parent lands); any other reference is required and
+    holds the row back (an error, retried). `condition`: the parent is missing. -#}
+{% macro missing_parent_issue(entity, column, condition, reason, detail) -%}
+    {%- set node = _entity_mart(entity) -%}
+    {%- set optional = node is not none and column in node.columns
+        and _column_meta(node.columns[column]).get('reference') == 'optional' -%}
+    {%- if optional -%}
+        {{ issue_when(condition, "warning", reason, detail ~ " || ': " ~ column ~ " left null'") }}
+    {%- else -%}
+        {{ issue_when(condition, "error", reason, detail ~ " || ': held back'") }}
+    {%- endif -%}
 {%- endmacro %}

@@ -6,6 +6,11 @@
     Patients, doctors and offices are read through their marts, so they are built first. -#}
 {{ config(materialized='table', unlogged=true) }}
 
+{%- set drift_applies = [
+    'checked._is_deleted_in_source',
+    'checked._is_updated_after_earlier_migration',
+] -%}
+
 with
 
 staged as (
@@ -247,7 +252,7 @@ checked as (
                 "format(case when compared._is_office_known then 'office %s is not migrated yet' else 'office %s does not exist' end || ': office_id null, the id kept in metadata.legacy.office_id', compared._legacy_office_id)"),
             issue_when("compared._is_status_unknown", "warning", "unknown_patient_status",
                 "format('patient status %s is not in patient_status_to_case_status: status %s', coalesce(compared._legacy_status_code::text, 'null'), compared.status)"),
-            drift_issue(),
+            drift_issue(applies=drift_applies),
         ]) }} as _issues
     from compared
 ),
@@ -255,11 +260,7 @@ checked as (
 decided as (
     select
         checked.*,
-        {{ apply_decision(applies=[
-            'checked._is_deleted_in_source',
-            'checked._is_changed_after_first_sync',
-            'checked._is_updated_after_earlier_migration',
-        ]) }} as _apply
+        {{ apply_decision(applies=drift_applies) }} as _apply
     from checked
 )
 

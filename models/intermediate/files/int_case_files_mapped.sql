@@ -10,6 +10,8 @@
     no soft-delete column), as are links of files deleted in the source. -#}
 {{ config(materialized='table', unlogged=true) }}
 
+{%- set drift_applies = [] -%}
+
 with
 
 files as not materialized (
@@ -236,7 +238,7 @@ checked as (
                 "'the legacy file is deleted; case_files has no soft-delete column: the link is kept'"),
             issue_when("compared._is_target_only", "warning", "link_not_in_source",
                 "format('no live legacy file links file %s to patient %s''s case any more: the link is kept', compared._legacy_file_id, compared._legacy_patient_id)"),
-            drift_issue(unless="compared._is_deleted_in_source"),
+            drift_issue(applies=drift_applies, unless="compared._is_deleted_in_source"),
         ]) }} as _issues
     from compared
 ),
@@ -246,7 +248,7 @@ decided as (
         checked.*,
         -- no soft-delete column: a row deleted in the source is never written (has_target
         -- false), nor is a target row no legacy row gives any more
-        {{ apply_decision(applies=['checked._is_changed_after_first_sync'],
+        {{ apply_decision(applies=drift_applies,
             deleted='checked._is_deleted_in_source', has_target='false') }}
         and not checked._is_target_only as _apply
     from checked

@@ -9,6 +9,8 @@
     an optimisation fence (offset 0), so later references reuse the parsed value. -#}
 {{ config(materialized='table', unlogged=true) }}
 
+{%- set drift_applies = [] -%}
+
 with
 
 files as not materialized (
@@ -244,7 +246,7 @@ checked as (
                 "format('created_at %s copied as is', compared.uploaded_at)"),
             issue_when("compared._is_deleted_in_source", "warning", "deleted_in_source",
                 "'the legacy file is deleted; files has no soft-delete column: the target row is kept'"),
-            drift_issue(unless="compared._is_deleted_in_source"),
+            drift_issue(applies=drift_applies, unless="compared._is_deleted_in_source"),
         ]) }} as _issues
     from compared
 ),
@@ -253,7 +255,7 @@ decided as (
     select
         checked.*,
         -- no soft-delete column: a file deleted in the source is never written (has_target false)
-        {{ apply_decision(applies=['checked._is_changed_after_first_sync'],
+        {{ apply_decision(applies=drift_applies,
             deleted='checked._is_deleted_in_source', has_target='false') }} as _apply
     from checked
 )

@@ -10,6 +10,8 @@
     source (message_attachments has no soft-delete column). -#}
 {{ config(materialized='table', unlogged=true) }}
 
+{%- set drift_applies = [] -%}
+
 with
 
 files as not materialized (
@@ -266,7 +268,7 @@ checked as (
                 "'the legacy attachment (file, record or record_attachments row) is deleted; message_attachments has no soft-delete column: the target row is kept'"),
             issue_when("compared._is_target_only", "warning", "link_not_in_source",
                 "format('no legacy row attaches file %s to record %s any more: the target row is kept', compared.legacy_file_id, compared.legacy_record_id)"),
-            drift_issue(unless="compared._is_deleted_in_source"),
+            drift_issue(applies=drift_applies, unless="compared._is_deleted_in_source"),
         ]) }} as _issues
     from compared
 ),
@@ -276,7 +278,7 @@ decided as (
         checked.*,
         -- no soft-delete column: a row deleted in the source is never written (has_target
         -- false), nor is a target row no legacy row gives any more
-        {{ apply_decision(applies=['checked._is_changed_after_first_sync'],
+        {{ apply_decision(applies=drift_applies,
             deleted='checked._is_deleted_in_source', has_target='false') }}
         and not checked._is_target_only as _apply
     from checked

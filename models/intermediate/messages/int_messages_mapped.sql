@@ -11,6 +11,8 @@
     source is reported (`deleted_in_source`) and its target row left alone. -#}
 {{ config(materialized='table', unlogged=true) }}
 
+{%- set drift_applies = [] -%}
+
 with
 
 records as not materialized (
@@ -290,7 +292,7 @@ checked as (
                 "format('created_at %s copied as is', compared.created_at)"),
             issue_when("compared._is_deleted_in_source", "warning", "deleted_in_source",
                 "'the legacy record is deleted; messages has no soft-delete column: the target row is kept'"),
-            drift_issue(unless="compared._is_deleted_in_source"),
+            drift_issue(applies=drift_applies, unless="compared._is_deleted_in_source"),
         ]) }} as _issues
     from compared
 ),
@@ -300,7 +302,7 @@ decided as (
         checked.*,
         -- no soft-delete column: a record deleted in the source is never written (has_target
         -- false)
-        {{ apply_decision(applies=['checked._is_changed_after_first_sync'],
+        {{ apply_decision(applies=drift_applies,
             deleted='checked._is_deleted_in_source', has_target='false') }} as _apply
     from checked
 )

@@ -28,6 +28,8 @@
 -- depends_on: {{ ref('stg_bookkeeping__row_issues') }}
 {{ config(materialized='table', unlogged=true) }}
 
+{%- set drift_applies = ['checked._is_removed'] -%}
+
 with
 
 notifications as not materialized (
@@ -469,7 +471,7 @@ checked as (
                 "format('created_at %s copied as is', compared.created_at)"),
             issue_when("compared._is_out_of_scope", "warning", "out_of_scope",
                 "'the notification is no longer sent (send and sent): its system message is deactivated'"),
-            drift_issue(unless="compared._is_removed"),
+            drift_issue(applies=drift_applies, unless="compared._is_removed"),
         ]) }} as _issues
     from compared
 ),
@@ -479,7 +481,7 @@ decided as (
         checked.*,
         -- a removed notification that never reached the target has nothing to deactivate
         {{ apply_decision(
-            applies=['checked._is_removed', 'checked._is_changed_after_first_sync'],
+            applies=drift_applies,
             deleted='checked._is_removed', has_target='checked._has_target_row',
         ) }} as _apply
     from checked

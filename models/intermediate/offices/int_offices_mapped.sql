@@ -4,6 +4,8 @@
     their soft-delete column changes). -#}
 {{ config(materialized='table', unlogged=true) }}
 
+{%- set drift_applies = ['checked._is_deleted_in_source'] -%}
+
 with
 
 staged as (
@@ -28,6 +30,10 @@ known as (
 
 retried as (
     {{ open_issue_keys('offices') }}
+),
+
+first_sync as (
+    {{ first_synced_run('staged') }}
 ),
 
 considered as (
@@ -69,8 +75,10 @@ mapped as (
         end as metadata,
         considered.tax_rate as _legacy_tax_rate,
         considered.office_name as _legacy_name,
-        considered.is_deleted_in_source as _is_deleted_in_source
+        considered.is_deleted_in_source as _is_deleted_in_source,
+        considered.synced_run > first_sync.synced_run as _is_changed_after_first_sync
     from considered
+    cross join first_sync
     inner join keyed on considered.legacy_office_id = keyed.legacy_key
     left join country_aliases on lower(btrim(considered.country)) = country_aliases.alias
 ),
@@ -81,6 +89,7 @@ gone_before_first_sync as (
             'targets.tax_rate as _legacy_tax_rate',
             'targets.name as _legacy_name',
             'true as _is_deleted_in_source',
+            'false as _is_changed_after_first_sync',
         ]) }}
     from targets
     left join staged on targets.legacy_office_id = staged.legacy_office_id
@@ -115,7 +124,7 @@ checked as (
                 "'tax_rate ' || compared._legacy_tax_rate || ' read as a percentage'"),
             issue_when("nullif(btrim(compared._legacy_name), '') is null", "warning", "blank_name",
                 "'name set to ' || compared.name"),
-            drift_issue(),
+            drift_issue(applies=drift_applies),
         ]) }} as _issues
     from compared
 ),
@@ -123,7 +132,7 @@ checked as (
 decided as (
     select
         checked.*,
-        {{ apply_decision(applies=['checked._is_deleted_in_source']) }} as _apply
+        {{ apply_decision(applies=drift_applies) }} as _apply
     from checked
 )
 

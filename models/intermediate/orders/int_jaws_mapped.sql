@@ -12,6 +12,8 @@
     synced it. -#}
 {{ config(materialized='table', unlogged=true) }}
 
+{%- set drift_applies = [] -%}
+
 with
 
 jaws as (
@@ -254,7 +256,7 @@ checked as (
                     "format('product %s is not in products', compared._legacy_product_id)"),
                 issue_when("compared._is_unknown_reason", "warning", "unknown_replacement_reason",
                     "format('reason %s is not in seed jaw_replacement_reasons: %s', compared._reason_code, compared.replacement_reason)"),
-                drift_issue(),
+                drift_issue(applies=drift_applies),
             ]) }}
         end as _issues
     from compared
@@ -266,7 +268,7 @@ decided as (
         {{ apply_decision(
             requires=['checked.order_id'],
             conditions=['not checked._is_deleted_in_source'],
-            applies=['checked._is_changed_after_first_sync'],
+            applies=drift_applies,
         ) }} as _apply
     from checked
 )

@@ -9,6 +9,11 @@
     active target links that have no legacy pair any more. -#}
 {{ config(materialized='table', unlogged=true) }}
 
+{%- set drift_applies = [
+    'checked._is_deleted_in_source',
+    'checked._is_updated_after_earlier_scripts',
+] -%}
+
 with
 
 instructions as (
@@ -175,7 +180,7 @@ checked as (
                     "format('instruction %s has no order (held back or not yet migrated)', compared._legacy_instruction_id)"),
                 issue_when("compared.case_id is null", "error", "case_not_migrated",
                     "format('patient %s has no case (held back or not yet migrated)', compared._legacy_patient_id)"),
-                drift_issue(),
+                drift_issue(applies=drift_applies),
             ]) }}
         end as _issues
     from compared
@@ -188,11 +193,7 @@ decided as (
             requires=['checked.order_id', 'checked.case_id'],
             deleted='checked._is_deleted_in_source',
             has_target='checked._has_target_row',
-            applies=[
-                'checked._is_deleted_in_source',
-                'checked._is_updated_after_earlier_scripts',
-                'checked._is_changed_after_first_sync',
-            ],
+            applies=drift_applies,
         ) }} as _apply
     from checked
 )

@@ -9,6 +9,8 @@
     states whose legacy state was deleted before diffmig first synced it. -#}
 {{ config(materialized='table', unlogged=true) }}
 
+{%- set drift_applies = [] -%}
+
 with
 
 states as (
@@ -183,7 +185,7 @@ checked as (
                     "format('actor user %s does not exist in the legacy database and has no profile: changed_by left null', compared._legacy_actor_user_id)"),
                 issue_when("compared._is_unknown_status", "warning", "unknown_state_status",
                     "format('status %s is not in seed state_status_names: %s', coalesce(compared.status_code::text, 'null'), compared.status_name)"),
-                drift_issue(),
+                drift_issue(applies=drift_applies),
             ]) }}
         end as _issues
     from compared
@@ -195,7 +197,7 @@ decided as (
         {{ apply_decision(
             requires=['checked.order_id'],
             conditions=['not checked._is_deleted_in_source'],
-            applies=['checked._is_changed_after_first_sync'],
+            applies=drift_applies,
         ) }} as _apply
     from checked
 )

@@ -10,6 +10,11 @@
     a doctor the trigger would reject is cleared). -#}
 {{ config(materialized='table', unlogged=true) }}
 
+{%- set drift_applies = [
+    'checked._is_deleted_in_source',
+    'checked._is_updated_after_earlier_scripts',
+] -%}
+
 with
 
 instructions as (
@@ -94,6 +99,16 @@ earlier_migration as (
 
 first_sync as (
     {{ first_synced_run('instructions') }}
+),
+
+-- An order takes its doctor, office and order number from its patient, its course type from
+-- its course: a change to either is a change to the order.
+first_patient_sync as (
+    {{ first_synced_run('legacy_patients') }}
+),
+
+first_course_sync as (
+    {{ first_synced_run('courses') }}
 ),
 
 status_fallback as (
@@ -202,11 +217,17 @@ mapped as (
         coalesce(considered.updated_at > earlier_migration.completed_at, false)
             as _is_updated_after_earlier_scripts,
         not considered.is_deleted_in_source
-        and considered.synced_run > first_sync.synced_run as _is_changed_after_first_sync
+        and {{ changed_after_first_sync({
+            'considered': 'first_sync',
+            'legacy_patients': 'first_patient_sync',
+            'courses': 'first_course_sync',
+        }) }} as _is_changed_after_first_sync
     from considered
     inner join keyed on considered.legacy_instruction_id = keyed.legacy_key
     cross join earlier_migration
     cross join first_sync
+    cross join first_patient_sync
+    cross join first_course_sync
     cross join status_fallback
     cross join course_type_fallback
     left join legacy_patients
@@ -314,7 +335,7 @@ checked as (
                     "format('course %s type %s is not in seed course_types: %s', compared._legacy_course_id, coalesce(compared._course_type_code::text, 'null'), compared.course_type)"),
                 issue_when("compared._is_exports_invalid", "warning", "invalid_json_exports",
                     "'exports is not valid JSON: kept as legacy_exports'"),
-                drift_issue(),
+                drift_issue(applies=drift_applies),
             ]) }}
         end as _issues
     from compared
@@ -327,11 +348,7 @@ decided as (
             conditions=['(checked.patient_id is not null or checked._keeps_target_values)'],
             deleted='checked._is_deleted_in_source',
             has_target='checked._has_target_row',
-            applies=[
-                'checked._is_deleted_in_source',
-                'checked._is_updated_after_earlier_scripts',
-                'checked._is_changed_after_first_sync',
-            ],
+            applies=drift_applies,
         ) }} as _apply
     from checked
 ),

@@ -1,13 +1,16 @@
 {#- Payments mapped to the Supabase shape (world.md section 5). The order is found by instruction
     through the orders mart (built first): a payment without an instruction, or whose instruction
-    no longer exists in the legacy database, is migrated with order_id null and a warning; one
-    whose instruction exists but whose order is held back waits for it (error). amount is
+    no longer exists in the legacy database, is migrated with order_id null and a warning, and
+    so is one whose instruction's order is held back (order_id is an optional reference, declared
+    in payments.yml: warning order_not_migrated, retried until the order lands). amount is
     total_price (an amount that does not fit numeric(10,2) holds the row back); the other money
     columns, the flags and installments (parsed) go to metadata. payments has no soft-delete
     column: a payment deleted in the source keeps its target row and gets a `deleted_in_source`
     warning. Considers the payments synced since the last applied run, those with open errors,
     and target payments whose legacy payment was deleted before diffmig first synced it. -#}
 {{ config(materialized='table', unlogged=true) }}
+
+{%- set drift_applies = [] -%}
 
 with
 
@@ -40,7 +43,7 @@ known as (
 ),
 
 retried as (
-    {{ open_issue_keys('payments') }}
+    {{ open_issue_keys('payments', retry=['order_not_migrated']) }}
 ),
 
 first_sync as (
@@ -165,16 +168,17 @@ checked as (
                     ~ " and not compared._is_instruction_in_source",
                     "warning", "instruction_missing",
                     "format('instruction %s does not exist in the legacy database and has no order: order_id left null', compared._legacy_instruction_id)"),
-                issue_when("compared._legacy_instruction_id is not null and compared.order_id is null"
+                missing_parent_issue('payments', 'order_id',
+                    "compared._legacy_instruction_id is not null and compared.order_id is null"
                     ~ " and compared._is_instruction_in_source",
-                    "error", "order_not_migrated",
+                    "order_not_migrated",
                     "format('instruction %s has no order (held back or not yet migrated)', compared._legacy_instruction_id)"),
                 issue_when(numeric_overflows("compared._legacy_total_price", 10, 2), "error",
                     "amount_out_of_range",
                     "format('total_price %s does not fit numeric(10,2)', compared._legacy_total_price)"),
                 issue_when("compared._is_installments_invalid", "warning", "invalid_json_installments",
                     "'installments is not valid JSON: kept as metadata.legacy.installments_text'"),
-                drift_issue(),
+                drift_issue(applies=drift_applies),
             ]) }}
         end as _issues
     from compared
@@ -185,7 +189,7 @@ decided as (
         checked.*,
         {{ apply_decision(
             conditions=['not checked._is_deleted_in_source'],
-            applies=['checked._is_changed_after_first_sync'],
+            applies=drift_applies,
         ) }} as _apply
     from checked
 )

@@ -7,6 +7,11 @@
     they are built first. -#}
 {{ config(materialized='table', unlogged=true) }}
 
+{%- set drift_applies = [
+    'checked._is_deleted_in_source',
+    'checked._is_updated_after_earlier_migration',
+] -%}
+
 with
 
 staged as (
@@ -272,7 +277,7 @@ checked as (
             issue_when("compared.enrolled_at < timestamptz '1990-01-01' or compared.enrolled_at > now() + interval '1 day'",
                 "warning", "implausible_enrolled_at",
                 "format('submitted_at %s (copied)', compared.enrolled_at)"),
-            drift_issue(),
+            drift_issue(applies=drift_applies),
         ]) }} as _issues
     from compared
 ),
@@ -280,11 +285,7 @@ checked as (
 decided as (
     select
         checked.*,
-        {{ apply_decision(applies=[
-            'checked._is_deleted_in_source',
-            'checked._is_changed_after_first_sync',
-            'checked._is_updated_after_earlier_migration',
-        ]) }} as _apply
+        {{ apply_decision(applies=drift_applies) }} as _apply
     from checked
 )
 

@@ -9,6 +9,8 @@
     and active target links that have no legacy pair any more. -#}
 {{ config(materialized='table', unlogged=true) }}
 
+{%- set drift_applies = ['checked._is_deleted_in_source'] -%}
+
 with
 
 office_doctors as (
@@ -207,7 +209,7 @@ checked as (
                 "format('office %s is not in offices', compared._legacy_office_id)"),
             issue_when("compared._is_duplicate_target_pair", "error", "duplicate_target_pair",
                 "format('another legacy pair maps to the same doctor %s and office %s', compared.doctor_id, compared.office_id)"),
-            drift_issue(),
+            drift_issue(applies=drift_applies),
         ]) }} as _issues
     from compared
 ),
@@ -218,7 +220,7 @@ decided as (
         -- a deleted pair that never reached the target has nothing to deactivate
         {{ apply_decision(
             requires=['checked.doctor_id', 'checked.office_id'],
-            applies=['checked._is_deleted_in_source', 'checked._is_changed_after_first_sync'],
+            applies=drift_applies,
             deleted='checked._is_deleted_in_source',
             has_target='checked._has_target_row',
         ) }} as _apply

@@ -6,6 +6,8 @@
     read through their marts, so they are built first. -#}
 {{ config(materialized='table', unlogged=true) }}
 
+{%- set drift_applies = ['checked._is_deleted_in_source'] -%}
+
 with
 
 users as (
@@ -245,7 +247,7 @@ checked as (
                 "format('office %s (first office link) is not in offices: primary_office_id left null', compared._legacy_primary_office_id)"),
             issue_when("compared._is_deleted_in_source", "warning", "deleted_in_source",
                 "format('user %s is gone from auth_user: doctors row kept, status inactive', compared.legacy_user_id)"),
-            drift_issue(),
+            drift_issue(applies=drift_applies),
         ]) }} as _issues
     from compared
 ),
@@ -253,10 +255,7 @@ checked as (
 decided as (
     select
         checked.*,
-        {{ apply_decision(applies=[
-            'checked._is_deleted_in_source',
-            'checked._is_changed_after_first_sync',
-        ]) }} as _apply
+        {{ apply_decision(applies=drift_applies) }} as _apply
     from checked
 )
 

@@ -4,6 +4,8 @@
     from the source (deleted before diffmig first synced) that are still active. -#}
 {{ config(materialized='table', unlogged=true) }}
 
+{%- set drift_applies = ['checked._is_deleted_in_source', 'checked._is_patient_newer'] -%}
+
 with
 
 users as (
@@ -248,7 +250,7 @@ checked as (
             issue_when("compared.date_of_birth < date '1900-01-02' or compared.date_of_birth > current_date",
                 "warning", "implausible_birth_date",
                 "format('birthdate %s of patient %s (copied)', compared.date_of_birth, compared.legacy_patient_id)"),
-            drift_issue(),
+            drift_issue(applies=drift_applies),
         ]) }} as _issues
     from compared
 ),
@@ -256,11 +258,7 @@ checked as (
 decided as (
     select
         checked.*,
-        {{ apply_decision(applies=[
-            'checked._is_deleted_in_source',
-            'checked._is_changed_after_first_sync',
-            'checked._is_patient_newer',
-        ]) }} as _apply
+        {{ apply_decision(applies=drift_applies) }} as _apply
     from checked
 )
 

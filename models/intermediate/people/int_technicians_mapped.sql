@@ -5,6 +5,8 @@
     errors, and target technicians whose user is gone from the source. -#}
 {{ config(materialized='table', unlogged=true) }}
 
+{%- set drift_applies = ['checked._is_deleted_in_source', 'checked._is_no_longer_technician'] -%}
+
 with
 
 users as (
@@ -165,7 +167,7 @@ checked as (
             issue_when("compared._is_no_longer_technician and not compared._is_deleted_in_source",
                 "warning", "no_longer_technician",
                 "format('user %s is now typed %s: technicians row deactivated', compared.legacy_user_id, compared._rule_profile_type)"),
-            drift_issue(),
+            drift_issue(applies=drift_applies),
         ]) }} as _issues
     from compared
 ),
@@ -173,11 +175,7 @@ checked as (
 decided as (
     select
         checked.*,
-        {{ apply_decision(applies=[
-            'checked._is_deleted_in_source',
-            'checked._is_no_longer_technician',
-            'checked._is_changed_after_first_sync',
-        ]) }} as _apply
+        {{ apply_decision(applies=drift_applies) }} as _apply
     from checked
 )
 

@@ -5,6 +5,8 @@
     diffmig first synced it (only is_active changes). -#}
 {{ config(materialized='table', unlogged=true) }}
 
+{%- set drift_applies = ['checked._is_deleted_in_source'] -%}
+
 with
 
 staged as (
@@ -182,7 +184,7 @@ checked as (
                 "'customization is not valid JSON: written as an object with the text under legacy_customization'"),
             issue_when("compared._is_name_blank", "warning", "blank_name",
                 "'name set to ' || compared.name"),
-            drift_issue(),
+            drift_issue(applies=drift_applies),
         ]) }} as _issues
     from compared
 ),
@@ -190,10 +192,7 @@ checked as (
 decided as (
     select
         checked.*,
-        {{ apply_decision(applies=[
-            'checked._is_deleted_in_source',
-            'checked._is_changed_after_first_sync',
-        ]) }} as _apply
+        {{ apply_decision(applies=drift_applies) }} as _apply
     from checked
 )
 
