@@ -267,8 +267,9 @@ where _apply
     reference, declared on the mart's column (`config: {meta: {reference: optional}}`): an
     optional reference lands the row with the column null and a warning (retried by
     open_issue_keys(retry=[reason]) until the parent lands); any other reference is required and
-    holds the row back (an error, retried). `condition`: the parent is missing. -#}
-{% macro missing_parent_issue(entity, column, condition, reason, detail) -%}
+    holds the row back (an error, retried). `condition`: the parent is missing. The reason comes
+    before the condition, so that the issue catalogue's scan reads it. -#}
+{% macro missing_parent_issue(entity, column, reason, condition, detail) -%}
     {%- set node = _entity_mart(entity) -%}
     {%- set optional = node is not none and column in node.columns
         and _column_meta(node.columns[column]).get('reference') == 'optional' -%}

@@ -3,8 +3,9 @@
     each (entity, reason, severity) a model raises that the catalogue lacks.
 
     A model raises an issue with issue_when(<condition>, "<severity>", "<reason>", <detail>)
-    (macros/issues/record_row_issues.sql) and the shared drift warning with drift_issue()
-    (macros/entities/entity_pattern.sql). The entity is the mart the model feeds:
+    (macros/issues/record_row_issues.sql), the shared drift warning with drift_issue() and a
+    missing parent with missing_parent_issue(entity, column, reason, ...), whose severity is the
+    reference's declaration (macros/entities/entity_pattern.sql). The entity is the mart the model feeds:
     int_<entity>_mapped -> <entity>; any other model raising an issue is named as it is, so it
     fails until the catalogue knows it. The calls are found in each model's raw code (the
     condition, the first argument, may span lines and hold commas and quotes). -#}
@@ -13,6 +14,11 @@
     {%- set quote = '["' ~ "']" -%}
     {%- set call = modules.re.compile(
         '(?s)issue_when[(].*?,[ \t\r\n]*' ~ quote ~ '(error|warning)' ~ quote
+        ~ '[ \t\r\n]*,[ \t\r\n]*' ~ quote ~ '([a-z0-9_]+)' ~ quote
+    ) -%}
+    {%- set parent_call = modules.re.compile(
+        'missing_parent_issue[(][ \t\r\n]*' ~ quote ~ '([a-z0-9_]+)' ~ quote
+        ~ '[ \t\r\n]*,[ \t\r\n]*' ~ quote ~ '([a-z0-9_]+)' ~ quote
         ~ '[ \t\r\n]*,[ \t\r\n]*' ~ quote ~ '([a-z0-9_]+)' ~ quote
     ) -%}
     {%- set mapped_name = modules.re.compile('^int_([a-z0-9_]+)_mapped$') -%}
@@ -27,6 +33,16 @@
         {%- if 'drift_issue(' in node.raw_code -%}
             {%- do found.append((entity, 'drift', 'warning')) -%}
         {%- endif -%}
+        {#- missing_parent_issue: the severity is the reference's declaration on the mart's
+            column (optional: warning, else error) -#}
+        {%- for issue in parent_call.findall(node.raw_code) -%}
+            {%- set mart = graph.nodes.get('model.' ~ project_name ~ '.' ~ issue[0]) -%}
+            {%- set column = mart.columns.get(issue[1]) if mart is not none else none -%}
+            {%- set meta = (column.config.meta if column is not none and column.config is defined
+                and column.config and column.config.meta else {}) -%}
+            {%- do found.append((issue[0], issue[2],
+                'warning' if meta.get('reference') == 'optional' else 'error')) -%}
+        {%- endfor -%}
         {%- for triple in found if triple not in raised -%}
             {%- do raised.append(triple) -%}
         {%- endfor -%}

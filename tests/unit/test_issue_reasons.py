@@ -20,6 +20,25 @@ ISSUE_WHEN = re.compile(
     r"[\"']([a-z0-9_]+)[\"']"
 )
 MAPPED = re.compile(r"^int_([a-z0-9_]+)_mapped$")
+# missing_parent_issue('<entity>', '<column>', "<reason>", ...): the severity is the reference's
+# declaration on the mart's column (optional: warning; else error).
+MISSING_PARENT = re.compile(
+    r"missing_parent_issue[(][ \t\r\n]*[\"']([a-z0-9_]+)[\"'][ \t\r\n]*,[ \t\r\n]*"
+    r"[\"']([a-z0-9_]+)[\"'][ \t\r\n]*,[ \t\r\n]*[\"']([a-z0-9_]+)[\"']"
+)
+
+
+def _reference_is_optional(mart: str, column: str, models: Path) -> bool:
+    import yaml
+
+    for path in models.rglob(f"{mart}.yml"):
+        doc = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        for model in doc.get("models", []):
+            for col in model.get("columns", []):
+                if col.get("name") == column:
+                    meta = (col.get("config") or {}).get("meta") or {}
+                    return bool(meta.get("reference") == "optional")
+    return False
 
 Triple = tuple[str, str, str]
 
@@ -35,6 +54,9 @@ def raised_reasons(models: Path = ROOT / "models") -> set[Triple]:
         raised |= {(entity, reason, severity) for severity, reason in ISSUE_WHEN.findall(code)}
         if "drift_issue(" in code:
             raised.add((entity, "drift", "warning"))
+        for mart, column, reason in MISSING_PARENT.findall(code):
+            optional = _reference_is_optional(mart, column, models)
+            raised.add((mart, reason, "warning" if optional else "error"))
     return raised
 
 

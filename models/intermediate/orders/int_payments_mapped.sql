@@ -168,10 +168,9 @@ checked as (
                     ~ " and not compared._is_instruction_in_source",
                     "warning", "instruction_missing",
                     "format('instruction %s does not exist in the legacy database and has no order: order_id left null', compared._legacy_instruction_id)"),
-                missing_parent_issue('payments', 'order_id',
+                missing_parent_issue('payments', 'order_id', "order_not_migrated",
                     "compared._legacy_instruction_id is not null and compared.order_id is null"
                     ~ " and compared._is_instruction_in_source",
-                    "order_not_migrated",
                     "format('instruction %s has no order (held back or not yet migrated)', compared._legacy_instruction_id)"),
                 issue_when(numeric_overflows("compared._legacy_total_price", 10, 2), "error",
                     "amount_out_of_range",
