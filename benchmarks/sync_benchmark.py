@@ -63,9 +63,15 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import psycopg
+
+    from orchestrator.catalog import SourceTable
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 PEAK_RSS = Path(__file__).resolve().with_name("peak_rss.py")  # the measured children's parent
@@ -474,7 +480,15 @@ class Benchmark:
             build.drop_database(self.pair.legacy, legacy_db)
             build.drop_database(self.pair.target, target_db)
 
-    def raw_copy(self, transport: str, env: dict[str, str], legacy_db: str, target_db: str) -> None:
+    def raw_copy(
+        self,
+        transport: str,
+        env: dict[str, str],
+        legacy_db: str,
+        target_db: str,
+        *,
+        then: Callable[[psycopg.Connection, list[SourceTable]], None] | None = None,
+    ) -> None:
         from psycopg import sql
 
         from orchestrator.catalog import declared_tables, read_source_table
@@ -525,6 +539,8 @@ class Benchmark:
         with self.pair.target.connect(
             target_db, build.TARGET_TOOL_ROLE, self.pair.target_tool_password
         ) as dst:
+            if then is not None:  # more work on the copied tables before they go
+                then(dst, sources)
             dst.execute(sql.SQL("drop schema {} cascade").format(sql.Identifier(RAW_SCHEMA)))
 
     def sync(
