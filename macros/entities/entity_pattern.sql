@@ -295,8 +295,12 @@ where _apply
                   parent), or meeting one of `reconsider` (conditions on `staged`, which may
                   read the CTEs of a call block: `{% call entity_inputs(...) %} <CTEs, each
                   followed by a comma> {% endcall %}` emits them ahead of considered).
+                  `changes`: a CTE of the call block holding the rows the entity maps, by `key`,
+                  with the run that last changed each (`synced_run`, its parents' changes
+                  included): considered is then the staged rows in it, changed since it or
+                  retried, with that run as `changed_run`.
     `key`: the staged column holding the legacy key. -#}
-{% macro entity_inputs(entity, source, key, retry=[], parents={}, reconsider=[]) -%}
+{% macro entity_inputs(entity, source, key, retry=[], parents={}, reconsider=[], changes=none) -%}
 with
 
 staged as (
@@ -327,10 +331,15 @@ first_sync as (
 {%- endif %}
 
 considered as (
-    select staged.*
+    select
+        staged.*{% if changes %},
+        {{ changes }}.synced_run as changed_run{% endif %}
     from staged
+    {%- if changes %}
+    inner join {{ changes }} on staged.{{ key }} = {{ changes }}.{{ key }}
+    {%- endif %}
     where
-        {{ changed_since('staged') }}
+        {{ changed_since(changes or 'staged') }}
         or staged.{{ key }}::text in (select retried.legacy_key from retried)
         {%- for parent, column in parents.items() %}
         or staged.{{ column }} in (
