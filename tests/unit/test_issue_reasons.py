@@ -52,8 +52,12 @@ def raised_reasons(models: Path = ROOT / "models") -> set[Triple]:
         match = MAPPED.match(path.stem)
         entity = match.group(1) if match else path.stem
         raised |= {(entity, reason, severity) for severity, reason in ISSUE_WHEN.findall(code)}
-        if "drift_issue(" in code:
+        # entity_decision() raises the drift warning unless told drift=false, and with
+        # deletion_reported=true the deletion warning (macros/entities/entity_pattern.sql)
+        if "drift_issue(" in code or ("entity_decision(" in code and "drift=false" not in code):
             raised.add((entity, "drift", "warning"))
+        if "deletion_reported=true" in code:
+            raised.add((entity, "deleted_in_source", "warning"))
         for mart, column, reason in MISSING_PARENT.findall(code):
             optional = _reference_is_optional(mart, column, models)
             raised.add((mart, reason, "warning" if optional else "error"))
