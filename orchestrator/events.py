@@ -150,6 +150,8 @@ class RunFinished(RunEvent):
     kind: ClassVar[str] = "run_finished"
     status: str
     seconds: float
+    # The destination API's schema-cache reloads while the run worked (None: not measured).
+    schema_reloads: int | None = None
 
 
 Events = Callable[[RunEvent], None]

@@ -49,6 +49,7 @@ from orchestrator.events import (
     SyncProgress,
 )
 from orchestrator.reasons import describe
+from orchestrator.schema_reloads import SchemaReloadCounter
 from orchestrator.settings import Settings, redact
 
 if TYPE_CHECKING:
@@ -81,6 +82,8 @@ class RunOutcome:
     entities: list[EntityOutcome] = field(default_factory=list)
     seconds: float = 0.0
     transport: str = ""
+    # The destination API's schema-cache reloads while the run worked (None: not measured).
+    schema_reloads: int | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -89,6 +92,7 @@ class RunOutcome:
             "status": self.status,
             "resumed_from": self.resumed_from,
             "transport": self.transport,
+            "schema_reloads": self.schema_reloads,
             "elapsed_s": round(self.seconds, 3),
             "entities": [e.__dict__ | {"seconds": round(e.seconds, 3)} for e in self.entities],
         }
@@ -191,6 +195,7 @@ class MigrationRun:
         # The bookkeeping's planner statistics: all refreshed before the run's first build, then
         # those a build changed much (schema.refresh_statistics).
         self._statistics_refreshed = False
+        self._reloads = SchemaReloadCounter(settings.target)
 
     # --- the bookkeeping connection -------------------------------------------------------
 
@@ -251,9 +256,14 @@ class MigrationRun:
     # --- the run --------------------------------------------------------------------------
 
     def execute(self) -> RunOutcome:
+        # Counted from before the bookkeeping's set-up to after the history snapshots: every
+        # statement of the run that could make the app's API reload its schema cache.
+        self._reloads = SchemaReloadCounter(self.settings.target)
+        self._reloads.start()
         try:
             return self._execute()
         finally:
+            self._reloads.stop()
             self._close_db()
 
     def _execute(self) -> RunOutcome:
@@ -290,15 +300,22 @@ class MigrationRun:
             # one; the original error is what the user must see.
             self._close_db()
             with contextlib.suppress(Exception):
-                self._finish(run.run_id, "failed", redact(str(exc)))
+                self._finish(run.run_id, "failed", redact(str(exc)), reloads=self._reloads.stop())
             if isinstance(exc, psycopg.Error):
                 raise _run_failed(run.run_id, exc) from exc
             raise
         finally:
             outcome.seconds = time.monotonic() - started
             outcome.transport = engine.transport.name
-            self._emit(RunFinished(status=outcome.status, seconds=outcome.seconds))
-        self._finish(run.run_id, outcome.status, None, outcome.transport)
+            outcome.schema_reloads = self._reloads.stop()
+            self._emit(
+                RunFinished(
+                    status=outcome.status,
+                    seconds=outcome.seconds,
+                    schema_reloads=outcome.schema_reloads,
+                )
+            )
+        self._finish(run.run_id, outcome.status, None, outcome.transport, outcome.schema_reloads)
         if outcome.status in ("paused", "interrupted"):
             raise Interrupted(
                 f"run {run.run_id} {outcome.status} at a safe point",
@@ -778,11 +795,22 @@ class MigrationRun:
             )
 
     def _finish(
-        self, run_id: int, status: str, error: str | None, transport: str | None = None
+        self,
+        run_id: int,
+        status: str,
+        error: str | None,
+        transport: str | None = None,
+        reloads: int | None = None,
     ) -> None:
         with self._db() as conn:
             runs.finish_run(
-                conn, run_id, status, error, transport=transport, keep_runs=self.settings.keep_runs
+                conn,
+                run_id,
+                status,
+                error,
+                transport=transport,
+                keep_runs=self.settings.keep_runs,
+                schema_reloads=reloads,
             )
 
 

@@ -16,6 +16,8 @@ from __future__ import annotations
 import itertools
 import os
 import secrets
+import subprocess
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -100,6 +102,20 @@ class DbPair:
         """As Supabase's `postgres` role (no superuser), the one diffmig writes with."""
         return self.clusters.target.connect(
             self.target_db, build.TARGET_TOOL_ROLE, self.pair.target_tool_password
+        )
+
+    def diffmig(
+        self, cwd: Path, *args: str, timeout: float = 900
+    ) -> subprocess.CompletedProcess[str]:
+        """The CLI, as a user runs it in `cwd` with this pair's .env settings."""
+        return subprocess.run(
+            [sys.executable, "-m", "orchestrator", *args],
+            env={**os.environ, **self.env()},
+            cwd=cwd,
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=timeout,
         )
 
     def env(self) -> dict[str, str]:

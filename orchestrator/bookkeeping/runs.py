@@ -56,11 +56,14 @@ def finish_run(
     *,
     transport: str | None = None,
     keep_runs: int = DEFAULT_KEEP_RUNS,
+    schema_reloads: int | None = None,
 ) -> None:
-    """Record a run's outcome (and the transport it ended up using, when told)."""
+    """Record a run's outcome (and the transport it ended up using, when told; and the
+    schema-cache reloads counted while it worked, when measured)."""
     conn.execute(
-        f"update {SCHEMA}.runs set status = %s, finished_at = now(), error = %s where run_id = %s",
-        (status, error, run_id),
+        f"update {SCHEMA}.runs set status = %s, finished_at = now(), error = %s, "
+        "schema_reloads = %s where run_id = %s",
+        (status, error, schema_reloads, run_id),
     )
     if status == "succeeded":
         apply_retention(conn, run_id, keep_runs)
@@ -187,12 +190,14 @@ class RunRecord(NamedTuple):
     finished_at: datetime | None
     error: str | None
     resumed_from: int | None
+    schema_reloads: int | None
 
 
 def run_record(conn: psycopg.Connection, run_id: int) -> RunRecord | None:
     row = conn.execute(
         f"select run_id, command, mode, status, transport, source_desc, target_desc, "
-        f"invoked_by, started_at, finished_at, error, resumed_from from {SCHEMA}.runs "
+        f"invoked_by, started_at, finished_at, error, resumed_from, schema_reloads "
+        f"from {SCHEMA}.runs "
         "where run_id = %s",
         (run_id,),
     ).fetchone()

@@ -83,7 +83,8 @@ def run(
     doc = outcome.as_dict()
     doc["report"] = written
     app.console.table(
-        f"run {outcome.run_id} ({outcome.mode}): {outcome.status} in {outcome.seconds:.1f}s",
+        f"run {outcome.run_id} ({outcome.mode}): {outcome.status} in {outcome.seconds:.1f}s, "
+        f"{_reloads_text(outcome.schema_reloads)}",
         ["entity", "status", "synced", "applied", "held back", "tests failed", "seconds"],
         [
             (
@@ -107,6 +108,13 @@ def run(
             f"run {outcome.run_id} finished, but dbt tests failed",
             hint="`diffmig validate` lists the offending keys",
         )
+
+
+def _reloads_text(reloads: int | None) -> str:
+    """The run's schema-cache reloads, as the summary says them."""
+    if reloads is None:
+        return "schema-cache reloads not measured"
+    return f"{reloads} schema-cache reload{'' if reloads == 1 else 's'} of the destination's API"
 
 
 def _report(app: AppContext, run_id: int) -> dict[str, Any] | None:

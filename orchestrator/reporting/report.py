@@ -275,6 +275,8 @@ def render_markdown(doc: dict[str, Any]) -> str:
         f"- source: {run['source']}",
         f"- target: {run['target']}",
         f"- mapping version: {doc['mapping_version']}",
+        f"- schema-cache reloads of the destination's API (NOTIFY pgrst, any session, during "
+        f"the run): {_fmt(run['schema_reloads']) or 'not measured'}",
         f"- success rate (migrated / in scope): {_fmt(doc['success_rate'])} "
         f"({_fmt(doc['rows_migrated_in_scope'])} of {_fmt(doc['rows_in_scope'])})",
         f"- dbt tests: {doc['tests']['passed']} passed, {len(doc['tests']['failed'])} failed, "
@@ -533,6 +535,7 @@ td:first-child, th:first-child, td.text, th.text {{ text-align: left; }}
 <li>run by {html.escape(str(run["invoked_by"]))}, {html.escape(str(run["started_at"]))} to {html.escape(str(run["finished_at"]))}</li>
 <li>source: {html.escape(str(run["source"]))}</li><li>target: {html.escape(str(run["target"]))}</li>
 <li>mapping version: {html.escape(doc["mapping_version"])}</li>
+<li>schema-cache reloads of the destination's API (NOTIFY pgrst, any session, during the run): {html.escape(_fmt(run["schema_reloads"]) or "not measured")}</li>
 <li>success rate (migrated / in scope): {html.escape(_fmt(doc["success_rate"]))}
  ({html.escape(_fmt(doc["rows_migrated_in_scope"]))} of {html.escape(_fmt(doc["rows_in_scope"]))})</li>
 <li>dbt tests: {doc["tests"]["passed"]} passed, {len(doc["tests"]["failed"])} failed, {len(doc["tests"]["warned"])} warned</li>

@@ -1,9 +1,9 @@
 """What diffmig changes inside dbt still matches the dbt installed (docs/decisions/adr-0003 to
-adr-0006).
+adr-0007).
 
 diffmig patches two dbt internals (dbt_runner.py: `_keep_connections_open`, `_link_graph_once`)
-and forks two of dbt's default materializations (macros/materializations/view.sql and seed.sql,
-copies of dbt 1.11's with a fast path in front). Nothing else would notice when a dbt upgrade
+and forks four of dbt's default materializations (macros/materializations/view.sql, seed.sql,
+table.sql and test.sql, copies of dbt 1.11's with a fast path in front). Nothing else would notice when a dbt upgrade
 changes what they were written against: these tests fail then, saying what to re-read.
 """
 
@@ -35,10 +35,14 @@ CONNECTION_FIELDS = {"state", "transaction_open", "handle"}
 RECORDED_UPSTREAM_MD5 = {
     "models/view.sql": "be686e66e56de27e2753e6ed4239db03",
     "seeds/seed.sql": "f94f37e587524a26c5af777f15515d3a",
+    "models/table.sql": "eac4a9b34117b6afdc815ad8d75f4c6f",
+    "tests/test.sql": "275e2148694886939734f585ea4f1d2b",
 }
 FORKS = {
     "models/view.sql": "macros/materializations/view.sql (ADR 0005)",
     "seeds/seed.sql": "macros/materializations/seed.sql (ADR 0006)",
+    "models/table.sql": "macros/materializations/table.sql (ADR 0007)",
+    "tests/test.sql": "macros/materializations/test.sql (ADR 0007)",
 }
 
 
