@@ -2312,7 +2312,7 @@ declare
     c_task bigint; mx_task bigint;
     c_template bigint; mx_template bigint;
     c_role_permission bigint; mx_role_permission bigint;
-    c_junction bigint; mx_junction bigint;
+    c_table bigint; mx_table bigint;  -- (of the table being deleted from)
     mx_project bigint;
     n_new_instruction integer;
     n_new_plan integer;
@@ -2351,20 +2351,8 @@ begin
         case when checked then 'checked, done_at' else 'checked' end
     from changed;
 
-    perform sandbox.act_pick(
-        'dispatch_task', 'delete', sandbox.act_n(c_task, 0.0005, days, 2), 3104, bs, mx_task
-    );
-    with changed as (
-        delete from public.dispatch_task as t
-        using pg_temp.act_pick as p
-        where p.tbl = 'dispatch_task' and p.kind = 'delete' and p.id = t.id
-        returning t.id
-    )
-    insert into sandbox.activity_log (batch, happened_at, table_name, legacy_id, kind, detail)
-    select v_batch, sandbox.rnd_ts(id, 3105, bs, t0, t1), 'dispatch_task', id, 'delete', null
-    from changed;
 
-    -- Plan notes edited; plans deleted (their comments and tasks stay behind).
+    -- Plan notes edited.
     perform sandbox.act_pick(
         'dispatch_plan', 'update_untouched', sandbox.act_n(c_plan, 0.002, days, 2), 3110, bs,
         mx_plan
@@ -2382,33 +2370,7 @@ begin
         'notes'
     from changed;
 
-    perform sandbox.act_pick(
-        'dispatch_plan', 'delete', sandbox.act_n(c_plan, 0.0005, days, 1), 3112, bs, mx_plan
-    );
-    with changed as (
-        delete from public.dispatch_plan as t
-        using pg_temp.act_pick as p
-        where p.tbl = 'dispatch_plan' and p.kind = 'delete' and p.id = t.id
-        returning t.id
-    )
-    insert into sandbox.activity_log (batch, happened_at, table_name, legacy_id, kind, detail)
-    select v_batch, sandbox.rnd_ts(id, 3113, bs, t0, t1), 'dispatch_plan', id, 'delete', null
-    from changed;
 
-    -- Comments deleted.
-    perform sandbox.act_pick(
-        'dispatch_comment', 'delete', sandbox.act_n(c_comment, 0.001, days, 1), 3120, bs,
-        mx_comment
-    );
-    with changed as (
-        delete from public.dispatch_comment as t
-        using pg_temp.act_pick as p
-        where p.tbl = 'dispatch_comment' and p.kind = 'delete' and p.id = t.id
-        returning t.id
-    )
-    insert into sandbox.activity_log (batch, happened_at, table_name, legacy_id, kind, detail)
-    select v_batch, sandbox.rnd_ts(id, 3121, bs, t0, t1), 'dispatch_comment', id, 'delete', null
-    from changed;
 
     -- Template status switched (active <-> inactive).
     perform sandbox.act_pick(
@@ -2462,19 +2424,26 @@ begin
         'update_untouched', 'permission_id'
     from changed;
 
-    -- Junction rows deleted (a template loses a product, a role, a group or a predecessor).
-    -- (a loop over the five junction tables, not over rows)
+    -- Deletes: junction rows (a template loses a product, a role, a group or a predecessor),
+    -- plans, comments and tasks (a plan's comments and tasks stay behind, orphaned).
+    -- (a loop over eight tables, not over rows)
     for j in
         select * from (values
-            ('dispatch_template_products', 3150), ('dispatch_template_view_roles', 3152),
-            ('dispatch_template_edit_roles', 3154), ('dispatch_template_view_groups', 3156),
-            ('dispatch_template_predecessors', 3158)
-        ) as v (tbl, salt)
+            ('dispatch_template_products', 3150, 0.002, 1),
+            ('dispatch_template_view_roles', 3152, 0.002, 1),
+            ('dispatch_template_edit_roles', 3154, 0.002, 1),
+            ('dispatch_template_view_groups', 3156, 0.002, 1),
+            ('dispatch_template_predecessors', 3158, 0.002, 1),
+            ('dispatch_plan', 3112, 0.0005, 1),
+            ('dispatch_comment', 3120, 0.001, 1),
+            ('dispatch_task', 3104, 0.0005, 2)
+        ) as v (tbl, salt, weekly, min_rows)
     loop
         execute format('select count(*), coalesce(max(id), 0) from public.%I', j.tbl)
-        into c_junction, mx_junction;
+        into c_table, mx_table;
         perform sandbox.act_pick(
-            j.tbl, 'delete', sandbox.act_n(c_junction, 0.002, days, 1), j.salt, bs, mx_junction
+            j.tbl, 'delete', sandbox.act_n(c_table, j.weekly, days, j.min_rows), j.salt, bs,
+            mx_table
         );
         execute format(
             $sql$
