@@ -889,8 +889,13 @@ def expected_rows(j: PlansJourney, run_index: int) -> dict[str, dict[int, dict[s
 
 
 def expected_reasons(j: PlansJourney) -> dict[str, dict[int, set[str]]]:
-    """Per table, legacy key -> the reasons its planted defects must be recorded with."""
-    lg = j.legacy
+    """Per table, legacy key -> the reasons its planted defects must be recorded with by the
+    first run. A parent gone from the legacy database whose target row was kept (deleted in the
+    source after it migrated) is no defect: the row lands with it."""
+    lg, t = j.legacy, j.after[0]
+    profiles = {r["legacy_user_id"] for r in t["profiles"]}
+    projects = set(lg["projects"]) | {r["legacy_project_id"] for r in t["projects"]}
+    orders = {r["legacy_instruction_id"] for r in t["orders"]}
     uids = Counter(r["uid"] for r in lg["projects"].values() if r["uid"] is not None)
     type_codes = {int(r["type_code"]) for r in seed("project_types") if r["type_code"]}
     status_codes = {int(r["status_code"]) for r in seed("project_status") if r["status_code"]}
@@ -898,7 +903,9 @@ def expected_reasons(j: PlansJourney) -> dict[str, dict[int, set[str]]]:
     def project(r: dict[str, Any]) -> set[str]:
         reasons = {
             "no_creator": r["creator_id"] is None,
-            "creator_missing": r["creator_id"] is not None and r["creator_id"] not in lg["users"],
+            "creator_missing": r["creator_id"] is not None
+            and r["creator_id"] not in lg["users"]
+            and r["creator_id"] not in profiles,
             "unknown_project_type": r["type"] not in type_codes,
             "unknown_project_status": r["status"] not in status_codes,
             "blank_name": not (r["name"] or "").strip(" "),
@@ -908,8 +915,7 @@ def expected_reasons(j: PlansJourney) -> dict[str, dict[int, set[str]]]:
 
     def bracket(r: dict[str, Any]) -> set[str]:
         reasons = {
-            "project_missing": r["project_id"] is not None
-            and r["project_id"] not in lg["projects"],
+            "project_missing": r["project_id"] is not None and r["project_id"] not in projects,
             "blank_name": not r["name"].strip(" "),
         }
         return {reason for reason, holds in reasons.items() if holds}
@@ -919,8 +925,9 @@ def expected_reasons(j: PlansJourney) -> dict[str, dict[int, set[str]]]:
         reasons = {
             "plan_without_instruction": r["instruction_id"] is None,
             "instruction_missing": r["instruction_id"] is not None
-            and r["instruction_id"] not in lg["instructions"],
-            "project_missing": r["project_id"] not in lg["projects"],
+            and r["instruction_id"] not in lg["instructions"]
+            and r["instruction_id"] not in orders,
+            "project_missing": r["project_id"] not in projects,
             "plan_name_truncated": len(name) > 100,
             "blank_name": not name,
         }

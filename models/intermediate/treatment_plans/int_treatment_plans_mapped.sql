@@ -9,8 +9,9 @@
     earlier scripts left second rows of some keys: the mart declares duplicate_targets, so the
     oldest row of a key is the one mapped here and the others are reported (deleted only on
     reconcile). Considers the plans synced since the last applied run, those whose instruction
-    or its patient was (the order's patient and doctor), those with open errors or waiting for
-    their order, and target plans whose legacy row was deleted before diffmig first synced it. -#}
+    or its patient was (the order's patient and doctor), those whose order's patient or doctor
+    changed in the target, those with open errors or waiting for their order, and target plans
+    whose legacy row was deleted before diffmig first synced it. -#}
 {{ config(materialized='table', unlogged=true) }}
 
 {%- set drift_applies = [] -%}
@@ -93,6 +94,17 @@ considered as (
         or {{ changed_since('instructions') }}
         or {{ changed_since('legacy_patients') }}
         or plans.legacy_plan_id::text in (select retried.legacy_key from retried)
+        -- diffmig's plans whose order now has another patient or doctor in the target (the
+        -- orders' reconcile, say): no legacy row of theirs changed
+        or plans.legacy_plan_id in (
+            select targets.legacy_plan_id
+            from targets
+            inner join known on targets.legacy_plan_id::text = known.legacy_key
+            inner join orders on targets.order_id = orders.order_id
+            where
+                (targets.patient_id, targets.doctor_id)
+                is distinct from (orders.patient_profile_id, orders.doctor_profile_id)
+        )
 ),
 
 mapped as (
