@@ -279,3 +279,78 @@ where _apply
         {{ issue_when(condition, "error", reason, detail ~ " || ': held back'") }}
     {%- endif -%}
 {%- endmacro %}
+
+{#- Several target rows of one legacy key (world.md 8.6: the earlier scripts left second rows of
+    some keys in an app table without a unique constraint on its legacy key). The mart declares
+    it, `meta.diffmig.duplicate_targets: keep_oldest`, and then:
+      - kept_target_rows gives its mapped and keyed models one target row per key, the oldest
+        (created_at, then id): int_<entity>_keyed resolves the key to it, so diffmig maintains
+        that row and never adds another;
+      - owned_upsert writes by id (the legacy key has no unique index to conflict on);
+      - duplicate_target_issue reports the other copies with their ids (warning
+        `duplicate_target_rows`), and open_issue_keys considers them again on reconcile;
+      - only a reconcile deletes the other copies (owned_upsert), which resolves the warning;
+      - migration_mappings records the kept row.
+    The constraint itself is recommended, never added: the app's schema is the app's.
+    Returns the declared policy, or none. -#}
+{% macro duplicate_targets(entity) -%}
+    {%- set node = _entity_mart(entity) -%}
+    {%- if node is none -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {%- set declared = node.config.meta.get('diffmig', {}).get('duplicate_targets') -%}
+    {%- if declared is not none and declared != 'keep_oldest' -%}
+        {{ exceptions.raise_compiler_error(
+            "entity pattern: meta.diffmig.duplicate_targets of '" ~ entity ~ "' must be "
+            ~ "keep_oldest (or absent), got " ~ declared
+        ) }}
+    {%- endif -%}
+    {{ return(declared) }}
+{%- endmacro %}
+
+{#- The order that makes a key's oldest target row its first (duplicate_targets): `alias` is
+    the row's relation or alias (none: unqualified). -#}
+{% macro target_copy_order(alias=none, id_column='id') -%}
+    {%- set prefix = alias ~ '.' if alias else '' -%}
+    {{ prefix }}created_at, {{ prefix }}{{ id_column }}
+{%- endmacro %}
+
+{#- One target row per legacy key of an entity declaring duplicate_targets: the oldest of each
+    key's rows in `relation` (its target staging model, with the legacy key, `target_id` and
+    created_at), plus `_target_copy_ids`: the ids of every row of the key, the kept one first. -#}
+{% macro kept_target_rows(entity, relation, target_id) -%}
+    {%- set node = _entity_mart(entity) -%}
+    {%- if node is not none and duplicate_targets(entity) is none -%}
+        {{ exceptions.raise_compiler_error(
+            "entity pattern: kept_target_rows('" ~ entity ~ "') needs the mart to declare "
+            ~ "meta.diffmig.duplicate_targets (its target rows are otherwise one per key)"
+        ) }}
+    {%- endif -%}
+    {%- set key = node.config.meta.diffmig.legacy_key if node is not none else 'legacy_key' -%}
+    select copies.*
+    from (
+        select
+            target_rows.*,
+            array_agg(target_rows.{{ target_id }}) over (
+                partition by target_rows.{{ key }}
+                order by {{ target_copy_order('target_rows', target_id) }}
+                rows between unbounded preceding and unbounded following
+            ) as _target_copy_ids
+        from {{ relation }} as target_rows
+    ) as copies
+    where copies.{{ target_id }} = copies._target_copy_ids[1]
+{%- endmacro %}
+
+{#- The warning on a key with more than one target row (duplicate_targets), naming the rows:
+    `alias`.`_target_copy_ids` comes from kept_target_rows. Not raised on reconcile, which
+    deletes the others. -#}
+{% macro duplicate_target_issue(entity, alias='compared') -%}
+    {{ issue_when(
+        "cardinality(coalesce(" ~ alias ~ "._target_copy_ids, array[]::uuid[])) > 1 and not "
+            ~ var('reconcile', false),
+        "warning", "duplicate_target_rows",
+        "format('%s rows of " ~ entity ~ " carry this legacy key: kept the oldest, %s; "
+            ~ "the others (%s) are deleted by `diffmig run --reconcile`', cardinality("
+            ~ alias ~ "._target_copy_ids), " ~ alias ~ "._target_copy_ids[1], array_to_string("
+            ~ alias ~ "._target_copy_ids[2:], ', '))") }}
+{%- endmacro %}

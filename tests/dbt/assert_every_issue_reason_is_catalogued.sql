@@ -3,7 +3,8 @@
     each (entity, reason, severity) a model raises that the catalogue lacks.
 
     A model raises an issue with issue_when(<condition>, "<severity>", "<reason>", <detail>)
-    (macros/issues/record_row_issues.sql), the shared drift warning with drift_issue() and a
+    (macros/issues/record_row_issues.sql), the shared drift warning with drift_issue(), the
+    duplicate target rows' warning with duplicate_target_issue() and a
     missing parent with missing_parent_issue(entity, column, reason, ...), whose severity is the
     reference's declaration (macros/entities/entity_pattern.sql). The entity is the mart the model feeds:
     int_<entity>_mapped -> <entity>; any other model raising an issue is named as it is, so it
@@ -32,6 +33,9 @@
         {%- endfor -%}
         {%- if 'drift_issue(' in node.raw_code -%}
             {%- do found.append((entity, 'drift', 'warning')) -%}
+        {%- endif -%}
+        {%- if 'duplicate_target_issue(' in node.raw_code -%}
+            {%- do found.append((entity, 'duplicate_target_rows', 'warning')) -%}
         {%- endif -%}
         {#- missing_parent_issue: the severity is the reference's declaration on the mart's
             column (optional: warning, else error) -#}

@@ -1499,12 +1499,13 @@ begin
     select sandbox.uuid_for(case when copy = 1 then 'treatment_plan' else 'treatment_plan_copy' end,
             pl.id, seed),
         pj.id, o.id,
-        case when sandbox.rnd(pl.id, 3006, seed) < 0.9 then o.patient_id end,
+        case when sandbox.rnd(pl.id, 3006, seed) < 0.9 then pa.profile_id end,
         null, pl.number, left(pl.name, 100), pl.notes, pl.original, pl.id, pl.instruction_id,
         jsonb_build_object('name', pl.name), ran, ran
     from pg_temp.w2_plan as pl
     inner join public.projects as pj on pj.legacy_project_id = pl.project_id
     inner join public.orders as o on o.legacy_instruction_id = pl.instruction_id
+    left join public.patients as pa on pa.id = o.patient_id
     cross join generate_series(1, 2) as copy
     where copy = 1 or sandbox.rnd(pl.id, 3007, seed) < 0.003
     order by pl.id, copy;

@@ -976,12 +976,13 @@ create table public.brackets (
 create index brackets_project_id_idx on public.brackets (project_id);
 
 -- The unique constraint on legacy_plan_id was dropped on the real project (world.md 8.3); its
--- plain index is kept.
+-- plain index is kept. patient_id and doctor_id are profiles (world.md 8.3, 8.4; legacy-facts.md
+-- 2.4), like every person reference of this table.
 create table public.treatment_plans (
     id uuid primary key default gen_random_uuid(),
     project_id uuid not null references public.projects (id) on delete cascade,
     order_id uuid references public.orders (id),
-    patient_id uuid references public.patients (id),
+    patient_id uuid references public.profiles (id),
     doctor_id uuid references public.profiles (id),
     plan_number integer,
     plan_name varchar(100),
