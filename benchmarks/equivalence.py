@@ -57,9 +57,9 @@ LEGACY_DB, TARGET_DB = "equiv_legacy", "equiv_supabase"
 def fix_namespace(conn: psycopg.Connection, namespace: str = FIXED_NAMESPACE) -> None:
     """Create diffmig's bookkeeping schema and pin the UUID v5 namespace of the UUIDs it issues
     (the one place that knows where the namespace lives)."""
-    from orchestrator.bookkeeping import store
+    from orchestrator.bookkeeping import schema
 
-    store.ensure_schema(conn)
+    schema.ensure_schema(conn)
     conn.execute("update diffmig.installation set namespace = %s", (namespace,))
 
 
@@ -256,6 +256,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--days", type=int, default=7, help="activity days before the delta run")
     parser.add_argument(
         "--activity-seed", type=int, help="[default: seed + 1, as `sandbox activity`]"
+    )
+    parser.add_argument(
+        "--fast-disk",
+        action="store_true",
+        help="clusters without fsync (the fingerprints do not depend on it; the runs are faster)",
     )
     parser.add_argument("--json", metavar="PATH")
     parser.add_argument("--dump", metavar="DIR")

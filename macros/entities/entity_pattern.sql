@@ -354,3 +354,169 @@ where _apply
             ~ alias ~ "._target_copy_ids), " ~ alias ~ "._target_copy_ids[1], array_to_string("
             ~ alias ~ "._target_copy_ids[2:], ', '))") }}
 {%- endmacro %}
+
+{#- The frame of a mapped model, first half: `with` and the CTEs every entity reads before its
+    own rules, each followed by a comma (the model's CTEs come next):
+      staged      the entity's staged legacy model (`source`);
+      keyed       int_<entity>_keyed (the UUID of every legacy key);
+      targets     stg_supabase__<entity> (the app's rows that carry a legacy key);
+      known       applied_keys(entity);
+      retried     open_issue_keys(entity, retry): open errors, open warnings of the `retry`
+                  reasons (an optional reference whose parent may land later), drift on reconcile;
+      first_sync  first_synced_run('staged');
+      considered  the staged rows changed since the last applied run or retried, or whose
+                  parent changed since (`parents`: staged parent model -> the staged column
+                  holding its key, same-named in the parent: the row takes values from that
+                  parent), or meeting one of `reconsider` (conditions on `staged`, which may
+                  read the CTEs of a call block: `{% call entity_inputs(...) %} <CTEs, each
+                  followed by a comma> {% endcall %}` emits them ahead of considered).
+                  `changes`: a CTE of the call block holding the rows the entity maps, by `key`,
+                  with the run that last changed each (`synced_run`, its parents' changes
+                  included): considered is then the staged rows in it, changed since it or
+                  retried, with that run as `changed_run`.
+    `key`: the staged column holding the legacy key. -#}
+{% macro entity_inputs(entity, source, key, retry=[], parents={}, reconsider=[], changes=none) -%}
+with
+
+staged as (
+    select * from {{ ref(source) }}
+),
+
+keyed as (
+    select * from {{ ref('int_' ~ entity ~ '_keyed') }}
+),
+
+targets as (
+    select * from {{ ref('stg_supabase__' ~ entity) }}
+),
+
+known as (
+    {{ applied_keys(entity) }}
+),
+
+retried as (
+    {{ open_issue_keys(entity, retry=retry) }}
+),
+
+first_sync as (
+    {{ first_synced_run('staged') }}
+),
+{%- if caller is defined %}
+{{ caller() }}
+{%- endif %}
+
+considered as (
+    select
+        staged.*{% if changes %},
+        {{ changes }}.synced_run as changed_run{% endif %}
+    from staged
+    {%- if changes %}
+    inner join {{ changes }} on staged.{{ key }} = {{ changes }}.{{ key }}
+    {%- endif %}
+    where
+        {{ changed_since(changes or 'staged') }}
+        or staged.{{ key }}::text in (select retried.legacy_key from retried)
+        {%- for parent, column in parents.items() %}
+        or staged.{{ column }} in (
+            select parent.{{ column }} from {{ ref(parent) }} as parent
+            where {{ changed_since('parent') }}
+        )
+        {%- endfor %}
+        {%- for condition in reconsider %}
+        or {{ condition }}
+        {%- endfor %}
+),
+{%- endmacro %}
+
+{#- The frame of a mapped model, second half: the CTEs after the entity's `mapped` CTE (its
+    column expressions), ending with the model's final select:
+      gone_before_first_sync  target rows whose legacy row is in no staged row (deleted in the
+                  source before diffmig first synced it): gone_from_mirror_columns with `gone`
+                  (the helper columns, "<expression> as <name>" in the order of mapped's helper
+                  columns), when `gone_when` holds (a condition on `targets` and `known`: the
+                  row's soft delete is not applied yet, say; default every such row);
+      all_mapped  mapped union all gone_before_first_sync;
+      compared    each row with its target row (joined on `key`) and `known`:
+                  _written_by_earlier_scripts, `compared_columns` ("<expression> as <name>",
+                  may read `mapped` and `targets`), _drift_columns (drift_columns, `drift_skip`);
+      checked     _legacy_key and _issues: `issues`, a list of issue_when/missing_parent_issue/
+                  drift_issue expressions on `compared` (or, as a string, the whole _issues
+                  expression), with drift_issue(unless=drift_unless, applies=applies) appended
+                  when `drift` (the default);
+      decided     _apply: apply_decision(requires, applies, conditions) on `checked`.
+    `target_id`: the targets' id column (default <entity without its final s>_id).
+    `deletion_reported`: the app table has no soft-delete column and the entity's rows keep
+    their target row when deleted in the source (world.md section 6): such a row is never
+    written; it gets only a `deleted_in_source` warning (the mapped rows carry
+    _is_gone_before_first_sync), or no issue when it never reached the target. -#}
+{% macro entity_decision(entity, key, issues, gone=[], gone_when=none, target_id=none,
+        compared_columns=[], drift_skip=[], drift_unless=none, drift=true, applies=[],
+        conditions=[], requires=[], deletion_reported=false) -%}
+{%- set target_id = target_id or (entity[:-1] ~ '_id') -%}
+{%- set all_issues = issues if issues is string else issues_array(
+    issues + ([drift_issue(unless=drift_unless, applies=applies)] if drift else [])) -%}
+{%- if deletion_reported -%}
+    {%- set row = entity[:-1] -%}
+    {%- set deleted_issue = issues_array([issue_when("true", "warning", "deleted_in_source",
+        "case when compared._is_gone_before_first_sync then '" ~ row
+        ~ " deleted in the legacy database before the first sync: target row kept' else '" ~ row
+        ~ " deleted in the legacy database: target row kept (" ~ entity
+        ~ " has no soft-delete column)' end")]) -%}
+    {%- set all_issues = "case when compared._is_deleted_in_source and not compared._has_target_row"
+        ~ " then '[]'::jsonb when compared._is_deleted_in_source then " ~ deleted_issue
+        ~ " else " ~ all_issues ~ " end" -%}
+    {%- set compared_columns = ['targets.' ~ target_id ~ ' is not null as _has_target_row']
+        + compared_columns -%}
+    {%- set conditions = ['not checked._is_deleted_in_source'] + conditions -%}
+{%- endif -%}
+gone_before_first_sync as (
+    select
+        {{ gone_from_mirror_columns(entity, 'targets.' ~ target_id, helpers=gone) }}
+    from targets
+    left join known on targets.{{ key }}::text = known.legacy_key
+    where
+        not exists (
+            select staged.{{ key }} from staged
+            where staged.{{ key }} = targets.{{ key }}
+        )
+        {%- if gone_when is not none %}
+        and ({{ gone_when }})
+        {%- endif %}
+),
+
+all_mapped as (
+    select * from mapped
+    union all
+    select * from gone_before_first_sync
+),
+
+compared as (
+    select
+        mapped.*,
+        {{ written_by_earlier_scripts('targets.' ~ target_id) }} as _written_by_earlier_scripts,
+        {%- for column in compared_columns %}
+        {{ column }},
+        {%- endfor %}
+        {{ drift_columns(entity, skip=drift_skip) }} as _drift_columns
+    from all_mapped as mapped
+    left join targets on mapped.{{ key }} = targets.{{ key }}
+    left join known on mapped.{{ key }}::text = known.legacy_key
+),
+
+checked as (
+    select
+        compared.*,
+        compared.{{ key }}::text as _legacy_key,
+        {{ all_issues }} as _issues
+    from compared
+),
+
+decided as (
+    select
+        checked.*,
+        {{ apply_decision(requires=requires, applies=applies, conditions=conditions) }} as _apply
+    from checked
+)
+
+select * from decided
+{%- endmacro %}

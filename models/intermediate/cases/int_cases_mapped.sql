@@ -6,20 +6,8 @@
     Patients, doctors and offices are read through their marts, so they are built first. -#}
 {{ config(materialized='table', unlogged=true) }}
 
-{%- set drift_applies = [
-    'checked._is_deleted_in_source',
-    'checked._is_updated_after_earlier_migration',
-] -%}
-
-with
-
-staged as (
-    select * from {{ ref('stg_legacy__patients') }}
-),
-
-keyed as (
-    select * from {{ ref('int_cases_keyed') }}
-),
+{{ entity_inputs('cases', 'stg_legacy__patients', 'legacy_patient_id',
+    retry=['doctor_not_migrated', 'office_not_migrated']) }}
 
 patients_keyed as (
     select * from {{ ref('int_patients_keyed') }}
@@ -49,10 +37,6 @@ offices as (
     select id as office_id from {{ ref('offices') }}
 ),
 
-targets as (
-    select * from {{ ref('stg_supabase__cases') }}
-),
-
 -- Every case number in the table, also of cases the app created without a legacy key
 -- (stg_supabase__cases keeps only legacy-keyed rows): cases.case_number is unique.
 taken_case_numbers as (
@@ -65,30 +49,6 @@ taken_case_numbers as (
 
 migration_control as (
     select * from {{ ref('stg_supabase__migration_control') }}
-),
-
-known as (
-    {{ applied_keys('cases') }}
-),
-
-retried as (
-    {{ open_issue_keys('cases') }}
-    union
-    select row_issues.legacy_key
-    from {{ ref('stg_bookkeeping__row_issues') }} as row_issues
-    where
-        row_issues.entity = 'cases'
-        and row_issues.resolved_at is null
-        and (
-            row_issues.reason in ('doctor_not_migrated', 'office_not_migrated')
-            {%- if var('reconcile', false) %}
-            or row_issues.reason = 'drift'
-            {%- endif %}
-        )
-),
-
-first_sync as (
-    {{ first_synced_run('staged') }}
 ),
 
 -- When the earlier scripts last migrated cases (diffmig's own rows excluded).
@@ -104,14 +64,6 @@ earlier_migration as (
 fallback_case_status as (
     select case_statuses.case_status from case_statuses
     where case_statuses.is_fallback
-),
-
-considered as (
-    select staged.*
-    from staged
-    where
-        {{ changed_since('staged') }}
-        or staged.legacy_patient_id::text in (select retried.legacy_key from retried)
 ),
 
 -- The parents of each considered case: a key resolves to a parent only when its row exists.
@@ -148,7 +100,7 @@ resolved as (
         on considered.status_code = case_statuses.status_code and not case_statuses.is_fallback
 ),
 
-mapped_from_source as (
+mapped as (
     select
         resolved.target_id as id,
         resolved.patient_id,
@@ -186,82 +138,43 @@ mapped_from_source as (
     cross join earlier_migration
 ),
 
--- A target case whose patient is in no staged row: deleted before diffmig first synced it. Its
--- values are kept; only deleted becomes true (considered until that is applied and recorded).
-gone_before_first_sync as (
-    select
-        {{ gone_from_mirror_columns('cases', 'targets.case_id', helpers=[
-            'false as _is_patient_missing',
-            'null::integer as _legacy_doctor_user_id',
-            'null::text as _doctor_problem',
-            'false as _is_office_missing',
-            'true as _is_office_known',
-            'null::integer as _legacy_office_id',
-            'null::integer as _legacy_status_code',
-            'false as _is_status_unknown',
-            'true as _is_deleted_in_source',
-            'false as _is_changed_after_first_sync',
-            'false as _is_updated_after_earlier_migration',
-        ]) }}
-    from targets
-    left join known on targets.legacy_patient_id::text = known.legacy_key
-    where
-        not exists (
-            select staged.legacy_patient_id from staged
-            where staged.legacy_patient_id = targets.legacy_patient_id
-        )
-        and (targets.deleted is distinct from true or known.legacy_key is null)
-),
-
-all_mapped as (
-    select * from mapped_from_source
-    union all
-    select * from gone_before_first_sync
-),
-
-compared as (
-    select
-        mapped.*,
-        {{ written_by_earlier_scripts('targets.case_id') }} as _written_by_earlier_scripts,
-        exists(
+{#- A target case whose patient is in no staged row was deleted before diffmig first synced it:
+    its values are kept; only deleted becomes true (considered until that is applied and
+    recorded). -#}
+{{ entity_decision('cases', 'legacy_patient_id',
+    issues=[
+        issue_when("compared._is_patient_missing", "error", "patient_not_migrated",
+            "format('patient %s is not migrated: the case is held back until it is', compared.legacy_patient_id)"),
+        issue_when("compared._is_case_number_taken", "error", "case_number_taken",
+            "format('case_number %s is already used by another case', compared.case_number)"),
+        issue_when("compared._doctor_problem = 'not_a_doctor'", "warning", "doctor_not_a_doctor",
+            "format('doctor_id %s is not a doctor (no doctor profile, no doctors row): primary_doctor_id null', compared._legacy_doctor_user_id)"),
+        issue_when("compared._doctor_problem = 'not_migrated'", "warning", "doctor_not_migrated",
+            "format('doctor user %s has no doctors row yet: primary_doctor_id null until it is migrated', compared._legacy_doctor_user_id)"),
+        issue_when("compared._is_office_missing", "warning", "office_not_migrated",
+            "format(case when compared._is_office_known then 'office %s is not migrated yet' else 'office %s does not exist' end || ': office_id null, the id kept in metadata.legacy.office_id', compared._legacy_office_id)"),
+        issue_when("compared._is_status_unknown", "warning", "unknown_patient_status",
+            "format('patient status %s is not in patient_status_to_case_status: status %s', coalesce(compared._legacy_status_code::text, 'null'), compared.status)"),
+    ],
+    gone=[
+        'false as _is_patient_missing',
+        'null::integer as _legacy_doctor_user_id',
+        'null::text as _doctor_problem',
+        'false as _is_office_missing',
+        'true as _is_office_known',
+        'null::integer as _legacy_office_id',
+        'null::integer as _legacy_status_code',
+        'false as _is_status_unknown',
+        'true as _is_deleted_in_source',
+        'false as _is_changed_after_first_sync',
+        'false as _is_updated_after_earlier_migration',
+    ],
+    gone_when='targets.deleted is distinct from true or known.legacy_key is null',
+    compared_columns=['''exists(
             select taken_case_numbers.case_number from taken_case_numbers
             where
                 taken_case_numbers.case_number = mapped.case_number
                 and taken_case_numbers.legacy_patient_id is distinct from mapped.legacy_patient_id
-        ) as _is_case_number_taken,
-        {{ drift_columns('cases') }} as _drift_columns
-    from all_mapped as mapped
-    left join targets on mapped.legacy_patient_id = targets.legacy_patient_id
-    left join known on mapped.legacy_patient_id::text = known.legacy_key
-),
-
-checked as (
-    select
-        compared.*,
-        compared.legacy_patient_id::text as _legacy_key,
-        {{ issues_array([
-            issue_when("compared._is_patient_missing", "error", "patient_not_migrated",
-                "format('patient %s is not migrated: the case is held back until it is', compared.legacy_patient_id)"),
-            issue_when("compared._is_case_number_taken", "error", "case_number_taken",
-                "format('case_number %s is already used by another case', compared.case_number)"),
-            issue_when("compared._doctor_problem = 'not_a_doctor'", "warning", "doctor_not_a_doctor",
-                "format('doctor_id %s is not a doctor (no doctor profile, no doctors row): primary_doctor_id null', compared._legacy_doctor_user_id)"),
-            issue_when("compared._doctor_problem = 'not_migrated'", "warning", "doctor_not_migrated",
-                "format('doctor user %s has no doctors row yet: primary_doctor_id null until it is migrated', compared._legacy_doctor_user_id)"),
-            issue_when("compared._is_office_missing", "warning", "office_not_migrated",
-                "format(case when compared._is_office_known then 'office %s is not migrated yet' else 'office %s does not exist' end || ': office_id null, the id kept in metadata.legacy.office_id', compared._legacy_office_id)"),
-            issue_when("compared._is_status_unknown", "warning", "unknown_patient_status",
-                "format('patient status %s is not in patient_status_to_case_status: status %s', coalesce(compared._legacy_status_code::text, 'null'), compared.status)"),
-            drift_issue(applies=drift_applies),
-        ]) }} as _issues
-    from compared
-),
-
-decided as (
-    select
-        checked.*,
-        {{ apply_decision(applies=drift_applies) }} as _apply
-    from checked
-)
-
-select * from decided
+        ) as _is_case_number_taken'''],
+    applies=['checked._is_deleted_in_source', 'checked._is_updated_after_earlier_migration'],
+) }}

@@ -4,44 +4,10 @@
     their soft-delete column changes). -#}
 {{ config(materialized='table', unlogged=true) }}
 
-{%- set drift_applies = ['checked._is_deleted_in_source'] -%}
-
-with
-
-staged as (
-    select * from {{ ref('stg_legacy__offices') }}
-),
-
-keyed as (
-    select * from {{ ref('int_offices_keyed') }}
-),
+{{ entity_inputs('offices', 'stg_legacy__offices', 'legacy_office_id') }}
 
 country_aliases as (
     select * from {{ ref('country_aliases') }}
-),
-
-targets as (
-    select * from {{ ref('stg_supabase__offices') }}
-),
-
-known as (
-    {{ applied_keys('offices') }}
-),
-
-retried as (
-    {{ open_issue_keys('offices') }}
-),
-
-first_sync as (
-    {{ first_synced_run('staged') }}
-),
-
-considered as (
-    select staged.*
-    from staged
-    where
-        {{ changed_since('staged') }}
-        or staged.legacy_office_id::text in (select retried.legacy_key from retried)
 ),
 
 mapped as (
@@ -83,57 +49,21 @@ mapped as (
     left join country_aliases on lower(btrim(considered.country)) = country_aliases.alias
 ),
 
-gone_before_first_sync as (
-    select
-        {{ gone_from_mirror_columns('offices', 'targets.office_id', helpers=[
-            'targets.tax_rate as _legacy_tax_rate',
-            'targets.name as _legacy_name',
-            'true as _is_deleted_in_source',
-            'false as _is_changed_after_first_sync',
-        ]) }}
-    from targets
-    left join staged on targets.legacy_office_id = staged.legacy_office_id
-    where staged.legacy_office_id is null
-),
-
-all_mapped as (
-    select * from mapped
-    union all
-    select * from gone_before_first_sync
-),
-
-compared as (
-    select
-        mapped.*,
-        {{ written_by_earlier_scripts('targets.office_id') }} as _written_by_earlier_scripts,
-        {{ drift_columns('offices') }} as _drift_columns
-    from all_mapped as mapped
-    left join targets on mapped.legacy_office_id = targets.legacy_office_id
-    left join known on mapped.legacy_office_id::text = known.legacy_key
-),
-
-checked as (
-    select
-        compared.*,
-        compared.legacy_office_id::text as _legacy_key,
-        {{ issues_array([
-            issue_when(numeric_overflows("compared.tax_rate", 5, 4), "error", "tax_rate_out_of_range",
-                "'tax_rate ' || compared._legacy_tax_rate || ' does not fit numeric(5,4)'"),
-            issue_when("compared._legacy_tax_rate > 1 and not " ~ numeric_overflows("compared.tax_rate", 5, 4), "warning",
-                "tax_rate_was_percentage",
-                "'tax_rate ' || compared._legacy_tax_rate || ' read as a percentage'"),
-            issue_when("nullif(btrim(compared._legacy_name), '') is null", "warning", "blank_name",
-                "'name set to ' || compared.name"),
-            drift_issue(applies=drift_applies),
-        ]) }} as _issues
-    from compared
-),
-
-decided as (
-    select
-        checked.*,
-        {{ apply_decision(applies=drift_applies) }} as _apply
-    from checked
-)
-
-select * from decided
+{{ entity_decision('offices', 'legacy_office_id',
+    issues=[
+        issue_when(numeric_overflows("compared.tax_rate", 5, 4), "error", "tax_rate_out_of_range",
+            "'tax_rate ' || compared._legacy_tax_rate || ' does not fit numeric(5,4)'"),
+        issue_when("compared._legacy_tax_rate > 1 and not " ~ numeric_overflows("compared.tax_rate", 5, 4),
+            "warning", "tax_rate_was_percentage",
+            "'tax_rate ' || compared._legacy_tax_rate || ' read as a percentage'"),
+        issue_when("nullif(btrim(compared._legacy_name), '') is null", "warning", "blank_name",
+            "'name set to ' || compared.name"),
+    ],
+    gone=[
+        'targets.tax_rate as _legacy_tax_rate',
+        'targets.name as _legacy_name',
+        'true as _is_deleted_in_source',
+        'false as _is_changed_after_first_sync',
+    ],
+    applies=['checked._is_deleted_in_source'],
+) }}

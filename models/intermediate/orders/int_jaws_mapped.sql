@@ -12,28 +12,19 @@
     synced it. -#}
 {{ config(materialized='table', unlogged=true) }}
 
-{%- set drift_applies = [] -%}
-
-with
-
-jaws as (
-    select * from {{ ref('stg_legacy__jaws') }}
-),
-
+{% call entity_inputs('jaws', 'stg_legacy__jaws', 'legacy_jaw_id', reconsider=[
+    "staged.legacy_jaw_id in (select pointer_summary.legacy_jaw_id from pointer_summary where "
+    ~ changed_since('pointer_summary') ~ ")",
+    "staged.legacy_jaw_id in (select targets.legacy_jaw_id from targets inner join target_orders"
+    ~ " on targets.order_id = target_orders.order_id where target_orders.legacy_instruction_id"
+    ~ " in (select changed_instructions.legacy_instruction_id from changed_instructions))",
+]) %}
 instructions as (
     select * from {{ ref('stg_legacy__instructions') }}
 ),
 
-keyed as (
-    select * from {{ ref('int_jaws_keyed') }}
-),
-
 reasons as (
     select * from {{ ref('jaw_replacement_reasons') }}
-),
-
-targets as (
-    select * from {{ ref('stg_supabase__jaws') }}
 ),
 
 target_orders as (
@@ -54,18 +45,6 @@ products as (
         legacy_product_id
     from {{ ref('products') }}
     where legacy_product_id is not null
-),
-
-known as (
-    {{ applied_keys('jaws') }}
-),
-
-retried as (
-    {{ open_issue_keys('jaws') }}
-),
-
-first_sync as (
-    {{ first_synced_run('jaws') }}
 ),
 
 reason_fallback as (
@@ -129,25 +108,7 @@ changed_instructions as (
     from instructions
     where {{ changed_since('instructions') }}
 ),
-
-considered as (
-    select jaws.*
-    from jaws
-    left join pointer_summary on jaws.legacy_jaw_id = pointer_summary.legacy_jaw_id
-    where
-        {{ changed_since('jaws') }}
-        or {{ changed_since('pointer_summary') }}
-        or jaws.legacy_jaw_id::text in (select retried.legacy_key from retried)
-        or jaws.legacy_jaw_id in (
-            select targets.legacy_jaw_id
-            from targets
-            inner join target_orders on targets.order_id = target_orders.order_id
-            where
-                target_orders.legacy_instruction_id in (
-                    select changed_instructions.legacy_instruction_id from changed_instructions
-                )
-        )
-),
+{% endcall %}
 
 mapped as (
     select
@@ -189,88 +150,36 @@ mapped as (
     left join reasons on considered.reason_code = reasons.reason_code
 ),
 
--- Target jaws whose legacy jaw is not in the mirror at all: deleted in the source before diffmig
--- first synced it. jaws has no soft-delete column: reported, the row kept as it is.
-gone_before_first_sync as (
-    select
-        {{ gone_from_mirror_columns('jaws', 'targets.jaw_id', helpers=[
-            'null::integer as _legacy_instruction_id',
-            '0::bigint as _pointer_count',
-            '0::bigint as _live_pointer_count',
-            'null::text as _pointer_list',
-            'null::integer as _legacy_product_id',
-            'null::integer as _reason_code',
-            'false as _is_unknown_reason',
-            'true as _is_deleted_in_source',
-            'true as _is_gone_before_first_sync',
-            'false as _is_changed_after_first_sync',
-        ]) }}
-    from targets
-    left join jaws on targets.legacy_jaw_id = jaws.legacy_jaw_id
-    where jaws.legacy_jaw_id is null
-),
-
-all_mapped as (
-    select * from mapped
-    union all
-    select * from gone_before_first_sync
-),
-
-compared as (
-    select
-        mapped.*,
-        targets.jaw_id is not null as _has_target_row,
-        {{ written_by_earlier_scripts('targets.jaw_id') }} as _written_by_earlier_scripts,
-        {{ drift_columns('jaws') }} as _drift_columns
-    from all_mapped as mapped
-    left join targets on mapped.legacy_jaw_id = targets.legacy_jaw_id
-    left join known on mapped.legacy_jaw_id::text = known.legacy_key
-),
-
-checked as (
-    select
-        compared.*,
-        compared.legacy_jaw_id::text as _legacy_key,
-        -- a jaw deleted in the source that never reached the target has nothing to report
-        case
-            when compared._is_deleted_in_source and not compared._has_target_row then '[]'::jsonb
-            when compared._is_deleted_in_source then {{ issues_array([
-                issue_when("true", "warning", "deleted_in_source",
-                    "case when compared._is_gone_before_first_sync"
-                    ~ " then 'jaw deleted in the legacy database before the first sync: target row kept'"
-                    ~ " else 'jaw deleted in the legacy database: target row kept (jaws has no soft-delete column)' end"),
-            ]) }}
-            else {{ issues_array([
-                issue_when("compared._pointer_count = 0", "error", "jaw_without_instruction",
-                    "format('no instruction points at jaw %s (upper_jaw_id or lower_jaw_id): no order', compared.legacy_jaw_id)"),
-                issue_when("compared._pointer_count > 0 and compared.order_id is null", "error",
-                    "order_not_migrated",
-                    "format('instruction %s has no order (held back or not yet migrated)', compared._legacy_instruction_id)"),
-                issue_when("compared._pointer_count > 0 and compared._live_pointer_count = 0",
-                    "warning", "instruction_deleted_in_source",
-                    "format('no live instruction points at jaw %s any more (%s deleted in the legacy database): the jaw keeps that order', compared.legacy_jaw_id, compared._pointer_list)"),
-                issue_when("compared._pointer_count > 1", "warning", "jaw_shared",
-                    "format('jaw pointed at by %s: mapped from instruction %s', compared._pointer_list, compared._legacy_instruction_id)"),
-                issue_when("compared._legacy_product_id is not null and compared.product_id is null",
-                    "error", "product_not_migrated",
-                    "format('product %s is not in products', compared._legacy_product_id)"),
-                issue_when("compared._is_unknown_reason", "warning", "unknown_replacement_reason",
-                    "format('reason %s is not in seed jaw_replacement_reasons: %s', compared._reason_code, compared.replacement_reason)"),
-                drift_issue(applies=drift_applies),
-            ]) }}
-        end as _issues
-    from compared
-),
-
-decided as (
-    select
-        checked.*,
-        {{ apply_decision(
-            requires=['checked.order_id'],
-            conditions=['not checked._is_deleted_in_source'],
-            applies=drift_applies,
-        ) }} as _apply
-    from checked
-)
-
-select * from decided
+{{ entity_decision('jaws', 'legacy_jaw_id',
+    issues=[
+        issue_when("compared._pointer_count = 0", "error", "jaw_without_instruction",
+            "format('no instruction points at jaw %s (upper_jaw_id or lower_jaw_id): no order', compared.legacy_jaw_id)"),
+        issue_when("compared._pointer_count > 0 and compared.order_id is null", "error",
+            "order_not_migrated",
+            "format('instruction %s has no order (held back or not yet migrated)', compared._legacy_instruction_id)"),
+        issue_when("compared._pointer_count > 0 and compared._live_pointer_count = 0",
+            "warning", "instruction_deleted_in_source",
+            "format('no live instruction points at jaw %s any more (%s deleted in the legacy database): the jaw keeps that order', compared.legacy_jaw_id, compared._pointer_list)"),
+        issue_when("compared._pointer_count > 1", "warning", "jaw_shared",
+            "format('jaw pointed at by %s: mapped from instruction %s', compared._pointer_list, compared._legacy_instruction_id)"),
+        issue_when("compared._legacy_product_id is not null and compared.product_id is null",
+            "error", "product_not_migrated",
+            "format('product %s is not in products', compared._legacy_product_id)"),
+        issue_when("compared._is_unknown_reason", "warning", "unknown_replacement_reason",
+            "format('reason %s is not in seed jaw_replacement_reasons: %s', compared._reason_code, compared.replacement_reason)"),
+    ],
+    gone=[
+        'null::integer as _legacy_instruction_id',
+        '0::bigint as _pointer_count',
+        '0::bigint as _live_pointer_count',
+        'null::text as _pointer_list',
+        'null::integer as _legacy_product_id',
+        'null::integer as _reason_code',
+        'false as _is_unknown_reason',
+        'true as _is_deleted_in_source',
+        'true as _is_gone_before_first_sync',
+        'false as _is_changed_after_first_sync',
+    ],
+    requires=['checked.order_id'],
+    deletion_reported=true,
+) }}

@@ -10,24 +10,11 @@
     and target payments whose legacy payment was deleted before diffmig first synced it. -#}
 {{ config(materialized='table', unlogged=true) }}
 
-{%- set drift_applies = [] -%}
-
-with
-
-payments as (
-    select * from {{ ref('stg_legacy__payments') }}
-),
+{{ entity_inputs('payments', 'stg_legacy__payments', 'legacy_payment_id',
+    retry=['order_not_migrated']) }}
 
 instructions as (
     select * from {{ ref('stg_legacy__instructions') }}
-),
-
-keyed as (
-    select * from {{ ref('int_payments_keyed') }}
-),
-
-targets as (
-    select * from {{ ref('stg_supabase__payments') }}
 ),
 
 orders as (
@@ -36,26 +23,6 @@ orders as (
         legacy_instruction_id
     from {{ ref('orders') }}
     where legacy_instruction_id is not null
-),
-
-known as (
-    {{ applied_keys('payments') }}
-),
-
-retried as (
-    {{ open_issue_keys('payments', retry=['order_not_migrated']) }}
-),
-
-first_sync as (
-    {{ first_synced_run('payments') }}
-),
-
-considered as (
-    select payments.*
-    from payments
-    where
-        {{ changed_since('payments') }}
-        or payments.legacy_payment_id::text in (select retried.legacy_key from retried)
 ),
 
 mapped as (
@@ -113,84 +80,33 @@ mapped as (
     left join orders on considered.legacy_instruction_id = orders.legacy_instruction_id
 ),
 
--- Target payments whose legacy payment is not in the mirror at all: deleted in the source before
--- diffmig first synced it. payments has no soft-delete column: reported, the row kept.
-gone_before_first_sync as (
-    select
-        {{ gone_from_mirror_columns('payments', 'targets.payment_id', helpers=[
-            'null::integer as _legacy_instruction_id',
-            'false as _is_instruction_in_source',
-            'targets.amount as _legacy_total_price',
-            'false as _is_installments_invalid',
-            'true as _is_deleted_in_source',
-            'true as _is_gone_before_first_sync',
-            'false as _is_changed_after_first_sync',
-        ]) }}
-    from targets
-    left join payments on targets.legacy_payment_id = payments.legacy_payment_id
-    where payments.legacy_payment_id is null
-),
+{{ entity_decision('payments', 'legacy_payment_id',
+    issues=[
 
-all_mapped as (
-    select * from mapped
-    union all
-    select * from gone_before_first_sync
-),
-
-compared as (
-    select
-        mapped.*,
-        targets.payment_id is not null as _has_target_row,
-        {{ written_by_earlier_scripts('targets.payment_id') }} as _written_by_earlier_scripts,
-        {{ drift_columns('payments') }} as _drift_columns
-    from all_mapped as mapped
-    left join targets on mapped.legacy_payment_id = targets.legacy_payment_id
-    left join known on mapped.legacy_payment_id::text = known.legacy_key
-),
-
-checked as (
-    select
-        compared.*,
-        compared.legacy_payment_id::text as _legacy_key,
-        -- a payment deleted in the source that never reached the target has nothing to report
-        case
-            when compared._is_deleted_in_source and not compared._has_target_row then '[]'::jsonb
-            when compared._is_deleted_in_source then {{ issues_array([
-                issue_when("true", "warning", "deleted_in_source",
-                    "case when compared._is_gone_before_first_sync"
-                    ~ " then 'payment deleted in the legacy database before the first sync: target row kept'"
-                    ~ " else 'payment deleted in the legacy database: target row kept (payments has no soft-delete column)' end"),
-            ]) }}
-            else {{ issues_array([
-                issue_when("compared._legacy_instruction_id is null", "warning",
-                    "payment_without_instruction", "'no instruction: order_id left null'"),
-                issue_when("compared._legacy_instruction_id is not null and compared.order_id is null"
-                    ~ " and not compared._is_instruction_in_source",
-                    "warning", "instruction_missing",
-                    "format('instruction %s does not exist in the legacy database and has no order: order_id left null', compared._legacy_instruction_id)"),
-                missing_parent_issue('payments', 'order_id', "order_not_migrated",
-                    "compared._legacy_instruction_id is not null and compared.order_id is null"
-                    ~ " and compared._is_instruction_in_source",
-                    "format('instruction %s has no order (held back or not yet migrated)', compared._legacy_instruction_id)"),
-                issue_when(numeric_overflows("compared._legacy_total_price", 10, 2), "error",
-                    "amount_out_of_range",
-                    "format('total_price %s does not fit numeric(10,2)', compared._legacy_total_price)"),
-                issue_when("compared._is_installments_invalid", "warning", "invalid_json_installments",
-                    "'installments is not valid JSON: kept as metadata.legacy.installments_text'"),
-                drift_issue(applies=drift_applies),
-            ]) }}
-        end as _issues
-    from compared
-),
-
-decided as (
-    select
-        checked.*,
-        {{ apply_decision(
-            conditions=['not checked._is_deleted_in_source'],
-            applies=drift_applies,
-        ) }} as _apply
-    from checked
-)
-
-select * from decided
+        issue_when("compared._legacy_instruction_id is null", "warning",
+            "payment_without_instruction", "'no instruction: order_id left null'"),
+        issue_when("compared._legacy_instruction_id is not null and compared.order_id is null"
+            ~ " and not compared._is_instruction_in_source",
+            "warning", "instruction_missing",
+            "format('instruction %s does not exist in the legacy database and has no order: order_id left null', compared._legacy_instruction_id)"),
+        missing_parent_issue('payments', 'order_id', "order_not_migrated",
+            "compared._legacy_instruction_id is not null and compared.order_id is null"
+            ~ " and compared._is_instruction_in_source",
+            "format('instruction %s has no order (held back or not yet migrated)', compared._legacy_instruction_id)"),
+        issue_when(numeric_overflows("compared._legacy_total_price", 10, 2), "error",
+            "amount_out_of_range",
+            "format('total_price %s does not fit numeric(10,2)', compared._legacy_total_price)"),
+        issue_when("compared._is_installments_invalid", "warning", "invalid_json_installments",
+            "'installments is not valid JSON: kept as metadata.legacy.installments_text'"),
+    ],
+    gone=[
+        'null::integer as _legacy_instruction_id',
+        'false as _is_instruction_in_source',
+        'targets.amount as _legacy_total_price',
+        'false as _is_installments_invalid',
+        'true as _is_deleted_in_source',
+        'true as _is_gone_before_first_sync',
+        'false as _is_changed_after_first_sync',
+    ],
+    deletion_reported=true,
+) }}

@@ -7,20 +7,8 @@
     they are built first. -#}
 {{ config(materialized='table', unlogged=true) }}
 
-{%- set drift_applies = [
-    'checked._is_deleted_in_source',
-    'checked._is_updated_after_earlier_migration',
-] -%}
-
-with
-
-staged as (
-    select * from {{ ref('stg_legacy__patients') }}
-),
-
-keyed as (
-    select * from {{ ref('int_patients_keyed') }}
-),
+{{ entity_inputs('patients', 'stg_legacy__patients', 'legacy_patient_id',
+    retry=['doctor_not_migrated', 'office_not_migrated']) }}
 
 profiles_keyed as (
     select * from {{ ref('int_profiles_keyed') }}
@@ -54,36 +42,8 @@ offices as (
     select id as office_id from {{ ref('offices') }}
 ),
 
-targets as (
-    select * from {{ ref('stg_supabase__patients') }}
-),
-
 migration_control as (
     select * from {{ ref('stg_supabase__migration_control') }}
-),
-
-known as (
-    {{ applied_keys('patients') }}
-),
-
-retried as (
-    {{ open_issue_keys('patients') }}
-    union
-    select row_issues.legacy_key
-    from {{ ref('stg_bookkeeping__row_issues') }} as row_issues
-    where
-        row_issues.entity = 'patients'
-        and row_issues.resolved_at is null
-        and (
-            row_issues.reason in ('doctor_not_migrated', 'office_not_migrated')
-            {%- if var('reconcile', false) %}
-            or row_issues.reason = 'drift'
-            {%- endif %}
-        )
-),
-
-first_sync as (
-    {{ first_synced_run('staged') }}
 ),
 
 -- When the earlier scripts last migrated patients (diffmig's own rows excluded).
@@ -104,14 +64,6 @@ fallback_gender as (
 fallback_status as (
     select statuses.patient_status from statuses
     where statuses.is_fallback
-),
-
-considered as (
-    select staged.*
-    from staged
-    where
-        {{ changed_since('staged') }}
-        or staged.legacy_patient_id::text in (select retried.legacy_key from retried)
 ),
 
 -- The parents of each considered patient: a key resolves to a parent only when its row exists.
@@ -150,7 +102,7 @@ resolved as (
     left join statuses on considered.status_code = statuses.status_code and not statuses.is_fallback
 ),
 
-mapped_from_source as (
+mapped as (
     select
         resolved.target_id as id,
         resolved.profile_id,
@@ -207,86 +159,47 @@ mapped_from_source as (
     cross join earlier_migration
 ),
 
--- A target patient whose legacy row is in no staged row: deleted before diffmig first synced it.
--- Its values are kept; only archived becomes true (considered until that is applied and recorded).
-gone_before_first_sync as (
-    select
-        {{ gone_from_mirror_columns('patients', 'targets.patient_id', helpers=[
-            'false as _is_profile_missing',
-            'null::text as _doctor_problem',
-            'false as _is_office_missing',
-            'true as _is_office_known',
-            'null::integer as _legacy_office_id',
-            'null::integer as _legacy_sex_code',
-            'false as _is_sex_unknown',
-            'null::integer as _legacy_status_code',
-            'false as _is_status_unknown',
-            'false as _is_schemes_invalid',
-            'true as _is_deleted_in_source',
-            'false as _is_changed_after_first_sync',
-            'false as _is_updated_after_earlier_migration',
-        ]) }}
-    from targets
-    left join known on targets.legacy_patient_id::text = known.legacy_key
-    where
-        not exists (
-            select staged.legacy_patient_id from staged
-            where staged.legacy_patient_id = targets.legacy_patient_id
-        )
-        and (targets.archived is distinct from true or known.legacy_key is null)
-),
-
-all_mapped as (
-    select * from mapped_from_source
-    union all
-    select * from gone_before_first_sync
-),
-
-compared as (
-    select
-        mapped.*,
-        {{ written_by_earlier_scripts('targets.patient_id') }} as _written_by_earlier_scripts,
-        {{ drift_columns('patients') }} as _drift_columns
-    from all_mapped as mapped
-    left join targets on mapped.legacy_patient_id = targets.legacy_patient_id
-    left join known on mapped.legacy_patient_id::text = known.legacy_key
-),
-
-checked as (
-    select
-        compared.*,
-        compared.legacy_patient_id::text as _legacy_key,
-        {{ issues_array([
-            issue_when("compared._is_profile_missing", "error", "profile_not_migrated",
-                "format('user %s of patient %s has no migrated profile: held back until it is', compared.legacy_user_id, compared.legacy_patient_id)"),
-            issue_when("compared._doctor_problem = 'not_a_doctor'", "warning", "doctor_not_a_doctor",
-                "format('doctor_id %s is not a doctor (no doctor profile, no doctors row): primary_doctor_id null, legacy_doctor_id kept', compared.legacy_doctor_id)"),
-            issue_when("compared._doctor_problem = 'not_migrated'", "warning", "doctor_not_migrated",
-                "format('doctor user %s has no doctors row yet: primary_doctor_id null until it is migrated', compared.legacy_doctor_id)"),
-            issue_when("compared._is_office_missing", "warning", "office_not_migrated",
-                "format(case when compared._is_office_known then 'office %s is not migrated yet' else 'office %s does not exist' end || ': assigned_office_id null, the id kept in metadata.legacy.office_id', compared._legacy_office_id)"),
-            issue_when("compared._is_sex_unknown", "warning", "unknown_sex",
-                "format('sex %s is not in sex_to_gender: sex %s', compared._legacy_sex_code, compared.sex)"),
-            issue_when("compared._is_status_unknown", "warning", "unknown_patient_status",
-                "format('status %s is not in patient_status: status %s', coalesce(compared._legacy_status_code::text, 'null'), compared.status)"),
-            issue_when("compared._is_schemes_invalid", "warning", "invalid_json_schemes",
-                "'schemes is not valid JSON: written as an object with the text under legacy_schemes'"),
-            issue_when("compared.date_of_birth < date '1900-01-02' or compared.date_of_birth > current_date",
-                "warning", "implausible_birth_date",
-                "format('birthdate %s (copied)', compared.date_of_birth)"),
-            issue_when("compared.enrolled_at < timestamptz '1990-01-01' or compared.enrolled_at > now() + interval '1 day'",
-                "warning", "implausible_enrolled_at",
-                "format('submitted_at %s (copied)', compared.enrolled_at)"),
-            drift_issue(applies=drift_applies),
-        ]) }} as _issues
-    from compared
-),
-
-decided as (
-    select
-        checked.*,
-        {{ apply_decision(applies=drift_applies) }} as _apply
-    from checked
-)
-
-select * from decided
+{{ entity_decision('patients', 'legacy_patient_id',
+    issues=[
+        issue_when("compared._is_profile_missing", "error", "profile_not_migrated",
+            "format('user %s of patient %s has no migrated profile: held back until it is', compared.legacy_user_id, compared.legacy_patient_id)"),
+        issue_when("compared._doctor_problem = 'not_a_doctor'", "warning", "doctor_not_a_doctor",
+            "format('doctor_id %s is not a doctor (no doctor profile, no doctors row): primary_doctor_id null, legacy_doctor_id kept', compared.legacy_doctor_id)"),
+        issue_when("compared._doctor_problem = 'not_migrated'", "warning", "doctor_not_migrated",
+            "format('doctor user %s has no doctors row yet: primary_doctor_id null until it is migrated', compared.legacy_doctor_id)"),
+        issue_when("compared._is_office_missing", "warning", "office_not_migrated",
+            "format(case when compared._is_office_known then 'office %s is not migrated yet' else 'office %s does not exist' end || ': assigned_office_id null, the id kept in metadata.legacy.office_id', compared._legacy_office_id)"),
+        issue_when("compared._is_sex_unknown", "warning", "unknown_sex",
+            "format('sex %s is not in sex_to_gender: sex %s', compared._legacy_sex_code, compared.sex)"),
+        issue_when("compared._is_status_unknown", "warning", "unknown_patient_status",
+            "format('status %s is not in patient_status: status %s', coalesce(compared._legacy_status_code::text, 'null'), compared.status)"),
+        issue_when("compared._is_schemes_invalid", "warning", "invalid_json_schemes",
+            "'schemes is not valid JSON: written as an object with the text under legacy_schemes'"),
+        issue_when("compared.date_of_birth < date '1900-01-02' or compared.date_of_birth > current_date",
+            "warning", "implausible_birth_date",
+            "format('birthdate %s (copied)', compared.date_of_birth)"),
+        issue_when("compared.enrolled_at < timestamptz '1990-01-01' or compared.enrolled_at > now() + interval '1 day'",
+            "warning", "implausible_enrolled_at",
+            "format('submitted_at %s (copied)', compared.enrolled_at)"),
+    ],
+    gone=[
+        'false as _is_profile_missing',
+        'null::text as _doctor_problem',
+        'false as _is_office_missing',
+        'true as _is_office_known',
+        'null::integer as _legacy_office_id',
+        'null::integer as _legacy_sex_code',
+        'false as _is_sex_unknown',
+        'null::integer as _legacy_status_code',
+        'false as _is_status_unknown',
+        'false as _is_schemes_invalid',
+        'true as _is_deleted_in_source',
+        'false as _is_changed_after_first_sync',
+        'false as _is_updated_after_earlier_migration',
+    ],
+    gone_when='targets.archived is distinct from true or known.legacy_key is null',
+    applies=[
+        'checked._is_deleted_in_source',
+        'checked._is_updated_after_earlier_migration',
+    ],
+) }}

@@ -6,14 +6,8 @@
     read through their marts, so they are built first. -#}
 {{ config(materialized='table', unlogged=true) }}
 
-{%- set drift_applies = ['checked._is_deleted_in_source'] -%}
-
-with
-
-users as (
-    select * from {{ ref('stg_legacy__users') }}
-),
-
+{% call entity_inputs('doctors', 'stg_legacy__users', 'legacy_user_id',
+    retry=['primary_office_not_migrated'], changes='doctor_changes') %}
 typed as (
     select * from {{ ref('int_profiles_typed') }}
 ),
@@ -24,97 +18,6 @@ settings as (
 
 office_doctors as (
     select * from {{ ref('stg_legacy__office_doctors') }}
-),
-
-keyed as (
-    select * from {{ ref('int_doctors_keyed') }}
-),
-
-targets as (
-    select * from {{ ref('stg_supabase__doctors') }}
-),
-
-profiles as (
-    select
-        id as profile_id,
-        legacy_user_id,
-        profile_type::text as profile_type
-    from {{ ref('profiles') }}
-),
-
-offices as (
-    select
-        id as office_id,
-        legacy_office_id
-    from {{ ref('offices') }}
-),
-
-known as (
-    {{ applied_keys('doctors') }}
-),
-
-retried as (
-    {{ open_issue_keys('doctors') }}
-    union
-    select row_issues.legacy_key
-    from {{ ref('stg_bookkeeping__row_issues') }} as row_issues
-    where
-        row_issues.entity = 'doctors'
-        and row_issues.resolved_at is null
-        and row_issues.reason = 'primary_office_not_migrated'
-),
-
-first_sync as (
-    {{ first_synced_run('users') }}
-),
-
--- The doctor's setting as it is (or as it was when the user was deleted with it).
-current_settings as (
-    select distinct on (settings.legacy_user_id) settings.*
-    from settings
-    inner join users on settings.legacy_user_id = users.legacy_user_id
-    where
-        not settings.is_deleted_in_source
-        or (users.is_deleted_in_source and settings.synced_run = users.synced_run)
-    order by
-        settings.legacy_user_id asc,
-        settings.is_deleted_in_source asc,
-        settings.legacy_doctor_setting_id asc
-),
-
--- The doctor's first office link (lowest dispatch_office_doctors id) gives the primary office.
-first_links as (
-    select distinct on (office_doctors.legacy_user_id)
-        office_doctors.legacy_user_id,
-        office_doctors.legacy_office_id
-    from office_doctors
-    inner join users on office_doctors.legacy_user_id = users.legacy_user_id
-    where
-        not office_doctors.is_deleted_in_source
-        or (users.is_deleted_in_source and office_doctors.synced_run = users.synced_run)
-    order by office_doctors.legacy_user_id, office_doctors.legacy_office_doctor_id
-),
-
--- The setting's columns as they go to metadata.legacy (timestamps as ISO 8601 UTC text).
-setting_values as (
-    select
-        current_settings.legacy_user_id,
-        jsonb_build_object(
-            'doctorsetting_id', current_settings.legacy_doctor_setting_id,
-            'clinical_preferences', current_settings.clinical_preferences,
-            'sq_customer_id', current_settings.square_customer_id,
-            'promised_payment', current_settings.has_promised_payment,
-            'credit', current_settings.credit,
-            'installment_payments', current_settings.installment_payments,
-            'baa_agreed_at', to_char(
-                current_settings.baa_agreed_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'
-            ),
-            'eula_agreed_at', to_char(
-                current_settings.eula_agreed_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'
-            ),
-            'company_account', current_settings.is_company_account
-        ) as legacy_values
-    from current_settings
 ),
 
 setting_changes as (
@@ -143,13 +46,70 @@ doctor_changes as (
     left join link_changes on typed.legacy_user_id = link_changes.legacy_user_id
     where typed.profile_type = 'doctor'
 ),
+{% endcall %}
 
-considered as (
-    select doctor_changes.*
-    from doctor_changes
+profiles as (
+    select
+        id as profile_id,
+        legacy_user_id,
+        profile_type::text as profile_type
+    from {{ ref('profiles') }}
+),
+
+offices as (
+    select
+        id as office_id,
+        legacy_office_id
+    from {{ ref('offices') }}
+),
+
+-- The doctor's setting as it is (or as it was when the user was deleted with it).
+current_settings as (
+    select distinct on (settings.legacy_user_id) settings.*
+    from settings
+    inner join staged on settings.legacy_user_id = staged.legacy_user_id
     where
-        {{ changed_since('doctor_changes') }}
-        or doctor_changes.legacy_user_id::text in (select retried.legacy_key from retried)
+        not settings.is_deleted_in_source
+        or (staged.is_deleted_in_source and settings.synced_run = staged.synced_run)
+    order by
+        settings.legacy_user_id asc,
+        settings.is_deleted_in_source asc,
+        settings.legacy_doctor_setting_id asc
+),
+
+-- The doctor's first office link (lowest dispatch_office_doctors id) gives the primary office.
+first_links as (
+    select distinct on (office_doctors.legacy_user_id)
+        office_doctors.legacy_user_id,
+        office_doctors.legacy_office_id
+    from office_doctors
+    inner join staged on office_doctors.legacy_user_id = staged.legacy_user_id
+    where
+        not office_doctors.is_deleted_in_source
+        or (staged.is_deleted_in_source and office_doctors.synced_run = staged.synced_run)
+    order by office_doctors.legacy_user_id, office_doctors.legacy_office_doctor_id
+),
+
+-- The setting's columns as they go to metadata.legacy (timestamps as ISO 8601 UTC text).
+setting_values as (
+    select
+        current_settings.legacy_user_id,
+        jsonb_build_object(
+            'doctorsetting_id', current_settings.legacy_doctor_setting_id,
+            'clinical_preferences', current_settings.clinical_preferences,
+            'sq_customer_id', current_settings.square_customer_id,
+            'promised_payment', current_settings.has_promised_payment,
+            'credit', current_settings.credit,
+            'installment_payments', current_settings.installment_payments,
+            'baa_agreed_at', to_char(
+                current_settings.baa_agreed_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'
+            ),
+            'eula_agreed_at', to_char(
+                current_settings.eula_agreed_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'
+            ),
+            'company_account', current_settings.is_company_account
+        ) as legacy_values
+    from current_settings
 ),
 
 mapped as (
@@ -157,16 +117,16 @@ mapped as (
         keyed.target_id as id,
         profiles.profile_id,
         'DOC-' || case
-            when users.legacy_user_id < 1000000 then lpad(users.legacy_user_id::text, 6, '0')
-            else users.legacy_user_id::text
+            when staged.legacy_user_id < 1000000 then lpad(staged.legacy_user_id::text, 6, '0')
+            else staged.legacy_user_id::text
         end as doctor_number,
         offices.office_id as primary_office_id,
         case
-            when users.is_active and not users.is_deleted_in_source then 'active'
+            when staged.is_active and not staged.is_deleted_in_source then 'active'
             else 'inactive'
         end as status,
-        users.joined_at as joined_practice_at,
-        users.legacy_user_id,
+        staged.joined_at as joined_practice_at,
+        staged.legacy_user_id,
         jsonb_build_object('legacy', coalesce(setting_values.legacy_values, '{}'::jsonb))
             as metadata,
         profiles.profile_type as _profile_type,
@@ -174,11 +134,11 @@ mapped as (
         other_doctors.doctor_id as _other_doctor_id,
         other_doctors.legacy_user_id as _other_doctor_user_id,
         false as _is_target_only,
-        users.is_deleted_in_source as _is_deleted_in_source,
-        considered.synced_run > first_sync.synced_run as _is_changed_after_first_sync
+        staged.is_deleted_in_source as _is_deleted_in_source,
+        considered.changed_run > first_sync.synced_run as _is_changed_after_first_sync
     from considered
     inner join typed on considered.legacy_user_id = typed.legacy_user_id
-    inner join users on typed.legacy_user_id = users.legacy_user_id
+    inner join staged on typed.legacy_user_id = staged.legacy_user_id
     inner join keyed on typed.legacy_user_id = keyed.legacy_key
     cross join first_sync
     left join profiles on typed.legacy_user_id = profiles.legacy_user_id
@@ -191,72 +151,31 @@ mapped as (
             and other_doctors.legacy_user_id is distinct from typed.legacy_user_id
 ),
 
--- A target doctor whose user is in no staged row (deleted before diffmig first synced): its
--- values are kept, its status becomes inactive (considered until that is applied and recorded).
-gone_before_first_sync as (
-    select
-        {{ gone_from_mirror_columns('doctors', 'targets.doctor_id', helpers=[
-            'null::text as _profile_type',
-            'null::integer as _legacy_primary_office_id',
-            'null::uuid as _other_doctor_id',
-            'null::integer as _other_doctor_user_id',
-            'true as _is_target_only',
-            'true as _is_deleted_in_source',
-            'false as _is_changed_after_first_sync',
-        ]) }}
-    from targets
-    left join users on targets.legacy_user_id = users.legacy_user_id
-    left join known on targets.legacy_user_id::text = known.legacy_key
-    where
-        targets.legacy_user_id is not null
-        and users.legacy_user_id is null
-        and (targets.status is distinct from 'inactive' or known.legacy_key is null)
-),
-
-all_mapped as (
-    select * from mapped
-    union all
-    select * from gone_before_first_sync
-),
-
-compared as (
-    select
-        mapped.*,
-        {{ written_by_earlier_scripts('targets.doctor_id') }} as _written_by_earlier_scripts,
-        {{ drift_columns('doctors') }} as _drift_columns
-    from all_mapped as mapped
-    left join targets on mapped.legacy_user_id = targets.legacy_user_id
-    left join known on mapped.legacy_user_id::text = known.legacy_key
-),
-
-checked as (
-    select
-        compared.*,
-        compared.legacy_user_id::text as _legacy_key,
-        {{ issues_array([
-            issue_when("not compared._is_target_only and compared.profile_id is null", "error",
-                "profile_not_migrated",
-                "format('the profile of user %s is not in profiles', compared.legacy_user_id)"),
-            issue_when("not compared._is_target_only and compared._profile_type <> 'doctor'", "error",
-                "profile_not_doctor",
-                "format('profile %s of user %s has profile_type %s, not doctor (validate_orders)', compared.profile_id, compared.legacy_user_id, compared._profile_type)"),
-            issue_when("compared._other_doctor_id is not null", "error", "profile_has_other_doctor",
-                "format('profile %s already belongs to doctor %s (legacy user %s); doctors.profile_id is unique', compared.profile_id, compared._other_doctor_id, coalesce(compared._other_doctor_user_id::text, 'none'))"),
-            issue_when("compared._legacy_primary_office_id is not null and compared.primary_office_id is null",
-                "warning", "primary_office_not_migrated",
-                "format('office %s (first office link) is not in offices: primary_office_id left null', compared._legacy_primary_office_id)"),
-            issue_when("compared._is_deleted_in_source", "warning", "deleted_in_source",
-                "format('user %s is gone from auth_user: doctors row kept, status inactive', compared.legacy_user_id)"),
-            drift_issue(applies=drift_applies),
-        ]) }} as _issues
-    from compared
-),
-
-decided as (
-    select
-        checked.*,
-        {{ apply_decision(applies=drift_applies) }} as _apply
-    from checked
-)
-
-select * from decided
+{{ entity_decision('doctors', 'legacy_user_id',
+    issues=[
+        issue_when("not compared._is_target_only and compared.profile_id is null", "error",
+            "profile_not_migrated",
+            "format('the profile of user %s is not in profiles', compared.legacy_user_id)"),
+        issue_when("not compared._is_target_only and compared._profile_type <> 'doctor'", "error",
+            "profile_not_doctor",
+            "format('profile %s of user %s has profile_type %s, not doctor (validate_orders)', compared.profile_id, compared.legacy_user_id, compared._profile_type)"),
+        issue_when("compared._other_doctor_id is not null", "error", "profile_has_other_doctor",
+            "format('profile %s already belongs to doctor %s (legacy user %s); doctors.profile_id is unique', compared.profile_id, compared._other_doctor_id, coalesce(compared._other_doctor_user_id::text, 'none'))"),
+        issue_when("compared._legacy_primary_office_id is not null and compared.primary_office_id is null",
+            "warning", "primary_office_not_migrated",
+            "format('office %s (first office link) is not in offices: primary_office_id left null', compared._legacy_primary_office_id)"),
+        issue_when("compared._is_deleted_in_source", "warning", "deleted_in_source",
+            "format('user %s is gone from auth_user: doctors row kept, status inactive', compared.legacy_user_id)"),
+    ],
+    gone=[
+        'null::text as _profile_type',
+        'null::integer as _legacy_primary_office_id',
+        'null::uuid as _other_doctor_id',
+        'null::integer as _other_doctor_user_id',
+        'true as _is_target_only',
+        'true as _is_deleted_in_source',
+        'false as _is_changed_after_first_sync',
+    ],
+    gone_when="targets.legacy_user_id is not null and (targets.status is distinct from 'inactive' or known.legacy_key is null)",
+    applies=['checked._is_deleted_in_source'],
+) }}

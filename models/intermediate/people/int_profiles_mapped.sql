@@ -4,17 +4,11 @@
     from the source (deleted before diffmig first synced) that are still active. -#}
 {{ config(materialized='table', unlogged=true) }}
 
-{%- set drift_applies = ['checked._is_deleted_in_source', 'checked._is_patient_newer'] -%}
-
-with
-
-users as (
-    select * from {{ ref('stg_legacy__users') }}
-),
-
+{% call entity_inputs('profiles', 'stg_legacy__users', 'legacy_user_id', changes='typed') %}
 typed as (
     select * from {{ ref('int_profiles_typed') }}
 ),
+{% endcall %}
 
 patients as (
     select * from {{ ref('stg_legacy__patients') }}
@@ -22,26 +16,6 @@ patients as (
 
 genders as (
     select * from {{ ref('sex_to_gender') }}
-),
-
-keyed as (
-    select * from {{ ref('int_profiles_keyed') }}
-),
-
-targets as (
-    select * from {{ ref('stg_supabase__profiles') }}
-),
-
-known as (
-    {{ applied_keys('profiles') }}
-),
-
-retried as (
-    {{ open_issue_keys('profiles') }}
-),
-
-first_sync as (
-    {{ first_synced_run('users') }}
 ),
 
 -- One row (an aggregate, so the planner knows it): the seed's fallback gender.
@@ -52,26 +26,26 @@ fallback_gender as (
 -- Whitespace (also no-break, ideographic and zero-width spaces) trimmed at both ends.
 cleaned_users as (
     select
-        users.*,
+        staged.*,
         regexp_replace(
-            users.first_name,
+            staged.first_name,
             '^[\s\u00a0\u200b\u3000\ufeff]+|[\s\u00a0\u200b\u3000\ufeff]+$',
             '',
             'g'
         ) as clean_first_name,
         regexp_replace(
-            users.last_name,
+            staged.last_name,
             '^[\s\u00a0\u200b\u3000\ufeff]+|[\s\u00a0\u200b\u3000\ufeff]+$',
             '',
             'g'
         ) as clean_last_name,
         lower(regexp_replace(
-            users.email,
+            staged.email,
             '^[\s\u00a0\u200b\u3000\ufeff]+|[\s\u00a0\u200b\u3000\ufeff]+$',
             '',
             'g'
         )) as clean_email
-    from users
+    from staged
 ),
 
 -- Valid addresses used by more than one current user (allowed: reported, not fixed).
@@ -85,14 +59,6 @@ shared_emails as (
         and cleaned_users.clean_email ~ '^[^@]+@[^@]+$'
     group by cleaned_users.clean_email
     having count(*) > 1
-),
-
-considered as (
-    select typed.legacy_user_id
-    from typed
-    where
-        {{ changed_since('typed') }}
-        or typed.legacy_user_id::text in (select retried.legacy_key from retried)
 ),
 
 mapped as (
@@ -177,89 +143,51 @@ mapped as (
             and kept_patients.legacy_patient_id is not null
 ),
 
--- A target profile whose user is in no staged row: the user was deleted before diffmig first
--- synced. Its values are kept; only is_active becomes false (considered until that is applied
--- and recorded).
-gone_before_first_sync as (
-    select
-        {{ gone_from_mirror_columns('profiles', 'targets.profile_id', helpers=[
-            'null::text as _legacy_email',
-            'false as _is_email_invalid',
-            'null::integer [] as _email_shared_with',
-            'null::integer as _legacy_sex_code',
-            'false as _is_sex_unknown',
-            'targets.profile_type as _rule_profile_type',
-            'false as _is_kept_doctor',
-            'null::integer [] as _group_ids',
-            'null::integer [] as _unknown_group_ids',
-            '0::bigint as _current_patient_rows',
-            'null::integer [] as _current_patient_ids',
-            'true as _is_deleted_in_source',
-            'false as _is_changed_after_first_sync',
-            'null::timestamptz as _patient_updated_at',
-        ]) }}
-    from targets
-    left join users on targets.legacy_user_id = users.legacy_user_id
-    left join known on targets.legacy_user_id::text = known.legacy_key
-    where
-        users.legacy_user_id is null
-        and (targets.is_active is distinct from false or known.legacy_key is null)
-),
+{{ entity_decision('profiles', 'legacy_user_id',
+    issues=[
+        issue_when("compared._is_email_invalid", "warning", "invalid_email",
+            "format('email %L is not a valid address: written as null, kept in metadata.legacy.email', compared._legacy_email)"),
+        issue_when("cardinality(compared._email_shared_with) > 0", "warning", "duplicate_email",
+            "format('email %s is also used by users %s', compared.email, array_to_string(compared._email_shared_with, ', '))"),
+        issue_when("not compared._is_deleted_in_source and (compared.first_name = '' or compared.last_name = '')",
+            "warning", "blank_name",
+            "concat_ws(' and ', case when compared.first_name = '' then 'first_name' end, case when compared.last_name = '' then 'last_name' end) || ' blank (kept blank)'"),
+        issue_when("compared._is_sex_unknown", "warning", "unknown_sex",
+            "format('sex %s of patient %s is not in sex_to_gender: gender %s', compared._legacy_sex_code, compared.legacy_patient_id, compared.gender)"),
+        issue_when("cardinality(compared._unknown_group_ids) > 0", "warning", "unknown_group",
+            "format('groups %s are not in group_to_profile_type: ignored', array_to_string(compared._unknown_group_ids, ', '))"),
+        issue_when("cardinality(compared._group_ids) > 1", "warning", "several_groups",
+            "format('groups %s: profile_type %s', array_to_string(compared._group_ids, ', '), compared.profile_type)"),
+        issue_when("compared._current_patient_rows > 1", "warning", "several_patient_rows",
+            "format('patients %s: the profile copies patient %s', array_to_string(compared._current_patient_ids, ', '), compared.legacy_patient_id)"),
+        issue_when("compared._is_kept_doctor", "warning", "profile_type_kept_doctor",
+            "format('the rule gives %s, kept doctor: the user has a doctors row (validate_orders needs a doctor profile)', compared._rule_profile_type)"),
+        issue_when("compared.last_login_at > now() + interval '1 day'", "warning",
+            "implausible_last_login", "format('last_login %s is in the future (copied)', compared.last_login_at)"),
+        issue_when("compared.date_of_birth < date '1900-01-02' or compared.date_of_birth > current_date",
+            "warning", "implausible_birth_date",
+            "format('birthdate %s of patient %s (copied)', compared.date_of_birth, compared.legacy_patient_id)"),
+    ],
+    gone=[
+        'null::text as _legacy_email',
+        'false as _is_email_invalid',
+        'null::integer [] as _email_shared_with',
+        'null::integer as _legacy_sex_code',
+        'false as _is_sex_unknown',
+        'targets.profile_type as _rule_profile_type',
+        'false as _is_kept_doctor',
+        'null::integer [] as _group_ids',
+        'null::integer [] as _unknown_group_ids',
+        '0::bigint as _current_patient_rows',
+        'null::integer [] as _current_patient_ids',
+        'true as _is_deleted_in_source',
+        'false as _is_changed_after_first_sync',
+        'null::timestamptz as _patient_updated_at',
+    ],
 
-all_mapped as (
-    select * from mapped
-    union all
-    select * from gone_before_first_sync
-),
-
-compared as (
-    select
-        mapped.*,
-        {{ written_by_earlier_scripts('targets.profile_id') }} as _written_by_earlier_scripts,
-        coalesce(mapped._patient_updated_at > targets.updated_at, false) as _is_patient_newer,
-        {{ drift_columns('profiles') }} as _drift_columns
-    from all_mapped as mapped
-    left join targets on mapped.legacy_user_id = targets.legacy_user_id
-    left join known on mapped.legacy_user_id::text = known.legacy_key
-),
-
-checked as (
-    select
-        compared.*,
-        compared.legacy_user_id::text as _legacy_key,
-        {{ issues_array([
-            issue_when("compared._is_email_invalid", "warning", "invalid_email",
-                "format('email %L is not a valid address: written as null, kept in metadata.legacy.email', compared._legacy_email)"),
-            issue_when("cardinality(compared._email_shared_with) > 0", "warning", "duplicate_email",
-                "format('email %s is also used by users %s', compared.email, array_to_string(compared._email_shared_with, ', '))"),
-            issue_when("not compared._is_deleted_in_source and (compared.first_name = '' or compared.last_name = '')",
-                "warning", "blank_name",
-                "concat_ws(' and ', case when compared.first_name = '' then 'first_name' end, case when compared.last_name = '' then 'last_name' end) || ' blank (kept blank)'"),
-            issue_when("compared._is_sex_unknown", "warning", "unknown_sex",
-                "format('sex %s of patient %s is not in sex_to_gender: gender %s', compared._legacy_sex_code, compared.legacy_patient_id, compared.gender)"),
-            issue_when("cardinality(compared._unknown_group_ids) > 0", "warning", "unknown_group",
-                "format('groups %s are not in group_to_profile_type: ignored', array_to_string(compared._unknown_group_ids, ', '))"),
-            issue_when("cardinality(compared._group_ids) > 1", "warning", "several_groups",
-                "format('groups %s: profile_type %s', array_to_string(compared._group_ids, ', '), compared.profile_type)"),
-            issue_when("compared._current_patient_rows > 1", "warning", "several_patient_rows",
-                "format('patients %s: the profile copies patient %s', array_to_string(compared._current_patient_ids, ', '), compared.legacy_patient_id)"),
-            issue_when("compared._is_kept_doctor", "warning", "profile_type_kept_doctor",
-                "format('the rule gives %s, kept doctor: the user has a doctors row (validate_orders needs a doctor profile)', compared._rule_profile_type)"),
-            issue_when("compared.last_login_at > now() + interval '1 day'", "warning",
-                "implausible_last_login", "format('last_login %s is in the future (copied)', compared.last_login_at)"),
-            issue_when("compared.date_of_birth < date '1900-01-02' or compared.date_of_birth > current_date",
-                "warning", "implausible_birth_date",
-                "format('birthdate %s of patient %s (copied)', compared.date_of_birth, compared.legacy_patient_id)"),
-            drift_issue(applies=drift_applies),
-        ]) }} as _issues
-    from compared
-),
-
-decided as (
-    select
-        checked.*,
-        {{ apply_decision(applies=drift_applies) }} as _apply
-    from checked
-)
-
-select * from decided
+    gone_when='targets.is_active is distinct from false or known.legacy_key is null',
+    compared_columns=[
+        'coalesce(mapped._patient_updated_at > targets.updated_at, false) as _is_patient_newer',
+    ],
+    applies=['checked._is_deleted_in_source', 'checked._is_patient_newer'],
+) }}

@@ -5,72 +5,20 @@
     diffmig first synced it (only is_active changes). -#}
 {{ config(materialized='table', unlogged=true) }}
 
-{%- set drift_applies = ['checked._is_deleted_in_source'] -%}
-
-with
-
-staged as (
-    select * from {{ ref('stg_legacy__products') }}
-),
+{{ entity_inputs('products', 'stg_legacy__products', 'legacy_product_id',
+    parents={'stg_legacy__courses': 'legacy_course_id'}) }}
 
 courses as (
     select * from {{ ref('stg_legacy__courses') }}
-),
-
-keyed as (
-    select * from {{ ref('int_products_keyed') }}
 ),
 
 course_types as (
     select * from {{ ref('course_types') }}
 ),
 
-targets as (
-    select * from {{ ref('stg_supabase__products') }}
-),
-
-known as (
-    {{ applied_keys('products') }}
-),
-
-retried as (
-    {{ open_issue_keys('products') }}
-    {%- if var('reconcile', false) %}
-    union
-    select row_issues.legacy_key
-    from {{ ref('stg_bookkeeping__row_issues') }} as row_issues
-    where
-        row_issues.entity = 'products'
-        and row_issues.resolved_at is null
-        and row_issues.reason = 'drift'
-    {%- endif %}
-),
-
-first_sync as (
-    {{ first_synced_run('staged') }}
-),
-
 fallback_course_type as (
     select course_types.course_type from course_types
     where course_types.is_fallback
-),
-
--- A product changes with its own row or with its course's.
-product_changes as (
-    select
-        staged.legacy_product_id,
-        greatest(staged.synced_run, courses.synced_run) as synced_run
-    from staged
-    left join courses on staged.legacy_course_id = courses.legacy_course_id
-),
-
-considered as (
-    select staged.*
-    from staged
-    inner join product_changes on staged.legacy_product_id = product_changes.legacy_product_id
-    where
-        {{ changed_since('product_changes') }}
-        or staged.legacy_product_id::text in (select retried.legacy_key from retried)
 ),
 
 resolved as (
@@ -95,7 +43,7 @@ resolved as (
         on courses.course_type_code = course_types.course_type_code and not course_types.is_fallback
 ),
 
-mapped_from_source as (
+mapped as (
     select
         resolved.target_id as id,
         coalesce(
@@ -130,70 +78,29 @@ mapped_from_source as (
     cross join first_sync
 ),
 
--- A target product whose legacy row is in no staged row: deleted before diffmig first synced it.
--- Its values are kept; only is_active becomes false (considered until that is applied and
--- recorded).
-gone_before_first_sync as (
-    select
-        {{ gone_from_mirror_columns('products', 'targets.product_id', helpers=[
-            'null::integer as _legacy_course_id',
-            'true as _is_course_found',
-            'null::integer as _legacy_course_type_code',
-            'false as _is_course_type_unknown',
-            'false as _is_customization_invalid',
-            'false as _is_name_blank',
-            'true as _is_deleted_in_source',
-            'false as _is_changed_after_first_sync',
-        ]) }}
-    from targets
-    left join known on targets.legacy_product_id::text = known.legacy_key
-    where
-        not exists (
-            select staged.legacy_product_id from staged
-            where staged.legacy_product_id = targets.legacy_product_id
-        )
-        and (targets.is_active is distinct from false or known.legacy_key is null)
-),
-
-all_mapped as (
-    select * from mapped_from_source
-    union all
-    select * from gone_before_first_sync
-),
-
-compared as (
-    select
-        mapped.*,
-        {{ written_by_earlier_scripts('targets.product_id') }} as _written_by_earlier_scripts,
-        {{ drift_columns('products') }} as _drift_columns
-    from all_mapped as mapped
-    left join targets on mapped.legacy_product_id = targets.legacy_product_id
-    left join known on mapped.legacy_product_id::text = known.legacy_key
-),
-
-checked as (
-    select
-        compared.*,
-        compared.legacy_product_id::text as _legacy_key,
-        {{ issues_array([
-            issue_when("not compared._is_course_found", "warning", "course_not_found",
-                "format('course %s is not in the source: course_type null', coalesce(compared._legacy_course_id::text, 'null'))"),
-            issue_when("compared._is_course_type_unknown", "warning", "unknown_course_type",
-                "format('type %s of course %s is not in course_types: course_type %s', coalesce(compared._legacy_course_type_code::text, 'null'), compared._legacy_course_id, compared.course_type)"),
-            issue_when("compared._is_customization_invalid", "warning", "invalid_json_customization",
-                "'customization is not valid JSON: written as an object with the text under legacy_customization'"),
-            issue_when("compared._is_name_blank", "warning", "blank_name",
-                "'name set to ' || compared.name"),
-            drift_issue(applies=drift_applies),
-        ]) }} as _issues
-    from compared
-),
-
-decided as (
-    select
-        checked.*,
-        {{ apply_decision(applies=drift_applies) }} as _apply
-    from checked
-)
-
-select * from decided
+{{ entity_decision('products', 'legacy_product_id',
+    issues=[
+        issue_when("not compared._is_course_found", "warning", "course_not_found",
+            "format('course %s is not in the source: course_type null', coalesce(compared._legacy_course_id::text, 'null'))"),
+        issue_when("compared._is_course_type_unknown", "warning", "unknown_course_type",
+            "format('type %s of course %s is not in course_types: course_type %s', coalesce(compared._legacy_course_type_code::text, 'null'), compared._legacy_course_id, compared.course_type)"),
+        issue_when("compared._is_customization_invalid", "warning", "invalid_json_customization",
+            "'customization is not valid JSON: written as an object with the text under legacy_customization'"),
+        issue_when("compared._is_name_blank", "warning", "blank_name",
+            "'name set to ' || compared.name"),
+    ],
+    gone=[
+        'null::integer as _legacy_course_id',
+        'true as _is_course_found',
+        'null::integer as _legacy_course_type_code',
+        'false as _is_course_type_unknown',
+        'false as _is_customization_invalid',
+        'false as _is_name_blank',
+        'true as _is_deleted_in_source',
+        'false as _is_changed_after_first_sync',
+    ],
+    gone_when='targets.is_active is distinct from false or known.legacy_key is null',
+    applies=[
+        'checked._is_deleted_in_source',
+    ],
+) }}

@@ -4,39 +4,7 @@
     has no soft-delete column (world.md 8.5): a deleted group is reported and its row kept. -#}
 {{ config(materialized='table', unlogged=true) }}
 
-with
-
-staged as (
-    select * from {{ ref('stg_legacy__groups') }}
-),
-
-keyed as (
-    select * from {{ ref('int_teams_keyed') }}
-),
-
-targets as (
-    select * from {{ ref('stg_supabase__teams') }}
-),
-
-known as (
-    {{ applied_keys('teams') }}
-),
-
-retried as (
-    {{ open_issue_keys('teams') }}
-),
-
-first_sync as (
-    {{ first_synced_run('staged') }}
-),
-
-considered as (
-    select staged.*
-    from staged
-    where
-        {{ changed_since('staged') }}
-        or staged.legacy_group_id::text in (select retried.legacy_key from retried)
-),
+{{ entity_inputs('teams', 'stg_legacy__groups', 'legacy_group_id') }}
 
 mapped as (
     select
@@ -53,56 +21,19 @@ mapped as (
     cross join first_sync
 ),
 
-gone_before_first_sync as (
-    select
-        {{ gone_from_mirror_columns('teams', 'targets.team_id', helpers=[
-            'targets.name as _legacy_name',
-            'true as _is_deleted_in_source',
-            'false as _is_changed_after_first_sync',
-        ]) }}
-    from targets
-    left join staged on targets.legacy_group_id = staged.legacy_group_id
-    where staged.legacy_group_id is null
-),
-
-all_mapped as (
-    select * from mapped
-    union all
-    select * from gone_before_first_sync
-),
-
-compared as (
-    select
-        mapped.*,
-        {{ written_by_earlier_scripts('targets.team_id') }} as _written_by_earlier_scripts,
-        {{ drift_columns('teams') }} as _drift_columns
-    from all_mapped as mapped
-    left join targets on mapped.legacy_group_id = targets.legacy_group_id
-    left join known on mapped.legacy_group_id::text = known.legacy_key
-),
-
-checked as (
-    select
-        compared.*,
-        compared.legacy_group_id::text as _legacy_key,
-        {{ issues_array([
-            issue_when("nullif(btrim(compared._legacy_name), '') is null", "warning", "blank_name",
-                "'name set to ' || compared.name"),
-            issue_when("compared._is_deleted_in_source", "warning", "deleted_in_source",
-                "'auth_group ' || compared.legacy_group_id || ' deleted; team kept'"),
-            drift_issue(
-                unless='compared._is_deleted_in_source or compared._is_changed_after_first_sync'
-            ),
-        ]) }} as _issues
-    from compared
-),
-
-decided as (
-    select
-        checked.*,
-        not checked._is_deleted_in_source
-        and {{ apply_decision(applies=['checked._is_changed_after_first_sync']) }} as _apply
-    from checked
-)
-
-select * from decided
+{{ entity_decision('teams', 'legacy_group_id',
+    issues=[
+        issue_when("nullif(btrim(compared._legacy_name), '') is null", "warning", "blank_name",
+            "'name set to ' || compared.name"),
+        issue_when("compared._is_deleted_in_source", "warning", "deleted_in_source",
+            "'auth_group ' || compared.legacy_group_id || ' deleted; team kept'"),
+    ],
+    gone=[
+        'targets.name as _legacy_name',
+        'true as _is_deleted_in_source',
+        'false as _is_changed_after_first_sync',
+    ],
+    drift_unless='compared._is_deleted_in_source or compared._is_changed_after_first_sync',
+    applies=['checked._is_changed_after_first_sync'],
+    conditions=['not checked._is_deleted_in_source'],
+) }}
