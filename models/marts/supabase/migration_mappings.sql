@@ -25,6 +25,15 @@
     ('payment', 'payments', 'legacy_payment_id'),
     ('system_message', 'system_messages', 'legacy_record_id'),
     ('team', 'teams', 'legacy_group_id'),
+    ('category', 'categories', 'legacy_category_id'),
+    ('role', 'roles', 'legacy_id'),
+    ('role_permission', 'role_permissions', 'legacy_id'),
+    ('template', 'templates', 'legacy_template_id'),
+    ('template_product', 'template_products', 'legacy_id'),
+    ('template_view_role', 'template_view_roles', 'legacy_id'),
+    ('template_edit_role', 'template_edit_roles', 'legacy_id'),
+    ('template_view_group', 'template_view_groups', 'legacy_id'),
+    ('template_predecessor', 'template_predecessors', 'legacy_id'),
 ] -%}
 {%- set unkeyed_marts = ['doctor_offices', 'order_cases', 'case_files', 'message_attachments'] -%}
 
