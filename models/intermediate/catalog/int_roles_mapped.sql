@@ -2,10 +2,10 @@
     each row. description is the abbreviation, else 'Role: <name>'; the team is the role's group,
     read through the teams mart (built first): a group gone from the source leaves team_id null
     (warning), and so does a group whose team is not migrated (optional reference, warning
-    team_not_migrated, retried until the team lands). A role deleted in the source becomes
-    is_active false. The legacy columns go to metadata. Considers the roles changed since the last
-    applied run, those with open issues to retry, and target roles whose legacy role was deleted
-    before diffmig first synced it. -#}
+    team_not_migrated, retried until the team lands). A role deleted in the source becomes is_active
+    false. The legacy columns go to metadata. Considers the roles changed since the last applied
+    run, those whose group changed, those with open issues to retry, and target roles whose legacy
+    role was deleted before diffmig first synced it. -#}
 {{ config(materialized='table', unlogged=true) }}
 
 {%- set drift_applies = ['checked._is_deleted_in_source'] -%}
@@ -51,8 +51,10 @@ first_sync as (
 considered as (
     select staged.*
     from staged
+    left join groups on staged.legacy_group_id = groups.legacy_group_id
     where
         {{ changed_since('staged') }}
+        or coalesce({{ changed_since('groups') }}, false)
         or staged.legacy_role_id::text in (select retried.legacy_key from retried)
 ),
 

@@ -1,12 +1,13 @@
 {#- Templates mapped to the Supabase shape (world.md 8.4), with their issues and the decision to
     apply each row. name is task_name, else text_name, else 'Template <id>'; is_active comes from
-    the status (seed template_status: 1 active; an unknown code takes the fallback with a
-    warning) and is false once the template is deleted in the source (metadata.legacy_deleted_at
-    tells a deletion from an inactive status). The category is read through the categories mart
-    (built first): a category gone from the source leaves category_id null (warning). The other
-    legacy columns go to metadata, extensions parsed (invalid -> {"raw_extensions": text}, with a
-    warning). Considers the templates changed since the last applied run, those with open issues
-    to retry, and target templates whose legacy row was deleted before diffmig first synced it. -#}
+    the status (seed template_status: 1 active; an unknown code takes the fallback with a warning)
+    and is false once the template is deleted in the source (metadata.legacy_deleted_at tells a
+    deletion from an inactive status). The category is read through the categories mart (built
+    first): a category gone from the source leaves category_id null (warning). The other legacy
+    columns go to metadata, extensions parsed (invalid -> {"raw_extensions": text}, with a warning).
+    Considers the templates changed since the last applied run, those whose category changed, those
+    with open issues to retry, and target templates whose legacy row was deleted before diffmig
+    first synced it. -#}
 {{ config(materialized='table', unlogged=true) }}
 
 {%- set drift_applies = ['checked._is_deleted_in_source'] -%}
@@ -62,8 +63,11 @@ status_fallback as (
 considered as (
     select staged.*
     from staged
+    left join source_categories
+        on staged.legacy_category_id = source_categories.legacy_category_id
     where
         {{ changed_since('staged') }}
+        or coalesce({{ changed_since('source_categories') }}, false)
         or staged.legacy_template_id::text in (select retried.legacy_key from retried)
 ),
 
