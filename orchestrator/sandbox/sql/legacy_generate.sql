@@ -1433,7 +1433,8 @@ $fn$;
 -- per project (~2.9 each). Comments on random plans (10% on a few "hot" plans), ~154 characters
 -- on average (0 .. 2,174). Tasks in runs of ~38 per live instruction, 85% checked, 88% done_at,
 -- 40% on a plan of their instruction. Operations on random payments, 95% type 1, mean $1,148.
--- Offers: distinct (doctor, product) pairs; 19% of them discounted 13..100%.
+-- Offers: distinct (doctor, product) pairs, 55% of them of doctors with patients; 19% of them
+-- discounted 13..100%. Template products: products not deleted (and one gone).
 --
 -- Planted defects (sandbox.lg_defect: rate, forced k), counted by legacy_defects.sql:
 --   every foreign key points at a gone row (0.2%, 1): a gap id of auth_user / dispatch_instruction
@@ -1626,7 +1627,8 @@ begin
     insert into dispatch_template_products (id, template_id, product_id)
     select id, case when id = 5 then gone_base + id else t end, case when id = 9 then gone_base + id else o end
     from (select row_number() over (order by t, o)::int as id, t, o from (
-        select t, o from generate_series(1, 169) t cross join (select id as o from dispatch_product) p
+        select t, o from generate_series(1, 169) t
+        cross join (select id as o from dispatch_product where not deleted) p
         order by sandbox.rnd(t * 1000 + o, 2050, seed) limit 183) x) y;
     insert into dispatch_template_view_roles (id, template_id, role_id)
     select id, case when id = 50 then gone_base + id else t end, case when id in (90, 700) then gone_base + id else o end
@@ -1816,9 +1818,20 @@ begin
             sandbox.lg_defect(x.id, 2608, seed, 0.005, n_off, 1, 1) >= 0 as noprice
         from (
             select row_number() over (order by doctor, product)::int as id, doctor, product
-            from (select d.id as doctor, p.id as product
-                  from w2_doc d cross join dispatch_product p
-                  order by sandbox.rnd(d.id::bigint * 100 + p.id, 2609, seed) limit n_off) c
+            -- about half of the offers go to doctors with patients (their orders), half to others
+            from (
+                (select d.id as doctor, p.id as product
+                 from w2_doc d cross join dispatch_product p
+                 where exists (select 1 from dispatch_patient pa where pa.doctor_id = d.id)
+                 order by sandbox.rnd(d.id::bigint * 100 + p.id, 2609, seed)
+                 limit round(0.55 * n_off))
+                union all
+                (select d.id as doctor, p.id as product
+                 from w2_doc d cross join dispatch_product p
+                 where not exists (select 1 from dispatch_patient pa where pa.doctor_id = d.id)
+                 order by sandbox.rnd(d.id::bigint * 100 + p.id, 2609, seed)
+                 limit n_off - round(0.55 * n_off))
+            ) c
         ) x
     ) o;
     select least(sandbox.lg_n(155, scale), count(*))::int into n_dis from dispatch_offer;
