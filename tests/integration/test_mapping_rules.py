@@ -6,6 +6,7 @@ before, hold no duplicate legacy keys, and give every planted defect a recorded 
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from collections import Counter, defaultdict
@@ -1091,3 +1092,269 @@ def test_duplicated_plans_are_reported_then_deleted_on_reconcile(
         if "duplicate_target_rows" in j.issues[1].reasons("treatment_plans", k)
     ]
     assert not still
+
+
+# --- the catalog: categories, roles, role permissions, templates, their junctions (20 to 28) --
+
+# Junction -> its legacy column of the other parent, the target column, the other parent's legacy
+# table, target table and legacy key column, and the reason a gone other parent holds a row back.
+JUNCTIONS: dict[str, tuple[str, str, str, str, str, str]] = {
+    "template_products": (
+        "product_id", "product_id", "dispatch_product", "products", "legacy_product_id",
+        "product_missing",
+    ),
+    "template_view_roles": (
+        "role_id", "role_id", "dispatch_role", "roles", "legacy_id", "role_missing",
+    ),
+    "template_edit_roles": (
+        "role_id", "role_id", "dispatch_role", "roles", "legacy_id", "role_missing",
+    ),
+    "template_view_groups": (
+        "group_id", "team_id", "auth_group", "teams", "legacy_group_id", "group_missing",
+    ),
+    "template_predecessors": (
+        "to_template_id", "predecessor_id", "dispatch_template", "templates",
+        "legacy_template_id", "predecessor_missing",
+    ),
+}  # fmt: skip
+CATALOG_TARGET = {
+    "categories": "select c.legacy_category_id, c.name, p.legacy_category_id, c.display_order"
+    " from categories c left join categories p on p.id = c.parent_id",
+    "roles": "select r.legacy_id, r.name, r.description, t.legacy_group_id, r.is_active"
+    " from roles r left join teams t on t.id = r.team_id",
+    "role_permissions": "select p.legacy_id, r.legacy_id, p.permission, p.resource, p.is_active"
+    " from role_permissions p join roles r on r.id = p.role_id",
+    "templates": "select t.legacy_template_id, t.name, t.action_name, c.legacy_category_id,"
+    " t.estimated_duration_minutes, t.is_active"
+    " from templates t left join categories c on c.id = t.category_id",
+    **{
+        j: f"select j.legacy_id, t.legacy_template_id, o.{key}, j.is_active from {j} j"
+        f" join templates t on t.id = j.template_id join {table} o on o.id = j.{column}"
+        for j, (_, column, _, table, key, _) in JUNCTIONS.items()
+    },
+}
+Rows = dict[str, dict[int, tuple[Any, ...]]]  # entity -> legacy key -> mapped values
+Reasons = dict[str, dict[int, set[str]]]  # entity -> legacy key -> the warnings its row raises
+
+
+def _name(value: str | None, fallback: str) -> str:
+    return value.strip(" ") if value and value.strip(" ") else fallback
+
+
+def _json_invalid(text: str | None) -> bool:
+    try:
+        json.loads(text) if text is not None else None
+    except ValueError:
+        return True
+    return False
+
+
+def catalog_actual(target: psycopg.Connection) -> Rows:
+    """The target rows of entities 20 to 28 with their references read back as legacy keys."""
+    return {
+        e: {r[0]: tuple(r[1:]) for r in target.execute(sql) if r[0] is not None}
+        for e, sql in CATALOG_TARGET.items()
+    }
+
+
+def catalog_expected(legacy: psycopg.Connection, actual: Rows) -> tuple[Rows, Reasons]:
+    """What world.md 8.4 maps each live legacy row to (rows held back by a gone required parent
+    left out), and the warnings each row raises. A required parent resolves when it is in the
+    legacy database or still has a target row (a deleted role or template is soft-deleted)."""
+
+    def q(sql: str) -> dict[int, tuple[Any, ...]]:
+        return {r[0]: tuple(r[1:]) for r in legacy.execute(sql)}
+
+    cats = q("select id, name, parent_id from dispatch_category")
+    groups = q("select id from auth_group")
+    roles = q("select id, name, abbrev, group_id from dispatch_role")
+    perms = q("select id, name, codename from auth_permission")
+    tpls = q(
+        "select id, task_name, text_name, action_name, category_id, duration, status, extensions"
+        " from dispatch_template"
+    )
+    rows: Rows = defaultdict(dict)
+    why: Reasons = defaultdict(dict)
+    cycle = set()
+    for start in cats:
+        seen, node = set(), cats[start][1]
+        while node in cats and node not in seen:
+            if node == start:
+                cycle.add(start)
+                break
+            seen.add(node)
+            node = cats[node][1]
+    for k, (name, parent) in cats.items():
+        gone = parent is not None and parent not in cats
+        rows["categories"][k] = (
+            _name(name, f"Category {k}"),
+            None if gone or k in cycle else parent,
+            k,
+        )
+        why["categories"][k] = {r for r, on in (("blank_name", _name(name, "") == ""),
+            ("parent_missing", gone), ("parent_cycle", k in cycle)) if on}  # fmt: skip
+    for k, (name, abbrev, group) in roles.items():
+        named = _name(name, f"Role {k}")
+        team = group if group in groups else None
+        rows["roles"][k] = (named, _name(abbrev, f"Role: {named}"), team, True)
+        why["roles"][k] = {r for r, on in (("blank_name", named == f"Role {k}"),
+            ("group_missing", group is not None and team is None)) if on}  # fmt: skip
+    for k, (role, perm) in q(
+        "select id, role_id, permission_id from dispatch_role_permissions"
+    ).items():
+        known = perm in perms
+        name, code = perms[perm] if known else ("unknown_permission", "unknown_resource")
+        if role in roles or role in actual["roles"]:
+            rows["role_permissions"][k] = (role, name, code, True)
+        why["role_permissions"][k] = {r for r, on in (("unknown_permission", not known),
+            ("role_missing", role not in roles and role not in actual["roles"])) if on}  # fmt: skip
+    for k, (task, text, action, cat, duration, status, extensions) in tpls.items():
+        named = _name(task, _name(text, f"Template {k}"))
+        category = cat if cat in cats else None
+        rows["templates"][k] = (named, action, category, duration, status == 1)
+        why["templates"][k] = {r for r, on in (("blank_name", named == f"Template {k}"),
+            ("category_missing", cat is not None and category is None),
+            ("invalid_json_extensions", _json_invalid(extensions)),
+            ("unknown_template_status", status not in (0, 1, 2))) if on}  # fmt: skip
+    for j, (column, _, table, target_table, _, gone_other) in JUNCTIONS.items():
+        others = set(q(f"select id from {table}")) | set(actual.get(target_table, {}))
+        for k, (tpl, other) in q(f"select id, template_id, {column} from dispatch_{j}").items():
+            has_tpl = tpl in tpls or tpl in actual["templates"]
+            if has_tpl and other in others:
+                rows[j][k] = (tpl, other, True)
+            why[j][k] = {r for r, on in (("template_missing", not has_tpl),
+                (gone_other, other not in others)) if on}  # fmt: skip
+    return rows, why
+
+
+def catalog_mismatches(
+    expected: Rows, actual: Rows, why: Reasons, issues: Issues, skip: dict[str, set[str]]
+) -> dict[str, list[Any]]:
+    """Per entity, the first legacy keys whose target row breaks its rule (those in `skip`, with
+    drift left alone, aside), or whose open warnings are not the ones its defects raise."""
+    out: dict[str, list[Any]] = {}
+    for entity in CATALOG_TARGET:
+        wrong: list[Any] = [
+            (k, v, actual[entity].get(k))
+            for k, v in expected[entity].items()
+            if actual[entity].get(k) != v and str(k) not in skip.get(entity, set())
+        ]
+        wrong += [
+            (k, "held back, yet in the target", actual[entity][k])
+            for k in why[entity].keys() - expected[entity].keys()
+            if k in actual[entity]
+        ]
+        wrong += [
+            (k, reasons, issues.reasons(entity, k) - {"drift"})
+            for k, reasons in why[entity].items()
+            if issues.reasons(entity, k) - {"drift"} != reasons
+        ]
+        if wrong:
+            out[entity] = wrong[:5]
+    return out
+
+
+def catalog_ids(target: psycopg.Connection) -> dict[str, dict[int, Any]]:
+    keys = {"categories": "legacy_category_id", "templates": "legacy_template_id"}
+    return {
+        e: dict(target.execute(f"select {keys.get(e, 'legacy_id')}, id from {e}").fetchall())
+        for e in CATALOG_TARGET
+    }
+
+
+def catalog_activity(legacy: psycopg.Connection) -> dict[str, int]:
+    """Deletions and edits of entities 20 to 28: the legacy key deleted per table."""
+    row = legacy.execute(
+        "select c.id from dispatch_category c where c.id < 40"
+        " and exists (select 1 from dispatch_category s where s.parent_id = c.id)"
+        " and exists (select 1 from dispatch_template t where t.category_id = c.id)"
+        " order by c.id limit 1"
+    ).fetchone()
+    assert row, "no category with children and templates"
+    deleted = {"categories": row[0], "roles": 40, "role_permissions": 1, "templates": 150}
+    legacy.execute("update dispatch_category set parent_id = null where id = 44")  # cycle broken
+    legacy.execute(
+        "insert into dispatch_category (id, name, parent_id) values (1001, ' ', 1002),"
+        " (1002, 'New parent', 1)"  # a child and its parent new in one statement
+    )
+    legacy.execute("update auth_permission set name = 'Can audit all' where id = 1")
+    legacy.execute(
+        "update dispatch_template set status = 0"
+        " where id = (select min(id) from dispatch_template where status = 1)"
+    )
+    for table in ("categories", "roles", "role_permissions", "templates"):
+        legacy_table = {"categories": "dispatch_category", "roles": "dispatch_role",
+            "role_permissions": "dispatch_role_permissions", "templates": "dispatch_template"}[table]  # fmt: skip
+        legacy.execute(f"delete from {legacy_table} where id = %s", (deleted[table],))
+    for j, (column, _, table, _, _, _) in JUNCTIONS.items():
+        (deleted[j],) = legacy.execute(
+            f"delete from dispatch_{j} where id = (select min(j.id) from dispatch_{j} j"
+            " where j.template_id in (select id from dispatch_template)"
+            f" and j.{column} in (select id from {table})) returning id"
+        ).fetchone()
+    return deleted
+
+
+def test_catalog_follows_the_mapping_rules_row_by_row(clusters: ClusterPair) -> None:
+    """Entities 20 to 28 (world.md 8.4, 8.5) through a first run and a reconciling delta: every
+    live legacy row follows its rule (on the first run, or is drift left alone), or is held back
+    by a gone required parent; every planted defect of 8.2 (blank names, gone parents, the
+    category cycle, gone permissions, malformed extensions) is recorded with its reason; a
+    deletion soft-deletes (categories: reported, kept); the earlier scripts' test roles without a
+    legacy id are left alone; no UUID issued before changes."""
+    dbs = make_db_pair(clusters)
+    test_roles = "select * from roles where legacy_id is null order by id"
+    try:
+        with dbs.target_admin() as target:
+            earlier = catalog_ids(target)
+            untouched = target.execute(test_roles).fetchall()
+        assert run(dbs, reconcile=False)[1] == "succeeded"
+        with dbs.legacy_app() as legacy, dbs.target_tool() as target:
+            actual, issues = catalog_actual(target), Issues.read(target)
+            expected, why = catalog_expected(legacy, actual)
+        assert catalog_mismatches(expected, actual, why, issues, drift_keys(issues)) == {}
+        planted = {(e, r) for e, keys in why.items() for found in keys.values() for r in found}
+        assert planted >= {
+            ("categories", "blank_name"),
+            ("categories", "parent_missing"),
+            ("categories", "parent_cycle"),
+            ("roles", "blank_name"),
+            ("roles", "group_missing"),
+            ("role_permissions", "role_missing"),
+            ("role_permissions", "unknown_permission"),
+            ("templates", "blank_name"),
+            ("templates", "category_missing"),
+            ("templates", "invalid_json_extensions"),
+        } | {(j, "template_missing") for j in JUNCTIONS} | {(j, r[5]) for j, r in JUNCTIONS.items()}
+        assert why["categories"][43] == why["categories"][44] == {"parent_cycle"}
+
+        with dbs.legacy_admin() as legacy:
+            deleted = catalog_activity(legacy)
+        assert run(dbs, reconcile=True)[1] == "succeeded"
+        with dbs.legacy_app() as legacy, dbs.target_tool() as target:
+            actual, issues = catalog_actual(target), Issues.read(target)
+            expected, why = catalog_expected(legacy, actual)
+            after = catalog_ids(target)
+            (deleted_at,) = target.execute(
+                "select metadata ? 'legacy_deleted_at' and metadata->>'legacy_deleted_at' is not null"
+                " from templates where legacy_template_id = %s",
+                (deleted["templates"],),
+            ).fetchone()
+            assert target.execute(test_roles).fetchall() == untouched
+        assert catalog_mismatches(expected, actual, why, issues, {}) == {}
+        # the cycle broken: 43 under 44 again; a new child landed with its new parent
+        assert (expected["categories"][43][1:], expected["categories"][1001]) == (
+            (44, 43),
+            ("Category 1001", 1002, 1001),
+        )
+        # Deletions: soft (is_active false, the template's legacy_deleted_at) or reported and kept.
+        gone = {e: actual[e][k] for e, k in deleted.items()}
+        assert {e: row[-1] for e, row in gone.items() if e != "categories"} == {
+            e: False for e in deleted if e != "categories"
+        }
+        assert deleted_at
+        assert issues.reasons("categories", deleted["categories"]) == {"deleted_in_source"}
+        assert {e: {k: after[e].get(k) for k in ids} for e, ids in earlier.items()} == earlier
+    finally:
+        build.drop_database(clusters.legacy, dbs.legacy_db)
+        build.drop_database(clusters.target, dbs.target_db)
