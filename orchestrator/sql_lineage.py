@@ -38,6 +38,10 @@ from orchestrator.project_index import LEGACY_SOURCE, PROJECT_ROOT, ProjectIndex
 MODELS_DIR = PROJECT_ROOT / "models"
 
 _JINJA_COMMENT = re.compile(r"\{#.*?#\}", re.S)
+_FRAME_SOURCE = re.compile(
+    r"entity_inputs\(\s*['\"][^'\"]+['\"]\s*,\s*(?:['\"]([^'\"]+)['\"]|"
+    r"[^)]*?source\s*=\s*['\"]([^'\"]+)['\"])"
+)
 _JINJA_TAG = re.compile(r"\{%.*?%\}", re.S)
 _JINJA_EXPR = re.compile(r"\{\{(.*?)\}\}", re.S)
 _REF = re.compile(r"""\bref\(\s*['"]([\w.]+)['"]\s*\)""")
@@ -157,6 +161,9 @@ def _preprocess(text: str) -> tuple[str, list[str], list[tuple[str, str]]]:
     refs: list[str] = []
     sources: list[tuple[str, str]] = []
     text = _strip_config(_JINJA_COMMENT.sub(" ", text))
+    # The frame's entity_inputs(entity, source, ...), called as {{ }} or {% call %}, selects its
+    # staged rows from ref(source) (macros/entities/entity_pattern.sql).
+    refs.extend(m.group(1) or m.group(2) for m in _FRAME_SOURCE.finditer(text))
 
     def expr(match: re.Match[str]) -> str:
         inner = match.group(1)
