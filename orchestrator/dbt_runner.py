@@ -23,6 +23,7 @@ import hashlib
 import json
 import logging
 import os
+import re
 import shutil
 import sys
 import time
@@ -40,6 +41,7 @@ from orchestrator.project_index import (
     LegacyTable,
     MartMeta,
     ProjectIndex,
+    ProofCheck,
     index_path,
     project_digest,
     read_index,
@@ -225,14 +227,18 @@ class DbtProject:
         indirect_selection: str = "buildable",
         on_node: NodeCallback | None = None,
         exclude: list[str] | None = None,
+        tests: bool = True,
     ) -> BuildResult:
         """`dbt build` of `select`; `on_node` is told of each node as it finishes (name,
-        resource_type, status, rows_affected), for progress."""
+        resource_type, status, rows_affected), for progress. Without `tests` the data and unit
+        tests are left out (a run proves its entities itself: proofs.py)."""
         # Tests run with the entity whose build makes all their inputs exist (a relationships
         # test from patients to profiles runs with patients, not before it).
         args = ["build", "--indirect-selection", indirect_selection, "--select", *select]
         if exclude:
             args += ["--exclude", *exclude]
+        if not tests:
+            args += ["--exclude-resource-type", "test", "unit_test"]
         if vars_:
             args += ["--vars", json.dumps(vars_)]
         result = self._invoke(args, on_node)
@@ -502,13 +508,77 @@ def index_from_manifest(manifest: Any, digest: str) -> ProjectIndex:
         found[node.name] = _mart_entity(manifest, uid, node, up, parent_map[uid], marts)
     return ProjectIndex(
         digest=digest,
-        entities=tuple(_with_nodes(_topological(found), upstream, nodes, marts)),
+        entities=tuple(
+            dataclasses.replace(
+                e,
+                checks=_mart_checks(manifest, e.unique_id),
+                mapped_relation=_relation_of(manifest, "ref", e.mapped_models[0])
+                if len(e.mapped_models) == 1
+                else None,
+            )
+            for e in _with_nodes(_topological(found), upstream, nodes, marts)
+        ),
         legacy_tables=tuple(
             LegacyTable(source.name, str((source.meta or {}).get("key", "id")))
             for source in manifest.sources.values()
             if source.source_name == LEGACY_SOURCE
         ),
     )
+
+
+_REF = re.compile(r"\{\{\s*(ref|source)\(([^)]*)\)\s*\}\}|\b(ref|source)\(([^)]*)\)")
+
+
+def _relation_of(manifest: Any, call: str, args: str) -> str:
+    """The relation a ref('x') or source('s', 't') call names, as "schema"."name" (without the
+    database, which is the target's: the index serves every target)."""
+    names = [a.strip().strip("'\"") for a in args.split(",")]
+    if call == "ref":
+        for node in manifest.nodes.values():
+            if node.resource_type in ("model", "seed", "snapshot") and node.name == names[-1]:
+                return f'"{node.schema}"."{node.alias or node.name}"'
+    else:
+        for source in manifest.sources.values():
+            if (source.source_name, source.name) == tuple(names[:2]):
+                return f'"{source.schema}"."{source.identifier or source.name}"'
+    raise ConfigError(f"a test argument names {call}({args}), which the dbt project lacks")
+
+
+def _resolved(manifest: Any, value: Any) -> Any:
+    """A test argument with its ref() and source() calls replaced by relation names."""
+    if isinstance(value, str):
+        return _REF.sub(
+            lambda m: _relation_of(manifest, m.group(1) or m.group(3), m.group(2) or m.group(4)),
+            value,
+        )
+    if isinstance(value, list):
+        return [_resolved(manifest, v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _resolved(manifest, v) for k, v in value.items()}
+    return value
+
+
+def _mart_checks(manifest: Any, mart_uid: str) -> tuple[ProofCheck, ...]:
+    """The data tests declared on the mart itself (attached to it), for the run's proof."""
+    found = []
+    for node in manifest.nodes.values():
+        meta = getattr(node, "test_metadata", None)
+        if node.resource_type != "test" or meta is None:
+            continue
+        if getattr(node, "attached_node", None) != mart_uid:
+            continue
+        kwargs = {k: v for k, v in (meta.kwargs or {}).items() if k != "model"}
+        severity = str(node.config.get("severity") or "error").lower()
+        found.append(
+            ProofCheck(
+                name=node.name,
+                kind=str(meta.name),
+                column=getattr(node, "column_name", None) or kwargs.get("column_name"),
+                args_json=json.dumps(_resolved(manifest, kwargs), sort_keys=True),
+                severity="warn" if severity == "warn" else "error",
+            )
+        )
+    return tuple(sorted(found, key=lambda c: c.name))
 
 
 def _ancestors(uid: str, parent_map: dict[str, list[str]]) -> set[str]:

@@ -58,7 +58,7 @@ PROJECT_INPUTS = (
     "analyses",
     "tests/dbt",
 )
-INDEX_FORMAT = 1
+INDEX_FORMAT = 2
 LEGACY_SOURCE = "legacy"
 MAPPINGS_MART = "migration_mappings"  # bookkeeping: a mart, not an entity of the app
 
@@ -91,6 +91,19 @@ class MartMeta:
 
 
 @dataclass(frozen=True)
+class ProofCheck:
+    """One data test the mart's YAML declares, as the run's proof reads it (proofs.py): its
+    kind (the generic test's name), the column it tests, and its arguments with every ref() and
+    source() resolved to a relation name (JSON text: strings, lists, mappings)."""
+
+    name: str
+    kind: str
+    column: str | None
+    args_json: str
+    severity: str = "error"
+
+
+@dataclass(frozen=True)
 class Entity:
     """One target table (a mart) and what feeds it."""
 
@@ -106,6 +119,8 @@ class Entity:
     meta: MartMeta = field(default_factory=MartMeta)
     owned_columns: tuple[str, ...] = ()  # the mart's YAML columns, in YAML order
     unique_key: tuple[str, ...] = ()
+    checks: tuple[ProofCheck, ...] = ()  # the mart's own data tests (proofs.py)
+    mapped_relation: str | None = None  # "schema"."name" of the mapped model the mart reads
 
 
 @dataclass(frozen=True)
@@ -201,6 +216,25 @@ def _entity(doc: Mapping[str, object]) -> Entity:
         meta=_meta_from_json(meta),
         owned_columns=_strings(doc["owned_columns"]),
         unique_key=_strings(doc["unique_key"]),
+        checks=tuple(_check(c) for c in _list(doc.get("checks", []))),
+        mapped_relation=None if doc.get("mapped_relation") is None else str(doc["mapped_relation"]),
+    )
+
+
+def _list(values: object) -> list[Mapping[str, object]]:
+    if not isinstance(values, list):
+        raise TypeError(f"expected a list, got {type(values).__name__}")
+    return [v for v in values if isinstance(v, dict)]
+
+
+def _check(doc: Mapping[str, object]) -> ProofCheck:
+    column = doc.get("column")
+    return ProofCheck(
+        name=str(doc["name"]),
+        kind=str(doc["kind"]),
+        column=None if column is None else str(column),
+        args_json=str(doc["args_json"]),
+        severity=str(doc.get("severity", "error")),
     )
 
 

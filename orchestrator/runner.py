@@ -53,7 +53,8 @@ from orchestrator.schema_reloads import SchemaReloadCounter
 from orchestrator.settings import Settings, redact
 
 if TYPE_CHECKING:
-    from orchestrator.dbt_runner import BuildResult, DbtProject, Entity
+    from orchestrator.dbt_runner import BuildResult, DbtProject, Entity, NodeResult
+    from orchestrator.proofs import EntityProof, Prover
     from orchestrator.sync.engine import SyncEngine, TableProgress
 
 # Warnings of one reason logged key by key per entity and run; the rest are counted in one event
@@ -196,6 +197,7 @@ class MigrationRun:
         # those a build changed much (schema.refresh_statistics).
         self._statistics_refreshed = False
         self._reloads = SchemaReloadCounter(settings.target)
+        self._prover: Prover | None = None
 
     # --- the bookkeeping connection -------------------------------------------------------
 
@@ -277,6 +279,7 @@ class MigrationRun:
         selected = self._select(entities)
         self._plan_ancestors(entities, selected)
         run = self._start(selected)
+        self._trip_wires(run.run_id, selected)
         outcome = RunOutcome(run.run_id, self.mode, "running", run.resumed_from)
         engine = SyncEngine(
             self.settings, transport=self.transport, info=self.info, progress=self._sync_progress
@@ -441,10 +444,13 @@ class MigrationRun:
             BuildPhase(entity=entity.name, rows_synced=outcome.rows_synced, rows_total=to_map)
         )
         if not has_work:
+            self._prove(entity, since, changed=False)
             return self._nothing_to_build(
                 run_id, entity.name, outcome, started, before, sync_seconds
             )
         build = self._build_entity(run_id, entity, project, since, to_map)
+        if not [n for n in build.result.failed if n.resource_type != "test"]:
+            build.result.nodes.append(self._proof_node(entity, since, build.result))
         return self._record_entity(run_id, entity.name, outcome, build, started)
 
     def _sync_entity(
@@ -555,6 +561,7 @@ class MigrationRun:
                 exclude=[m for m in self._marts if m != entity.name] if ancestors else None,
                 vars_={"since_run": since, "run_id": run_id, "reconcile": self.reconcile},
                 on_node=node_finished,
+                tests=False,
             )
         except RunFailed as exc:  # dbt itself failed (lost its connection, say): say where
             raise RunFailed(
@@ -635,6 +642,46 @@ class MigrationRun:
         )
         self._control(entity, "failed", outcome, detail)
         return _build_failed(run_id, entity, detail)
+
+    # --- proofs (proofs.py, ADR 0011): one proof per entity instead of its dbt tests -------
+
+    def _trip_wires(self, run_id: int, selected: list[Entity]) -> None:
+        """Before anything is written: the entities another role wrote to since the last run
+        (their proof is full this run)."""
+        from orchestrator.proofs import Prover
+
+        with self._db() as conn:
+            self._prover = Prover(conn, run_id, self.settings.proof_rotation)
+            for entity, reason in self._prover.tripwires(selected).items():
+                self.info(f"proof of {entity} in full: {reason}")
+
+    def _prove(self, entity: Entity, since: int, *, changed: bool) -> EntityProof:
+        assert self._prover is not None
+        with self._db() as conn:
+            self._prover.conn = conn
+            full = "full run" if self.mode == "full" else None
+            return self._prover.prove(entity, full=full, since=since, changed=changed)
+
+    def _proof_node(self, entity: Entity, since: int, result: BuildResult) -> NodeResult:
+        """The build's writes are counted for the tripwire, then the entity is proven; the
+        proof is the build's one test node."""
+        from orchestrator.dbt_runner import NodeResult
+
+        assert self._prover is not None
+        mart = next((n for n in result.nodes if n.name == entity.name), None)
+        with self._db() as conn:
+            self._prover.conn = conn
+            self._prover.own_writes(entity.name, int(mart.rows_affected or 0) if mart else 0)
+        proof = self._prove(entity, since, changed=True)
+        status = "fail" if proof.errors else ("warn" if proof.warnings else "pass")
+        return NodeResult(
+            name=f"{entity.name}__proof",
+            resource_type="test",
+            status=status,
+            message=proof.message(),
+            failures=proof.errors or proof.warnings,
+            seconds=proof.seconds,
+        )
 
     # --- what an entity has to do ---------------------------------------------------------
 

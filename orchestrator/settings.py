@@ -39,6 +39,7 @@ TRANSPORTS = ("auto", "fdw", "copy")
 DBT_LOG_LEVELS = ("debug", "info", "warn", "error", "none")
 # Runs whose analysis keys and range checkpoints retention keeps (bookkeeping/store.py).
 DEFAULT_KEEP_RUNS = 5
+DEFAULT_PROOF_ROTATION = 20  # runs within which every parity bucket is proven again
 # Supabase's session pooler caps a user's clients at the pool size: 15 on the smallest plan.
 DEFAULT_POOL_SIZE = 15
 # DIFFMIG_RANGE_KEYS is a multiple of the sync's checksum bucket width (sync/mirror.py
@@ -166,6 +167,9 @@ class Settings:
     log_dir: Path | None = None  # DIFFMIG_LOG_DIR; None: logs/ of the project
     allow_insecure: bool = False  # DIFFMIG_ALLOW_INSECURE
     pool_size: int = DEFAULT_POOL_SIZE  # DIFFMIG_POOL_SIZE: Supabase's session pooler's cap
+    # DIFFMIG_PROOF_ROTATION: every bucket of the parity ledger is proven again within this
+    # many runs (proofs.py, ADR 0011)
+    proof_rotation: int = DEFAULT_PROOF_ROTATION
 
     def describe(self) -> dict[str, str]:
         return {
@@ -252,6 +256,20 @@ def _db_from_env(side: Side, env: Mapping[str, str]) -> DbSettings:
 
 def _allow_insecure(env: Mapping[str, str]) -> bool:
     return env.get("DIFFMIG_ALLOW_INSECURE", "").strip().lower() in ("1", "true", "yes")
+
+
+def _proof_rotation(env: Mapping[str, str]) -> int:
+    raw = env.get("DIFFMIG_PROOF_ROTATION", "").strip()
+    if not raw:
+        return DEFAULT_PROOF_ROTATION
+    try:
+        return max(1, int(raw))
+    except ValueError:
+        raise ConfigError(
+            f"DIFFMIG_PROOF_ROTATION must be a number, got {raw!r}",
+            hint="set it to the runs within which every ledger bucket is proven again "
+            f"(default {DEFAULT_PROOF_ROTATION})",
+        ) from None
 
 
 def _keep_runs(env: Mapping[str, str]) -> int:
@@ -365,6 +383,7 @@ def load_settings(
         keep_runs=_keep_runs(values),
         range_keys=_range_keys(values),
         pool_size=_pool_size(values),
+        proof_rotation=_proof_rotation(values),
         log_dir=Path(values["DIFFMIG_LOG_DIR"].strip())
         if values.get("DIFFMIG_LOG_DIR", "").strip()
         else None,
