@@ -63,29 +63,44 @@ def bucket_of(key: sql.Composable, shift: int | None) -> sql.Composable:
     return sql.SQL("((({})::bigint) >> {})").format(key, sql.Literal(shift))
 
 
+def key_ranges(buckets: Sequence[int], shift: int) -> list[tuple[int, int]]:
+    """Integer buckets as key ranges [low, high), adjacent buckets merged."""
+    ranges: list[tuple[int, int]] = []
+    for bucket in sorted(set(buckets)):
+        low, high = bucket << shift, (bucket + 1) << shift
+        if ranges and ranges[-1][1] == low:
+            ranges[-1] = (ranges[-1][0], high)
+        else:
+            ranges.append((low, high))
+    return ranges
+
+
 def _side(
     relation: sql.Composable,
     key: sql.Composable,
     where: sql.Composable,
     extra: sql.Composable,
     shift: int | None,
-    restricted: bool,
+    buckets: Sequence[int] | None,
 ) -> sql.Composable:
-    """One side's keys with their bucket, limited to the buckets to prove when `restricted`:
-    a join on each bucket's key range (an index range scan per bucket) for integer keys."""
-    if restricted and shift is not None:
-        return sql.SQL(
-            "select proof_buckets.proof_bucket as bucket, ({key}) as k{extra} "
-            "from proof_buckets join {rel} as model on ({key}) >= "
-            "(proof_buckets.proof_bucket << {shift}) and ({key}) < "
-            "((proof_buckets.proof_bucket + 1) << {shift}) where ({key}) is not null and ({where})"
-        ).format(key=key, extra=extra, rel=relation, shift=sql.Literal(shift), where=where)
+    """One side's keys with their bucket, limited to `buckets` when given: for integer keys one
+    key range per run of adjacent buckets, OR-ed (a bitmap of index range scans whatever the
+    planner thinks of the bucket list), for other keys a filter on the hash bucket."""
     bucket = bucket_of(key, shift)
-    restriction = (
-        sql.SQL(" and {} in (select proof_bucket from proof_buckets)").format(bucket)
-        if restricted
-        else sql.SQL("")
-    )
+    if buckets is None:
+        restriction: sql.Composable = sql.SQL("")
+    elif shift is not None:
+        ranges = [
+            sql.SQL("(({key}) >= {low} and ({key}) < {high})").format(
+                key=key, low=sql.Literal(low), high=sql.Literal(high)
+            )
+            for low, high in key_ranges(buckets, shift)
+        ]
+        restriction = sql.SQL(" and ({})").format(
+            sql.SQL(" or ").join(ranges) if ranges else sql.SQL("false")
+        )
+    else:
+        restriction = sql.SQL(" and {} = any(%(buckets)s::bigint [])").format(bucket)
     return sql.SQL(
         "select {bucket} as bucket, ({key}) as k{extra} from {rel} as model "
         "where ({key}) is not null and ({where}){restriction}"
@@ -115,9 +130,9 @@ def prove_parity(
         parts.scope_where,
         sql.SQL(", ({})::text as ik").format(parts.issue_key),
         shift,
-        restricted,
+        buckets,
     )
-    target = _side(parts.model, parts.legacy_key, sql.SQL("true"), sql.SQL(""), shift, restricted)
+    target = _side(parts.model, parts.legacy_key, sql.SQL("true"), sql.SQL(""), shift, buckets)
     failing = []
     if parts.check_missing:
         failing.append(
