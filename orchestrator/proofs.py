@@ -109,6 +109,12 @@ def _relation(text: str) -> sql.Composable:
     return sql.Identifier(*found.groups()) if found else sql.SQL(text)
 
 
+def _row_key(entity: Entity) -> sql.Composable:
+    """What names a row in a failure: its unique key's columns."""
+    columns = entity.unique_key or ("id",)
+    return sql.SQL(", ").join(sql.Identifier(c) for c in columns)
+
+
 def _strings(value: object) -> list[str]:
     return [str(v) for v in value] if isinstance(value, list) else []
 
@@ -247,8 +253,8 @@ class Prover:
                 outcome.how = "catalog"
                 return outcome
             query = sql.SQL(
-                "select id::text from ({rows}) as touched where ({col}) is null"
-            ).format(rows=rows, col=sql.SQL(check.column))
+                "select concat_ws(':', {keys}) from ({rows}) as touched where ({col}) is null"
+            ).format(keys=_row_key(entity), rows=rows, col=sql.SQL(check.column))
         elif check.kind == "relationships" and check.column:
             parent, field_ = str(args.get("to")), str(args.get("field"))
             parent_full = self._parent_tripped(parent)

@@ -37,10 +37,12 @@ import psycopg
 from psycopg import sql
 
 from orchestrator import db
-from orchestrator.bookkeeping import watermarks
+from orchestrator.bookkeeping import runs, watermarks
+from orchestrator.bookkeeping.schema import ensure_schema
 from orchestrator.dbt_runner import DbtProject, NodeResult
 from orchestrator.errors import ConfigError
 from orchestrator.mappings import CheckReport, check_mappings, mapped_entities
+from orchestrator.proofs import EntityProof, prove_target
 from orchestrator.settings import Settings, redact
 
 FAILED = ("fail", "error", "runtime error")
@@ -86,10 +88,17 @@ class ValidationReport:
     seconds: float = 0.0
     not_applied: list[str] = field(default_factory=list)
     unbuilt_models: list[str] = field(default_factory=list)
+    # What was proven: "full" (every test, every bucket), "changed since the last proof", or
+    # "selection" (the dbt tests of --entities or --select); and the proofs (proofs.py).
+    proved: str = "selection"
+    proofs: list[EntityProof] = field(default_factory=list)
 
     @property
     def violations(self) -> int:
-        return sum(1 for o in self.outcomes if o.violation) + self.mappings.violations
+        failed_proofs = sum(1 for p in self.proofs if p.errors)
+        return (
+            sum(1 for o in self.outcomes if o.violation) + self.mappings.violations + failed_proofs
+        )
 
     def as_dict(self) -> dict[str, Any]:
         failed = [o for o in self.outcomes if o.violation]
@@ -105,6 +114,8 @@ class ValidationReport:
             "mappings": self.mappings.as_dict(),
             "not_applied": self.not_applied,
             "unbuilt_models": self.unbuilt_models,
+            "proved": self.proved,
+            "proofs": [p.as_dict() for p in self.proofs],
             "violations": self.violations,
             "clean": self.violations == 0,
             "elapsed_s": round(self.seconds, 3),
@@ -117,17 +128,26 @@ def validate(
     entities: Sequence[str] | None = None,
     select: Sequence[str] | None = None,
     project: DbtProject | None = None,
+    full: bool = False,
 ) -> ValidationReport:
+    """With `entities` or `select`: their dbt tests. Else every applied entity is proven:
+    `full`, every dbt test and every bucket of the parity ledger; otherwise what changed since
+    each entity's last proof (proofs.py), without the dbt tests."""
     started = time.monotonic()
     project = project or DbtProject(settings)
     not_applied: list[str] = []
-    if not entities and not select:
+    selected = bool(entities or select)
+    proved = "selection" if selected else ("full" if full else "changed since the last proof")
+    if not selected:
         entities, not_applied = _applied(settings, project)
     selection, mapping_types = _scope(project, entities, select)
-    # dbt prints failures on stdout, which is the command's result (one JSON document).
-    with contextlib.redirect_stdout(sys.stderr):
-        result = project.test(selection, indirect_selection=None if select else "buildable")
-    tests = [n for n in result.nodes if n.resource_type == "test"]
+    proofs = [] if selected else _prove(settings, project, entities, full=full)
+    tests: list[NodeResult] = []
+    if selected or full:
+        # dbt prints failures on stdout, which is the command's result (one JSON document).
+        with contextlib.redirect_stdout(sys.stderr):
+            result = project.test(selection, indirect_selection=None if select else "buildable")
+        tests = [n for n in result.nodes if n.resource_type == "test"]
     outcomes = [_outcome(project, n) for n in tests if n.status in REPORTED]
     if outcomes:
         with db.connection(settings.target, application_name="diffmig validate") as conn:
@@ -146,7 +166,21 @@ def validate(
         seconds=time.monotonic() - started,
         not_applied=not_applied,
         unbuilt_models=[] if select else unbuilt_models(project),
+        proved=proved,
+        proofs=proofs,
     )
+
+
+def _prove(
+    settings: Settings, project: DbtProject, entities: Sequence[str] | None, *, full: bool
+) -> list[EntityProof]:
+    """The proofs of the applied entities (all when `entities` is None), recorded as proofs of
+    the latest run."""
+    chosen = [e for e in project.entities() if entities is None or e.name in entities]
+    with db.connection(settings.target, application_name="diffmig validate") as conn:
+        ensure_schema(conn)
+        run_id = runs.latest_run_id(conn) or 0
+        return prove_target(conn, run_id, chosen, settings.proof_rotation, full=full)
 
 
 def _applied(settings: Settings, project: DbtProject) -> tuple[list[str] | None, list[str]]:

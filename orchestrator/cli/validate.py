@@ -27,18 +27,41 @@ pass_app = click.make_pass_decorator(AppContext)
     default=None,
     help="A dbt selection for the tests instead (e.g. 'offices,test_type:generic').",
 )
+@click.option(
+    "--full",
+    is_flag=True,
+    help="Prove everything: every dbt test and every bucket of the parity ledger (default: "
+    "what changed since each entity's last proof, without the dbt tests).",
+)
 @common_options
 @pass_app
-def validate(app: AppContext, entities: list[str] | None, select: str | None) -> None:
+def validate(app: AppContext, entities: list[str] | None, select: str | None, full: bool) -> None:
     from orchestrator.errors import ChecksFailed
     from orchestrator.validate import describe_keys
     from orchestrator.validate import validate as run_validation
 
     app.start_log("validate")
     report = run_validation(
-        app.settings, entities=entities, select=select.split() if select else None
+        app.settings, entities=entities, select=select.split() if select else None, full=full
     )
     doc = report.as_dict()
+    app.console.info(f"proved: {report.proved}")
+    if report.proofs:
+        app.console.table(
+            f"proofs ({report.proved})",
+            ["entity", "scope", "reason", "buckets touched/slice/ledger", "errors", "warnings"],
+            [
+                (
+                    p.entity,
+                    p.scope,
+                    p.reason,
+                    f"{p.touched_buckets}/{p.slice_buckets}/{p.ledger_buckets}",
+                    p.errors,
+                    p.warnings,
+                )
+                for p in report.proofs
+            ],
+        )
     tests = doc["tests"]
     app.console.table(
         f"dbt tests: {tests['run']:,} run, {tests['failed']:,} failed, {tests['warned']:,} warned",
@@ -67,6 +90,9 @@ def validate(app: AppContext, entities: list[str] | None, select: str | None) ->
                 + (", ..." if len(failed) > 5 else "")
                 + ")"
             )
+        failed_proofs = [p.entity for p in report.proofs if p.errors]
+        if failed_proofs:
+            parts.append(f"failing proofs of {', '.join(failed_proofs)}")
         if doc["mappings"]["violations"]:
             parts.append(f"{doc['mappings']['violations']:,} migration_mappings problem rows")
         raise ChecksFailed(

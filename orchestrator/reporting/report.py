@@ -28,6 +28,7 @@ from orchestrator.bookkeeping.steps import step_records
 from orchestrator.catalog import PROJECT_ROOT
 from orchestrator.errors import UsageError
 from orchestrator.reasons import describe
+from orchestrator.reporting import proofs
 from orchestrator.settings import Settings, redact
 
 REPORTS_DIR = PROJECT_ROOT / "reports"
@@ -134,6 +135,7 @@ def collect(settings: Settings, run_id: int | None = None) -> dict[str, Any]:
         issues = [i._asdict() for i in open_issue_summary(conn, ISSUE_KEYS_SHOWN)]
         flagged = [t._asdict() for t in builds.flagged_tests(conn, run_id)]
         passed = builds.tests_passed(conn, run_id)
+        proved = proofs.collect(conn, run_id)
         retries = [
             {"step": r.step, "attempt": r.attempt, "cause": redact(r.cause), "at": r.at}
             for r in retries_of(conn, run_id)
@@ -173,6 +175,7 @@ def collect(settings: Settings, run_id: int | None = None) -> dict[str, Any]:
         },
         "retries": retries,
         "baseline": baseline,
+        "proofs": proved,
     }
     # First in the document, as in the Markdown and the HTML.
     return {"attention": attention(doc), **doc}
@@ -327,6 +330,7 @@ def render_markdown(doc: dict[str, Any]) -> str:
     lines += [
         f"- {t['entity']}: `{t['test']}` ({t['failures']} rows)" for t in doc["tests"]["failed"]
     ] or ["None."]
+    lines += proofs.markdown(doc.get("proofs", []))
     lines += ["", "## Retries", ""]
     lines += [
         f"- {r['at']}: {r['step']} attempt {r['attempt']}: {r['cause']}" for r in doc["retries"]
@@ -547,6 +551,7 @@ td:first-child, th:first-child, td.text, th.text {{ text-align: left; }}
 <h2>Row-level issues (open)</h2>
 <table><tr><th>entity</th><th class=text>severity</th><th class=text>reason</th><th>rows</th><th class=text>legacy keys (first {ISSUE_KEYS_SHOWN})</th></tr>{issues}</table>
 <h2>Failed tests</h2><ul>{tests}</ul>
+{proofs.html_section(doc.get("proofs", []))}
 <h2>Retries</h2><ul>{retries}</ul>
 </body></html>
 """
