@@ -21,6 +21,7 @@ invocation:
        (the floor for writing the rows once more), next to the dbt build seconds of (b) (the
        mapping's own cost, issue 5);
        `sandbox activity` for --activity-days days (7: about 1 % of the rows);
+  (d1) `diffmig run` after 1 day of activity (run before the --activity-days activity);
   (d)  `diffmig run` after that activity (the delta run);
   (e)  `diffmig run` again, nothing to do.
 
@@ -131,6 +132,10 @@ class RunBenchmark(Benchmark):
                 "order by position",
                 (run_id,),
             ).fetchall()
+            proofs = dst.execute(
+                "select coalesce(sum(seconds), 0) from diffmig.proof_results where run_id = %s",
+                (run_id,),
+            ).fetchone()
             slowest = dst.execute(
                 "select entity, node, resource_type, seconds from diffmig.build_results "
                 "where run_id = %s order by seconds desc limit %s",
@@ -143,6 +148,7 @@ class RunBenchmark(Benchmark):
             ],
             "sync_s": sum(float(s[1]) for s in steps),
             "build_s": sum(float(s[2]) for s in steps),
+            "proof_s": float(proofs[0]) if proofs else 0.0,
             "per_entity": [
                 {
                     "entity": s[0],
@@ -154,6 +160,15 @@ class RunBenchmark(Benchmark):
                 for s in steps
             ],
         }
+
+    def one_day(self, legacy_db: str) -> None:
+        """One day of activity (another seed than the --activity-days one that follows)."""
+        from orchestrator.sandbox import build
+
+        log("sandbox activity, 1 day")
+        build.simulate_activity(self.pair, legacy_db, days=1, seed=self.args.seed + 1)
+        with self.pair.legacy.connect(legacy_db) as conn:
+            conn.execute("vacuum analyze")
 
     def insert_select(self, target_db: str) -> None:
         from psycopg import sql
@@ -292,6 +307,9 @@ class RunBenchmark(Benchmark):
         self.figures["phases"]["b"].update(self.step_seconds(target_db, int(full["run_id"])))
         self.floor_write(target_db)
         self.insert_select(target_db)
+        self.one_day(legacy_db)
+        d1 = self.diffmig_run(env, "d1", "(d1) diffmig run after 1 day of activity")
+        self.figures["phases"]["d1"].update(self.step_seconds(target_db, int(d1["run_id"])))
         truth = self.activity(self.args.transport, legacy_db)
         self.figures["activity"] = self.results.activity
         del truth
@@ -313,7 +331,7 @@ def render(fig: dict[str, Any]) -> str:
         "",
         f"{'phase':<48} {'wall s':>8} {'rows/s':>10} {'peak MB':>8}",
     ]
-    for key in ("a", "a2", "b", "w", "f", "m", "d", "e"):
+    for key in ("a", "a2", "b", "w", "f", "m", "d1", "d", "e"):
         if key not in p:
             continue
         e = p[key]
@@ -323,11 +341,13 @@ def render(fig: dict[str, Any]) -> str:
         lines.append(f"{e['label']:<48} {e['wall_s']:>8.1f} {rate:>10} {peak:>8}")
         if "build_s" in e:
             lines.append(
-                f"{'    of which sync / dbt build (run_steps)':<48} "
-                f"{e['sync_s']:>8.1f} / {e['build_s']:.1f}"
+                f"{'    of which sync / dbt build / proofs':<48} "
+                f"{e['sync_s']:>8.1f} / {e['build_s']:.1f} / {e.get('proof_s', 0.0):.1f}"
             )
         for n in e.get("slowest_nodes", []):
-            lines.append(f"      {n['seconds']:>8.1f}s  {n['entity']:<16} {n['type']:<9} {n['node']}")
+            lines.append(
+                f"      {n['seconds']:>8.1f}s  {n['entity']:<16} {n['type']:<9} {n['node']}"
+            )
     lines.append("")
 
     def verdict(ok: bool) -> str:
@@ -362,6 +382,16 @@ def render(fig: dict[str, Any]) -> str:
         r = p["d"]["wall_s"] / p["b"]["wall_s"]
         lines.append(
             f"(d)/(b) delta run vs full run    {r:6.3f}  target <= {TARGET_DELTA_VS_FULL}  {verdict(r <= TARGET_DELTA_VS_FULL)}"
+        )
+    if "d" in p and "sync_s" in p["d"] and p["d"]["sync_s"]:
+        r = p["d"]["wall_s"] / p["d"]["sync_s"]
+        lines.append(
+            f"(d) delta run vs its own sync     {r:6.2f}  target <= 3.0  {verdict(r <= 3.0)}"
+        )
+    if "d1" in p:
+        s1 = p["d1"]["wall_s"]
+        lines.append(
+            f"(d1) delta after 1 day          {s1:6.1f}s target < 10.0s {verdict(s1 < 10.0)}"
         )
     if "e" in p:
         s = p["e"]["wall_s"]
