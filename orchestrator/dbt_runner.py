@@ -568,6 +568,8 @@ def _mart_checks(manifest: Any, mart_uid: str) -> tuple[ProofCheck, ...]:
         if getattr(node, "attached_node", None) != mart_uid:
             continue
         kwargs = {k: v for k, v in (meta.kwargs or {}).items() if k != "model"}
+        if node.config.get("where"):
+            kwargs["where"] = node.config.get("where")
         severity = str(node.config.get("severity") or "error").lower()
         found.append(
             ProofCheck(

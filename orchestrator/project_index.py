@@ -58,7 +58,7 @@ PROJECT_INPUTS = (
     "analyses",
     "tests/dbt",
 )
-INDEX_FORMAT = 2
+INDEX_FORMAT = 3
 LEGACY_SOURCE = "legacy"
 MAPPINGS_MART = "migration_mappings"  # bookkeeping: a mart, not an entity of the app
 

@@ -141,7 +141,9 @@ def validate(
     if not selected:
         entities, not_applied = _applied(settings, project)
     selection, mapping_types = _scope(project, entities, select)
-    proofs = [] if selected else _prove(settings, project, entities, full=full)
+    # No run applied anything yet (every entity not applied): nothing is built to prove.
+    nothing_applied = entities is None and bool(not_applied)
+    proofs = [] if selected or nothing_applied else _prove(settings, project, entities, full=full)
     tests: list[NodeResult] = []
     if selected or full:
         # dbt prints failures on stdout, which is the command's result (one JSON document).

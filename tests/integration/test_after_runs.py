@@ -109,7 +109,9 @@ def test_a_run_writes_its_report_first_what_needs_attention(pair: Pair) -> None:
 
 
 def test_validate_after_a_full_run_has_no_failing_test(pair: Pair) -> None:
-    _, doc, err = pair.json("validate")
+    # --full: every dbt test of what the runs build (by default validate proves only what
+    # changed since the last proof, without dbt's tests: proofs.py).
+    _, doc, err = pair.json("validate", "--full")
     # Every test of what the runs build runs and passes (before: the tests of four models no
     # entity builds failed with `relation ... does not exist`).
     assert failing_tests(doc) == [], err
@@ -122,7 +124,7 @@ def test_validate_after_a_full_run_has_no_failing_test(pair: Pair) -> None:
 def test_validate_after_a_partial_run_that_follows_a_full_one(pair: Pair) -> None:
     out = pair.diffmig("run", "--entities", "offices")
     assert out.returncode in (0, 1), out.stderr
-    _, doc, err = pair.json("validate")
+    _, doc, err = pair.json("validate", "--full")
     assert failing_tests(doc) == [], err
     assert doc["not_applied"] == []
     assert doc["tests"]["run"] > 300
@@ -144,7 +146,7 @@ def test_detect_after_runs_reports_only_what_a_run_syncs(pair: Pair) -> None:
 
 
 def test_validate_names_the_earlier_scripts_conventions_apart_from_damage(pair: Pair) -> None:
-    _, doc, err = pair.json("validate")
+    _, doc, err = pair.json("validate", "--full")
     mappings = doc["mappings"]
     # One finding per row, named for what it is (adr-0010), and no violation.
     assert mappings["conventions"]["patient_maps_to_profile"] > 0
