@@ -8,8 +8,8 @@ proved the cheapest honest way:
                         the rows the run touched (delta) or every row (full)
     relationships       from the catalog when a real foreign key holds it (present, validated,
                         its triggers enabled) in a delta; else, and in every full proof (a
-                        foreign key is skipped by writes with session_replication_role =
-                        replica), the touched rows (delta) or every row (full) have their parent
+                        foreign key is skipped by writes made in replica mode, as the earlier
+                        scripts loaded), the touched rows (delta) or every row (full) have their parent
     relationships_polymorphic, accepted_values   the touched rows, or every row
     parity_with_source  the parity ledger (bookkeeping/ledger.py): the buckets of legacy keys the
                         change touched, plus a rotating slice of the others (every bucket within
