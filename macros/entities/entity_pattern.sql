@@ -373,15 +373,39 @@ considered as (
     `deletion_reported`: the app table has no soft-delete column and the entity's rows keep
     their target row when deleted in the source (world.md section 6): such a row is never
     written; it gets only a `deleted_in_source` warning (the mapped rows carry
-    _is_gone_before_first_sync), or no issue when it never reached the target. -#}
+    _is_gone_before_first_sync), or no issue when it never reached the target. `row_name`: the
+    row's name in that warning's detail (default <entity without its final s>).
+    Optional, for the entities that need them (the defaults change nothing):
+      `gone_values`: owned column -> SQL value where a gone row takes another value than the
+                  target's (gone_from_mirror_columns' `values`); `gone_joins`: join clauses after
+                  `from targets` in gone_before_first_sync, which these values may read (orders:
+                  the doctor validate_orders still accepts);
+      a call block, `{% call entity_decision(...) %} <CTEs, each followed by a comma>
+                  {% endcall %}`: emitted between all_mapped and compared, and may read
+                  all_mapped (technicians: the employee ids two rows claim);
+      `compared_joins`: join clauses appended to compared's (on the call block's CTEs, say),
+                  which `compared_columns` may read;
+      `no_issues_when`: a condition on `compared` under which the row has no issue at all (a
+                  row deleted in the source that never reached the target);
+      `deleted`, `has_target`: passed to apply_decision (a deletion is written only when it
+                  has a target row to soft-delete);
+      `keep_target_when`: a condition on `decided` under which the written row keeps the
+                  target's values but for its soft-delete columns (keep_target_values, with
+                  `kept_values`: owned column -> SQL value, and `kept_joins`:
+                  join clauses after `decided`'s join to `targets`, which those values may
+                  read): a last CTE, `resolved`, then holds the owned columns so resolved, the
+                  helper columns named in `gone` and the frame's columns (orders). -#}
 {% macro entity_decision(entity, key, issues, gone=[], gone_when=none, target_id=none,
         compared_columns=[], drift_skip=[], drift_unless=none, drift=true, applies=[],
-        conditions=[], requires=[], deletion_reported=false) -%}
+        conditions=[], requires=[], deletion_reported=false,
+        row_name=none, gone_values={}, gone_joins=[], compared_joins=[], no_issues_when=none,
+        deleted=none, has_target=none, keep_target_when=none, kept_values={},
+        kept_joins=[]) -%}
 {%- set target_id = target_id or (entity[:-1] ~ '_id') -%}
 {%- set all_issues = issues if issues is string else issues_array(
     issues + ([drift_issue(unless=drift_unless, applies=applies)] if drift else [])) -%}
 {%- if deletion_reported -%}
-    {%- set row = entity[:-1] -%}
+    {%- set row = row_name or entity[:-1] -%}
     {%- set deleted_issue = issues_array([issue_when("true", "warning", "deleted_in_source",
         "case when compared._is_gone_before_first_sync then '" ~ row
         ~ " deleted in the legacy database before the first sync: target row kept' else '" ~ row
@@ -394,11 +418,19 @@ considered as (
         + compared_columns -%}
     {%- set conditions = ['not checked._is_deleted_in_source'] + conditions -%}
 {%- endif -%}
+{%- if no_issues_when is not none -%}
+    {%- set all_issues = "case when " ~ no_issues_when ~ " then '[]'::jsonb else " ~ all_issues
+        ~ " end" -%}
+{%- endif -%}
 gone_before_first_sync as (
     select
-        {{ gone_from_mirror_columns(entity, 'targets.' ~ target_id, helpers=gone) }}
+        {{ gone_from_mirror_columns(entity, 'targets.' ~ target_id, helpers=gone,
+            values=gone_values) }}
     from targets
     left join known on targets.{{ key }}::text = known.legacy_key
+    {%- for join in gone_joins %}
+    {{ join }}
+    {%- endfor %}
     where
         not exists (
             select staged.{{ key }} from staged
@@ -414,6 +446,9 @@ all_mapped as (
     union all
     select * from gone_before_first_sync
 ),
+{%- if caller is defined %}
+{{ caller() }}
+{%- endif %}
 
 compared as (
     select
@@ -426,6 +461,9 @@ compared as (
     from all_mapped as mapped
     left join targets on mapped.{{ key }} = targets.{{ key }}
     left join known on mapped.{{ key }}::text = known.legacy_key
+    {%- for join in compared_joins %}
+    {{ join }}
+    {%- endfor %}
 ),
 
 checked as (
@@ -439,9 +477,37 @@ checked as (
 decided as (
     select
         checked.*,
-        {{ apply_decision(requires=requires, applies=applies, conditions=conditions) }} as _apply
+        {{ apply_decision(requires=requires, applies=applies, conditions=conditions,
+            deleted=deleted, has_target=has_target) }} as _apply
     from checked
 )
+{%- if keep_target_when is not none %},
+
+resolved as (
+    select
+        {{ keep_target_values(entity, keep_target_when, mapped='decided',
+            values=kept_values) }},
+        {%- for helper in gone %}
+        decided.{{ helper.split(' as ')[-1] | trim }},
+        {%- endfor %}
+        decided._written_by_earlier_scripts,
+        {%- for column in compared_columns %}
+        decided.{{ column.split(' as ')[-1] | trim }},
+        {%- endfor %}
+        decided._drift_columns,
+        decided._legacy_key,
+        decided._issues,
+        decided._apply
+    from decided
+    left join targets on decided.{{ key }} = targets.{{ key }}
+    {%- for join in kept_joins %}
+    {{ join }}
+    {%- endfor %}
+)
+
+select * from resolved
+{%- else %}
 
 select * from decided
+{%- endif %}
 {%- endmacro %}
