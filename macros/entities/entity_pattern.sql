@@ -299,19 +299,43 @@ where _apply
                   with the run that last changed each (`synced_run`, its parents' changes
                   included): considered is then the staged rows in it, changed since it or
                   retried, with that run as `changed_run`.
-    `key`: the staged column holding the legacy key. -#}
-{% macro entity_inputs(entity, source, key, retry=[], parents={}, reconsider=[], changes=none) -%}
+    `key`: the staged column holding the legacy key. A `parents` value may also be a pair
+    [staged column, parent column] when the parent names its key otherwise.
+    `lookup=true`, for the largest tables, where reading a staged view or the key map whole
+    costs too much: considered reads only the keys it considers, by primary-key lookups.
+    staged and targets are then `not materialized`, first_sync `materialized`, and there is no
+    keyed (mapped resolves the id itself from `existing_<target_id>`, as the key map does);
+      considered_keys  the keys of the staged rows changed since, of those whose parent changed
+                  since (`parents`), and the retried keys (integers); `reconsider` and
+                  `changes` are not read;
+      considered  per key, the staged row (a lateral lookup, alias `looked_up_row`) and the
+                  id of its target row (`existing_<target_id>`; `target_id` defaults to
+                  <entity without its final s>_id); `lookup_columns`: the select list of the
+                  staged row (default `looked_up_row.*`; a column parsed once per considered
+                  row, say), `lookup_joins`: join clauses on the call block's CTEs that those
+                  columns may read, `lookup_fence`: end with `offset 0`, an optimisation fence
+                  that keeps its values computed once. -#}
+{% macro entity_inputs(entity, source, key, retry=[], parents={}, reconsider=[], changes=none,
+        lookup=false, target_id=none, lookup_columns=['looked_up_row.*'], lookup_joins=[],
+        lookup_fence=false) -%}
+{%- set target_id = target_id or (entity[:-1] ~ '_id') -%}
+{%- set parent_columns = {} -%}
+{%- for parent, column in parents.items() -%}
+    {%- do parent_columns.update({parent: [column, column] if column is string else column}) -%}
+{%- endfor -%}
 with
 
-staged as (
+staged as {% if lookup %}not materialized {% endif %}(
     select * from {{ ref(source) }}
 ),
+{%- if not lookup %}
 
 keyed as (
     select * from {{ ref('int_' ~ entity ~ '_keyed') }}
 ),
+{%- endif %}
 
-targets as (
+targets as {% if lookup %}not materialized {% endif %}(
     select * from {{ ref('stg_supabase__' ~ entity) }}
 ),
 
@@ -323,12 +347,63 @@ retried as (
     {{ open_issue_keys(entity, retry=retry) }}
 ),
 
-first_sync as (
+first_sync as {% if lookup %}materialized {% endif %}(
     {{ first_synced_run('staged') }}
 ),
 {%- if caller is defined %}
 {{ caller() }}
 {%- endif %}
+{%- if lookup %}
+
+considered_keys as (
+    select staged.{{ key }}
+    from staged
+    where {{ changed_since('staged') }}
+    {%- for parent, columns in parent_columns.items() %}
+
+    union
+
+    select staged.{{ key }}
+    from staged
+    inner join {{ ref(parent) }} as parent on staged.{{ columns[0] }} = parent.{{ columns[1] }}
+    where {{ changed_since('parent') }}
+    {%- endfor %}
+
+    union
+
+    select retried.legacy_key::integer as {{ key }}
+    from retried
+),
+
+considered as (
+    select
+        {%- for column in lookup_columns %}
+        {{ column }},
+        {%- endfor %}
+        existing_row.{{ target_id }} as existing_{{ target_id }}
+    from considered_keys
+    -- Primary-key lookups: the staging views are written with CTEs, so PostgreSQL does not
+    -- flatten them and a plain join would read each whole; a lateral subquery (kept apart by
+    -- offset 0) pushes the key down to the table's index.
+    inner join lateral (
+        select looked_up.* from staged as looked_up
+        where looked_up.{{ key }} = considered_keys.{{ key }}
+        offset 0  -- noqa: AM09
+    ) as looked_up_row on true
+    left join lateral (
+        select looked_up.{{ target_id }} from targets as looked_up
+        where looked_up.{{ key }} = considered_keys.{{ key }}
+        offset 0  -- noqa: AM09
+    ) as existing_row on true
+    {%- for join in lookup_joins %}
+    {{ join }}
+    {%- endfor %}
+    {%- if lookup_fence %}
+    -- an optimisation fence, not a limit
+    offset 0  -- noqa: AM09
+    {%- endif %}
+),
+{%- else %}
 
 considered as (
     select
@@ -341,9 +416,9 @@ considered as (
     where
         {{ changed_since(changes or 'staged') }}
         or staged.{{ key }}::text in (select retried.legacy_key from retried)
-        {%- for parent, column in parents.items() %}
-        or staged.{{ column }} in (
-            select parent.{{ column }} from {{ ref(parent) }} as parent
+        {%- for parent, columns in parent_columns.items() %}
+        or staged.{{ columns[0] }} in (
+            select parent.{{ columns[1] }} from {{ ref(parent) }} as parent
             where {{ changed_since('parent') }}
         )
         {%- endfor %}
@@ -351,6 +426,7 @@ considered as (
         or {{ condition }}
         {%- endfor %}
 ),
+{%- endif %}
 {%- endmacro %}
 
 {#- The frame of a mapped model, second half: the CTEs after the entity's `mapped` CTE (its
@@ -394,13 +470,16 @@ considered as (
                   `kept_values`: owned column -> SQL value, and `kept_joins`:
                   join clauses after `decided`'s join to `targets`, which those values may
                   read): a last CTE, `resolved`, then holds the owned columns so resolved, the
-                  helper columns named in `gone` and the frame's columns (orders). -#}
+                  helper columns named in `gone` and the frame's columns (orders);
+      `lateral_targets`: compared finds the target row by a primary-key lookup (a lateral
+                  subquery) rather than a join that would read the target staging view whole
+                  (entity_inputs(lookup=true): files, messages). -#}
 {% macro entity_decision(entity, key, issues, gone=[], gone_when=none, target_id=none,
         compared_columns=[], drift_skip=[], drift_unless=none, drift=true, applies=[],
         conditions=[], requires=[], deletion_reported=false,
         row_name=none, gone_values={}, gone_joins=[], compared_joins=[], no_issues_when=none,
         deleted=none, has_target=none, keep_target_when=none, kept_values={},
-        kept_joins=[]) -%}
+        kept_joins=[], lateral_targets=false) -%}
 {%- set target_id = target_id or (entity[:-1] ~ '_id') -%}
 {%- set all_issues = issues if issues is string else issues_array(
     issues + ([drift_issue(unless=drift_unless, applies=applies)] if drift else [])) -%}
@@ -459,7 +538,15 @@ compared as (
         {%- endfor %}
         {{ drift_columns(entity, skip=drift_skip) }} as _drift_columns
     from all_mapped as mapped
+    {%- if lateral_targets %}
+    left join lateral (
+        select looked_up.* from targets as looked_up
+        where looked_up.{{ key }} = mapped.{{ key }}
+        offset 0  -- noqa: AM09
+    ) as targets on true
+    {%- else %}
     left join targets on mapped.{{ key }} = targets.{{ key }}
+    {%- endif %}
     left join known on mapped.{{ key }}::text = known.legacy_key
     {%- for join in compared_joins %}
     {{ join }}
