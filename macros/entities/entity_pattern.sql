@@ -314,10 +314,22 @@ where _apply
                   staged row (default `looked_up_row.*`; a column parsed once per considered
                   row, say), `lookup_joins`: join clauses on the call block's CTEs that those
                   columns may read, `lookup_fence`: end with `offset 0`, an optimisation fence
-                  that keeps its values computed once. -#}
+                  that keeps its values computed once.
+    Further lookup options (system_messages), each off by default:
+      `reconsider`: with lookup, selects of further keys to consider (union branches of
+                  considered_keys; a lateral lookup keeps one cheap);
+      `target_key`: the targets' legacy key column, where it is named otherwise (default `key`);
+      `lookup_target_row`: the whole target row is looked up, as `existing_row`, for the
+                  `lookup_columns` to read (carried in the mapped rows), instead of its id;
+      `lookup_where`: a condition on considered's rows (the rows in scope);
+      `lookup_full_scan`: a full build (var since_run 0) reads every staged row once, joined
+                  to its target row, without considered_keys. -#}
 {% macro entity_inputs(entity, source, key, retry=[], parents={}, reconsider=[], changes=none,
         lookup=false, target_id=none, lookup_columns=['looked_up_row.*'], lookup_joins=[],
-        lookup_fence=false) -%}
+        lookup_fence=false, target_key=none, lookup_target_row=false, lookup_where=none,
+        lookup_full_scan=false) -%}
+{%- set target_key = target_key or key -%}
+{%- set full_scan = lookup_full_scan and (var('since_run', 0) | int) == 0 -%}
 {%- set target_id = target_id or (entity[:-1] ~ '_id') -%}
 {%- set parent_columns = {} -%}
 {%- for parent, column in parents.items() -%}
@@ -354,6 +366,7 @@ first_sync as {% if lookup %}materialized {% endif %}(
 {{ caller() }}
 {%- endif %}
 {%- if lookup %}
+{%- if not full_scan %}
 
 considered_keys as (
     select staged.{{ key }}
@@ -373,14 +386,28 @@ considered_keys as (
 
     select retried.legacy_key::integer as {{ key }}
     from retried
+    {%- for keys in reconsider %}
+
+    union
+
+    {{ keys }}
+    {%- endfor %}
 ),
+{%- endif %}
 
 considered as (
     select
         {%- for column in lookup_columns %}
-        {{ column }},
+        {{ column }}{{ "," if not (loop.last and lookup_target_row) }}
         {%- endfor %}
+        {%- if not lookup_target_row %}
         existing_row.{{ target_id }} as existing_{{ target_id }}
+        {%- endif %}
+    {%- if full_scan %}
+    from staged as looked_up_row
+    left join targets as existing_row
+        on looked_up_row.{{ key }} = existing_row.{{ target_key }}
+    {%- else %}
     from considered_keys
     -- Primary-key lookups: the staging views are written with CTEs, so PostgreSQL does not
     -- flatten them and a plain join would read each whole; a lateral subquery (kept apart by
@@ -391,13 +418,18 @@ considered as (
         offset 0  -- noqa: AM09
     ) as looked_up_row on true
     left join lateral (
-        select looked_up.{{ target_id }} from targets as looked_up
-        where looked_up.{{ key }} = considered_keys.{{ key }}
+        select looked_up.{{ '*' if lookup_target_row else target_id }} from targets as looked_up
+        where looked_up.{{ target_key }} = considered_keys.{{ key }}
         offset 0  -- noqa: AM09
     ) as existing_row on true
+    {%- endif %}
     {%- for join in lookup_joins %}
     {{ join }}
     {%- endfor %}
+    {%- if lookup_where is not none %}
+    where
+        {{ lookup_where }}
+    {%- endif %}
     {%- if lookup_fence %}
     -- an optimisation fence, not a limit
     offset 0  -- noqa: AM09
@@ -473,13 +505,19 @@ considered as (
                   helper columns named in `gone` and the frame's columns (orders);
       `lateral_targets`: compared finds the target row by a primary-key lookup (a lateral
                   subquery) rather than a join that would read the target staging view whole
-                  (entity_inputs(lookup=true): files, messages). -#}
+                  (entity_inputs(lookup=true): files, messages);
+      `staged_key`: the staged column holding the legacy key where the mapped rows and the
+                  targets name it `key` and the staged rows otherwise (system_messages);
+      `carried_targets`: the mapped rows carry their target row's values (`_has_target_row`,
+                  and `_target_<column>` for each compared column), so compared joins no
+                  target row and reads the drift from those (system_messages). -#}
 {% macro entity_decision(entity, key, issues, gone=[], gone_when=none, target_id=none,
         compared_columns=[], drift_skip=[], drift_unless=none, drift=true, applies=[],
         conditions=[], requires=[], deletion_reported=false,
         row_name=none, gone_values={}, gone_joins=[], compared_joins=[], no_issues_when=none,
         deleted=none, has_target=none, keep_target_when=none, kept_values={},
-        kept_joins=[], lateral_targets=false) -%}
+        kept_joins=[], lateral_targets=false, staged_key=none, carried_targets=false) -%}
+{%- set staged_key = staged_key or key -%}
 {%- set target_id = target_id or (entity[:-1] ~ '_id') -%}
 {%- set all_issues = issues if issues is string else issues_array(
     issues + ([drift_issue(unless=drift_unless, applies=applies)] if drift else [])) -%}
@@ -512,8 +550,8 @@ gone_before_first_sync as (
     {%- endfor %}
     where
         not exists (
-            select staged.{{ key }} from staged
-            where staged.{{ key }} = targets.{{ key }}
+            select staged.{{ staged_key }} from staged
+            where staged.{{ staged_key }} = targets.{{ key }}
         )
         {%- if gone_when is not none %}
         and ({{ gone_when }})
@@ -532,13 +570,22 @@ all_mapped as (
 compared as (
     select
         mapped.*,
+        {%- if carried_targets %}
+        mapped._has_target_row and known.legacy_key is null as _written_by_earlier_scripts,
+        {%- else %}
         {{ written_by_earlier_scripts('targets.' ~ target_id) }} as _written_by_earlier_scripts,
+        {%- endif %}
         {%- for column in compared_columns %}
         {{ column }},
         {%- endfor %}
+        {%- if carried_targets %}
+        {{ drift_columns(entity, target='mapped._target_', skip=drift_skip) }} as _drift_columns
+        {%- else %}
         {{ drift_columns(entity, skip=drift_skip) }} as _drift_columns
+        {%- endif %}
     from all_mapped as mapped
-    {%- if lateral_targets %}
+    {%- if carried_targets %}
+    {%- elif lateral_targets %}
     left join lateral (
         select looked_up.* from targets as looked_up
         where looked_up.{{ key }} = mapped.{{ key }}
