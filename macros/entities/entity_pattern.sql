@@ -299,19 +299,55 @@ where _apply
                   with the run that last changed each (`synced_run`, its parents' changes
                   included): considered is then the staged rows in it, changed since it or
                   retried, with that run as `changed_run`.
-    `key`: the staged column holding the legacy key. -#}
-{% macro entity_inputs(entity, source, key, retry=[], parents={}, reconsider=[], changes=none) -%}
+    `key`: the staged column holding the legacy key. A `parents` value may also be a pair
+    [staged column, parent column] when the parent names its key otherwise.
+    `lookup=true`, for the largest tables, where reading a staged view or the key map whole
+    costs too much: considered reads only the keys it considers, by primary-key lookups.
+    staged and targets are then `not materialized`, first_sync `materialized`, and there is no
+    keyed (mapped resolves the id itself from `existing_<target_id>`, as the key map does);
+      considered_keys  the keys of the staged rows changed since, of those whose parent changed
+                  since (`parents`), and the retried keys (integers); `reconsider` and
+                  `changes` are not read;
+      considered  per key, the staged row (a lateral lookup, alias `looked_up_row`) and the
+                  id of its target row (`existing_<target_id>`; `target_id` defaults to
+                  <entity without its final s>_id); `lookup_columns`: the select list of the
+                  staged row (default `looked_up_row.*`; a column parsed once per considered
+                  row, say), `lookup_joins`: join clauses on the call block's CTEs that those
+                  columns may read, `lookup_fence`: end with `offset 0`, an optimisation fence
+                  that keeps its values computed once.
+    Further lookup options (system_messages), each off by default:
+      `reconsider`: with lookup, selects of further keys to consider (union branches of
+                  considered_keys; a lateral lookup keeps one cheap);
+      `target_key`: the targets' legacy key column, where it is named otherwise (default `key`);
+      `lookup_target_row`: the whole target row is looked up, as `existing_row`, for the
+                  `lookup_columns` to read (carried in the mapped rows), instead of its id;
+      `lookup_where`: a condition on considered's rows (the rows in scope);
+      `lookup_full_scan`: a full build (var since_run 0) reads every staged row once, joined
+                  to its target row, without considered_keys. -#}
+{% macro entity_inputs(entity, source, key, retry=[], parents={}, reconsider=[], changes=none,
+        lookup=false, target_id=none, lookup_columns=['looked_up_row.*'], lookup_joins=[],
+        lookup_fence=false, target_key=none, lookup_target_row=false, lookup_where=none,
+        lookup_full_scan=false) -%}
+{%- set target_key = target_key or key -%}
+{%- set full_scan = lookup_full_scan and (var('since_run', 0) | int) == 0 -%}
+{%- set target_id = target_id or (entity[:-1] ~ '_id') -%}
+{%- set parent_columns = {} -%}
+{%- for parent, column in parents.items() -%}
+    {%- do parent_columns.update({parent: [column, column] if column is string else column}) -%}
+{%- endfor -%}
 with
 
-staged as (
+staged as {% if lookup %}not materialized {% endif %}(
     select * from {{ ref(source) }}
 ),
+{%- if not lookup %}
 
 keyed as (
     select * from {{ ref('int_' ~ entity ~ '_keyed') }}
 ),
+{%- endif %}
 
-targets as (
+targets as {% if lookup %}not materialized {% endif %}(
     select * from {{ ref('stg_supabase__' ~ entity) }}
 ),
 
@@ -323,12 +359,83 @@ retried as (
     {{ open_issue_keys(entity, retry=retry) }}
 ),
 
-first_sync as (
+first_sync as {% if lookup %}materialized {% endif %}(
     {{ first_synced_run('staged') }}
 ),
 {%- if caller is defined %}
 {{ caller() }}
 {%- endif %}
+{%- if lookup %}
+{%- if not full_scan %}
+
+considered_keys as (
+    select staged.{{ key }}
+    from staged
+    where {{ changed_since('staged') }}
+    {%- for parent, columns in parent_columns.items() %}
+
+    union
+
+    select staged.{{ key }}
+    from staged
+    inner join {{ ref(parent) }} as parent on staged.{{ columns[0] }} = parent.{{ columns[1] }}
+    where {{ changed_since('parent') }}
+    {%- endfor %}
+
+    union
+
+    select retried.legacy_key::integer as {{ key }}
+    from retried
+    {%- for keys in reconsider %}
+
+    union
+
+    {{ keys }}
+    {%- endfor %}
+),
+{%- endif %}
+
+considered as (
+    select
+        {%- for column in lookup_columns %}
+        {{ column }}{{ "," if not (loop.last and lookup_target_row) }}
+        {%- endfor %}
+        {%- if not lookup_target_row %}
+        existing_row.{{ target_id }} as existing_{{ target_id }}
+        {%- endif %}
+    {%- if full_scan %}
+    from staged as looked_up_row
+    left join targets as existing_row
+        on looked_up_row.{{ key }} = existing_row.{{ target_key }}
+    {%- else %}
+    from considered_keys
+    -- Primary-key lookups: the staging views are written with CTEs, so PostgreSQL does not
+    -- flatten them and a plain join would read each whole; a lateral subquery (kept apart by
+    -- offset 0) pushes the key down to the table's index.
+    inner join lateral (
+        select looked_up.* from staged as looked_up
+        where looked_up.{{ key }} = considered_keys.{{ key }}
+        offset 0  -- noqa: AM09
+    ) as looked_up_row on true
+    left join lateral (
+        select looked_up.{{ '*' if lookup_target_row else target_id }} from targets as looked_up
+        where looked_up.{{ target_key }} = considered_keys.{{ key }}
+        offset 0  -- noqa: AM09
+    ) as existing_row on true
+    {%- endif %}
+    {%- for join in lookup_joins %}
+    {{ join }}
+    {%- endfor %}
+    {%- if lookup_where is not none %}
+    where
+        {{ lookup_where }}
+    {%- endif %}
+    {%- if lookup_fence %}
+    -- an optimisation fence, not a limit
+    offset 0  -- noqa: AM09
+    {%- endif %}
+),
+{%- else %}
 
 considered as (
     select
@@ -341,9 +448,9 @@ considered as (
     where
         {{ changed_since(changes or 'staged') }}
         or staged.{{ key }}::text in (select retried.legacy_key from retried)
-        {%- for parent, column in parents.items() %}
-        or staged.{{ column }} in (
-            select parent.{{ column }} from {{ ref(parent) }} as parent
+        {%- for parent, columns in parent_columns.items() %}
+        or staged.{{ columns[0] }} in (
+            select parent.{{ columns[1] }} from {{ ref(parent) }} as parent
             where {{ changed_since('parent') }}
         )
         {%- endfor %}
@@ -351,6 +458,7 @@ considered as (
         or {{ condition }}
         {%- endfor %}
 ),
+{%- endif %}
 {%- endmacro %}
 
 {#- The frame of a mapped model, second half: the CTEs after the entity's `mapped` CTE (its
@@ -373,15 +481,48 @@ considered as (
     `deletion_reported`: the app table has no soft-delete column and the entity's rows keep
     their target row when deleted in the source (world.md section 6): such a row is never
     written; it gets only a `deleted_in_source` warning (the mapped rows carry
-    _is_gone_before_first_sync), or no issue when it never reached the target. -#}
+    _is_gone_before_first_sync), or no issue when it never reached the target. `row_name`: the
+    row's name in that warning's detail (default <entity without its final s>).
+    Optional, for the entities that need them (the defaults change nothing):
+      `gone_values`: owned column -> SQL value where a gone row takes another value than the
+                  target's (gone_from_mirror_columns' `values`); `gone_joins`: join clauses after
+                  `from targets` in gone_before_first_sync, which these values may read (orders:
+                  the doctor validate_orders still accepts);
+      a call block, `{% call entity_decision(...) %} <CTEs, each followed by a comma>
+                  {% endcall %}`: emitted between all_mapped and compared, and may read
+                  all_mapped (technicians: the employee ids two rows claim);
+      `compared_joins`: join clauses appended to compared's (on the call block's CTEs, say),
+                  which `compared_columns` may read;
+      `no_issues_when`: a condition on `compared` under which the row has no issue at all (a
+                  row deleted in the source that never reached the target);
+      `deleted`, `has_target`: passed to apply_decision (a deletion is written only when it
+                  has a target row to soft-delete);
+      `keep_target_when`: a condition on `decided` under which the written row keeps the
+                  target's values but for its soft-delete columns (keep_target_values, with
+                  `kept_values`: owned column -> SQL value, and `kept_joins`:
+                  join clauses after `decided`'s join to `targets`, which those values may
+                  read): a last CTE, `resolved`, then holds the owned columns so resolved, the
+                  helper columns named in `gone` and the frame's columns (orders);
+      `lateral_targets`: compared finds the target row by a primary-key lookup (a lateral
+                  subquery) rather than a join that would read the target staging view whole
+                  (entity_inputs(lookup=true): files, messages);
+      `staged_key`: the staged column holding the legacy key where the mapped rows and the
+                  targets name it `key` and the staged rows otherwise (system_messages);
+      `carried_targets`: the mapped rows carry their target row's values (`_has_target_row`,
+                  and `_target_<column>` for each compared column), so compared joins no
+                  target row and reads the drift from those (system_messages). -#}
 {% macro entity_decision(entity, key, issues, gone=[], gone_when=none, target_id=none,
         compared_columns=[], drift_skip=[], drift_unless=none, drift=true, applies=[],
-        conditions=[], requires=[], deletion_reported=false) -%}
+        conditions=[], requires=[], deletion_reported=false,
+        row_name=none, gone_values={}, gone_joins=[], compared_joins=[], no_issues_when=none,
+        deleted=none, has_target=none, keep_target_when=none, kept_values={},
+        kept_joins=[], lateral_targets=false, staged_key=none, carried_targets=false) -%}
+{%- set staged_key = staged_key or key -%}
 {%- set target_id = target_id or (entity[:-1] ~ '_id') -%}
 {%- set all_issues = issues if issues is string else issues_array(
     issues + ([drift_issue(unless=drift_unless, applies=applies)] if drift else [])) -%}
 {%- if deletion_reported -%}
-    {%- set row = entity[:-1] -%}
+    {%- set row = row_name or entity[:-1] -%}
     {%- set deleted_issue = issues_array([issue_when("true", "warning", "deleted_in_source",
         "case when compared._is_gone_before_first_sync then '" ~ row
         ~ " deleted in the legacy database before the first sync: target row kept' else '" ~ row
@@ -394,15 +535,23 @@ considered as (
         + compared_columns -%}
     {%- set conditions = ['not checked._is_deleted_in_source'] + conditions -%}
 {%- endif -%}
+{%- if no_issues_when is not none -%}
+    {%- set all_issues = "case when " ~ no_issues_when ~ " then '[]'::jsonb else " ~ all_issues
+        ~ " end" -%}
+{%- endif -%}
 gone_before_first_sync as (
     select
-        {{ gone_from_mirror_columns(entity, 'targets.' ~ target_id, helpers=gone) }}
+        {{ gone_from_mirror_columns(entity, 'targets.' ~ target_id, helpers=gone,
+            values=gone_values) }}
     from targets
     left join known on targets.{{ key }}::text = known.legacy_key
+    {%- for join in gone_joins %}
+    {{ join }}
+    {%- endfor %}
     where
         not exists (
-            select staged.{{ key }} from staged
-            where staged.{{ key }} = targets.{{ key }}
+            select staged.{{ staged_key }} from staged
+            where staged.{{ staged_key }} = targets.{{ key }}
         )
         {%- if gone_when is not none %}
         and ({{ gone_when }})
@@ -414,18 +563,41 @@ all_mapped as (
     union all
     select * from gone_before_first_sync
 ),
+{%- if caller is defined %}
+{{ caller() }}
+{%- endif %}
 
 compared as (
     select
         mapped.*,
+        {%- if carried_targets %}
+        mapped._has_target_row and known.legacy_key is null as _written_by_earlier_scripts,
+        {%- else %}
         {{ written_by_earlier_scripts('targets.' ~ target_id) }} as _written_by_earlier_scripts,
+        {%- endif %}
         {%- for column in compared_columns %}
         {{ column }},
         {%- endfor %}
+        {%- if carried_targets %}
+        {{ drift_columns(entity, target='mapped._target_', skip=drift_skip) }} as _drift_columns
+        {%- else %}
         {{ drift_columns(entity, skip=drift_skip) }} as _drift_columns
+        {%- endif %}
     from all_mapped as mapped
+    {%- if carried_targets %}
+    {%- elif lateral_targets %}
+    left join lateral (
+        select looked_up.* from targets as looked_up
+        where looked_up.{{ key }} = mapped.{{ key }}
+        offset 0  -- noqa: AM09
+    ) as targets on true
+    {%- else %}
     left join targets on mapped.{{ key }} = targets.{{ key }}
+    {%- endif %}
     left join known on mapped.{{ key }}::text = known.legacy_key
+    {%- for join in compared_joins %}
+    {{ join }}
+    {%- endfor %}
 ),
 
 checked as (
@@ -439,9 +611,37 @@ checked as (
 decided as (
     select
         checked.*,
-        {{ apply_decision(requires=requires, applies=applies, conditions=conditions) }} as _apply
+        {{ apply_decision(requires=requires, applies=applies, conditions=conditions,
+            deleted=deleted, has_target=has_target) }} as _apply
     from checked
 )
+{%- if keep_target_when is not none %},
+
+resolved as (
+    select
+        {{ keep_target_values(entity, keep_target_when, mapped='decided',
+            values=kept_values) }},
+        {%- for helper in gone %}
+        decided.{{ helper.split(' as ')[-1] | trim }},
+        {%- endfor %}
+        decided._written_by_earlier_scripts,
+        {%- for column in compared_columns %}
+        decided.{{ column.split(' as ')[-1] | trim }},
+        {%- endfor %}
+        decided._drift_columns,
+        decided._legacy_key,
+        decided._issues,
+        decided._apply
+    from decided
+    left join targets on decided.{{ key }} = targets.{{ key }}
+    {%- for join in kept_joins %}
+    {{ join }}
+    {%- endfor %}
+)
+
+select * from resolved
+{%- else %}
 
 select * from decided
+{%- endif %}
 {%- endmacro %}

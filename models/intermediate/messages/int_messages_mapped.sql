@@ -11,34 +11,40 @@
     source is reported (`deleted_in_source`) and its target row left alone. -#}
 {{ config(materialized='table', unlogged=true) }}
 
-{%- set drift_applies = [] -%}
-
-with
-
-records as not materialized (
-    select * from {{ ref('stg_legacy__records') }}
-),
-
+{% call entity_inputs('messages', 'stg_legacy__records', 'legacy_record_id',
+    retry=['sender_not_migrated'],
+    parents={'stg_legacy__content_types': ['legacy_target_type_id', 'legacy_content_type_id']},
+    lookup=true,
+    lookup_columns=[
+        'looked_up_row.*',
+        'content_types.app_label',
+        'content_types.model_name',
+        'routing.recipient_type',
+        'content_types.legacy_content_type_id is not null as is_content_type_known',
+    ],
+    lookup_joins=[
+        'left join content_types'
+        ~ ' on looked_up_row.legacy_target_type_id = content_types.legacy_content_type_id',
+        'left join routing on content_types.app_label = routing.app_label'
+        ~ ' and content_types.model_name = routing.model_name',
+    ]) %}
 content_types as not materialized (
     select * from {{ ref('stg_legacy__content_types') }}
-),
-
-targets as not materialized (
-    select * from {{ ref('stg_supabase__messages') }}
 ),
 
 routing as (
     select * from {{ ref('content_type_routing') }}
     where not is_fallback
 ),
+{% endcall %}
 
 record_types as (
     select * from {{ ref('record_types') }}
 ),
 
--- One row (an aggregate, so the planner knows it): the seed's fallback. The single-row CTEs
--- are materialized so that they are computed once (the planner may otherwise put them on the
--- inner side of a nested loop and compute them again for every considered row).
+-- One row (an aggregate, so the planner knows it): the seed's fallback. The single-row CTE is
+-- materialized so that it is computed once (the planner may otherwise put it on the inner side
+-- of a nested loop and compute it again for every considered row).
 fallback_type as materialized (
     select max(record_types.message_type) filter (where record_types.is_fallback) as message_type
     from record_types
@@ -80,75 +86,6 @@ legacy_users as (
 
 legacy_instructions as (
     select legacy_instruction_id from {{ ref('stg_legacy__instructions') }}
-),
-
-known as (
-    {{ applied_keys('messages') }}
-),
-
--- Open errors, and open warnings whose cause a later run may remove (the sender arrives).
-retried as (
-    {{ open_issue_keys('messages') }}
-    union
-    select row_issues.legacy_key
-    from {{ ref('stg_bookkeeping__row_issues') }} as row_issues
-    where
-        row_issues.entity = 'messages'
-        and row_issues.resolved_at is null
-        and row_issues.reason = 'sender_not_migrated'
-),
-
-first_sync as materialized (
-    {{ first_synced_run('records') }}
-),
-
-considered_keys as (
-    select records.legacy_record_id
-    from records
-    where {{ changed_since('records') }}
-
-    union
-
-    select records.legacy_record_id
-    from records
-    inner join content_types
-        on records.legacy_target_type_id = content_types.legacy_content_type_id
-    where {{ changed_since('content_types') }}
-
-    union
-
-    select retried.legacy_key::integer as legacy_record_id
-    from retried
-),
-
-considered as (
-    select
-        looked_up_record.*,
-        content_types.app_label,
-        content_types.model_name,
-        routing.recipient_type,
-        existing_row.message_id as existing_message_id,
-        content_types.legacy_content_type_id is not null as is_content_type_known
-    from considered_keys
-    -- Primary-key lookups: the staging views are written with CTEs, so PostgreSQL does not
-    -- flatten them and a plain join would read each whole; a lateral subquery (kept apart by
-    -- offset 0) pushes the key down to the table's index.
-    inner join lateral (
-        select looked_up.* from records as looked_up
-        where looked_up.legacy_record_id = considered_keys.legacy_record_id
-        offset 0  -- noqa: AM09
-    ) as looked_up_record on true
-    left join lateral (
-        select looked_up.message_id from targets as looked_up
-        where looked_up.legacy_record_id = considered_keys.legacy_record_id
-        offset 0  -- noqa: AM09
-    ) as existing_row on true
-    left join content_types
-        on looked_up_record.legacy_target_type_id = content_types.legacy_content_type_id
-    left join routing
-        on
-            content_types.app_label = routing.app_label
-            and content_types.model_name = routing.model_name
 ),
 
 mapped as (
@@ -225,86 +162,45 @@ mapped as (
 ),
 
 -- Target messages whose legacy record the mirror never saw (deleted in the source before
--- diffmig's first sync): reported and kept as they are.
-gone_before_first_sync as (
-    select
-        {{ gone_from_mirror_columns('messages', 'targets.message_id', helpers=[
-            'null::integer as _legacy_target_type_id',
-            'null::integer as _legacy_target_id',
-            'null::text as _legacy_target_type',
-            'true as _is_content_type_known',
-            'true as _is_target_in_source',
-            'null::integer as _legacy_author_user_id',
-            'null::integer as _legacy_type_code',
-            'false as _is_unknown_type',
-            'true as _is_deleted_in_source',
-            'false as _is_changed_after_first_sync',
-        ]) }}
-    from targets
-    where not exists (
-            select records.legacy_record_id from records
-            where records.legacy_record_id = targets.legacy_record_id
-        )
-),
-
-all_mapped as (
-    select * from mapped
-    union all
-    select * from gone_before_first_sync
-),
-
-compared as (
-    select
-        mapped.*,
-        {{ written_by_earlier_scripts('targets.message_id') }} as _written_by_earlier_scripts,
-        {{ drift_columns('messages') }} as _drift_columns
-    from all_mapped as mapped
-    left join lateral (
-        select looked_up.* from targets as looked_up
-        where looked_up.legacy_record_id = mapped.legacy_record_id
-        offset 0  -- noqa: AM09
-    ) as targets on true
-    left join known on mapped.legacy_record_id::text = known.legacy_key
-),
-
-checked as (
-    select
-        compared.*,
-        compared.legacy_record_id::text as _legacy_key,
-        {{ issues_array([
-            issue_when("not compared._is_deleted_in_source and compared.recipient_type is null",
-                "error", "content_type_not_routable",
-                "case when compared._legacy_target_type_id is null then 'the record has no target content type (target_type_id is null)' when not compared._is_content_type_known then format('content type id %s is not in django_content_type', compared._legacy_target_type_id) else format('content type %s is not routable (content_type_routing): target %s', compared._legacy_target_type, compared._legacy_target_id) end"),
-            issue_when("not compared._is_deleted_in_source and compared.recipient_type is not null and compared.recipient_id is null",
-                "error", "recipient_not_migrated",
-                "format('%s %s (%s) %s', compared._legacy_target_type, compared._legacy_target_id, compared.recipient_type, case when compared._is_target_in_source then 'is held back or not migrated yet' else 'is not in the legacy database' end)"),
-            issue_when("not compared._is_deleted_in_source and compared.content is null",
-                "error", "content_missing", "'text is null; messages.content is not null'"),
-            issue_when("length(compared.message_type) > 50", "error", "value_too_long",
-                "format('message_type %s is longer than varchar(50) (record_types)', quote_literal(compared.message_type))"),
-            issue_when("compared._legacy_author_user_id is not null and compared.sender_id is null",
-                "warning", "sender_not_migrated",
-                "format('author user %s has no profiles row: sender_id left null', compared._legacy_author_user_id)"),
-            issue_when("compared._is_unknown_type", "warning", "unknown_record_type",
-                "format('type %s is not in record_types: message_type %s', compared._legacy_type_code, compared.message_type)"),
-            issue_when("compared.created_at < timestamptz '2000-01-01' or compared.created_at > now() + interval '1 day'",
-                "warning", "implausible_timestamp",
-                "format('created_at %s copied as is', compared.created_at)"),
-            issue_when("compared._is_deleted_in_source", "warning", "deleted_in_source",
-                "'the legacy record is deleted; messages has no soft-delete column: the target row is kept'"),
-            drift_issue(applies=drift_applies, unless="compared._is_deleted_in_source"),
-        ]) }} as _issues
-    from compared
-),
-
-decided as (
-    select
-        checked.*,
-        -- no soft-delete column: a record deleted in the source is never written (has_target
-        -- false)
-        {{ apply_decision(applies=drift_applies,
-            deleted='checked._is_deleted_in_source', has_target='false') }} as _apply
-    from checked
-)
-
-select * from decided
+-- diffmig's first sync) are reported and kept as they are. messages has no soft-delete column:
+-- a record deleted in the source is never written (has_target false).
+{{ entity_decision('messages', 'legacy_record_id',
+    issues=[
+        issue_when("not compared._is_deleted_in_source and compared.recipient_type is null",
+            "error", "content_type_not_routable",
+            "case when compared._legacy_target_type_id is null then 'the record has no target content type (target_type_id is null)' when not compared._is_content_type_known then format('content type id %s is not in django_content_type', compared._legacy_target_type_id) else format('content type %s is not routable (content_type_routing): target %s', compared._legacy_target_type, compared._legacy_target_id) end"),
+        issue_when("not compared._is_deleted_in_source and compared.recipient_type is not null and compared.recipient_id is null",
+            "error", "recipient_not_migrated",
+            "format('%s %s (%s) %s', compared._legacy_target_type, compared._legacy_target_id, compared.recipient_type, case when compared._is_target_in_source then 'is held back or not migrated yet' else 'is not in the legacy database' end)"),
+        issue_when("not compared._is_deleted_in_source and compared.content is null",
+            "error", "content_missing", "'text is null; messages.content is not null'"),
+        issue_when("length(compared.message_type) > 50", "error", "value_too_long",
+            "format('message_type %s is longer than varchar(50) (record_types)', quote_literal(compared.message_type))"),
+        issue_when("compared._legacy_author_user_id is not null and compared.sender_id is null",
+            "warning", "sender_not_migrated",
+            "format('author user %s has no profiles row: sender_id left null', compared._legacy_author_user_id)"),
+        issue_when("compared._is_unknown_type", "warning", "unknown_record_type",
+            "format('type %s is not in record_types: message_type %s', compared._legacy_type_code, compared.message_type)"),
+        issue_when("compared.created_at < timestamptz '2000-01-01' or compared.created_at > now() + interval '1 day'",
+            "warning", "implausible_timestamp",
+            "format('created_at %s copied as is', compared.created_at)"),
+        issue_when("compared._is_deleted_in_source", "warning", "deleted_in_source",
+            "'the legacy record is deleted; messages has no soft-delete column: the target row is kept'"),
+    ],
+    gone=[
+        'null::integer as _legacy_target_type_id',
+        'null::integer as _legacy_target_id',
+        'null::text as _legacy_target_type',
+        'true as _is_content_type_known',
+        'true as _is_target_in_source',
+        'null::integer as _legacy_author_user_id',
+        'null::integer as _legacy_type_code',
+        'false as _is_unknown_type',
+        'true as _is_deleted_in_source',
+        'false as _is_changed_after_first_sync',
+    ],
+    lateral_targets=true,
+    drift_unless='compared._is_deleted_in_source',
+    deleted='checked._is_deleted_in_source',
+    has_target='false',
+) }}

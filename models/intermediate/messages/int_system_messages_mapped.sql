@@ -24,25 +24,78 @@
         full builds only (see gone_before_first_sync). -#}
 {%- set since_run = var('since_run', 0) | int -%}
 {%- set full_build = since_run == 0 %}
--- the bookkeeping a delta build reads (its refs are in the delta branch, which dbt's parse skips):
--- depends_on: {{ ref('stg_bookkeeping__row_issues') }}
 {{ config(materialized='table', unlogged=true) }}
 
-{%- set drift_applies = ['checked._is_removed'] -%}
-
-with
-
-notifications as not materialized (
-    select * from {{ ref('stg_legacy__notifications') }}
-),
-
+{#- considered: the notifications in scope (send and sent), and those that have a target row,
+    with their target row's current values (_target_*). A delta build also considers the open
+    `order_not_migrated` warnings whose order has landed since (a primary-key lookup of each
+    one's item; most stay open, their order being held back for good) and the notifications of
+    content types synced since (none, almost always). -#}
+{% call entity_inputs('system_messages', 'stg_legacy__notifications', 'legacy_notification_id',
+    lookup=true,
+    lookup_full_scan=true,
+    target_key='legacy_record_id',
+    lookup_target_row=true,
+    reconsider=[
+        "select row_issues.legacy_key::integer as legacy_notification_id"
+        ~ " from " ~ ref('stg_bookkeeping__row_issues') ~ " as row_issues"
+        ~ " inner join lateral (select notifications.legacy_item_id from staged as notifications"
+        ~ " where notifications.legacy_notification_id = row_issues.legacy_key::integer"
+        ~ " offset 0) as items on true"
+        ~ " inner join orders on items.legacy_item_id = orders.legacy_instruction_id"
+        ~ " where row_issues.entity = 'system_messages' and row_issues.resolved_at is null"
+        ~ " and row_issues.reason = 'order_not_migrated'",
+        "select item_notifications.legacy_notification_id from content_types"
+        ~ " inner join lateral (select notifications.legacy_notification_id"
+        ~ " from staged as notifications"
+        ~ " where notifications.legacy_item_type_id = content_types.legacy_content_type_id"
+        ~ " offset 0) as item_notifications on true"
+        ~ " where " ~ changed_since('content_types'),
+    ],
+    lookup_columns=[
+        'looked_up_row.legacy_notification_id',
+        'looked_up_row.legacy_recipient_user_id',
+        'looked_up_row.legacy_item_type_id',
+        'looked_up_row.legacy_item_id',
+        'looked_up_row.sender',
+        'looked_up_row.template_name',
+        'looked_up_row.template_context_text',
+        'looked_up_row.is_read',
+        'looked_up_row.is_to_send',
+        'looked_up_row.is_sent',
+        'looked_up_row.created_at',
+        'looked_up_row.synced_run',
+        'looked_up_row.is_deleted_in_source',
+        'existing_row.system_message_id as _target_id',
+        'existing_row.message_type as _target_message_type',
+        'existing_row.order_id as _target_order_id',
+        'existing_row.recipient_id as _target_recipient_id',
+        'existing_row.message_code as _target_message_code',
+        'existing_row.message_data as _target_message_data',
+        'existing_row.message as _target_message',
+        'existing_row.barcode as _target_barcode',
+        'existing_row.tracking_number as _target_tracking_number',
+        'existing_row.carrier as _target_carrier',
+        'existing_row.processed as _target_processed',
+        'existing_row.processed_at as _target_processed_at',
+        'existing_row.is_active as _target_is_active',
+        'coalesce(looked_up_row.is_to_send and looked_up_row.is_sent, false) as is_in_scope',
+    ],
+    lookup_where="(looked_up_row.is_to_send and looked_up_row.is_sent)"
+        ~ " or existing_row.system_message_id is not null") %}
 content_types as not materialized (
     select * from {{ ref('stg_legacy__content_types') }}
 ),
 
-targets as not materialized (
-    select * from {{ ref('stg_supabase__system_messages') }}
+-- Orders that exist after the orders mart ran (an order held back is not there).
+orders as (
+    select
+        orders.id as order_id,
+        orders.legacy_instruction_id
+    from {{ ref('orders') }} as orders
+    where orders.legacy_instruction_id is not null
 ),
+{% endcall %}
 
 -- The content types whose rows are orders (legacy instructions), by (app_label, model).
 order_content_types as (
@@ -59,9 +112,9 @@ template_types as (
     select * from {{ ref('template_message_types') }}
 ),
 
--- One row (an aggregate, so the planner knows it): the seed's fallback. The single-row CTEs
--- are materialized so that they are computed once (the planner may otherwise put them on the
--- inner side of a nested loop and compute them again for every considered row).
+-- One row (an aggregate, so the planner knows it): the seed's fallback. The single-row CTE is
+-- materialized so that it is computed once (the planner may otherwise put it on the inner side
+-- of a nested loop and compute it again for every considered row).
 fallback_type as materialized (
     select
         max(template_types.message_type) filter (where template_types.is_fallback)
@@ -69,21 +122,13 @@ fallback_type as materialized (
     from template_types
 ),
 
--- Parents that exist after their marts ran (a row held back is not there).
+-- Profiles that exist after the profiles mart ran (a row held back is not there).
 profiles as (
     select
         profiles.id as profile_id,
         profiles.legacy_user_id
     from {{ ref('profiles') }} as profiles
     where profiles.legacy_user_id is not null
-),
-
-orders as (
-    select
-        orders.id as order_id,
-        orders.legacy_instruction_id
-    from {{ ref('orders') }} as orders
-    where orders.legacy_instruction_id is not null
 ),
 
 -- The legacy rows a notification can point at (to tell a missing one from one held back).
@@ -93,119 +138,6 @@ legacy_users as (
 
 legacy_instructions as (
     select legacy_instruction_id from {{ ref('stg_legacy__instructions') }}
-),
-
-known as (
-    {{ applied_keys('system_messages') }}
-),
-
-{%- if full_build %}
-
-first_sync as materialized (
-    {{ first_synced_run('notifications') }}
-),
-{%- else %}
-
--- Open errors, and open `order_not_migrated` warnings whose order has landed since (a
--- primary-key lookup of each one's item; most stay open, their order being held back for good).
-retried as (
-    {{ open_issue_keys('system_messages') }}
-    union
-    select row_issues.legacy_key
-    from {{ ref('stg_bookkeeping__row_issues') }} as row_issues
-    inner join lateral (
-        select notifications.legacy_item_id
-        from notifications
-        where notifications.legacy_notification_id = row_issues.legacy_key::integer
-        offset 0  -- noqa: AM09
-    ) as items on true
-    inner join orders on items.legacy_item_id = orders.legacy_instruction_id
-    where
-        row_issues.entity = 'system_messages'
-        and row_issues.resolved_at is null
-        and row_issues.reason = 'order_not_migrated'
-),
-
--- The keys a delta build considers, each branch cheap on its own: notifications synced since
--- the last applied run (a filter on synced_run only), retried keys (primary-key lookups), and
--- the notifications of content types synced since then (none, almost always).
-considered_keys as (
-    select notifications.legacy_notification_id
-    from notifications
-    where {{ changed_since('notifications') }}
-
-    union
-
-    select retried.legacy_key::integer as legacy_notification_id
-    from retried
-
-    union
-
-    select item_notifications.legacy_notification_id
-    from content_types
-    inner join lateral (
-        select notifications.legacy_notification_id
-        from notifications
-        where notifications.legacy_item_type_id = content_types.legacy_content_type_id
-        offset 0  -- noqa: AM09
-    ) as item_notifications on true
-    where {{ changed_since('content_types') }}
-),
-{%- endif %}
-
--- The notifications in scope (send and sent), and those that have a target row, with their
--- target row's current values (_target_*).
-considered as (
-    select
-        notifications.legacy_notification_id,
-        notifications.legacy_recipient_user_id,
-        notifications.legacy_item_type_id,
-        notifications.legacy_item_id,
-        notifications.sender,
-        notifications.template_name,
-        notifications.template_context_text,
-        notifications.is_read,
-        notifications.is_to_send,
-        notifications.is_sent,
-        notifications.created_at,
-        notifications.synced_run,
-        notifications.is_deleted_in_source,
-        targets.system_message_id as _target_id,
-        targets.message_type as _target_message_type,
-        targets.order_id as _target_order_id,
-        targets.recipient_id as _target_recipient_id,
-        targets.message_code as _target_message_code,
-        targets.message_data as _target_message_data,
-        targets.message as _target_message,
-        targets.barcode as _target_barcode,
-        targets.tracking_number as _target_tracking_number,
-        targets.carrier as _target_carrier,
-        targets.processed as _target_processed,
-        targets.processed_at as _target_processed_at,
-        targets.is_active as _target_is_active,
-        coalesce(notifications.is_to_send and notifications.is_sent, false) as is_in_scope
-    {%- if full_build %}
-    from notifications
-    left join targets on notifications.legacy_notification_id = targets.legacy_record_id
-    {%- else %}
-    -- Primary-key lookups of the considered keys: the staging views are written with CTEs, so
-    -- PostgreSQL does not flatten them, and a plain join would read each of them whole; a
-    -- lateral subquery (kept apart by offset 0) pushes the key down to the tables' indexes.
-    from considered_keys
-    inner join lateral (
-        select looked_up.* from notifications as looked_up
-        where looked_up.legacy_notification_id = considered_keys.legacy_notification_id
-        offset 0  -- noqa: AM09
-    ) as notifications on true
-    left join lateral (
-        select looked_up.* from targets as looked_up
-        where looked_up.legacy_record_id = considered_keys.legacy_notification_id
-        offset 0  -- noqa: AM09
-    ) as targets on true
-    {%- endif %}
-    where
-        (notifications.is_to_send and notifications.is_sent)
-        or targets.system_message_id is not null
 ),
 
 -- The context parsed once per considered row, after the filter (the staging view's own parsed
@@ -382,109 +314,70 @@ mapped as (
 ),
 
 -- Active target rows whose notification the mirror never saw (deleted in the source before
--- diffmig's first sync): deactivated, their other values left as they are. Full builds only.
--- created_at is null (written on insert only; stg_supabase__system_messages does not read it).
-gone_before_first_sync as (
-    select
-        {{ gone_from_mirror_columns('system_messages', 'targets.system_message_id',
-            values={'created_at': 'null::timestamptz'}, helpers=[
-            'null::integer as _legacy_recipient_user_id',
-            'null::integer as _legacy_item_id',
-            'null::text as _legacy_template_name',
-            'true as _is_recipient_in_source',
-            'null::text as _order_problem',
-            'false as _is_unknown_template',
-            'false as _is_context_invalid',
-            'true as _is_removed',
-            'true as _is_deleted_in_source',
-            'false as _is_out_of_scope',
-            'true as _has_target_row',
-            'false as _is_changed_after_first_sync',
-            'targets.message_type as _target_message_type',
-            'targets.order_id as _target_order_id',
-            'targets.recipient_id as _target_recipient_id',
-            'targets.message_code as _target_message_code',
-            'targets.message_data as _target_message_data',
-            'targets.message as _target_message',
-            'targets.barcode as _target_barcode',
-            'targets.tracking_number as _target_tracking_number',
-            'targets.carrier as _target_carrier',
-            'targets.processed as _target_processed',
-            'targets.processed_at as _target_processed_at',
-            'targets.is_active as _target_is_active',
-        ]) }}
-    from targets
-    {%- if full_build %}
-    where
-        targets.is_active is distinct from false
-        and not exists (
-            select notifications.legacy_notification_id from notifications
-            where notifications.legacy_notification_id = targets.legacy_record_id
-        )
-    {%- else %}
-    -- a delta build skips this anti-join of every target row with every notification (most of
-    -- a delta build's cost at scale 1.0): the mirror never drops a key, so the set is fixed
-    -- after the first sync, and the full build deactivated all of it (a removal is always
-    -- applied)
-    where false
-    {%- endif %}
-),
-
-all_mapped as (
-    select * from mapped
-    union all
-    select * from gone_before_first_sync
-),
-
-compared as (
-    select
-        mapped.*,
-        mapped._has_target_row and known.legacy_key is null as _written_by_earlier_scripts,
-        {{ drift_columns('system_messages', target='mapped._target_') }} as _drift_columns
-    from all_mapped as mapped
-    left join known on mapped.legacy_record_id::text = known.legacy_key
-),
-
-checked as (
-    select
-        compared.*,
-        compared.legacy_record_id::text as _legacy_key,
-        {{ issues_array([
-            issue_when("not compared._is_removed and compared.recipient_id is null", "error",
-                "recipient_not_migrated",
-                "format('recipient user %s %s', compared._legacy_recipient_user_id, case when compared._is_recipient_in_source then 'has no profiles row (held back or not migrated yet)' else 'is not in the legacy database' end)"),
-            issue_when("not compared._is_removed and compared.message_type not in ('info', 'order_update', 'shipment_update', 'payment_update', 'case_update', 'reminder', 'welcome', 'status_update', 'notification')",
-                "error", "message_type_not_allowed",
-                "format('message_type %s breaks system_messages_message_type_check (template_message_types)', quote_literal(compared.message_type))"),
-            issue_when("compared._order_problem = 'order_not_migrated'", "warning",
-                "order_not_migrated",
-                "format('item instruction %s has no orders row (held back or not migrated yet): order_id left null', compared._legacy_item_id)"),
-            issue_when("compared._order_problem = 'instruction_missing'", "warning",
-                "instruction_missing",
-                "format('item instruction %s is not in the legacy database: order_id left null', compared._legacy_item_id)"),
-            issue_when("compared._is_unknown_template", "warning", "unknown_template_name",
-                "format('template_name %s matches no keyword of template_message_types: message_type %s', coalesce(quote_literal(compared._legacy_template_name), 'null'), compared.message_type)"),
-            issue_when("compared._is_context_invalid", "warning", "invalid_json_template_context",
-                "'template_context is not a JSON object: message_data is {\"raw_context\": <text>}'"),
-            issue_when("not compared._is_removed and (compared.created_at < timestamptz '2000-01-01' or compared.created_at > now() + interval '1 day')",
-                "warning", "implausible_timestamp",
-                "format('created_at %s copied as is', compared.created_at)"),
-            issue_when("compared._is_out_of_scope", "warning", "out_of_scope",
-                "'the notification is no longer sent (send and sent): its system message is deactivated'"),
-            drift_issue(applies=drift_applies, unless="compared._is_removed"),
-        ]) }} as _issues
-    from compared
-),
-
-decided as (
-    select
-        checked.*,
-        -- a removed notification that never reached the target has nothing to deactivate
-        {{ apply_decision(
-            applies=drift_applies,
-            deleted='checked._is_removed', has_target='checked._has_target_row',
-        ) }} as _apply
-    from checked
-)
-
-select * from decided
+-- diffmig's first sync) are deactivated, their other values left as they are; created_at is
+-- null (written on insert only; stg_supabase__system_messages does not read it). Full builds
+-- only: a delta build skips this anti-join of every target row with every notification (most
+-- of a delta build's cost at scale 1.0; gone_when false): the mirror never drops a key, so the
+-- set is fixed after the first sync, and the full build deactivated all of it (a removal is
+-- always applied). The mapped rows carry their target's values, so compared reads no target
+-- row; a removed notification that never reached the target has nothing to deactivate.
+{{ entity_decision('system_messages', 'legacy_record_id',
+    issues=[
+        issue_when("not compared._is_removed and compared.recipient_id is null", "error",
+            "recipient_not_migrated",
+            "format('recipient user %s %s', compared._legacy_recipient_user_id, case when compared._is_recipient_in_source then 'has no profiles row (held back or not migrated yet)' else 'is not in the legacy database' end)"),
+        issue_when("not compared._is_removed and compared.message_type not in ('info', 'order_update', 'shipment_update', 'payment_update', 'case_update', 'reminder', 'welcome', 'status_update', 'notification')",
+            "error", "message_type_not_allowed",
+            "format('message_type %s breaks system_messages_message_type_check (template_message_types)', quote_literal(compared.message_type))"),
+        issue_when("compared._order_problem = 'order_not_migrated'", "warning",
+            "order_not_migrated",
+            "format('item instruction %s has no orders row (held back or not migrated yet): order_id left null', compared._legacy_item_id)"),
+        issue_when("compared._order_problem = 'instruction_missing'", "warning",
+            "instruction_missing",
+            "format('item instruction %s is not in the legacy database: order_id left null', compared._legacy_item_id)"),
+        issue_when("compared._is_unknown_template", "warning", "unknown_template_name",
+            "format('template_name %s matches no keyword of template_message_types: message_type %s', coalesce(quote_literal(compared._legacy_template_name), 'null'), compared.message_type)"),
+        issue_when("compared._is_context_invalid", "warning", "invalid_json_template_context",
+            "'template_context is not a JSON object: message_data is {\"raw_context\": <text>}'"),
+        issue_when("not compared._is_removed and (compared.created_at < timestamptz '2000-01-01' or compared.created_at > now() + interval '1 day')",
+            "warning", "implausible_timestamp",
+            "format('created_at %s copied as is', compared.created_at)"),
+        issue_when("compared._is_out_of_scope", "warning", "out_of_scope",
+            "'the notification is no longer sent (send and sent): its system message is deactivated'"),
+    ],
+    gone=[
+        'null::integer as _legacy_recipient_user_id',
+        'null::integer as _legacy_item_id',
+        'null::text as _legacy_template_name',
+        'true as _is_recipient_in_source',
+        'null::text as _order_problem',
+        'false as _is_unknown_template',
+        'false as _is_context_invalid',
+        'true as _is_removed',
+        'true as _is_deleted_in_source',
+        'false as _is_out_of_scope',
+        'true as _has_target_row',
+        'false as _is_changed_after_first_sync',
+        'targets.message_type as _target_message_type',
+        'targets.order_id as _target_order_id',
+        'targets.recipient_id as _target_recipient_id',
+        'targets.message_code as _target_message_code',
+        'targets.message_data as _target_message_data',
+        'targets.message as _target_message',
+        'targets.barcode as _target_barcode',
+        'targets.tracking_number as _target_tracking_number',
+        'targets.carrier as _target_carrier',
+        'targets.processed as _target_processed',
+        'targets.processed_at as _target_processed_at',
+        'targets.is_active as _target_is_active',
+    ],
+    gone_values={'created_at': 'null::timestamptz'},
+    gone_when="targets.is_active is distinct from false" if full_build else "false",
+    target_id='system_message_id',
+    staged_key='legacy_notification_id',
+    carried_targets=true,
+    drift_unless='compared._is_removed',
+    applies=['checked._is_removed'],
+    deleted='checked._is_removed',
+    has_target='checked._has_target_row',
+) }}

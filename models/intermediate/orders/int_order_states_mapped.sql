@@ -9,13 +9,7 @@
     states whose legacy state was deleted before diffmig first synced it. -#}
 {{ config(materialized='table', unlogged=true) }}
 
-{%- set drift_applies = [] -%}
-
-with
-
-states as (
-    select * from {{ ref('stg_legacy__states') }}
-),
+{{ entity_inputs('order_states', 'stg_legacy__states', 'legacy_state_id') }}
 
 instructions as (
     select * from {{ ref('stg_legacy__instructions') }}
@@ -25,16 +19,8 @@ users as (
     select * from {{ ref('stg_legacy__users') }}
 ),
 
-keyed as (
-    select * from {{ ref('int_order_states_keyed') }}
-),
-
 status_names as (
     select * from {{ ref('state_status_names') }}
-),
-
-targets as (
-    select * from {{ ref('stg_supabase__order_states') }}
 ),
 
 orders as (
@@ -53,30 +39,10 @@ profiles as (
     where legacy_user_id is not null
 ),
 
-known as (
-    {{ applied_keys('order_states') }}
-),
-
-retried as (
-    {{ open_issue_keys('order_states') }}
-),
-
-first_sync as (
-    {{ first_synced_run('states') }}
-),
-
 status_fallback as (
     select status_names.status_name
     from status_names
     where status_names.is_fallback
-),
-
-considered as (
-    select states.*
-    from states
-    where
-        {{ changed_since('states') }}
-        or states.legacy_state_id::text in (select retried.legacy_key from retried)
 ),
 
 mapped as (
@@ -114,92 +80,41 @@ mapped as (
     left join status_names on considered.status_code = status_names.status_code
 ),
 
--- Target states whose legacy state is not in the mirror at all: deleted in the source before
--- diffmig first synced it. order_states has no soft-delete column: reported, the row kept.
-gone_before_first_sync as (
-    select
-        {{ gone_from_mirror_columns('order_states', 'targets.order_state_id', helpers=[
-            'null::integer as _legacy_actor_user_id',
-            'false as _is_actor_in_source',
-            'false as _is_instruction_in_source',
-            'false as _is_unknown_status',
-            'true as _is_deleted_in_source',
-            'true as _is_gone_before_first_sync',
-            'false as _is_changed_after_first_sync',
-        ]) }}
-    from targets
-    left join states on targets.legacy_state_id = states.legacy_state_id
-    where states.legacy_state_id is null
-),
-
-all_mapped as (
-    select * from mapped
-    union all
-    select * from gone_before_first_sync
-),
-
-compared as (
-    select
-        mapped.*,
-        targets.order_state_id is not null as _has_target_row,
-        {{ written_by_earlier_scripts('targets.order_state_id') }} as _written_by_earlier_scripts,
-        {{ drift_columns('order_states') }} as _drift_columns
-    from all_mapped as mapped
-    left join targets on mapped.legacy_state_id = targets.legacy_state_id
-    left join known on mapped.legacy_state_id::text = known.legacy_key
-),
-
-checked as (
-    select
-        compared.*,
-        compared.legacy_state_id::text as _legacy_key,
-        -- a state deleted in the source that never reached the target has nothing to report
-        case
-            when compared._is_deleted_in_source and not compared._has_target_row then '[]'::jsonb
-            when compared._is_deleted_in_source then {{ issues_array([
-                issue_when("true", "warning", "deleted_in_source",
-                    "case when compared._is_gone_before_first_sync"
-                    ~ " then 'state deleted in the legacy database before the first sync: target row kept'"
-                    ~ " else 'state deleted in the legacy database: target row kept (order_states has no soft-delete column)' end"),
-            ]) }}
-            else {{ issues_array([
-                issue_when("compared.order_id is null and not compared._is_instruction_in_source",
-                    "error", "instruction_missing",
-                    "format('instruction %s does not exist in the legacy database and has no order', compared.legacy_instruction_id)"),
-                issue_when("compared.order_id is null and compared._is_instruction_in_source",
-                    "error", "order_not_migrated",
-                    "format('instruction %s has no order (held back or not yet migrated)', compared.legacy_instruction_id)"),
-                issue_when("compared.changed_at is null", "error", "changed_at_missing",
-                    "'changed_at is null (order_states.changed_at is not null)'"),
-                issue_when("compared.is_active is null", "error", "on_missing",
-                    "'on is null (order_states.is_active is not null)'"),
-                issue_when("compared.status_code is null", "error", "status_missing",
-                    "'status is null (order_states.status_code is not null)'"),
-                issue_when("compared._legacy_actor_user_id is not null and compared.changed_by is null"
-                    ~ " and compared._is_actor_in_source",
-                    "error", "actor_not_migrated",
-                    "format('actor user %s has no profile (held back or not yet migrated)', compared._legacy_actor_user_id)"),
-                issue_when("compared._legacy_actor_user_id is not null and compared.changed_by is null"
-                    ~ " and not compared._is_actor_in_source",
-                    "warning", "actor_missing",
-                    "format('actor user %s does not exist in the legacy database and has no profile: changed_by left null', compared._legacy_actor_user_id)"),
-                issue_when("compared._is_unknown_status", "warning", "unknown_state_status",
-                    "format('status %s is not in seed state_status_names: %s', coalesce(compared.status_code::text, 'null'), compared.status_name)"),
-                drift_issue(applies=drift_applies),
-            ]) }}
-        end as _issues
-    from compared
-),
-
-decided as (
-    select
-        checked.*,
-        {{ apply_decision(
-            requires=['checked.order_id'],
-            conditions=['not checked._is_deleted_in_source'],
-            applies=drift_applies,
-        ) }} as _apply
-    from checked
-)
-
-select * from decided
+{{ entity_decision('order_states', 'legacy_state_id',
+    issues=[
+        issue_when("compared.order_id is null and not compared._is_instruction_in_source",
+            "error", "instruction_missing",
+            "format('instruction %s does not exist in the legacy database and has no order', compared.legacy_instruction_id)"),
+        issue_when("compared.order_id is null and compared._is_instruction_in_source",
+            "error", "order_not_migrated",
+            "format('instruction %s has no order (held back or not yet migrated)', compared.legacy_instruction_id)"),
+        issue_when("compared.changed_at is null", "error", "changed_at_missing",
+            "'changed_at is null (order_states.changed_at is not null)'"),
+        issue_when("compared.is_active is null", "error", "on_missing",
+            "'on is null (order_states.is_active is not null)'"),
+        issue_when("compared.status_code is null", "error", "status_missing",
+            "'status is null (order_states.status_code is not null)'"),
+        issue_when("compared._legacy_actor_user_id is not null and compared.changed_by is null"
+            ~ " and compared._is_actor_in_source",
+            "error", "actor_not_migrated",
+            "format('actor user %s has no profile (held back or not yet migrated)', compared._legacy_actor_user_id)"),
+        issue_when("compared._legacy_actor_user_id is not null and compared.changed_by is null"
+            ~ " and not compared._is_actor_in_source",
+            "warning", "actor_missing",
+            "format('actor user %s does not exist in the legacy database and has no profile: changed_by left null', compared._legacy_actor_user_id)"),
+        issue_when("compared._is_unknown_status", "warning", "unknown_state_status",
+            "format('status %s is not in seed state_status_names: %s', coalesce(compared.status_code::text, 'null'), compared.status_name)"),
+    ],
+    gone=[
+        'null::integer as _legacy_actor_user_id',
+        'false as _is_actor_in_source',
+        'false as _is_instruction_in_source',
+        'false as _is_unknown_status',
+        'true as _is_deleted_in_source',
+        'true as _is_gone_before_first_sync',
+        'false as _is_changed_after_first_sync',
+    ],
+    requires=['checked.order_id'],
+    deletion_reported=true,
+    row_name='state',
+) }}

@@ -10,16 +10,26 @@
     a doctor the trigger would reject is cleared). -#}
 {{ config(materialized='table', unlogged=true) }}
 
-{%- set drift_applies = [
-    'checked._is_deleted_in_source',
-    'checked._is_updated_after_earlier_scripts',
-] -%}
-
-with
-
-instructions as (
-    select * from {{ ref('stg_legacy__instructions') }}
+{% call entity_inputs('orders', 'stg_legacy__instructions', 'legacy_instruction_id',
+    parents={
+        'stg_legacy__patients': 'legacy_patient_id',
+        'stg_legacy__courses': 'legacy_course_id',
+    },
+    reconsider=[
+        "staged.legacy_instruction_id in (select targets.legacy_instruction_id from targets"
+        ~ " where targets.doctor_id is not null"
+        ~ " and targets.doctor_id not in (select valid_doctors.doctor_id from valid_doctors))",
+    ]) %}
+-- The only doctors validate_orders accepts: a doctors row whose profile is of type doctor.
+valid_doctors as (
+    select
+        doctors.id as doctor_id,
+        doctors.legacy_user_id
+    from {{ ref('doctors') }} as doctors
+    inner join {{ ref('profiles') }} as profiles on doctors.profile_id = profiles.id
+    where profiles.profile_type = 'doctor'
 ),
+{% endcall %}
 
 legacy_patients as (
     select * from {{ ref('stg_legacy__patients') }}
@@ -29,20 +39,12 @@ courses as (
     select * from {{ ref('stg_legacy__courses') }}
 ),
 
-keyed as (
-    select * from {{ ref('int_orders_keyed') }}
-),
-
 order_status as (
     select * from {{ ref('order_status') }}
 ),
 
 course_types as (
     select * from {{ ref('course_types') }}
-),
-
-targets as (
-    select * from {{ ref('stg_supabase__orders') }}
 ),
 
 typed_users as (
@@ -60,30 +62,12 @@ patients as (
     where legacy_patient_id is not null
 ),
 
--- The only doctors validate_orders accepts: a doctors row whose profile is of type doctor.
-valid_doctors as (
-    select
-        doctors.id as doctor_id,
-        doctors.legacy_user_id
-    from {{ ref('doctors') }} as doctors
-    inner join {{ ref('profiles') }} as profiles on doctors.profile_id = profiles.id
-    where profiles.profile_type = 'doctor'
-),
-
 offices as (
     select
         id as office_id,
         legacy_office_id
     from {{ ref('offices') }}
     where legacy_office_id is not null
-),
-
-known as (
-    {{ applied_keys('orders') }}
-),
-
-retried as (
-    {{ open_issue_keys('orders') }}
 ),
 
 -- The earlier scripts' last completed run over orders: a legacy row updated after it was changed
@@ -95,10 +79,6 @@ earlier_migration as (
         migration_control.table_name = 'orders'
         and migration_control.is_completed
         and not migration_control.is_written_by_diffmig
-),
-
-first_sync as (
-    {{ first_synced_run('instructions') }}
 ),
 
 -- An order takes its doctor, office and order number from its patient, its course type from
@@ -121,26 +101,6 @@ course_type_fallback as (
     select course_types.course_type
     from course_types
     where course_types.is_fallback
-),
-
-considered as (
-    select instructions.*
-    from instructions
-    left join legacy_patients
-        on instructions.legacy_patient_id = legacy_patients.legacy_patient_id
-    left join courses on instructions.legacy_course_id = courses.legacy_course_id
-    where
-        {{ changed_since('instructions') }}
-        or {{ changed_since('legacy_patients') }}
-        or {{ changed_since('courses') }}
-        or instructions.legacy_instruction_id::text in (select retried.legacy_key from retried)
-        or instructions.legacy_instruction_id in (
-            select targets.legacy_instruction_id
-            from targets
-            where
-                targets.doctor_id is not null
-                and targets.doctor_id not in (select valid_doctors.doctor_id from valid_doctors)
-        )
 ),
 
 mapped as (
@@ -244,140 +204,79 @@ mapped as (
     left join order_status on considered.status_code = order_status.status_code
 ),
 
--- Target orders whose instruction is not in the mirror at all: deleted in the source before
--- diffmig first synced it. Kept with the target's values, soft-deleted (deleted_at: the target's,
--- else when this build found it gone); a doctor the trigger would reject is cleared.
-gone_before_first_sync as (
-    select
-        {{ gone_from_mirror_columns('orders', 'targets.order_id',
-            values={'doctor_id': 'valid_doctors.doctor_id'},
-            helpers=[
-                'null::integer as _legacy_patient_id',
-                'false as _is_patient_in_source',
-                'null::integer as _legacy_doctor_user_id',
-                'null::text as _doctor_profile_type',
-                'targets.doctor_id as _target_patient_doctor_id',
-                'null::integer as _legacy_office_id',
-                'null::integer as _status_code',
-                'false as _is_unknown_status',
-                'null::integer as _legacy_course_id',
-                'null::integer as _course_type_code',
-                'false as _is_unknown_course_type',
-                'targets.amount as _legacy_price',
-                'false as _is_exports_invalid',
-                'true as _is_deleted_in_source',
-                'true as _is_gone_before_first_sync',
-                'false as _is_updated_after_earlier_scripts',
-                'false as _is_changed_after_first_sync',
-            ]) }}
-    from targets
-    left join valid_doctors on targets.doctor_id = valid_doctors.doctor_id
-    left join instructions on targets.legacy_instruction_id = instructions.legacy_instruction_id
-    where instructions.legacy_instruction_id is null
-),
-
-all_mapped as (
-    select * from mapped
-    union all
-    select * from gone_before_first_sync
-),
-
-compared as (
-    select
-        mapped.*,
-        targets.order_id is not null as _has_target_row,
-        -- an instruction gone from the source changes only deleted and deleted_at (and a doctor
-        -- validate_orders would reject) of its target order: its last content is not re-applied
-        mapped._is_deleted_in_source and targets.order_id is not null as _keeps_target_values,
-        {{ written_by_earlier_scripts('targets.order_id') }} as _written_by_earlier_scripts,
-        {{ drift_columns('orders') }} as _drift_columns
-    from all_mapped as mapped
-    left join targets on mapped.legacy_instruction_id = targets.legacy_instruction_id
-    left join known on mapped.legacy_instruction_id::text = known.legacy_key
-),
-
-checked as (
-    select
-        compared.*,
-        compared.legacy_instruction_id::text as _legacy_key,
-        -- a hard-deleted instruction that never reached the target has nothing to apply or report
-        case
-            when compared._is_deleted_in_source and not compared._has_target_row then '[]'::jsonb
-            else {{ issues_array([
-                issue_when("compared.patient_id is null and not compared._is_patient_in_source"
-                    ~ " and not compared._keeps_target_values",
-                    "error", "patient_missing",
-                    "format('patient %s does not exist in the legacy database and has no target row', compared._legacy_patient_id)"),
-                issue_when("compared.patient_id is null and compared._is_patient_in_source"
-                    ~ " and not compared._keeps_target_values",
-                    "error", "patient_not_migrated",
-                    "format('patient %s is not in patients (held back or not yet migrated)', compared._legacy_patient_id)"),
-                issue_when("compared._legacy_doctor_user_id is not null and compared.doctor_id is null"
-                    ~ " and compared._doctor_profile_type = 'doctor' and not compared._is_deleted_in_source",
-                    "error", "doctor_not_migrated",
-                    "format('doctor user %s of patient %s has no doctors row with a doctor profile yet', compared._legacy_doctor_user_id, compared._legacy_patient_id)"),
-                issue_when("compared._legacy_doctor_user_id is not null and compared.doctor_id is null"
-                    ~ " and compared._doctor_profile_type is distinct from 'doctor'",
-                    "warning", "doctor_not_a_doctor",
-                    "format('doctor user %s of patient %s is %s, not a doctor: doctor_id left null', compared._legacy_doctor_user_id, compared._legacy_patient_id, coalesce(compared._doctor_profile_type, 'unknown'))"),
-                issue_when("compared._target_patient_doctor_id is not null and compared.doctor_id is null",
-                    "warning", "doctor_not_a_doctor",
-                    "format('doctor %s is no doctors row with a doctor profile any more: doctor_id left null', compared._target_patient_doctor_id)"),
-                issue_when("compared._legacy_office_id is not null and compared.office_id is null"
-                    ~ " and not compared._is_deleted_in_source",
-                    "error", "office_not_migrated",
-                    "format('office %s of patient %s is not in offices', compared._legacy_office_id, compared._legacy_patient_id)"),
-                issue_when(numeric_overflows("compared._legacy_price", 10, 2), "error", "amount_out_of_range",
-                    "format('price %s does not fit numeric(10,2)', compared._legacy_price)"),
-                issue_when("compared._is_unknown_status", "warning", "unknown_order_status",
-                    "format('status %s is not in seed order_status: %s', coalesce(compared._status_code::text, 'null'), compared.status)"),
-                issue_when("compared._is_unknown_course_type", "warning", "unknown_course_type",
-                    "format('course %s type %s is not in seed course_types: %s', compared._legacy_course_id, coalesce(compared._course_type_code::text, 'null'), compared.course_type)"),
-                issue_when("compared._is_exports_invalid", "warning", "invalid_json_exports",
-                    "'exports is not valid JSON: kept as legacy_exports'"),
-                drift_issue(applies=drift_applies),
-            ]) }}
-        end as _issues
-    from compared
-),
-
-decided as (
-    select
-        checked.*,
-        {{ apply_decision(
-            conditions=['(checked.patient_id is not null or checked._keeps_target_values)'],
-            deleted='checked._is_deleted_in_source',
-            has_target='checked._has_target_row',
-            applies=drift_applies,
-        ) }} as _apply
-    from checked
-),
-
--- A row that keeps the target's values (_keeps_target_values) writes them back but for its
--- soft-delete columns; a doctor validate_orders would reject is cleared.
-resolved as (
-    select
-        {{ keep_target_values('orders', 'decided._keeps_target_values', mapped='decided',
-            values={'doctor_id': 'target_doctors.doctor_id'}) }},
-        decided._legacy_patient_id,
-        decided._legacy_doctor_user_id,
-        decided._legacy_office_id,
-        decided._status_code,
-        decided._legacy_course_id,
-        decided._is_deleted_in_source,
-        decided._is_gone_before_first_sync,
-        decided._is_updated_after_earlier_scripts,
-        decided._is_changed_after_first_sync,
-        decided._has_target_row,
-        decided._written_by_earlier_scripts,
-        decided._drift_columns,
-        decided._keeps_target_values,
-        decided._legacy_key,
-        decided._issues,
-        decided._apply
-    from decided
-    left join targets on decided.legacy_instruction_id = targets.legacy_instruction_id
-    left join valid_doctors as target_doctors on targets.doctor_id = target_doctors.doctor_id
-)
-
-select * from resolved
+-- Target orders whose instruction is not in the mirror at all (deleted in the source before
+-- diffmig first synced it) are kept with the target's values, soft-deleted (deleted_at: the
+-- target's, else when this build found it gone). An instruction gone from the source changes
+-- only deleted and deleted_at of its target order (_keeps_target_values): its last content is
+-- not re-applied. A doctor validate_orders would now reject is cleared in both. A hard-deleted
+-- instruction that never reached the target has nothing to apply or report.
+{{ entity_decision('orders', 'legacy_instruction_id',
+    issues=[
+        issue_when("compared.patient_id is null and not compared._is_patient_in_source"
+            ~ " and not compared._keeps_target_values",
+            "error", "patient_missing",
+            "format('patient %s does not exist in the legacy database and has no target row', compared._legacy_patient_id)"),
+        issue_when("compared.patient_id is null and compared._is_patient_in_source"
+            ~ " and not compared._keeps_target_values",
+            "error", "patient_not_migrated",
+            "format('patient %s is not in patients (held back or not yet migrated)', compared._legacy_patient_id)"),
+        issue_when("compared._legacy_doctor_user_id is not null and compared.doctor_id is null"
+            ~ " and compared._doctor_profile_type = 'doctor' and not compared._is_deleted_in_source",
+            "error", "doctor_not_migrated",
+            "format('doctor user %s of patient %s has no doctors row with a doctor profile yet', compared._legacy_doctor_user_id, compared._legacy_patient_id)"),
+        issue_when("compared._legacy_doctor_user_id is not null and compared.doctor_id is null"
+            ~ " and compared._doctor_profile_type is distinct from 'doctor'",
+            "warning", "doctor_not_a_doctor",
+            "format('doctor user %s of patient %s is %s, not a doctor: doctor_id left null', compared._legacy_doctor_user_id, compared._legacy_patient_id, coalesce(compared._doctor_profile_type, 'unknown'))"),
+        issue_when("compared._target_patient_doctor_id is not null and compared.doctor_id is null",
+            "warning", "doctor_not_a_doctor",
+            "format('doctor %s is no doctors row with a doctor profile any more: doctor_id left null', compared._target_patient_doctor_id)"),
+        issue_when("compared._legacy_office_id is not null and compared.office_id is null"
+            ~ " and not compared._is_deleted_in_source",
+            "error", "office_not_migrated",
+            "format('office %s of patient %s is not in offices', compared._legacy_office_id, compared._legacy_patient_id)"),
+        issue_when(numeric_overflows("compared._legacy_price", 10, 2), "error", "amount_out_of_range",
+            "format('price %s does not fit numeric(10,2)', compared._legacy_price)"),
+        issue_when("compared._is_unknown_status", "warning", "unknown_order_status",
+            "format('status %s is not in seed order_status: %s', coalesce(compared._status_code::text, 'null'), compared.status)"),
+        issue_when("compared._is_unknown_course_type", "warning", "unknown_course_type",
+            "format('course %s type %s is not in seed course_types: %s', compared._legacy_course_id, coalesce(compared._course_type_code::text, 'null'), compared.course_type)"),
+        issue_when("compared._is_exports_invalid", "warning", "invalid_json_exports",
+            "'exports is not valid JSON: kept as legacy_exports'"),
+    ],
+    gone=[
+        'null::integer as _legacy_patient_id',
+        'false as _is_patient_in_source',
+        'null::integer as _legacy_doctor_user_id',
+        'null::text as _doctor_profile_type',
+        'targets.doctor_id as _target_patient_doctor_id',
+        'null::integer as _legacy_office_id',
+        'null::integer as _status_code',
+        'false as _is_unknown_status',
+        'null::integer as _legacy_course_id',
+        'null::integer as _course_type_code',
+        'false as _is_unknown_course_type',
+        'targets.amount as _legacy_price',
+        'false as _is_exports_invalid',
+        'true as _is_deleted_in_source',
+        'true as _is_gone_before_first_sync',
+        'false as _is_updated_after_earlier_scripts',
+        'false as _is_changed_after_first_sync',
+    ],
+    gone_values={'doctor_id': 'valid_doctors.doctor_id'},
+    gone_joins=['left join valid_doctors on targets.doctor_id = valid_doctors.doctor_id'],
+    compared_columns=[
+        'targets.order_id is not null as _has_target_row',
+        'mapped._is_deleted_in_source and targets.order_id is not null as _keeps_target_values',
+    ],
+    no_issues_when='compared._is_deleted_in_source and not compared._has_target_row',
+    applies=['checked._is_deleted_in_source', 'checked._is_updated_after_earlier_scripts'],
+    conditions=['(checked.patient_id is not null or checked._keeps_target_values)'],
+    deleted='checked._is_deleted_in_source',
+    has_target='checked._has_target_row',
+    keep_target_when='decided._keeps_target_values',
+    kept_values={'doctor_id': 'target_doctors.doctor_id'},
+    kept_joins=[
+        'left join valid_doctors as target_doctors on targets.doctor_id = target_doctors.doctor_id',
+    ],
+) }}

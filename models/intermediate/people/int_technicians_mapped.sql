@@ -5,25 +5,24 @@
     errors, and target technicians whose user is gone from the source. -#}
 {{ config(materialized='table', unlogged=true) }}
 
-{%- set drift_applies = ['checked._is_deleted_in_source', 'checked._is_no_longer_technician'] -%}
-
-with
-
-users as (
-    select * from {{ ref('stg_legacy__users') }}
-),
-
+{% call entity_inputs('technicians', 'stg_legacy__users', 'legacy_user_id',
+    changes='technician_changes') %}
 typed as (
     select * from {{ ref('int_profiles_typed') }}
 ),
 
-keyed as (
-    select * from {{ ref('int_technicians_keyed') }}
+-- The users typed technician, and those that have a technicians row already (deactivated when
+-- no longer technicians), with the run that last changed their auth_user row, groups or patient
+-- rows.
+technician_changes as (
+    select
+        typed.legacy_user_id,
+        typed.synced_run
+    from typed
+    left join targets on typed.legacy_user_id = targets.legacy_user_id
+    where typed.profile_type = 'technician' or targets.technician_id is not null
 ),
-
-targets as (
-    select * from {{ ref('stg_supabase__technicians') }}
-),
+{% endcall %}
 
 profiles as (
     select
@@ -33,92 +32,75 @@ profiles as (
     from {{ ref('profiles') }}
 ),
 
-known as (
-    {{ applied_keys('technicians') }}
-),
-
-retried as (
-    {{ open_issue_keys('technicians') }}
-),
-
-first_sync as (
-    {{ first_synced_run('users') }}
-),
-
-considered as (
-    select typed.*
-    from typed
-    left join targets on typed.legacy_user_id = targets.legacy_user_id
-    where
-        (typed.profile_type = 'technician' or targets.technician_id is not null)
-        and (
-            {{ changed_since('typed') }}
-            or typed.legacy_user_id::text in (select retried.legacy_key from retried)
-        )
-),
-
 mapped as (
     select
         keyed.target_id as id,
         profiles.profile_id,
-        users.username as employee_id,
+        considered.username as employee_id,
         case
             when
-                users.is_active
-                and not users.is_deleted_in_source
-                and considered.profile_type = 'technician'
+                considered.is_active
+                and not considered.is_deleted_in_source
+                and typed.profile_type = 'technician'
                 then 'active'
             else 'inactive'
         end as status,
-        users.is_active
-        and not users.is_deleted_in_source
-        and considered.profile_type = 'technician' as is_active,
-        (users.joined_at at time zone 'UTC')::date as hire_date,
-        users.legacy_user_id,
-        considered.profile_type as _rule_profile_type,
+        considered.is_active
+        and not considered.is_deleted_in_source
+        and typed.profile_type = 'technician' as is_active,
+        (considered.joined_at at time zone 'UTC')::date as hire_date,
+        considered.legacy_user_id,
+        typed.profile_type as _rule_profile_type,
         profiles.profile_type as _profile_type,
-        considered.profile_type <> 'technician' as _is_no_longer_technician,
+        typed.profile_type <> 'technician' as _is_no_longer_technician,
         false as _is_target_only,
-        users.is_deleted_in_source as _is_deleted_in_source,
-        considered.synced_run > first_sync.synced_run as _is_changed_after_first_sync
+        considered.is_deleted_in_source as _is_deleted_in_source,
+        considered.changed_run > first_sync.synced_run as _is_changed_after_first_sync
     from considered
-    inner join users on considered.legacy_user_id = users.legacy_user_id
+    inner join typed on considered.legacy_user_id = typed.legacy_user_id
     inner join keyed on considered.legacy_user_id = keyed.legacy_key
     cross join first_sync
     left join profiles on considered.legacy_user_id = profiles.legacy_user_id
 ),
 
--- A target technician whose user is in no staged row (deleted before diffmig first synced): its
--- values are kept; it becomes inactive (considered until that is applied and recorded).
-gone_before_first_sync as (
-    select
-        {{ gone_from_mirror_columns('technicians', 'targets.technician_id', helpers=[
-            'null::text as _rule_profile_type',
-            'null::text as _profile_type',
-            'false as _is_no_longer_technician',
-            'true as _is_target_only',
-            'true as _is_deleted_in_source',
-            'false as _is_changed_after_first_sync',
-        ]) }}
-    from targets
-    left join users on targets.legacy_user_id = users.legacy_user_id
-    left join known on targets.legacy_user_id::text = known.legacy_key
-    where
-        targets.legacy_user_id is not null
-        and users.legacy_user_id is null
-        and (
-            targets.is_active is distinct from false
-            or targets.status is distinct from 'inactive'
-            or known.legacy_key is null
-        )
-),
-
-all_mapped as (
-    select * from mapped
-    union all
-    select * from gone_before_first_sync
-),
-
+{% call entity_decision('technicians', 'legacy_user_id',
+    issues=[
+        issue_when("not compared._is_target_only and compared.profile_id is null", "error",
+            "profile_not_migrated",
+            "format('the profile of user %s is not in profiles', compared.legacy_user_id)"),
+        issue_when("compared._employee_id_holder is not null", "error", "employee_id_taken",
+            "format('employee_id %L already belongs to technician %s; technicians.employee_id is unique', compared.employee_id, compared._employee_id_holder)"),
+        issue_when("compared._is_employee_id_duplicated", "error", "employee_id_duplicated",
+            "format('employee_id %L is claimed by several users that do not hold it yet', compared.employee_id)"),
+        issue_when("not compared._is_target_only and not compared._is_no_longer_technician and compared._profile_type <> 'technician'",
+            "warning", "profile_not_technician",
+            "format('profile %s of user %s has profile_type %s', compared.profile_id, compared.legacy_user_id, compared._profile_type)"),
+        issue_when("compared._is_no_longer_technician and not compared._is_deleted_in_source",
+            "warning", "no_longer_technician",
+            "format('user %s is now typed %s: technicians row deactivated', compared.legacy_user_id, compared._rule_profile_type)"),
+    ],
+    gone=[
+        'null::text as _rule_profile_type',
+        'null::text as _profile_type',
+        'false as _is_no_longer_technician',
+        'true as _is_target_only',
+        'true as _is_deleted_in_source',
+        'false as _is_changed_after_first_sync',
+    ],
+    gone_when="targets.legacy_user_id is not null and (targets.is_active is distinct from false"
+        ~ " or targets.status is distinct from 'inactive' or known.legacy_key is null)",
+    compared_columns=[
+        'holders.technician_id as _employee_id_holder',
+        'coalesce(employee_id_claims.claimants, 0) > 1 as _is_employee_id_duplicated',
+    ],
+    compared_joins=[
+        'left join employee_id_claims'
+        ~ ' on mapped.legacy_user_id = employee_id_claims.legacy_user_id',
+        'left join targets as holders on mapped.employee_id = holders.employee_id'
+        ~ ' and holders.legacy_user_id is distinct from mapped.legacy_user_id',
+    ],
+    applies=['checked._is_deleted_in_source', 'checked._is_no_longer_technician'],
+) %}
 -- employee_id is unique in technicians: another row (another user, or one the app created) may
 -- hold the username already, and two mapped rows may claim one that neither holds yet.
 employee_id_claims as (
@@ -131,52 +113,4 @@ employee_id_claims as (
         mapped.employee_id is not null
         and targets.employee_id is distinct from mapped.employee_id
 ),
-
-compared as (
-    select
-        mapped.*,
-        holders.technician_id as _employee_id_holder,
-        {{ written_by_earlier_scripts('targets.technician_id') }} as _written_by_earlier_scripts,
-        coalesce(employee_id_claims.claimants, 0) > 1 as _is_employee_id_duplicated,
-        {{ drift_columns('technicians') }} as _drift_columns
-    from all_mapped as mapped
-    left join targets on mapped.legacy_user_id = targets.legacy_user_id
-    left join known on mapped.legacy_user_id::text = known.legacy_key
-    left join employee_id_claims on mapped.legacy_user_id = employee_id_claims.legacy_user_id
-    left join targets as holders
-        on
-            mapped.employee_id = holders.employee_id
-            and holders.legacy_user_id is distinct from mapped.legacy_user_id
-),
-
-checked as (
-    select
-        compared.*,
-        compared.legacy_user_id::text as _legacy_key,
-        {{ issues_array([
-            issue_when("not compared._is_target_only and compared.profile_id is null", "error",
-                "profile_not_migrated",
-                "format('the profile of user %s is not in profiles', compared.legacy_user_id)"),
-            issue_when("compared._employee_id_holder is not null", "error", "employee_id_taken",
-                "format('employee_id %L already belongs to technician %s; technicians.employee_id is unique', compared.employee_id, compared._employee_id_holder)"),
-            issue_when("compared._is_employee_id_duplicated", "error", "employee_id_duplicated",
-                "format('employee_id %L is claimed by several users that do not hold it yet', compared.employee_id)"),
-            issue_when("not compared._is_target_only and not compared._is_no_longer_technician and compared._profile_type <> 'technician'",
-                "warning", "profile_not_technician",
-                "format('profile %s of user %s has profile_type %s', compared.profile_id, compared.legacy_user_id, compared._profile_type)"),
-            issue_when("compared._is_no_longer_technician and not compared._is_deleted_in_source",
-                "warning", "no_longer_technician",
-                "format('user %s is now typed %s: technicians row deactivated', compared.legacy_user_id, compared._rule_profile_type)"),
-            drift_issue(applies=drift_applies),
-        ]) }} as _issues
-    from compared
-),
-
-decided as (
-    select
-        checked.*,
-        {{ apply_decision(applies=drift_applies) }} as _apply
-    from checked
-)
-
-select * from decided
+{% endcall %}
