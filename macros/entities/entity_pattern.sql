@@ -280,6 +280,81 @@ where _apply
     {%- endif -%}
 {%- endmacro %}
 
+{#- Several target rows of one legacy key (world.md 8.6: the earlier scripts left second rows of
+    some keys in an app table without a unique constraint on its legacy key). The mart declares
+    it, `meta.diffmig.duplicate_targets: keep_oldest`, and then:
+      - kept_target_rows gives its mapped and keyed models one target row per key, the oldest
+        (created_at, then id): int_<entity>_keyed resolves the key to it, so diffmig maintains
+        that row and never adds another;
+      - owned_upsert writes by id (the legacy key has no unique index to conflict on);
+      - duplicate_target_issue reports the other copies with their ids (warning
+        `duplicate_target_rows`), and open_issue_keys considers them again on reconcile;
+      - only a reconcile deletes the other copies (owned_upsert), which resolves the warning;
+      - migration_mappings records the kept row.
+    The constraint itself is recommended, never added: the app's schema is the app's.
+    Returns the declared policy, or none. -#}
+{% macro duplicate_targets(entity) -%}
+    {%- set node = _entity_mart(entity) -%}
+    {%- if node is none -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {%- set declared = node.config.meta.get('diffmig', {}).get('duplicate_targets') -%}
+    {%- if declared is not none and declared != 'keep_oldest' -%}
+        {{ exceptions.raise_compiler_error(
+            "entity pattern: meta.diffmig.duplicate_targets of '" ~ entity ~ "' must be "
+            ~ "keep_oldest (or absent), got " ~ declared
+        ) }}
+    {%- endif -%}
+    {{ return(declared) }}
+{%- endmacro %}
+
+{#- The order that makes a key's oldest target row its first (duplicate_targets): `alias` is
+    the row's relation or alias (none: unqualified). -#}
+{% macro target_copy_order(alias=none, id_column='id') -%}
+    {%- set prefix = alias ~ '.' if alias else '' -%}
+    {{ prefix }}created_at, {{ prefix }}{{ id_column }}
+{%- endmacro %}
+
+{#- One target row per legacy key of an entity declaring duplicate_targets: the oldest of each
+    key's rows in `relation` (its target staging model, with the legacy key, `target_id` and
+    created_at), plus `_target_copy_ids`: the ids of every row of the key, the kept one first. -#}
+{% macro kept_target_rows(entity, relation, target_id) -%}
+    {%- set node = _entity_mart(entity) -%}
+    {%- if node is not none and duplicate_targets(entity) is none -%}
+        {{ exceptions.raise_compiler_error(
+            "entity pattern: kept_target_rows('" ~ entity ~ "') needs the mart to declare "
+            ~ "meta.diffmig.duplicate_targets (its target rows are otherwise one per key)"
+        ) }}
+    {%- endif -%}
+    {%- set key = node.config.meta.diffmig.legacy_key if node is not none else 'legacy_key' -%}
+    select copies.*
+    from (
+        select
+            target_rows.*,
+            array_agg(target_rows.{{ target_id }}) over (
+                partition by target_rows.{{ key }}
+                order by {{ target_copy_order('target_rows', target_id) }}
+                rows between unbounded preceding and unbounded following
+            ) as _target_copy_ids
+        from {{ relation }} as target_rows
+    ) as copies
+    where copies.{{ target_id }} = copies._target_copy_ids[1]
+{%- endmacro %}
+
+{#- The warning on a key with more than one target row (duplicate_targets), naming the rows:
+    `alias`.`_target_copy_ids` comes from kept_target_rows. Not raised on reconcile, which
+    deletes the others. -#}
+{% macro duplicate_target_issue(entity, alias='compared') -%}
+    {{ issue_when(
+        "cardinality(coalesce(" ~ alias ~ "._target_copy_ids, array[]::uuid[])) > 1 and not "
+            ~ var('reconcile', false),
+        "warning", "duplicate_target_rows",
+        "format('%s rows of " ~ entity ~ " carry this legacy key: kept the oldest, %s; "
+            ~ "the others (%s) are deleted by `diffmig run --reconcile`', cardinality("
+            ~ alias ~ "._target_copy_ids), " ~ alias ~ "._target_copy_ids[1], array_to_string("
+            ~ alias ~ "._target_copy_ids[2:], ', '))") }}
+{%- endmacro %}
+
 {#- The frame of a mapped model, first half: `with` and the CTEs every entity reads before its
     own rules, each followed by a comma (the model's CTEs come next):
       staged      the entity's staged legacy model (`source`);
@@ -644,4 +719,211 @@ select * from resolved
 
 select * from decided
 {%- endif %}
+{%- endmacro %}
+
+{#- The mapped model of a junction table with a legacy id (world.md 8.3: template_products,
+    template_view_roles, template_edit_roles, template_view_groups, template_predecessors): one
+    row per legacy row, upserted on its natural key (the pair of parent UUIDs, the mart's
+    unique_key), legacy_id written, is_active the soft-delete column (false once the legacy row is
+    deleted). The entity's own rules are its declaration, in its model file:
+      entity   the mart's name
+      staged   ref() of the staged junction table, with legacy_id, synced_run,
+               is_deleted_in_source and one legacy key column per parent
+      parents  two parents, in the unique key's order, each a dict:
+                 column      the target column (template_id, product_id...)
+                 key         the staged junction column holding the parent's legacy id
+                 mart        ref() of the parent's mart (read for the rows written: its mart runs
+                             first)
+                 mart_key    the mart's legacy key column
+                 source      ref() of the parent's staged legacy table
+                 source_key  its legacy key column
+      issues   the issue_when()/missing_parent_issue()/drift_issue() list, over `compared`: the
+               mapped columns and, per parent, `_legacy_<column>` (its legacy id) and
+               `_is_<column>_in_source` (it exists in the legacy database); `_is_on_other_pair`
+               (a target row holds this legacy id on another pair: the upsert would break the
+               unique legacy_id). Raised only for live rows.
+      retry    the warnings whose rows are considered again every run (a parent gone from the
+               legacy database that may come back), as open_issue_keys' retry.
+    A row is written when it has no error and both parents, or, deleted in the source, when it has
+    a target row to deactivate. A deleted row whose pair lives on in another legacy row (the pair
+    removed and added again) changes nothing. Considers the rows changed since the last applied
+    run, those with open errors, and target rows whose legacy row the mirror never saw. -#}
+{% macro junction_mapped(entity, staged, parents, issues, retry=[]) -%}
+    {%- set first, second = parents[0], parents[1] -%}
+with
+
+staged as (
+    select * from {{ staged }}
+),
+
+targets as (
+    select * from {{ ref('stg_supabase__' ~ entity) }}
+),
+{%- for parent in parents %}
+
+{{ parent.column }}_rows as (
+    select
+        id as parent_id,
+        {{ parent.mart_key }} as legacy_key
+    from {{ parent.mart }}
+    where {{ parent.mart_key }} is not null
+),
+
+{{ parent.column }}_sources as (
+    select {{ parent.source_key }} as legacy_key
+    from {{ parent.source }}
+    where not is_deleted_in_source
+),
+{%- endfor %}
+
+known as (
+    {{ applied_keys(entity) }}
+),
+
+retried as (
+    {{ open_issue_keys(entity, retry=retry) }}
+),
+
+first_sync as (
+    {{ first_synced_run('staged') }}
+),
+
+considered as (
+    select staged.*
+    from staged
+    where
+        {{ changed_since('staged') }}
+        or staged.legacy_id::text in (select retried.legacy_key from retried)
+),
+
+-- The live legacy pairs, as target pairs: a deleted row whose pair is among them is superseded.
+live_pairs as (
+    select
+        staged.legacy_id,
+        {{ first.column }}_rows.parent_id as {{ first.column }},
+        {{ second.column }}_rows.parent_id as {{ second.column }}
+    from staged
+    inner join {{ first.column }}_rows on staged.{{ first.key }} = {{ first.column }}_rows.legacy_key
+    inner join {{ second.column }}_rows on staged.{{ second.key }} = {{ second.column }}_rows.legacy_key
+    where not staged.is_deleted_in_source
+),
+
+resolved as (
+    select
+        considered.*,
+        -- a deletion deactivates the target row that carries the legacy id, on its own pair
+        {%- for parent in parents %}
+        case
+            when considered.is_deleted_in_source and by_key.junction_id is not null
+                then by_key.{{ parent.column }}
+            else {{ parent.column }}_rows.parent_id
+        end as {{ parent.column }},
+        {%- endfor %}
+        by_key.junction_id as _by_key_id,
+        {%- for parent in parents %}
+        by_key.{{ parent.column }} as _by_key_{{ parent.column }},
+        {{ parent.column }}_sources.legacy_key is not null as _is_{{ parent.column }}_in_source{{ "," if not loop.last }}
+        {%- endfor %}
+    from considered
+    left join targets as by_key on considered.legacy_id = by_key.legacy_id
+    {%- for parent in parents %}
+    left join {{ parent.column }}_rows on considered.{{ parent.key }} = {{ parent.column }}_rows.legacy_key
+    left join {{ parent.column }}_sources on considered.{{ parent.key }} = {{ parent.column }}_sources.legacy_key
+    {%- endfor %}
+),
+
+mapped as (
+    select
+        coalesce(
+            by_pair.junction_id, resolved._by_key_id, {{ legacy_uuid(entity, 'resolved.legacy_id') }}
+        ) as id,
+        {%- for parent in parents %}
+        resolved.{{ parent.column }},
+        {%- endfor %}
+        not resolved.is_deleted_in_source as is_active,
+        resolved.legacy_id,
+        {%- for parent in parents %}
+        resolved.{{ parent.key }} as _legacy_{{ parent.column }},
+        resolved._is_{{ parent.column }}_in_source,
+        {%- endfor %}
+        coalesce(
+            resolved._by_key_id <> by_pair.junction_id, resolved._by_key_id is not null
+        ) as _is_on_other_pair,
+        resolved.is_deleted_in_source as _is_deleted_in_source,
+        resolved.synced_run > first_sync.synced_run as _is_changed_after_first_sync
+    from resolved
+    cross join first_sync
+    left join targets as by_pair
+        on
+            resolved.{{ first.column }} = by_pair.{{ first.column }}
+            and resolved.{{ second.column }} = by_pair.{{ second.column }}
+),
+
+gone_before_first_sync as (
+    select
+        {{ gone_from_mirror_columns(entity, 'targets.junction_id', helpers=[
+            'null::integer as _legacy_' ~ first.column,
+            'false as _is_' ~ first.column ~ '_in_source',
+            'null::integer as _legacy_' ~ second.column,
+            'false as _is_' ~ second.column ~ '_in_source',
+            'false as _is_on_other_pair',
+            'true as _is_deleted_in_source',
+            'false as _is_changed_after_first_sync',
+        ]) }}
+    from targets
+    left join staged on targets.legacy_id = staged.legacy_id
+    where targets.legacy_id is not null and staged.legacy_id is null
+),
+
+all_mapped as (
+    select * from mapped
+    union all
+    select * from gone_before_first_sync
+),
+
+compared as (
+    select
+        mapped.*,
+        mapped._is_deleted_in_source and exists (
+            select 1 from live_pairs
+            where
+                live_pairs.{{ first.column }} = mapped.{{ first.column }}
+                and live_pairs.{{ second.column }} = mapped.{{ second.column }}
+                and live_pairs.legacy_id <> mapped.legacy_id
+        ) as _is_superseded,
+        targets.junction_id is not null as _has_target_row,
+        {{ written_by_earlier_scripts('targets.junction_id') }} as _written_by_earlier_scripts,
+        {{ drift_columns(entity) }} as _drift_columns
+    from all_mapped as mapped
+    left join targets on mapped.id = targets.junction_id
+    left join known on mapped.legacy_id::text = known.legacy_key
+),
+
+checked as (
+    select
+        compared.*,
+        compared.legacy_id::text as _legacy_key,
+        case
+            -- a deletion deactivates a target row; without one, or when the pair lives on in
+            -- another legacy row, there is nothing to do or report
+            when compared._is_deleted_in_source then '[]'::jsonb
+            else {{ issues_array(issues) }}
+        end as _issues
+    from compared
+),
+
+decided as (
+    select
+        checked.*,
+        not checked._is_superseded
+        and {{ apply_decision(
+            requires=['checked.' ~ first.column, 'checked.' ~ second.column],
+            applies=['checked._is_deleted_in_source'],
+            deleted='checked._is_deleted_in_source',
+            has_target='checked._has_target_row',
+        ) }} as _apply
+    from checked
+)
+
+select * from decided
 {%- endmacro %}
