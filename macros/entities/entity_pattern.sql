@@ -398,11 +398,16 @@ where _apply
                   `lookup_columns` to read (carried in the mapped rows), instead of its id;
       `lookup_where`: a condition on considered's rows (the rows in scope);
       `lookup_full_scan`: a full build (var since_run 0) reads every staged row once, joined
-                  to its target row, without considered_keys. -#}
+                  to its target row, without considered_keys.
+    `recursive=true`: the `with` is `with recursive`, for a call block holding a recursive CTE
+    (categories: the walk up the parents that finds cycles).
+    A mart declaring duplicate_targets (treatment_plans) gets, with no argument, targets =
+    kept_target_rows(entity, stg_supabase__<entity>, `target_id`): the oldest row of each key
+    with `_target_copy_ids` (`target_id` is then the target staging model's id column). -#}
 {% macro entity_inputs(entity, source, key, retry=[], parents={}, reconsider=[], changes=none,
         lookup=false, target_id=none, lookup_columns=['looked_up_row.*'], lookup_joins=[],
         lookup_fence=false, target_key=none, lookup_target_row=false, lookup_where=none,
-        lookup_full_scan=false) -%}
+        lookup_full_scan=false, recursive=false) -%}
 {%- set target_key = target_key or key -%}
 {%- set full_scan = lookup_full_scan and (var('since_run', 0) | int) == 0 -%}
 {%- set target_id = target_id or (entity[:-1] ~ '_id') -%}
@@ -410,7 +415,8 @@ where _apply
 {%- for parent, column in parents.items() -%}
     {%- do parent_columns.update({parent: [column, column] if column is string else column}) -%}
 {%- endfor -%}
-with
+{%- set kept_copies = duplicate_targets(entity) is not none -%}
+with{% if recursive %} recursive{% endif %}
 
 staged as {% if lookup %}not materialized {% endif %}(
     select * from {{ ref(source) }}
@@ -423,7 +429,7 @@ keyed as (
 {%- endif %}
 
 targets as {% if lookup %}not materialized {% endif %}(
-    select * from {{ ref('stg_supabase__' ~ entity) }}
+    {% if kept_copies %}{{ kept_target_rows(entity, ref('stg_supabase__' ~ entity), target_id) }}{% else %}select * from {{ ref('stg_supabase__' ~ entity) }}{% endif %}
 ),
 
 known as (
@@ -585,24 +591,35 @@ considered as (
                   targets name it `key` and the staged rows otherwise (system_messages);
       `carried_targets`: the mapped rows carry their target row's values (`_has_target_row`,
                   and `_target_<column>` for each compared column), so compared joins no
-                  target row and reads the drift from those (system_messages). -#}
+                  target row and reads the drift from those (system_messages).
+      `deleted_issues`: with `deletion_reported`, further issue_when expressions raised beside
+                  the deleted_in_source warning of a deleted row that has a target row
+                  (treatment_plans: duplicate_target_issue, which its `issues` list holds too).
+    A mart declaring duplicate_targets (treatment_plans) needs no argument: compared carries
+    `targets._target_copy_ids` (entity_inputs' targets are the kept rows; with
+    `carried_targets` the mapped rows carry it), which duplicate_target_issue, written by the
+    model among its issues, reads. -#}
 {% macro entity_decision(entity, key, issues, gone=[], gone_when=none, target_id=none,
         compared_columns=[], drift_skip=[], drift_unless=none, drift=true, applies=[],
         conditions=[], requires=[], deletion_reported=false,
         row_name=none, gone_values={}, gone_joins=[], compared_joins=[], no_issues_when=none,
         deleted=none, has_target=none, keep_target_when=none, kept_values={},
-        kept_joins=[], lateral_targets=false, staged_key=none, carried_targets=false) -%}
+        kept_joins=[], lateral_targets=false, staged_key=none, carried_targets=false,
+        deleted_issues=[]) -%}
 {%- set staged_key = staged_key or key -%}
 {%- set target_id = target_id or (entity[:-1] ~ '_id') -%}
 {%- set all_issues = issues if issues is string else issues_array(
     issues + ([drift_issue(unless=drift_unless, applies=applies)] if drift else [])) -%}
+{%- if duplicate_targets(entity) is not none and not carried_targets -%}
+    {%- set compared_columns = compared_columns + ['targets._target_copy_ids as _target_copy_ids'] -%}
+{%- endif -%}
 {%- if deletion_reported -%}
     {%- set row = row_name or entity[:-1] -%}
     {%- set deleted_issue = issues_array([issue_when("true", "warning", "deleted_in_source",
         "case when compared._is_gone_before_first_sync then '" ~ row
         ~ " deleted in the legacy database before the first sync: target row kept' else '" ~ row
         ~ " deleted in the legacy database: target row kept (" ~ entity
-        ~ " has no soft-delete column)' end")]) -%}
+        ~ " has no soft-delete column)' end")] + deleted_issues) -%}
     {%- set all_issues = "case when compared._is_deleted_in_source and not compared._has_target_row"
         ~ " then '[]'::jsonb when compared._is_deleted_in_source then " ~ deleted_issue
         ~ " else " ~ all_issues ~ " end" -%}

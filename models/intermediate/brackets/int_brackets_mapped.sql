@@ -8,24 +8,11 @@
     project, and target brackets whose legacy row was deleted before diffmig first synced it. -#}
 {{ config(materialized='table', unlogged=true) }}
 
-{%- set drift_applies = ['checked._is_deleted_in_source'] -%}
-
-with
-
-staged as (
-    select * from {{ ref('stg_legacy__brackets') }}
-),
+{{ entity_inputs('brackets', 'stg_legacy__brackets', 'legacy_bracket_id',
+    retry=['project_not_migrated']) }}
 
 legacy_projects as (
     select * from {{ ref('stg_legacy__projects') }}
-),
-
-keyed as (
-    select * from {{ ref('int_brackets_keyed') }}
-),
-
-targets as (
-    select * from {{ ref('stg_supabase__brackets') }}
 ),
 
 projects as (
@@ -34,26 +21,6 @@ projects as (
         legacy_project_id
     from {{ ref('projects') }}
     where legacy_project_id is not null
-),
-
-known as (
-    {{ applied_keys('brackets') }}
-),
-
-retried as (
-    {{ open_issue_keys('brackets', retry=['project_not_migrated']) }}
-),
-
-first_sync as (
-    {{ first_synced_run('staged') }}
-),
-
-considered as (
-    select staged.*
-    from staged
-    where
-        {{ changed_since('staged') }}
-        or staged.legacy_bracket_id::text in (select retried.legacy_key from retried)
 ),
 
 mapped as (
@@ -85,62 +52,24 @@ mapped as (
     left join projects on considered.legacy_project_id = projects.legacy_project_id
 ),
 
--- Target brackets whose legacy row is not in the mirror at all: deleted in the source before
--- diffmig first synced it. Kept with the target's values, active = false (soft_delete).
-gone_before_first_sync as (
-    select
-        {{ gone_from_mirror_columns('brackets', 'targets.bracket_id', helpers=[
-            'targets.name as _legacy_name',
-            'false as _is_project_in_source',
-            'true as _is_deleted_in_source',
-            'false as _is_changed_after_first_sync',
-        ]) }}
-    from targets
-    left join staged on targets.legacy_bracket_id = staged.legacy_bracket_id
-    where staged.legacy_bracket_id is null
-),
-
-all_mapped as (
-    select * from mapped
-    union all
-    select * from gone_before_first_sync
-),
-
-compared as (
-    select
-        mapped.*,
-        {{ written_by_earlier_scripts('targets.bracket_id') }} as _written_by_earlier_scripts,
-        {{ drift_columns('brackets') }} as _drift_columns
-    from all_mapped as mapped
-    left join targets on mapped.legacy_bracket_id = targets.legacy_bracket_id
-    left join known on mapped.legacy_bracket_id::text = known.legacy_key
-),
-
-checked as (
-    select
-        compared.*,
-        compared.legacy_bracket_id::text as _legacy_key,
-        {{ issues_array([
-            issue_when("compared.legacy_project_id is not null and compared.project_id is null"
-                ~ " and not compared._is_project_in_source and not compared._is_deleted_in_source",
-                "warning", "project_missing",
-                "format('project %s does not exist in the legacy database and has no target row: project_id left null', compared.legacy_project_id)"),
-            missing_parent_issue('brackets', 'project_id', "project_not_migrated",
-                "compared.legacy_project_id is not null and compared.project_id is null"
-                ~ " and compared._is_project_in_source and not compared._is_deleted_in_source",
-                "format('project %s is not in projects (held back or not yet migrated)', compared.legacy_project_id)"),
-            issue_when("nullif(btrim(compared._legacy_name), '') is null", "warning", "blank_name",
-                "'name set to ' || compared.name"),
-            drift_issue(applies=drift_applies),
-        ]) }} as _issues
-    from compared
-),
-
-decided as (
-    select
-        checked.*,
-        {{ apply_decision(applies=drift_applies) }} as _apply
-    from checked
-)
-
-select * from decided
+{{ entity_decision('brackets', 'legacy_bracket_id',
+    issues=[
+        issue_when("compared.legacy_project_id is not null and compared.project_id is null"
+            ~ " and not compared._is_project_in_source and not compared._is_deleted_in_source",
+            "warning", "project_missing",
+            "format('project %s does not exist in the legacy database and has no target row: project_id left null', compared.legacy_project_id)"),
+        missing_parent_issue('brackets', 'project_id', "project_not_migrated",
+            "compared.legacy_project_id is not null and compared.project_id is null"
+            ~ " and compared._is_project_in_source and not compared._is_deleted_in_source",
+            "format('project %s is not in projects (held back or not yet migrated)', compared.legacy_project_id)"),
+        issue_when("nullif(btrim(compared._legacy_name), '') is null", "warning", "blank_name",
+            "'name set to ' || compared.name"),
+    ],
+    gone=[
+        'targets.name as _legacy_name',
+        'false as _is_project_in_source',
+        'true as _is_deleted_in_source',
+        'false as _is_changed_after_first_sync',
+    ],
+    applies=['checked._is_deleted_in_source'],
+) }}

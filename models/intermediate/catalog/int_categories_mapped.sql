@@ -9,33 +9,12 @@
     no soft-delete column (world.md 8.5): a deleted category is reported and its row kept. -#}
 {{ config(materialized='table', unlogged=true) }}
 
-{%- set drift_applies = [] -%}
-
-with recursive
-
-staged as (
-    select * from {{ ref('stg_legacy__categories') }}
-),
-
-keyed as (
-    select * from {{ ref('int_categories_keyed') }}
-),
-
-targets as (
-    select * from {{ ref('stg_supabase__categories') }}
-),
-
-known as (
-    {{ applied_keys('categories') }}
-),
-
-retried as (
-    {{ open_issue_keys('categories', retry=['parent_missing', 'parent_cycle']) }}
-),
-
-first_sync as (
-    {{ first_synced_run('staged') }}
-),
+{% call entity_inputs('categories', 'stg_legacy__categories', 'legacy_category_id',
+    retry=['parent_missing', 'parent_cycle'],
+    parents={'stg_legacy__categories': ['legacy_parent_category_id', 'legacy_category_id']},
+    reconsider=['staged.legacy_category_id in (select on_cycle.legacy_category_id from on_cycle)'],
+    target_id='category_id',
+    recursive=true) %}
 
 live as (
     select
@@ -71,18 +50,7 @@ on_cycle as (
     from walk
     where walk.current_id = walk.start_id
 ),
-
-considered as (
-    select staged.*
-    from staged
-    left join staged as parents
-        on staged.legacy_parent_category_id = parents.legacy_category_id
-    where
-        {{ changed_since('staged') }}
-        or coalesce({{ changed_since('parents') }}, false)
-        or staged.legacy_category_id in (select on_cycle.legacy_category_id from on_cycle)
-        or staged.legacy_category_id::text in (select retried.legacy_key from retried)
-),
+{% endcall %}
 
 mapped as (
     select
@@ -116,74 +84,26 @@ mapped as (
     left join on_cycle on considered.legacy_category_id = on_cycle.legacy_category_id
 ),
 
-gone_before_first_sync as (
-    select
-        {{ gone_from_mirror_columns('categories', 'targets.category_id', helpers=[
-            'targets.name as _legacy_name',
-            'null::integer as _legacy_parent_category_id',
-            'false as _is_parent_in_source',
-            'false as _is_on_cycle',
-            'true as _is_deleted_in_source',
-            'true as _is_gone_before_first_sync',
-            'false as _is_changed_after_first_sync',
-        ]) }}
-    from targets
-    left join staged on targets.legacy_category_id = staged.legacy_category_id
-    where staged.legacy_category_id is null
-),
-
-all_mapped as (
-    select * from mapped
-    union all
-    select * from gone_before_first_sync
-),
-
-compared as (
-    select
-        mapped.*,
-        targets.category_id is not null as _has_target_row,
-        {{ written_by_earlier_scripts('targets.category_id') }} as _written_by_earlier_scripts,
-        {{ drift_columns('categories') }} as _drift_columns
-    from all_mapped as mapped
-    left join targets on mapped.legacy_category_id = targets.legacy_category_id
-    left join known on mapped.legacy_category_id::text = known.legacy_key
-),
-
-checked as (
-    select
-        compared.*,
-        compared.legacy_category_id::text as _legacy_key,
-        -- a category deleted in the source that never reached the target has nothing to report
-        case
-            when compared._is_deleted_in_source and not compared._has_target_row then '[]'::jsonb
-            when compared._is_deleted_in_source then {{ issues_array([
-                issue_when("true", "warning", "deleted_in_source",
-                    "case when compared._is_gone_before_first_sync"
-                    ~ " then 'category deleted in the legacy database before the first sync: target row kept'"
-                    ~ " else 'category deleted in the legacy database: target row kept (categories has no soft-delete column)' end"),
-            ]) }}
-            else {{ issues_array([
-                issue_when("nullif(btrim(compared._legacy_name), '') is null", "warning", "blank_name",
-                    "'name set to ' || compared.name"),
-                issue_when("compared._legacy_parent_category_id is not null and not compared._is_parent_in_source",
-                    "warning", "parent_missing",
-                    "format('parent category %s does not exist in the legacy database: parent_id left null', compared._legacy_parent_category_id)"),
-                issue_when("compared._is_on_cycle", "warning", "parent_cycle",
-                    "format('parent category %s closes a cycle of parents: parent_id left null', compared._legacy_parent_category_id)"),
-                drift_issue(applies=drift_applies),
-            ]) }}
-        end as _issues
-    from compared
-),
-
-decided as (
-    select
-        checked.*,
-        {{ apply_decision(
-            conditions=['not checked._is_deleted_in_source'],
-            applies=drift_applies,
-        ) }} as _apply
-    from checked
-)
-
-select * from decided
+{{ entity_decision('categories', 'legacy_category_id',
+    issues=[
+        issue_when("nullif(btrim(compared._legacy_name), '') is null", "warning", "blank_name",
+            "'name set to ' || compared.name"),
+        issue_when("compared._legacy_parent_category_id is not null and not compared._is_parent_in_source",
+            "warning", "parent_missing",
+            "format('parent category %s does not exist in the legacy database: parent_id left null', compared._legacy_parent_category_id)"),
+        issue_when("compared._is_on_cycle", "warning", "parent_cycle",
+            "format('parent category %s closes a cycle of parents: parent_id left null', compared._legacy_parent_category_id)"),
+    ],
+    gone=[
+        'targets.name as _legacy_name',
+        'null::integer as _legacy_parent_category_id',
+        'false as _is_parent_in_source',
+        'false as _is_on_cycle',
+        'true as _is_deleted_in_source',
+        'true as _is_gone_before_first_sync',
+        'false as _is_changed_after_first_sync',
+    ],
+    target_id='category_id',
+    deletion_reported=true,
+    row_name='category',
+) }}

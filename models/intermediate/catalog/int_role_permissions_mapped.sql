@@ -9,13 +9,9 @@
     before diffmig first synced it. -#}
 {{ config(materialized='table', unlogged=true) }}
 
-{%- set drift_applies = ['checked._is_deleted_in_source'] -%}
-
-with
-
-staged as (
-    select * from {{ ref('stg_legacy__role_permissions') }}
-),
+{{ entity_inputs('role_permissions', 'stg_legacy__role_permissions', 'legacy_role_permission_id',
+    retry=['role_missing'],
+    parents={'stg_legacy__permissions': 'legacy_permission_id'}) }}
 
 permissions as (
     select * from {{ ref('stg_legacy__permissions') }}
@@ -23,14 +19,6 @@ permissions as (
 
 source_roles as (
     select * from {{ ref('stg_legacy__roles') }}
-),
-
-keyed as (
-    select * from {{ ref('int_role_permissions_keyed') }}
-),
-
-targets as (
-    select * from {{ ref('stg_supabase__role_permissions') }}
 ),
 
 roles as (
@@ -41,30 +29,8 @@ roles as (
     where legacy_id is not null
 ),
 
-known as (
-    {{ applied_keys('role_permissions') }}
-),
-
-retried as (
-    {{ open_issue_keys('role_permissions', retry=['role_missing']) }}
-),
-
-first_sync as (
-    {{ first_synced_run('staged') }}
-),
-
 first_permission_sync as (
     {{ first_synced_run('permissions') }}
-),
-
-considered as (
-    select staged.*
-    from staged
-    left join permissions on staged.legacy_permission_id = permissions.legacy_permission_id
-    where
-        {{ changed_since('staged') }}
-        or coalesce({{ changed_since('permissions') }}, false)
-        or staged.legacy_role_permission_id::text in (select retried.legacy_key from retried)
 ),
 
 mapped as (
@@ -103,72 +69,32 @@ mapped as (
     left join roles on considered.legacy_role_id = roles.legacy_id
 ),
 
-gone_before_first_sync as (
-    select
-        {{ gone_from_mirror_columns('role_permissions', 'targets.role_permission_id', helpers=[
-            'null::integer as _legacy_role_id',
-            'null::integer as _legacy_permission_id',
-            'false as _is_role_in_source',
-            'false as _is_permission_in_source',
-            'true as _is_deleted_in_source',
-            'true as _is_gone_before_first_sync',
-            'false as _is_changed_after_first_sync',
-        ]) }}
-    from targets
-    left join staged on targets.legacy_id = staged.legacy_role_permission_id
-    where staged.legacy_role_permission_id is null
-),
-
-all_mapped as (
-    select * from mapped
-    union all
-    select * from gone_before_first_sync
-),
-
-compared as (
-    select
-        mapped.*,
-        targets.role_permission_id is not null as _has_target_row,
-        {{ written_by_earlier_scripts('targets.role_permission_id') }}
-            as _written_by_earlier_scripts,
-        {{ drift_columns('role_permissions') }} as _drift_columns
-    from all_mapped as mapped
-    left join targets on mapped.legacy_id = targets.legacy_id
-    left join known on mapped.legacy_id::text = known.legacy_key
-),
-
-checked as (
-    select
-        compared.*,
-        compared.legacy_id::text as _legacy_key,
-        case
-            -- a deletion sets is_active false over a target row; without one there is nothing
-            when compared._is_deleted_in_source then '[]'::jsonb
-            else {{ issues_array([
-                issue_when("not compared._is_permission_in_source", "warning", "unknown_permission",
-                    "format('permission %s does not exist in the legacy database: unknown_permission, unknown_resource', coalesce(compared._legacy_permission_id::text, 'null'))"),
-                issue_when("compared.role_id is null and not compared._is_role_in_source",
-                    "warning", "role_missing",
-                    "format('role %s does not exist in the legacy database and has no roles row: held back', compared._legacy_role_id)"),
-                missing_parent_issue('role_permissions', 'role_id', "role_not_migrated",
-                    "compared.role_id is null and compared._is_role_in_source",
-                    "format('role %s has no roles row (held back or not yet migrated)', compared._legacy_role_id)"),
-                drift_issue(applies=drift_applies),
-            ]) }}
-        end as _issues
-    from compared
-),
-
-decided as (
-    select
-        checked.*,
-        {{ apply_decision(
-            requires=['checked.role_id'],
-            applies=drift_applies,
-            deleted='checked._is_deleted_in_source',
-            has_target='checked._has_target_row',
-        ) }} as _apply
-    from checked
-)
-
-select * from decided
+{# A deletion sets is_active false over a target row; without one there is nothing to report. #}
+{{ entity_decision('role_permissions', 'legacy_id',
+    issues=[
+        issue_when("not compared._is_permission_in_source", "warning", "unknown_permission",
+            "format('permission %s does not exist in the legacy database: unknown_permission, unknown_resource', coalesce(compared._legacy_permission_id::text, 'null'))"),
+        issue_when("compared.role_id is null and not compared._is_role_in_source",
+            "warning", "role_missing",
+            "format('role %s does not exist in the legacy database and has no roles row: held back', compared._legacy_role_id)"),
+        missing_parent_issue('role_permissions', 'role_id', "role_not_migrated",
+            "compared.role_id is null and compared._is_role_in_source",
+            "format('role %s has no roles row (held back or not yet migrated)', compared._legacy_role_id)"),
+    ],
+    gone=[
+        'null::integer as _legacy_role_id',
+        'null::integer as _legacy_permission_id',
+        'false as _is_role_in_source',
+        'false as _is_permission_in_source',
+        'true as _is_deleted_in_source',
+        'true as _is_gone_before_first_sync',
+        'false as _is_changed_after_first_sync',
+    ],
+    staged_key='legacy_role_permission_id',
+    compared_columns=['targets.role_permission_id is not null as _has_target_row'],
+    no_issues_when='compared._is_deleted_in_source',
+    requires=['checked.role_id'],
+    applies=['checked._is_deleted_in_source'],
+    deleted='checked._is_deleted_in_source',
+    has_target='checked._has_target_row',
+) }}

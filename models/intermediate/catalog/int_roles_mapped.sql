@@ -8,24 +8,12 @@
     role was deleted before diffmig first synced it. -#}
 {{ config(materialized='table', unlogged=true) }}
 
-{%- set drift_applies = ['checked._is_deleted_in_source'] -%}
-
-with
-
-staged as (
-    select * from {{ ref('stg_legacy__roles') }}
-),
+{{ entity_inputs('roles', 'stg_legacy__roles', 'legacy_role_id',
+    retry=['group_missing', 'team_not_migrated'],
+    parents={'stg_legacy__groups': 'legacy_group_id'}) }}
 
 groups as (
     select * from {{ ref('stg_legacy__groups') }}
-),
-
-keyed as (
-    select * from {{ ref('int_roles_keyed') }}
-),
-
-targets as (
-    select * from {{ ref('stg_supabase__roles') }}
 ),
 
 teams as (
@@ -34,28 +22,6 @@ teams as (
         legacy_group_id
     from {{ ref('teams') }}
     where legacy_group_id is not null
-),
-
-known as (
-    {{ applied_keys('roles') }}
-),
-
-retried as (
-    {{ open_issue_keys('roles', retry=['group_missing', 'team_not_migrated']) }}
-),
-
-first_sync as (
-    {{ first_synced_run('staged') }}
-),
-
-considered as (
-    select staged.*
-    from staged
-    left join groups on staged.legacy_group_id = groups.legacy_group_id
-    where
-        {{ changed_since('staged') }}
-        or coalesce({{ changed_since('groups') }}, false)
-        or staged.legacy_role_id::text in (select retried.legacy_key from retried)
 ),
 
 named as (
@@ -97,69 +63,30 @@ mapped as (
     left join teams on groups.legacy_group_id = teams.legacy_group_id
 ),
 
-gone_before_first_sync as (
-    select
-        {{ gone_from_mirror_columns('roles', 'targets.role_id', helpers=[
-            'targets.name as _legacy_name',
-            'null::integer as _legacy_group_id',
-            'false as _is_group_in_source',
-            'true as _is_deleted_in_source',
-            'true as _is_gone_before_first_sync',
-            'false as _is_changed_after_first_sync',
-        ]) }}
-    from targets
-    left join staged on targets.legacy_id = staged.legacy_role_id
-    where staged.legacy_role_id is null
-),
-
-all_mapped as (
-    select * from mapped
-    union all
-    select * from gone_before_first_sync
-),
-
-compared as (
-    select
-        mapped.*,
-        targets.role_id is not null as _has_target_row,
-        {{ written_by_earlier_scripts('targets.role_id') }} as _written_by_earlier_scripts,
-        {{ drift_columns('roles') }} as _drift_columns
-    from all_mapped as mapped
-    left join targets on mapped.legacy_id = targets.legacy_id
-    left join known on mapped.legacy_id::text = known.legacy_key
-),
-
-checked as (
-    select
-        compared.*,
-        compared.legacy_id::text as _legacy_key,
-        case
-            -- a role deleted in the source that never reached the target has nothing to report
-            when compared._is_deleted_in_source then '[]'::jsonb
-            else {{ issues_array([
-                issue_when("nullif(btrim(compared._legacy_name), '') is null", "warning", "blank_name",
-                    "'name set to ' || compared.name"),
-                issue_when("compared._legacy_group_id is not null and not compared._is_group_in_source",
-                    "warning", "group_missing",
-                    "format('group %s does not exist in the legacy database: team_id left null', compared._legacy_group_id)"),
-                missing_parent_issue('roles', 'team_id', "team_not_migrated",
-                    "compared._is_group_in_source and compared.team_id is null",
-                    "format('group %s has no teams row yet', compared._legacy_group_id)"),
-                drift_issue(applies=drift_applies),
-            ]) }}
-        end as _issues
-    from compared
-),
-
-decided as (
-    select
-        checked.*,
-        {{ apply_decision(
-            applies=drift_applies,
-            deleted='checked._is_deleted_in_source',
-            has_target='checked._has_target_row',
-        ) }} as _apply
-    from checked
-)
-
-select * from decided
+{# A role deleted in the source that never reached the target has nothing to report. #}
+{{ entity_decision('roles', 'legacy_id',
+    issues=[
+        issue_when("nullif(btrim(compared._legacy_name), '') is null", "warning", "blank_name",
+            "'name set to ' || compared.name"),
+        issue_when("compared._legacy_group_id is not null and not compared._is_group_in_source",
+            "warning", "group_missing",
+            "format('group %s does not exist in the legacy database: team_id left null', compared._legacy_group_id)"),
+        missing_parent_issue('roles', 'team_id', "team_not_migrated",
+            "compared._is_group_in_source and compared.team_id is null",
+            "format('group %s has no teams row yet', compared._legacy_group_id)"),
+    ],
+    gone=[
+        'targets.name as _legacy_name',
+        'null::integer as _legacy_group_id',
+        'false as _is_group_in_source',
+        'true as _is_deleted_in_source',
+        'true as _is_gone_before_first_sync',
+        'false as _is_changed_after_first_sync',
+    ],
+    staged_key='legacy_role_id',
+    compared_columns=['targets.role_id is not null as _has_target_row'],
+    no_issues_when='compared._is_deleted_in_source',
+    applies=['checked._is_deleted_in_source'],
+    deleted='checked._is_deleted_in_source',
+    has_target='checked._has_target_row',
+) }}

@@ -10,28 +10,16 @@
     first synced it. -#}
 {{ config(materialized='table', unlogged=true) }}
 
-{%- set drift_applies = ['checked._is_deleted_in_source'] -%}
-
-with
-
-staged as (
-    select * from {{ ref('stg_legacy__templates') }}
-),
+{{ entity_inputs('templates', 'stg_legacy__templates', 'legacy_template_id',
+    retry=['category_missing', 'category_not_migrated'],
+    parents={'stg_legacy__categories': 'legacy_category_id'}) }}
 
 source_categories as (
     select * from {{ ref('stg_legacy__categories') }}
 ),
 
-keyed as (
-    select * from {{ ref('int_templates_keyed') }}
-),
-
 statuses as (
     select * from {{ ref('template_status') }}
-),
-
-targets as (
-    select * from {{ ref('stg_supabase__templates') }}
 ),
 
 categories as (
@@ -42,33 +30,10 @@ categories as (
     where legacy_category_id is not null
 ),
 
-known as (
-    {{ applied_keys('templates') }}
-),
-
-retried as (
-    {{ open_issue_keys('templates', retry=['category_missing', 'category_not_migrated']) }}
-),
-
-first_sync as (
-    {{ first_synced_run('staged') }}
-),
-
 status_fallback as (
     select statuses.is_active
     from statuses
     where statuses.is_fallback
-),
-
-considered as (
-    select staged.*
-    from staged
-    left join source_categories
-        on staged.legacy_category_id = source_categories.legacy_category_id
-    where
-        {{ changed_since('staged') }}
-        or coalesce({{ changed_since('source_categories') }}, false)
-        or staged.legacy_template_id::text in (select retried.legacy_key from retried)
 ),
 
 mapped as (
@@ -127,78 +92,38 @@ mapped as (
     left join categories on source_categories.legacy_category_id = categories.legacy_category_id
 ),
 
-gone_before_first_sync as (
-    select
-        {{ gone_from_mirror_columns('templates', 'targets.template_id', helpers=[
-            'targets.name as _legacy_task_name',
-            'null::text as _legacy_text_name',
-            'null::integer as _legacy_status_code',
-            'false as _is_unknown_status',
-            'false as _is_extensions_invalid',
-            'null::integer as _legacy_category_id',
-            'false as _is_category_in_source',
-            'true as _is_deleted_in_source',
-            'true as _is_gone_before_first_sync',
-            'false as _is_changed_after_first_sync',
-        ]) }}
-    from targets
-    left join staged on targets.legacy_template_id = staged.legacy_template_id
-    where staged.legacy_template_id is null
-),
-
-all_mapped as (
-    select * from mapped
-    union all
-    select * from gone_before_first_sync
-),
-
-compared as (
-    select
-        mapped.*,
-        targets.template_id is not null as _has_target_row,
-        {{ written_by_earlier_scripts('targets.template_id') }} as _written_by_earlier_scripts,
-        {{ drift_columns('templates') }} as _drift_columns
-    from all_mapped as mapped
-    left join targets on mapped.legacy_template_id = targets.legacy_template_id
-    left join known on mapped.legacy_template_id::text = known.legacy_key
-),
-
-checked as (
-    select
-        compared.*,
-        compared.legacy_template_id::text as _legacy_key,
-        case
-            -- a deletion sets is_active false over a target row; without one there is nothing
-            when compared._is_deleted_in_source then '[]'::jsonb
-            else {{ issues_array([
-                issue_when("nullif(btrim(compared._legacy_task_name), '') is null"
-                    ~ " and nullif(btrim(compared._legacy_text_name), '') is null",
-                    "warning", "blank_name", "'name set to ' || compared.name"),
-                issue_when("compared._is_unknown_status", "warning", "unknown_template_status",
-                    "format('status %s is not in seed template_status: is_active %s', coalesce(compared._legacy_status_code::text, 'null'), compared.is_active::text)"),
-                issue_when("compared._is_extensions_invalid", "warning", "invalid_json_extensions",
-                    "'extensions is not valid JSON: kept as metadata.legacy.extensions.raw_extensions'"),
-                issue_when("compared._legacy_category_id is not null and not compared._is_category_in_source",
-                    "warning", "category_missing",
-                    "format('category %s does not exist in the legacy database: category_id left null', compared._legacy_category_id)"),
-                missing_parent_issue('templates', 'category_id', "category_not_migrated",
-                    "compared._is_category_in_source and compared.category_id is null",
-                    "format('category %s has no categories row yet', compared._legacy_category_id)"),
-                drift_issue(applies=drift_applies),
-            ]) }}
-        end as _issues
-    from compared
-),
-
-decided as (
-    select
-        checked.*,
-        {{ apply_decision(
-            applies=drift_applies,
-            deleted='checked._is_deleted_in_source',
-            has_target='checked._has_target_row',
-        ) }} as _apply
-    from checked
-)
-
-select * from decided
+{# A deletion sets is_active false over a target row; without one there is nothing to report. #}
+{{ entity_decision('templates', 'legacy_template_id',
+    issues=[
+        issue_when("nullif(btrim(compared._legacy_task_name), '') is null"
+            ~ " and nullif(btrim(compared._legacy_text_name), '') is null",
+            "warning", "blank_name", "'name set to ' || compared.name"),
+        issue_when("compared._is_unknown_status", "warning", "unknown_template_status",
+            "format('status %s is not in seed template_status: is_active %s', coalesce(compared._legacy_status_code::text, 'null'), compared.is_active::text)"),
+        issue_when("compared._is_extensions_invalid", "warning", "invalid_json_extensions",
+            "'extensions is not valid JSON: kept as metadata.legacy.extensions.raw_extensions'"),
+        issue_when("compared._legacy_category_id is not null and not compared._is_category_in_source",
+            "warning", "category_missing",
+            "format('category %s does not exist in the legacy database: category_id left null', compared._legacy_category_id)"),
+        missing_parent_issue('templates', 'category_id', "category_not_migrated",
+            "compared._is_category_in_source and compared.category_id is null",
+            "format('category %s has no categories row yet', compared._legacy_category_id)"),
+    ],
+    gone=[
+        'targets.name as _legacy_task_name',
+        'null::text as _legacy_text_name',
+        'null::integer as _legacy_status_code',
+        'false as _is_unknown_status',
+        'false as _is_extensions_invalid',
+        'null::integer as _legacy_category_id',
+        'false as _is_category_in_source',
+        'true as _is_deleted_in_source',
+        'true as _is_gone_before_first_sync',
+        'false as _is_changed_after_first_sync',
+    ],
+    compared_columns=['targets.template_id is not null as _has_target_row'],
+    no_issues_when='compared._is_deleted_in_source',
+    applies=['checked._is_deleted_in_source'],
+    deleted='checked._is_deleted_in_source',
+    has_target='checked._has_target_row',
+) }}

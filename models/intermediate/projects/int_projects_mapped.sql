@@ -9,20 +9,10 @@
     deleted before diffmig first synced it. -#}
 {{ config(materialized='table', unlogged=true) }}
 
-{%- set drift_applies = ['checked._is_deleted_in_source'] -%}
-
-with
-
-staged as (
-    select * from {{ ref('stg_legacy__projects') }}
-),
+{{ entity_inputs('projects', 'stg_legacy__projects', 'legacy_project_id') }}
 
 users as (
     select * from {{ ref('stg_legacy__users') }}
-),
-
-keyed as (
-    select * from {{ ref('int_projects_keyed') }}
 ),
 
 project_types as (
@@ -33,10 +23,6 @@ project_status as (
     select * from {{ ref('project_status') }}
 ),
 
-targets as (
-    select * from {{ ref('stg_supabase__projects') }}
-),
-
 profiles as (
     select
         id as profile_id,
@@ -44,18 +30,6 @@ profiles as (
         email,
         created_at
     from {{ ref('profiles') }}
-),
-
-known as (
-    {{ applied_keys('projects') }}
-),
-
-retried as (
-    {{ open_issue_keys('projects') }}
-),
-
-first_sync as (
-    {{ first_synced_run('staged') }}
 ),
 
 -- The earlier migration's system profile: the declared creator of projects without one.
@@ -88,14 +62,6 @@ shared_uids as (
     where not staged.is_deleted_in_source and staged.file_uid is not null
     group by staged.file_uid
     having count(*) > 1
-),
-
-considered as (
-    select staged.*
-    from staged
-    where
-        {{ changed_since('staged') }}
-        or staged.legacy_project_id::text in (select retried.legacy_key from retried)
 ),
 
 mapped as (
@@ -158,94 +124,52 @@ mapped as (
     left join shared_uids on considered.file_uid = shared_uids.file_uid
 ),
 
--- Target projects whose legacy row is not in the mirror at all: deleted in the source before
--- diffmig first synced it. Kept with the target's values, status 'deleted' (soft_delete).
-gone_before_first_sync as (
-    select
-        {{ gone_from_mirror_columns('projects', 'targets.project_id', helpers=[
-            'targets.name as _legacy_name',
-            'null::integer as _legacy_creator_user_id',
-            'false as _is_creator_in_source',
-            'null::integer as _type_code',
-            'false as _is_unknown_type',
-            'null::integer as _status_code',
-            'false as _is_unknown_status',
-            'null::bigint as _projects_sharing_uid',
-            'true as _is_deleted_in_source',
-            'false as _is_changed_after_first_sync',
-        ]) }}
-    from targets
-    left join staged on targets.legacy_project_id = staged.legacy_project_id
-    where staged.legacy_project_id is null
-),
-
-all_mapped as (
-    select * from mapped
-    union all
-    select * from gone_before_first_sync
-),
-
-compared as (
-    select
-        mapped.*,
-        targets.project_id is not null as _has_target_row,
-        {{ written_by_earlier_scripts('targets.project_id') }} as _written_by_earlier_scripts,
-        {{ drift_columns('projects') }} as _drift_columns
-    from all_mapped as mapped
-    left join targets on mapped.legacy_project_id = targets.legacy_project_id
-    left join known on mapped.legacy_project_id::text = known.legacy_key
-),
-
-checked as (
-    select
-        compared.*,
-        compared.legacy_project_id::text as _legacy_key,
-        -- a project deleted in the source that never reached the target has nothing to report;
-        -- one that did only changes its status (its creator is the target's)
-        case
-            when compared._is_deleted_in_source and not compared._has_target_row then '[]'::jsonb
-            else {{ issues_array([
-                issue_when("compared._legacy_creator_user_id is null and compared.creator_id is not null"
-                    ~ " and not compared._is_deleted_in_source",
-                    "warning", "no_creator",
-                    "'no creator: creator_id set to the system profile (" ~ var('system_profile_email') ~ ")'"),
-                issue_when("compared._legacy_creator_user_id is null and compared.creator_id is null",
-                    "error", "system_profile_missing",
-                    "'no creator, and no profile with the email " ~ var('system_profile_email')
-                    ~ " to stand in for it: held back'"),
-                issue_when("compared._legacy_creator_user_id is not null and compared.creator_id is null"
-                    ~ " and not compared._is_creator_in_source",
-                    "error", "creator_missing",
-                    "format('creator user %s does not exist in the legacy database and has no profile: held back', compared._legacy_creator_user_id)"),
-                missing_parent_issue('projects', 'creator_id', "creator_not_migrated",
-                    "compared._legacy_creator_user_id is not null and compared.creator_id is null"
-                    ~ " and compared._is_creator_in_source",
-                    "format('creator user %s has no profile (held back or not yet migrated)', compared._legacy_creator_user_id)"),
-                issue_when("compared._is_unknown_type and not compared._is_deleted_in_source",
-                    "warning", "unknown_project_type",
-                    "format('type %s is not in seed project_types: project_type set to %s', coalesce(compared._type_code::text, 'null'), compared.project_type)"),
-                issue_when("compared._is_unknown_status and not compared._is_deleted_in_source",
-                    "warning", "unknown_project_status",
-                    "format('status %s is not in seed project_status: status set to %s', coalesce(compared._status_code::text, 'null'), compared.status)"),
-                issue_when("nullif(btrim(compared._legacy_name), '') is null", "warning", "blank_name",
-                    "'name set to ' || compared.name"),
-                issue_when("compared._projects_sharing_uid > 1", "warning", "duplicate_file_uid",
-                    "format('uid %s is the uid of %s projects: file_uid kept as it is', compared.file_uid, compared._projects_sharing_uid)"),
-                drift_issue(applies=drift_applies),
-            ]) }}
-        end as _issues
-    from compared
-),
-
-decided as (
-    select
-        checked.*,
-        {{ apply_decision(
-            applies=drift_applies,
-            deleted='checked._is_deleted_in_source',
-            has_target='checked._has_target_row',
-        ) }} as _apply
-    from checked
-)
-
-select * from decided
+{# A project deleted in the source that never reached the target has nothing to report; one
+   that did only changes its status (its creator is the target's). #}
+{{ entity_decision('projects', 'legacy_project_id',
+    issues=[
+        issue_when("compared._legacy_creator_user_id is null and compared.creator_id is not null"
+            ~ " and not compared._is_deleted_in_source",
+            "warning", "no_creator",
+            "'no creator: creator_id set to the system profile (" ~ var('system_profile_email') ~ ")'"),
+        issue_when("compared._legacy_creator_user_id is null and compared.creator_id is null",
+            "error", "system_profile_missing",
+            "'no creator, and no profile with the email " ~ var('system_profile_email')
+            ~ " to stand in for it: held back'"),
+        issue_when("compared._legacy_creator_user_id is not null and compared.creator_id is null"
+            ~ " and not compared._is_creator_in_source",
+            "error", "creator_missing",
+            "format('creator user %s does not exist in the legacy database and has no profile: held back', compared._legacy_creator_user_id)"),
+        missing_parent_issue('projects', 'creator_id', "creator_not_migrated",
+            "compared._legacy_creator_user_id is not null and compared.creator_id is null"
+            ~ " and compared._is_creator_in_source",
+            "format('creator user %s has no profile (held back or not yet migrated)', compared._legacy_creator_user_id)"),
+        issue_when("compared._is_unknown_type and not compared._is_deleted_in_source",
+            "warning", "unknown_project_type",
+            "format('type %s is not in seed project_types: project_type set to %s', coalesce(compared._type_code::text, 'null'), compared.project_type)"),
+        issue_when("compared._is_unknown_status and not compared._is_deleted_in_source",
+            "warning", "unknown_project_status",
+            "format('status %s is not in seed project_status: status set to %s', coalesce(compared._status_code::text, 'null'), compared.status)"),
+        issue_when("nullif(btrim(compared._legacy_name), '') is null", "warning", "blank_name",
+            "'name set to ' || compared.name"),
+        issue_when("compared._projects_sharing_uid > 1", "warning", "duplicate_file_uid",
+            "format('uid %s is the uid of %s projects: file_uid kept as it is', compared.file_uid, compared._projects_sharing_uid)"),
+    ],
+    gone=[
+        'targets.name as _legacy_name',
+        'null::integer as _legacy_creator_user_id',
+        'false as _is_creator_in_source',
+        'null::integer as _type_code',
+        'false as _is_unknown_type',
+        'null::integer as _status_code',
+        'false as _is_unknown_status',
+        'null::bigint as _projects_sharing_uid',
+        'true as _is_deleted_in_source',
+        'false as _is_changed_after_first_sync',
+    ],
+    compared_columns=['targets.project_id is not null as _has_target_row'],
+    no_issues_when='compared._is_deleted_in_source and not compared._has_target_row',
+    applies=['checked._is_deleted_in_source'],
+    deleted='checked._is_deleted_in_source',
+    has_target='checked._has_target_row',
+) }}

@@ -7,20 +7,30 @@
     name in metadata, warned). treatment_plans has no soft-delete column: a deleted plan is
     reported and its row kept. The table has no unique constraint on legacy_plan_id and the
     earlier scripts left second rows of some keys: the mart declares duplicate_targets, so the
-    oldest row of a key is the one mapped here and the others are reported (deleted only on
-    reconcile). Considers the plans synced since the last applied run, those whose instruction
-    or its patient was (the order's patient and doctor), those whose order's patient or doctor
-    changed in the target, those with open errors or waiting for their order, and target plans
-    whose legacy row was deleted before diffmig first synced it. -#}
+    oldest row of a key is the one mapped here (the frame's targets) and the others are reported
+    (deleted only on reconcile). Considers the plans synced since the last applied run, those
+    whose instruction or its patient was (the order's patient and doctor), those whose order's
+    patient or doctor changed in the target (diffmig's plans whose order now has another patient
+    or doctor, after the orders' reconcile say: no legacy row of theirs changed), those with open
+    errors or waiting for their order, and target plans whose legacy row was deleted before
+    diffmig first synced it. -#}
 {{ config(materialized='table', unlogged=true) }}
 
-{%- set drift_applies = [] -%}
-
-with
-
-plans as (
-    select * from {{ ref('stg_legacy__plans') }}
-),
+{% call entity_inputs('treatment_plans', 'stg_legacy__plans', 'legacy_plan_id',
+    retry=['order_not_migrated'],
+    parents={'stg_legacy__instructions': 'legacy_instruction_id'},
+    reconsider=[
+        "staged.legacy_instruction_id in (select instructions.legacy_instruction_id"
+        ~ " from instructions inner join legacy_patients"
+        ~ " on instructions.legacy_patient_id = legacy_patients.legacy_patient_id"
+        ~ " where " ~ changed_since('legacy_patients') ~ ")",
+        "staged.legacy_plan_id in (select targets.legacy_plan_id from targets"
+        ~ " inner join known on targets.legacy_plan_id::text = known.legacy_key"
+        ~ " inner join orders on targets.order_id = orders.order_id"
+        ~ " where (targets.patient_id, targets.doctor_id)"
+        ~ " is distinct from (orders.patient_profile_id, orders.doctor_profile_id))",
+    ],
+    target_id='plan_id') %}
 
 instructions as (
     select * from {{ ref('stg_legacy__instructions') }}
@@ -28,26 +38,6 @@ instructions as (
 
 legacy_patients as (
     select * from {{ ref('stg_legacy__patients') }}
-),
-
-legacy_projects as (
-    select * from {{ ref('stg_legacy__projects') }}
-),
-
-keyed as (
-    select * from {{ ref('int_treatment_plans_keyed') }}
-),
-
-targets as (
-    {{ kept_target_rows('treatment_plans', ref('stg_supabase__treatment_plans'), 'plan_id') }}
-),
-
-projects as (
-    select
-        id as project_id,
-        legacy_project_id
-    from {{ ref('projects') }}
-    where legacy_project_id is not null
 ),
 
 -- The order of each instruction, with its patient's and doctor's profiles.
@@ -62,17 +52,18 @@ orders as (
     left join {{ ref('doctors') }} as doctors on orders.doctor_id = doctors.id
     where orders.legacy_instruction_id is not null
 ),
+{% endcall %}
 
-known as (
-    {{ applied_keys('treatment_plans') }}
+legacy_projects as (
+    select * from {{ ref('stg_legacy__projects') }}
 ),
 
-retried as (
-    {{ open_issue_keys('treatment_plans', retry=['order_not_migrated']) }}
-),
-
-first_sync as (
-    {{ first_synced_run('plans') }}
+projects as (
+    select
+        id as project_id,
+        legacy_project_id
+    from {{ ref('projects') }}
+    where legacy_project_id is not null
 ),
 
 first_instruction_sync as (
@@ -81,30 +72,6 @@ first_instruction_sync as (
 
 first_patient_sync as (
     {{ first_synced_run('legacy_patients') }}
-),
-
-considered as (
-    select plans.*
-    from plans
-    left join instructions on plans.legacy_instruction_id = instructions.legacy_instruction_id
-    left join legacy_patients
-        on instructions.legacy_patient_id = legacy_patients.legacy_patient_id
-    where
-        {{ changed_since('plans') }}
-        or {{ changed_since('instructions') }}
-        or {{ changed_since('legacy_patients') }}
-        or plans.legacy_plan_id::text in (select retried.legacy_key from retried)
-        -- diffmig's plans whose order now has another patient or doctor in the target (the
-        -- orders' reconcile, say): no legacy row of theirs changed
-        or plans.legacy_plan_id in (
-            select targets.legacy_plan_id
-            from targets
-            inner join known on targets.legacy_plan_id::text = known.legacy_key
-            inner join orders on targets.order_id = orders.order_id
-            where
-                (targets.patient_id, targets.doctor_id)
-                is distinct from (orders.patient_profile_id, orders.doctor_profile_id)
-        )
 ),
 
 mapped as (
@@ -159,94 +126,43 @@ mapped as (
     left join orders on considered.legacy_instruction_id = orders.legacy_instruction_id
 ),
 
--- Target plans whose legacy plan is not in the mirror at all: deleted in the source before
--- diffmig first synced it. treatment_plans has no soft-delete column: reported, the row kept.
-gone_before_first_sync as (
-    select
-        {{ gone_from_mirror_columns('treatment_plans', 'targets.plan_id', helpers=[
-            'targets.plan_name as _legacy_name',
-            'null::integer as _legacy_project_id',
-            'false as _is_project_in_source',
-            'false as _is_instruction_in_source',
-            'true as _is_deleted_in_source',
-            'true as _is_gone_before_first_sync',
-            'false as _is_changed_after_first_sync',
-        ]) }}
-    from targets
-    left join plans on targets.legacy_plan_id = plans.legacy_plan_id
-    where plans.legacy_plan_id is null
-),
-
-all_mapped as (
-    select * from mapped
-    union all
-    select * from gone_before_first_sync
-),
-
-compared as (
-    select
-        mapped.*,
-        targets.plan_id is not null as _has_target_row,
-        targets._target_copy_ids,
-        {{ written_by_earlier_scripts('targets.plan_id') }} as _written_by_earlier_scripts,
-        {{ drift_columns('treatment_plans') }} as _drift_columns
-    from all_mapped as mapped
-    left join targets on mapped.legacy_plan_id = targets.legacy_plan_id
-    left join known on mapped.legacy_plan_id::text = known.legacy_key
-),
-
-checked as (
-    select
-        compared.*,
-        compared.legacy_plan_id::text as _legacy_key,
-        -- a plan deleted in the source that never reached the target has nothing to report
-        case
-            when compared._is_deleted_in_source and not compared._has_target_row then '[]'::jsonb
-            when compared._is_deleted_in_source then {{ issues_array([
-                issue_when("true", "warning", "deleted_in_source",
-                    "case when compared._is_gone_before_first_sync"
-                    ~ " then 'plan deleted in the legacy database before the first sync: target row kept'"
-                    ~ " else 'plan deleted in the legacy database: target row kept (treatment_plans has no soft-delete column)' end"),
-                duplicate_target_issue('treatment_plans'),
-            ]) }}
-            else {{ issues_array([
-                issue_when("compared._legacy_project_id is not null and compared.project_id is null"
-                    ~ " and not compared._is_project_in_source",
-                    "error", "project_missing",
-                    "format('project %s does not exist in the legacy database and has no target row: held back', compared._legacy_project_id)"),
-                missing_parent_issue('treatment_plans', 'project_id', "project_not_migrated",
-                    "compared.project_id is null and compared._is_project_in_source",
-                    "format('project %s is not in projects (held back or not yet migrated)', compared._legacy_project_id)"),
-                issue_when("compared.legacy_instruction_id is null", "warning",
-                    "plan_without_instruction",
-                    "'no instruction: order_id, patient_id and doctor_id left null'"),
-                issue_when("compared.legacy_instruction_id is not null and compared.order_id is null"
-                    ~ " and not compared._is_instruction_in_source",
-                    "warning", "instruction_missing",
-                    "format('instruction %s does not exist in the legacy database and has no order: order_id, patient_id and doctor_id left null', compared.legacy_instruction_id)"),
-                missing_parent_issue('treatment_plans', 'order_id', "order_not_migrated",
-                    "compared.legacy_instruction_id is not null and compared.order_id is null"
-                    ~ " and compared._is_instruction_in_source",
-                    "format('instruction %s has no order (held back or not yet migrated)', compared.legacy_instruction_id)"),
-                issue_when("length(btrim(compared._legacy_name)) > 100", "warning", "plan_name_truncated",
-                    "format('name of %s characters cut to 100: the full name is in metadata.legacy.name', length(btrim(compared._legacy_name)))"),
-                issue_when("nullif(btrim(compared._legacy_name), '') is null", "warning", "blank_name",
-                    "'name set to ' || compared.plan_name"),
-                duplicate_target_issue('treatment_plans'),
-                drift_issue(applies=drift_applies),
-            ]) }}
-        end as _issues
-    from compared
-),
-
-decided as (
-    select
-        checked.*,
-        {{ apply_decision(
-            conditions=['not checked._is_deleted_in_source'],
-            applies=drift_applies,
-        ) }} as _apply
-    from checked
-)
-
-select * from decided
+{{ entity_decision('treatment_plans', 'legacy_plan_id',
+    issues=[
+        issue_when("compared._legacy_project_id is not null and compared.project_id is null"
+            ~ " and not compared._is_project_in_source",
+            "error", "project_missing",
+            "format('project %s does not exist in the legacy database and has no target row: held back', compared._legacy_project_id)"),
+        missing_parent_issue('treatment_plans', 'project_id', "project_not_migrated",
+            "compared.project_id is null and compared._is_project_in_source",
+            "format('project %s is not in projects (held back or not yet migrated)', compared._legacy_project_id)"),
+        issue_when("compared.legacy_instruction_id is null", "warning",
+            "plan_without_instruction",
+            "'no instruction: order_id, patient_id and doctor_id left null'"),
+        issue_when("compared.legacy_instruction_id is not null and compared.order_id is null"
+            ~ " and not compared._is_instruction_in_source",
+            "warning", "instruction_missing",
+            "format('instruction %s does not exist in the legacy database and has no order: order_id, patient_id and doctor_id left null', compared.legacy_instruction_id)"),
+        missing_parent_issue('treatment_plans', 'order_id', "order_not_migrated",
+            "compared.legacy_instruction_id is not null and compared.order_id is null"
+            ~ " and compared._is_instruction_in_source",
+            "format('instruction %s has no order (held back or not yet migrated)', compared.legacy_instruction_id)"),
+        issue_when("length(btrim(compared._legacy_name)) > 100", "warning", "plan_name_truncated",
+            "format('name of %s characters cut to 100: the full name is in metadata.legacy.name', length(btrim(compared._legacy_name)))"),
+        issue_when("nullif(btrim(compared._legacy_name), '') is null", "warning", "blank_name",
+            "'name set to ' || compared.plan_name"),
+        duplicate_target_issue('treatment_plans'),
+    ],
+    gone=[
+        'targets.plan_name as _legacy_name',
+        'null::integer as _legacy_project_id',
+        'false as _is_project_in_source',
+        'false as _is_instruction_in_source',
+        'true as _is_deleted_in_source',
+        'true as _is_gone_before_first_sync',
+        'false as _is_changed_after_first_sync',
+    ],
+    target_id='plan_id',
+    deletion_reported=true,
+    row_name='plan',
+    deleted_issues=[duplicate_target_issue('treatment_plans')],
+) }}
