@@ -38,6 +38,7 @@
     ('project', 'projects', 'legacy_project_id'),
     ('bracket', 'brackets', 'legacy_bracket_id'),
     ('treatment_plan', 'treatment_plans', 'legacy_plan_id'),
+    ('offer', 'offers', 'legacy_offer_id'),
 ] -%}
 {%- set unkeyed_marts = ['doctor_offices', 'order_cases', 'case_files', 'message_attachments'] -%}
 
