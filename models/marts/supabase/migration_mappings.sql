@@ -39,6 +39,7 @@
     ('bracket', 'brackets', 'legacy_bracket_id'),
     ('treatment_plan', 'treatment_plans', 'legacy_plan_id'),
     ('offer', 'offers', 'legacy_offer_id'),
+    ('discount', 'discounts', 'legacy_discount_id'),
 ] -%}
 {%- set unkeyed_marts = ['doctor_offices', 'order_cases', 'case_files', 'message_attachments'] -%}
 
