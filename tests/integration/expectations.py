@@ -57,6 +57,9 @@ KEY_COLUMNS: dict[str, tuple[str, ...]] = {
     "template_predecessors": ("template_id", "predecessor_id"),
     "projects": ("legacy_project_id",),
     "brackets": ("legacy_bracket_id",),
+    "operations": ("legacy_operation_id",),
+    "offers": ("legacy_offer_id",),
+    "discounts": ("legacy_discount_id",),
     # treatment_plans is left out: the earlier scripts left second rows of some keys, which only
     # a reconcile deletes (test_mapping_rules' plans_journey checks them and their UUIDs).
 }
@@ -164,6 +167,9 @@ LEGACY_TABLES = [
     "dispatch_record_attachments",
     "dispatch_state",
     "dispatch_payment",
+    "dispatch_operation",
+    "dispatch_offer",
+    "dispatch_discount",
 ]
 
 
