@@ -348,7 +348,9 @@ where _apply
     junction's pair, '<a>:<b>'; not with `lookup`).
     `junction`: the junction declaration (entity_decision says what it holds), given to both
     macros: there is no int_<entity>_keyed (a junction's id is its target row's, else a UUID v5
-    of its pair, written in `mapped`), so no `keyed`; and considered reads `junction.rows`, a CTE
+    of its pair, written in `mapped`), so no `keyed`; staged and targets, which a junction reads
+    several times (its pairs, its gone rows), are `not materialized` and first_sync
+    `materialized`, as with `lookup`; and considered reads `junction.rows`, a CTE
     of the call block with one or more rows per legacy key (default `staged`), instead of the
     staged rows (its `synced_run` is what changed_since reads, its columns what `key`,
     `parents` and `reconsider` name). -#}
@@ -367,7 +369,7 @@ where _apply
 {%- endfor -%}
 with
 
-staged as {% if lookup %}not materialized {% endif %}(
+staged as {% if lookup or junction %}not materialized {% endif %}(
     select * from {{ ref(source) }}
 ),
 {%- if not lookup and junction is none %}
@@ -377,7 +379,7 @@ keyed as (
 ),
 {%- endif %}
 
-targets as {% if lookup %}not materialized {% endif %}(
+targets as {% if lookup or junction %}not materialized {% endif %}(
     select * from {{ ref('stg_supabase__' ~ entity) }}
 ),
 
@@ -389,7 +391,7 @@ retried as (
     {{ open_issue_keys(entity, retry=retry) }}
 ),
 
-first_sync as {% if lookup %}materialized {% endif %}(
+first_sync as {% if lookup or junction %}materialized {% endif %}(
     {{ first_synced_run('staged') }}
 ),
 {%- if caller is defined %}
