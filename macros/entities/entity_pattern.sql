@@ -355,6 +355,26 @@ where _apply
             ~ alias ~ "._target_copy_ids[2:], ', '))") }}
 {%- endmacro %}
 
+{#- A legacy key as text, from the expressions of its parts: one part cast to text, several
+    joined with ':' (a junction's pair, '<a>:<b>'). -#}
+{% macro _key_text(parts) -%}
+    {%- if parts | length == 1 -%}
+        {%- set part = parts[0] -%}
+        {{ '(' ~ part ~ ')' if (' ' in part or '::' in part) else part }}::text
+    {%- else -%}
+        {{ parts | join(" || ':' || ") }}
+    {%- endif -%}
+{%- endmacro %}
+
+{#- The legacy key as text of the row `alias`, whose `keys` columns are its parts (_key_text). -#}
+{% macro legacy_key_text(alias, keys) -%}
+    {%- set parts = [] -%}
+    {%- for column in keys -%}
+        {%- do parts.append(alias ~ '.' ~ column) -%}
+    {%- endfor -%}
+    {{ _key_text(parts) }}
+{%- endmacro %}
+
 {#- The frame of a mapped model, first half: `with` and the CTEs every entity reads before its
     own rules, each followed by a comma (the model's CTEs come next):
       staged      the entity's staged legacy model (`source`);
@@ -403,11 +423,23 @@ where _apply
     (categories: the walk up the parents that finds cycles).
     A mart declaring duplicate_targets (treatment_plans) gets, with no argument, targets =
     kept_target_rows(entity, stg_supabase__<entity>, `target_id`): the oldest row of each key
-    with `_target_copy_ids` (`target_id` is then the target staging model's id column). -#}
+    with `_target_copy_ids` (`target_id` is then the target staging model's id column).
+    `key` may also be a list of columns whose values joined with ':' are the legacy key (a
+    junction's pair, '<a>:<b>'; not with `lookup`).
+    `junction`: the junction declaration (entity_decision says what it holds), given to both
+    macros: there is no int_<entity>_keyed (a junction's id is its target row's, else a UUID v5
+    of its pair, written in `mapped`), so no `keyed`; staged and targets, which a junction reads
+    several times (its pairs, its gone rows), are `not materialized` and first_sync
+    `materialized`, as with `lookup`; and considered reads `junction.rows`, a CTE
+    of the call block with one or more rows per legacy key (default `staged`), instead of the
+    staged rows (its `synced_run` is what changed_since reads, its columns what `key`,
+    `parents` and `reconsider` name). -#}
 {% macro entity_inputs(entity, source, key, retry=[], parents={}, reconsider=[], changes=none,
         lookup=false, target_id=none, lookup_columns=['looked_up_row.*'], lookup_joins=[],
         lookup_fence=false, target_key=none, lookup_target_row=false, lookup_where=none,
-        lookup_full_scan=false, recursive=false) -%}
+        lookup_full_scan=false, recursive=false, junction=none) -%}
+{%- set rows = (junction or {}).get('rows', 'staged') -%}
+{%- set keys = [key] if key is string else key -%}
 {%- set target_key = target_key or key -%}
 {%- set full_scan = lookup_full_scan and (var('since_run', 0) | int) == 0 -%}
 {%- set target_id = target_id or (entity[:-1] ~ '_id') -%}
@@ -418,17 +450,17 @@ where _apply
 {%- set kept_copies = duplicate_targets(entity) is not none -%}
 with{% if recursive %} recursive{% endif %}
 
-staged as {% if lookup %}not materialized {% endif %}(
+staged as {% if lookup or junction %}not materialized {% endif %}(
     select * from {{ ref(source) }}
 ),
-{%- if not lookup %}
+{%- if not lookup and junction is none %}
 
 keyed as (
     select * from {{ ref('int_' ~ entity ~ '_keyed') }}
 ),
 {%- endif %}
 
-targets as {% if lookup %}not materialized {% endif %}(
+targets as {% if lookup or junction %}not materialized {% endif %}(
     {% if kept_copies %}{{ kept_target_rows(entity, ref('stg_supabase__' ~ entity), target_id) }}{% else %}select * from {{ ref('stg_supabase__' ~ entity) }}{% endif %}
 ),
 
@@ -440,7 +472,7 @@ retried as (
     {{ open_issue_keys(entity, retry=retry) }}
 ),
 
-first_sync as {% if lookup %}materialized {% endif %}(
+first_sync as {% if lookup or junction %}materialized {% endif %}(
     {{ first_synced_run('staged') }}
 ),
 {%- if caller is defined %}
@@ -520,17 +552,19 @@ considered as (
 
 considered as (
     select
-        staged.*{% if changes %},
+        {{ rows }}.*{% if changes %},
         {{ changes }}.synced_run as changed_run{% endif %}
-    from staged
+    from {{ rows }}
     {%- if changes %}
-    inner join {{ changes }} on staged.{{ key }} = {{ changes }}.{{ key }}
+    inner join {{ changes }} on {% for column in keys -%}
+        {{ rows }}.{{ column }} = {{ changes }}.{{ column }}{{ " and " if not loop.last }}
+    {%- endfor %}
     {%- endif %}
     where
-        {{ changed_since(changes or 'staged') }}
-        or staged.{{ key }}::text in (select retried.legacy_key from retried)
+        {{ changed_since(changes or rows) }}
+        or {{ legacy_key_text(rows, keys) }} in (select retried.legacy_key from retried)
         {%- for parent, columns in parent_columns.items() %}
-        or staged.{{ columns[0] }} in (
+        or {{ rows }}.{{ columns[0] }} in (
             select parent.{{ columns[1] }} from {{ ref(parent) }} as parent
             where {{ changed_since('parent') }}
         )
@@ -598,16 +632,32 @@ considered as (
     A mart declaring duplicate_targets (treatment_plans) needs no argument: compared carries
     `targets._target_copy_ids` (entity_inputs' targets are the kept rows; with
     `carried_targets` the mapped rows carry it), which duplicate_target_issue, written by the
-    model among its issues, reads. -#}
+    model among its issues, reads.
+    `key` may also be a list of mapped's columns joined with ':' (entity_inputs).
+    `junction`: a junction table (no legacy key column; the mart's unique_key is the pair of
+    parent UUIDs), declared once in the model and given to both macros, a dict of:
+      parents  target foreign key column -> '<relation>.<legacy key column>': a CTE of the model
+               with the parent's rows (the foreign key column and the parent's legacy key);
+      pairs    the relation with every legacy pair, under the parents' legacy key column names
+               (default `staged`);
+      rows     the rows considered (entity_inputs; default `staged`).
+    For a junction, the gone rows are the target rows whose pair (their parents' legacy keys)
+    is in no `pairs` row, joined with `known` on their legacy key (the `key` columns' gone
+    expressions, from `gone` or `gone_values`); each row is then joined with its target row on
+    the natural key (the mart's unique_key) and carries `_is_target_only` (appended by
+    all_mapped: true for the gone rows) and `_has_target_row`. A deleted row is written only when
+    it has a target row to soft-delete; where the table has no soft-delete column
+    (meta.diffmig.soft_delete {}), no deleted or gone row is written (the model reports them). -#}
 {% macro entity_decision(entity, key, issues, gone=[], gone_when=none, target_id=none,
         compared_columns=[], drift_skip=[], drift_unless=none, drift=true, applies=[],
         conditions=[], requires=[], deletion_reported=false,
         row_name=none, gone_values={}, gone_joins=[], compared_joins=[], no_issues_when=none,
         deleted=none, has_target=none, keep_target_when=none, kept_values={},
         kept_joins=[], lateral_targets=false, staged_key=none, carried_targets=false,
-        deleted_issues=[]) -%}
+        deleted_issues=[], junction=none) -%}
 {%- set staged_key = staged_key or key -%}
 {%- set target_id = target_id or (entity[:-1] ~ '_id') -%}
+{%- set keys = [key] if key is string else key -%}
 {%- set all_issues = issues if issues is string else issues_array(
     issues + ([drift_issue(unless=drift_unless, applies=applies)] if drift else [])) -%}
 {%- if duplicate_targets(entity) is not none and not carried_targets -%}
@@ -631,29 +681,84 @@ considered as (
     {%- set all_issues = "case when " ~ no_issues_when ~ " then '[]'::jsonb else " ~ all_issues
         ~ " end" -%}
 {%- endif -%}
+{%- if junction is not none -%}
+    {%- set node = _entity_mart(entity) -%}
+    {%- set unique_key = node.config.get('unique_key') if node is not none else [] -%}
+    {%- set natural_key = [unique_key] if unique_key is string else (unique_key or []) -%}
+    {%- set pairs = junction.get('pairs', 'staged') -%}
+    {%- set compared_columns = ['targets.' ~ target_id ~ ' is not null as _has_target_row']
+        + compared_columns -%}
+    {%- set deleted = 'checked._is_deleted_in_source' -%}
+    {%- if soft_delete_values(entity) -%}
+        {%- set has_target = 'checked._has_target_row' -%}
+    {%- else -%}
+        {%- set has_target = 'false' -%}
+        {%- set conditions = conditions + ['not checked._is_target_only'] -%}
+    {%- endif -%}
+    {#- the legacy key of a target row without a pair: the gone row's expressions of its parts -#}
+    {%- set gone_expressions = {} -%}
+    {%- do gone_expressions.update(gone_values) -%}
+    {%- for helper in gone -%}
+        {%- set parts = helper.rsplit(' as ', 1) -%}
+        {%- do gone_expressions.update({parts[1]: parts[0]}) -%}
+    {%- endfor -%}
+    {%- set gone_key = [] -%}
+    {%- for column in keys -%}
+        {%- do gone_key.append(gone_expressions.get(column, 'targets.' ~ column)) -%}
+    {%- endfor -%}
+{%- endif -%}
 gone_before_first_sync as (
     select
         {{ gone_from_mirror_columns(entity, 'targets.' ~ target_id, helpers=gone,
             values=gone_values) }}
     from targets
+    {%- if junction is none %}
     left join known on targets.{{ key }}::text = known.legacy_key
+    {%- else %}
+    {%- for column, parent in junction.parents.items() %}
+    inner join {{ parent.split('.')[0] }} on targets.{{ column }} = {{ parent.split('.')[0] }}.{{ column }}
+    {%- endfor %}
+    left join known on {{ _key_text(gone_key) }} = known.legacy_key
+    {%- endif %}
     {%- for join in gone_joins %}
     {{ join }}
     {%- endfor %}
     where
+    {%- if junction is none %}
         not exists (
             select staged.{{ staged_key }} from staged
             where staged.{{ staged_key }} = targets.{{ key }}
         )
+    {%- else %}
+        not exists (
+            select 1 from {{ pairs }}
+            where
+            {%- for parent in junction.parents.values() %}
+                {{ "and " if not loop.first }}{{ pairs }}.{{ parent.split('.')[1] }} = {{ parent }}
+            {%- endfor %}
+        )
+    {%- endif %}
         {%- if gone_when is not none %}
         and ({{ gone_when }})
         {%- endif %}
 ),
 
 all_mapped as (
+{%- if junction is none %}
     select * from mapped
     union all
     select * from gone_before_first_sync
+{%- else %}
+    select
+        mapped.*,
+        false as _is_target_only
+    from mapped
+    union all
+    select
+        gone_before_first_sync.*,
+        true as _is_target_only
+    from gone_before_first_sync
+{%- endif %}
 ),
 {%- if caller is defined %}
 {{ caller() }}
@@ -683,10 +788,16 @@ compared as (
         where looked_up.{{ key }} = mapped.{{ key }}
         offset 0  -- noqa: AM09
     ) as targets on true
+    {%- elif junction is not none %}
+    left join targets
+        on
+        {%- for column in natural_key %}
+            {{ "and " if not loop.first }}mapped.{{ column }} = targets.{{ column }}
+        {%- endfor %}
     {%- else %}
     left join targets on mapped.{{ key }} = targets.{{ key }}
     {%- endif %}
-    left join known on mapped.{{ key }}::text = known.legacy_key
+    left join known on {{ legacy_key_text('mapped', keys) }} = known.legacy_key
     {%- for join in compared_joins %}
     {{ join }}
     {%- endfor %}
@@ -695,7 +806,7 @@ compared as (
 checked as (
     select
         compared.*,
-        compared.{{ key }}::text as _legacy_key,
+        {{ legacy_key_text('compared', keys) }} as _legacy_key,
         {{ all_issues }} as _issues
     from compared
 ),
