@@ -106,6 +106,9 @@ class MappedEntity:
     entity_type: str
     table: str  # the mart, named as the public table
     key_column: str
+    # the table holds several rows of some keys (the mart declares duplicate_targets:
+    # keep_oldest): the key's row is its oldest (created_at, then id), as the mart maintains it
+    keep_oldest: bool = False
 
 
 @dataclass(frozen=True)
@@ -170,7 +173,11 @@ def mapped_entities() -> list[MappedEntity]:
                 hint="each mapping_entity_type belongs to one mart",
             )
         seen[entity_type] = spec.entity
-        found.append(MappedEntity(entity_type, spec.entity, key))
+        found.append(
+            MappedEntity(
+                entity_type, spec.entity, key, keep_oldest=spec.duplicate_targets == "keep_oldest"
+            )
+        )
     return found
 
 
@@ -312,6 +319,16 @@ class RepairReport:
 JUNK_REASON_SQL = "diffmig.mapping_junk_reason(m.legacy_id, m.new_id)"
 
 
+def _kept_rows(entity: MappedEntity) -> sql.Composable:
+    """The rows of a table holding several rows of some keys, one per key: the oldest
+    (created_at, then id, as the mart's kept_target_rows), plus the rows without a key."""
+    return sql.SQL(
+        "(select * from (select t.*, row_number() over (partition by t.{key} "
+        "order by t.created_at, t.id) as copy_rank from {table} as t) as ranked "
+        "where ranked.{key} is null or ranked.copy_rank = 1)"
+    ).format(key=sql.Identifier(entity.key_column), table=sql.Identifier("public", entity.table))
+
+
 def _prepare(
     conn: psycopg.Connection,
     entities: Sequence[MappedEntity],
@@ -373,7 +390,7 @@ def _prepare(
         ).format(
             etype=sql.Literal(e.entity_type),
             key=sql.Identifier(e.key_column),
-            table=sql.Identifier("public", e.table),
+            table=sql.Identifier("public", e.table) if not e.keep_oldest else _kept_rows(e),
         )
         for e in entities
     ]

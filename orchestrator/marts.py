@@ -25,6 +25,8 @@ class EntitySpec:
     # The earlier scripts' documented mapping conventions for this table's keys (config.meta
     # .diffmig.mapping_conventions: name, entity_type, column); orchestrator.mappings reads them.
     mapping_conventions: tuple[dict[str, str], ...] = ()
+    # keep_oldest: several target rows of some keys (entity_pattern.sql, duplicate_targets)
+    duplicate_targets: str | None = None
 
 
 def entity_specs(settings: Settings | None = None) -> list[EntitySpec]:
@@ -38,6 +40,7 @@ def entity_specs(settings: Settings | None = None) -> list[EntitySpec]:
             scope=entity.meta.scope,
             mapping_entity_type=entity.meta.mapping_entity_type,
             mapping_conventions=entity.meta.mapping_conventions,
+            duplicate_targets=entity.meta.duplicate_targets,
         )
         for entity in load_index(settings).app_entities()
     ]

@@ -88,6 +88,9 @@ class MartMeta:
     soft_delete: dict[str, str] = field(default_factory=dict)
     # the earlier scripts' documented mapping conventions (name, entity_type, column)
     mapping_conventions: tuple[dict[str, str], ...] = ()
+    # keep_oldest: an app table holding several rows of some legacy keys, without a unique
+    # constraint on it (macros/entities/entity_pattern.sql, duplicate_targets)
+    duplicate_targets: str | None = None
 
 
 @dataclass(frozen=True)

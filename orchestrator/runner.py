@@ -686,8 +686,8 @@ class MigrationRun:
     # --- what an entity has to do ---------------------------------------------------------
 
     def _drift_to_reconcile(self, entity: Entity) -> bool:
-        """With --reconcile, whether the entity has open drift to apply although no mirror row
-        changed (every other cause of a change, a held-back row's parent arriving included,
+        """With --reconcile, whether the entity has open drift to apply (or duplicate target
+        rows to delete) although no mirror row changed (every other cause of a change, a held-back row's parent arriving included,
         starts with a mirror row synced after the entity's watermark: `_rows_to_map`)."""
         if not self.reconcile:
             return False

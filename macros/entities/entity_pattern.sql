@@ -280,6 +280,101 @@ where _apply
     {%- endif -%}
 {%- endmacro %}
 
+{#- Several target rows of one legacy key (world.md 8.6: the earlier scripts left second rows of
+    some keys in an app table without a unique constraint on its legacy key). The mart declares
+    it, `meta.diffmig.duplicate_targets: keep_oldest`, and then:
+      - kept_target_rows gives its mapped and keyed models one target row per key, the oldest
+        (created_at, then id): int_<entity>_keyed resolves the key to it, so diffmig maintains
+        that row and never adds another;
+      - owned_upsert writes by id (the legacy key has no unique index to conflict on);
+      - duplicate_target_issue reports the other copies with their ids (warning
+        `duplicate_target_rows`), and open_issue_keys considers them again on reconcile;
+      - only a reconcile deletes the other copies (owned_upsert), which resolves the warning;
+      - migration_mappings records the kept row.
+    The constraint itself is recommended, never added: the app's schema is the app's.
+    Returns the declared policy, or none. -#}
+{% macro duplicate_targets(entity) -%}
+    {%- set node = _entity_mart(entity) -%}
+    {%- if node is none -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {%- set declared = node.config.meta.get('diffmig', {}).get('duplicate_targets') -%}
+    {%- if declared is not none and declared != 'keep_oldest' -%}
+        {{ exceptions.raise_compiler_error(
+            "entity pattern: meta.diffmig.duplicate_targets of '" ~ entity ~ "' must be "
+            ~ "keep_oldest (or absent), got " ~ declared
+        ) }}
+    {%- endif -%}
+    {{ return(declared) }}
+{%- endmacro %}
+
+{#- The order that makes a key's oldest target row its first (duplicate_targets): `alias` is
+    the row's relation or alias (none: unqualified). -#}
+{% macro target_copy_order(alias=none, id_column='id') -%}
+    {%- set prefix = alias ~ '.' if alias else '' -%}
+    {{ prefix }}created_at, {{ prefix }}{{ id_column }}
+{%- endmacro %}
+
+{#- One target row per legacy key of an entity declaring duplicate_targets: the oldest of each
+    key's rows in `relation` (its target staging model, with the legacy key, `target_id` and
+    created_at), plus `_target_copy_ids`: the ids of every row of the key, the kept one first. -#}
+{% macro kept_target_rows(entity, relation, target_id) -%}
+    {%- set node = _entity_mart(entity) -%}
+    {%- if node is not none and duplicate_targets(entity) is none -%}
+        {{ exceptions.raise_compiler_error(
+            "entity pattern: kept_target_rows('" ~ entity ~ "') needs the mart to declare "
+            ~ "meta.diffmig.duplicate_targets (its target rows are otherwise one per key)"
+        ) }}
+    {%- endif -%}
+    {%- set key = node.config.meta.diffmig.legacy_key if node is not none else 'legacy_key' -%}
+    select copies.*
+    from (
+        select
+            target_rows.*,
+            array_agg(target_rows.{{ target_id }}) over (
+                partition by target_rows.{{ key }}
+                order by {{ target_copy_order('target_rows', target_id) }}
+                rows between unbounded preceding and unbounded following
+            ) as _target_copy_ids
+        from {{ relation }} as target_rows
+    ) as copies
+    where copies.{{ target_id }} = copies._target_copy_ids[1]
+{%- endmacro %}
+
+{#- The warning on a key with more than one target row (duplicate_targets), naming the rows:
+    `alias`.`_target_copy_ids` comes from kept_target_rows. Not raised on reconcile, which
+    deletes the others. -#}
+{% macro duplicate_target_issue(entity, alias='compared') -%}
+    {{ issue_when(
+        "cardinality(coalesce(" ~ alias ~ "._target_copy_ids, array[]::uuid[])) > 1 and not "
+            ~ var('reconcile', false),
+        "warning", "duplicate_target_rows",
+        "format('%s rows of " ~ entity ~ " carry this legacy key: kept the oldest, %s; "
+            ~ "the others (%s) are deleted by `diffmig run --reconcile`', cardinality("
+            ~ alias ~ "._target_copy_ids), " ~ alias ~ "._target_copy_ids[1], array_to_string("
+            ~ alias ~ "._target_copy_ids[2:], ', '))") }}
+{%- endmacro %}
+
+{#- A legacy key as text, from the expressions of its parts: one part cast to text, several
+    joined with ':' (a junction's pair, '<a>:<b>'). -#}
+{% macro _key_text(parts) -%}
+    {%- if parts | length == 1 -%}
+        {%- set part = parts[0] -%}
+        {{ '(' ~ part ~ ')' if (' ' in part or '::' in part) else part }}::text
+    {%- else -%}
+        {{ parts | join(" || ':' || ") }}
+    {%- endif -%}
+{%- endmacro %}
+
+{#- The legacy key as text of the row `alias`, whose `keys` columns are its parts (_key_text). -#}
+{% macro legacy_key_text(alias, keys) -%}
+    {%- set parts = [] -%}
+    {%- for column in keys -%}
+        {%- do parts.append(alias ~ '.' ~ column) -%}
+    {%- endfor -%}
+    {{ _key_text(parts) }}
+{%- endmacro %}
+
 {#- The frame of a mapped model, first half: `with` and the CTEs every entity reads before its
     own rules, each followed by a comma (the model's CTEs come next):
       staged      the entity's staged legacy model (`source`);
@@ -323,11 +418,28 @@ where _apply
                   `lookup_columns` to read (carried in the mapped rows), instead of its id;
       `lookup_where`: a condition on considered's rows (the rows in scope);
       `lookup_full_scan`: a full build (var since_run 0) reads every staged row once, joined
-                  to its target row, without considered_keys. -#}
+                  to its target row, without considered_keys.
+    `recursive=true`: the `with` is `with recursive`, for a call block holding a recursive CTE
+    (categories: the walk up the parents that finds cycles).
+    A mart declaring duplicate_targets (treatment_plans) gets, with no argument, targets =
+    kept_target_rows(entity, stg_supabase__<entity>, `target_id`): the oldest row of each key
+    with `_target_copy_ids` (`target_id` is then the target staging model's id column).
+    `key` may also be a list of columns whose values joined with ':' are the legacy key (a
+    junction's pair, '<a>:<b>'; not with `lookup`).
+    `junction`: the junction declaration (entity_decision says what it holds), given to both
+    macros: there is no int_<entity>_keyed (a junction's id is its target row's, else a UUID v5
+    of its pair, written in `mapped`), so no `keyed`; staged and targets, which a junction reads
+    several times (its pairs, its gone rows), are `not materialized` and first_sync
+    `materialized`, as with `lookup`; and considered reads `junction.rows`, a CTE
+    of the call block with one or more rows per legacy key (default `staged`), instead of the
+    staged rows (its `synced_run` is what changed_since reads, its columns what `key`,
+    `parents` and `reconsider` name). -#}
 {% macro entity_inputs(entity, source, key, retry=[], parents={}, reconsider=[], changes=none,
         lookup=false, target_id=none, lookup_columns=['looked_up_row.*'], lookup_joins=[],
         lookup_fence=false, target_key=none, lookup_target_row=false, lookup_where=none,
-        lookup_full_scan=false) -%}
+        lookup_full_scan=false, recursive=false, junction=none) -%}
+{%- set rows = (junction or {}).get('rows', 'staged') -%}
+{%- set keys = [key] if key is string else key -%}
 {%- set target_key = target_key or key -%}
 {%- set full_scan = lookup_full_scan and (var('since_run', 0) | int) == 0 -%}
 {%- set target_id = target_id or (entity[:-1] ~ '_id') -%}
@@ -335,20 +447,21 @@ where _apply
 {%- for parent, column in parents.items() -%}
     {%- do parent_columns.update({parent: [column, column] if column is string else column}) -%}
 {%- endfor -%}
-with
+{%- set kept_copies = duplicate_targets(entity) is not none -%}
+with{% if recursive %} recursive{% endif %}
 
-staged as {% if lookup %}not materialized {% endif %}(
+staged as {% if lookup or junction %}not materialized {% endif %}(
     select * from {{ ref(source) }}
 ),
-{%- if not lookup %}
+{%- if not lookup and junction is none %}
 
 keyed as (
     select * from {{ ref('int_' ~ entity ~ '_keyed') }}
 ),
 {%- endif %}
 
-targets as {% if lookup %}not materialized {% endif %}(
-    select * from {{ ref('stg_supabase__' ~ entity) }}
+targets as {% if lookup or junction %}not materialized {% endif %}(
+    {% if kept_copies %}{{ kept_target_rows(entity, ref('stg_supabase__' ~ entity), target_id) }}{% else %}select * from {{ ref('stg_supabase__' ~ entity) }}{% endif %}
 ),
 
 known as (
@@ -359,7 +472,7 @@ retried as (
     {{ open_issue_keys(entity, retry=retry) }}
 ),
 
-first_sync as {% if lookup %}materialized {% endif %}(
+first_sync as {% if lookup or junction %}materialized {% endif %}(
     {{ first_synced_run('staged') }}
 ),
 {%- if caller is defined %}
@@ -439,17 +552,19 @@ considered as (
 
 considered as (
     select
-        staged.*{% if changes %},
+        {{ rows }}.*{% if changes %},
         {{ changes }}.synced_run as changed_run{% endif %}
-    from staged
+    from {{ rows }}
     {%- if changes %}
-    inner join {{ changes }} on staged.{{ key }} = {{ changes }}.{{ key }}
+    inner join {{ changes }} on {% for column in keys -%}
+        {{ rows }}.{{ column }} = {{ changes }}.{{ column }}{{ " and " if not loop.last }}
+    {%- endfor %}
     {%- endif %}
     where
-        {{ changed_since(changes or 'staged') }}
-        or staged.{{ key }}::text in (select retried.legacy_key from retried)
+        {{ changed_since(changes or rows) }}
+        or {{ legacy_key_text(rows, keys) }} in (select retried.legacy_key from retried)
         {%- for parent, columns in parent_columns.items() %}
-        or staged.{{ columns[0] }} in (
+        or {{ rows }}.{{ columns[0] }} in (
             select parent.{{ columns[1] }} from {{ ref(parent) }} as parent
             where {{ changed_since('parent') }}
         )
@@ -510,24 +625,51 @@ considered as (
                   targets name it `key` and the staged rows otherwise (system_messages);
       `carried_targets`: the mapped rows carry their target row's values (`_has_target_row`,
                   and `_target_<column>` for each compared column), so compared joins no
-                  target row and reads the drift from those (system_messages). -#}
+                  target row and reads the drift from those (system_messages).
+      `deleted_issues`: with `deletion_reported`, further issue_when expressions raised beside
+                  the deleted_in_source warning of a deleted row that has a target row
+                  (treatment_plans: duplicate_target_issue, which its `issues` list holds too).
+    A mart declaring duplicate_targets (treatment_plans) needs no argument: compared carries
+    `targets._target_copy_ids` (entity_inputs' targets are the kept rows; with
+    `carried_targets` the mapped rows carry it), which duplicate_target_issue, written by the
+    model among its issues, reads.
+    `key` may also be a list of mapped's columns joined with ':' (entity_inputs).
+    `junction`: a junction table (no legacy key column; the mart's unique_key is the pair of
+    parent UUIDs), declared once in the model and given to both macros, a dict of:
+      parents  target foreign key column -> '<relation>.<legacy key column>': a CTE of the model
+               with the parent's rows (the foreign key column and the parent's legacy key);
+      pairs    the relation with every legacy pair, under the parents' legacy key column names
+               (default `staged`);
+      rows     the rows considered (entity_inputs; default `staged`).
+    For a junction, the gone rows are the target rows whose pair (their parents' legacy keys)
+    is in no `pairs` row, joined with `known` on their legacy key (the `key` columns' gone
+    expressions, from `gone` or `gone_values`); each row is then joined with its target row on
+    the natural key (the mart's unique_key) and carries `_is_target_only` (appended by
+    all_mapped: true for the gone rows) and `_has_target_row`. A deleted row is written only when
+    it has a target row to soft-delete; where the table has no soft-delete column
+    (meta.diffmig.soft_delete {}), no deleted or gone row is written (the model reports them). -#}
 {% macro entity_decision(entity, key, issues, gone=[], gone_when=none, target_id=none,
         compared_columns=[], drift_skip=[], drift_unless=none, drift=true, applies=[],
         conditions=[], requires=[], deletion_reported=false,
         row_name=none, gone_values={}, gone_joins=[], compared_joins=[], no_issues_when=none,
         deleted=none, has_target=none, keep_target_when=none, kept_values={},
-        kept_joins=[], lateral_targets=false, staged_key=none, carried_targets=false) -%}
+        kept_joins=[], lateral_targets=false, staged_key=none, carried_targets=false,
+        deleted_issues=[], junction=none) -%}
 {%- set staged_key = staged_key or key -%}
 {%- set target_id = target_id or (entity[:-1] ~ '_id') -%}
+{%- set keys = [key] if key is string else key -%}
 {%- set all_issues = issues if issues is string else issues_array(
     issues + ([drift_issue(unless=drift_unless, applies=applies)] if drift else [])) -%}
+{%- if duplicate_targets(entity) is not none and not carried_targets -%}
+    {%- set compared_columns = compared_columns + ['targets._target_copy_ids as _target_copy_ids'] -%}
+{%- endif -%}
 {%- if deletion_reported -%}
     {%- set row = row_name or entity[:-1] -%}
     {%- set deleted_issue = issues_array([issue_when("true", "warning", "deleted_in_source",
         "case when compared._is_gone_before_first_sync then '" ~ row
         ~ " deleted in the legacy database before the first sync: target row kept' else '" ~ row
         ~ " deleted in the legacy database: target row kept (" ~ entity
-        ~ " has no soft-delete column)' end")]) -%}
+        ~ " has no soft-delete column)' end")] + deleted_issues) -%}
     {%- set all_issues = "case when compared._is_deleted_in_source and not compared._has_target_row"
         ~ " then '[]'::jsonb when compared._is_deleted_in_source then " ~ deleted_issue
         ~ " else " ~ all_issues ~ " end" -%}
@@ -539,29 +681,84 @@ considered as (
     {%- set all_issues = "case when " ~ no_issues_when ~ " then '[]'::jsonb else " ~ all_issues
         ~ " end" -%}
 {%- endif -%}
+{%- if junction is not none -%}
+    {%- set node = _entity_mart(entity) -%}
+    {%- set unique_key = node.config.get('unique_key') if node is not none else [] -%}
+    {%- set natural_key = [unique_key] if unique_key is string else (unique_key or []) -%}
+    {%- set pairs = junction.get('pairs', 'staged') -%}
+    {%- set compared_columns = ['targets.' ~ target_id ~ ' is not null as _has_target_row']
+        + compared_columns -%}
+    {%- set deleted = 'checked._is_deleted_in_source' -%}
+    {%- if soft_delete_values(entity) -%}
+        {%- set has_target = 'checked._has_target_row' -%}
+    {%- else -%}
+        {%- set has_target = 'false' -%}
+        {%- set conditions = conditions + ['not checked._is_target_only'] -%}
+    {%- endif -%}
+    {#- the legacy key of a target row without a pair: the gone row's expressions of its parts -#}
+    {%- set gone_expressions = {} -%}
+    {%- do gone_expressions.update(gone_values) -%}
+    {%- for helper in gone -%}
+        {%- set parts = helper.rsplit(' as ', 1) -%}
+        {%- do gone_expressions.update({parts[1]: parts[0]}) -%}
+    {%- endfor -%}
+    {%- set gone_key = [] -%}
+    {%- for column in keys -%}
+        {%- do gone_key.append(gone_expressions.get(column, 'targets.' ~ column)) -%}
+    {%- endfor -%}
+{%- endif -%}
 gone_before_first_sync as (
     select
         {{ gone_from_mirror_columns(entity, 'targets.' ~ target_id, helpers=gone,
             values=gone_values) }}
     from targets
+    {%- if junction is none %}
     left join known on targets.{{ key }}::text = known.legacy_key
+    {%- else %}
+    {%- for column, parent in junction.parents.items() %}
+    inner join {{ parent.split('.')[0] }} on targets.{{ column }} = {{ parent.split('.')[0] }}.{{ column }}
+    {%- endfor %}
+    left join known on {{ _key_text(gone_key) }} = known.legacy_key
+    {%- endif %}
     {%- for join in gone_joins %}
     {{ join }}
     {%- endfor %}
     where
+    {%- if junction is none %}
         not exists (
             select staged.{{ staged_key }} from staged
             where staged.{{ staged_key }} = targets.{{ key }}
         )
+    {%- else %}
+        not exists (
+            select 1 from {{ pairs }}
+            where
+            {%- for parent in junction.parents.values() %}
+                {{ "and " if not loop.first }}{{ pairs }}.{{ parent.split('.')[1] }} = {{ parent }}
+            {%- endfor %}
+        )
+    {%- endif %}
         {%- if gone_when is not none %}
         and ({{ gone_when }})
         {%- endif %}
 ),
 
 all_mapped as (
+{%- if junction is none %}
     select * from mapped
     union all
     select * from gone_before_first_sync
+{%- else %}
+    select
+        mapped.*,
+        false as _is_target_only
+    from mapped
+    union all
+    select
+        gone_before_first_sync.*,
+        true as _is_target_only
+    from gone_before_first_sync
+{%- endif %}
 ),
 {%- if caller is defined %}
 {{ caller() }}
@@ -591,10 +788,16 @@ compared as (
         where looked_up.{{ key }} = mapped.{{ key }}
         offset 0  -- noqa: AM09
     ) as targets on true
+    {%- elif junction is not none %}
+    left join targets
+        on
+        {%- for column in natural_key %}
+            {{ "and " if not loop.first }}mapped.{{ column }} = targets.{{ column }}
+        {%- endfor %}
     {%- else %}
     left join targets on mapped.{{ key }} = targets.{{ key }}
     {%- endif %}
-    left join known on mapped.{{ key }}::text = known.legacy_key
+    left join known on {{ legacy_key_text('mapped', keys) }} = known.legacy_key
     {%- for join in compared_joins %}
     {{ join }}
     {%- endfor %}
@@ -603,7 +806,7 @@ compared as (
 checked as (
     select
         compared.*,
-        compared.{{ key }}::text as _legacy_key,
+        {{ legacy_key_text('compared', keys) }} as _legacy_key,
         {{ all_issues }} as _issues
     from compared
 ),
@@ -644,4 +847,211 @@ select * from resolved
 
 select * from decided
 {%- endif %}
+{%- endmacro %}
+
+{#- The mapped model of a junction table with a legacy id (world.md 8.3: template_products,
+    template_view_roles, template_edit_roles, template_view_groups, template_predecessors): one
+    row per legacy row, upserted on its natural key (the pair of parent UUIDs, the mart's
+    unique_key), legacy_id written, is_active the soft-delete column (false once the legacy row is
+    deleted). The entity's own rules are its declaration, in its model file:
+      entity   the mart's name
+      staged   ref() of the staged junction table, with legacy_id, synced_run,
+               is_deleted_in_source and one legacy key column per parent
+      parents  two parents, in the unique key's order, each a dict:
+                 column      the target column (template_id, product_id...)
+                 key         the staged junction column holding the parent's legacy id
+                 mart        ref() of the parent's mart (read for the rows written: its mart runs
+                             first)
+                 mart_key    the mart's legacy key column
+                 source      ref() of the parent's staged legacy table
+                 source_key  its legacy key column
+      issues   the issue_when()/missing_parent_issue()/drift_issue() list, over `compared`: the
+               mapped columns and, per parent, `_legacy_<column>` (its legacy id) and
+               `_is_<column>_in_source` (it exists in the legacy database); `_is_on_other_pair`
+               (a target row holds this legacy id on another pair: the upsert would break the
+               unique legacy_id). Raised only for live rows.
+      retry    the warnings whose rows are considered again every run (a parent gone from the
+               legacy database that may come back), as open_issue_keys' retry.
+    A row is written when it has no error and both parents, or, deleted in the source, when it has
+    a target row to deactivate. A deleted row whose pair lives on in another legacy row (the pair
+    removed and added again) changes nothing. Considers the rows changed since the last applied
+    run, those with open errors, and target rows whose legacy row the mirror never saw. -#}
+{% macro junction_mapped(entity, staged, parents, issues, retry=[]) -%}
+    {%- set first, second = parents[0], parents[1] -%}
+with
+
+staged as (
+    select * from {{ staged }}
+),
+
+targets as (
+    select * from {{ ref('stg_supabase__' ~ entity) }}
+),
+{%- for parent in parents %}
+
+{{ parent.column }}_rows as (
+    select
+        id as parent_id,
+        {{ parent.mart_key }} as legacy_key
+    from {{ parent.mart }}
+    where {{ parent.mart_key }} is not null
+),
+
+{{ parent.column }}_sources as (
+    select {{ parent.source_key }} as legacy_key
+    from {{ parent.source }}
+    where not is_deleted_in_source
+),
+{%- endfor %}
+
+known as (
+    {{ applied_keys(entity) }}
+),
+
+retried as (
+    {{ open_issue_keys(entity, retry=retry) }}
+),
+
+first_sync as (
+    {{ first_synced_run('staged') }}
+),
+
+considered as (
+    select staged.*
+    from staged
+    where
+        {{ changed_since('staged') }}
+        or staged.legacy_id::text in (select retried.legacy_key from retried)
+),
+
+-- The live legacy pairs, as target pairs: a deleted row whose pair is among them is superseded.
+live_pairs as (
+    select
+        staged.legacy_id,
+        {{ first.column }}_rows.parent_id as {{ first.column }},
+        {{ second.column }}_rows.parent_id as {{ second.column }}
+    from staged
+    inner join {{ first.column }}_rows on staged.{{ first.key }} = {{ first.column }}_rows.legacy_key
+    inner join {{ second.column }}_rows on staged.{{ second.key }} = {{ second.column }}_rows.legacy_key
+    where not staged.is_deleted_in_source
+),
+
+resolved as (
+    select
+        considered.*,
+        -- a deletion deactivates the target row that carries the legacy id, on its own pair
+        {%- for parent in parents %}
+        case
+            when considered.is_deleted_in_source and by_key.junction_id is not null
+                then by_key.{{ parent.column }}
+            else {{ parent.column }}_rows.parent_id
+        end as {{ parent.column }},
+        {%- endfor %}
+        by_key.junction_id as _by_key_id,
+        {%- for parent in parents %}
+        by_key.{{ parent.column }} as _by_key_{{ parent.column }},
+        {{ parent.column }}_sources.legacy_key is not null as _is_{{ parent.column }}_in_source{{ "," if not loop.last }}
+        {%- endfor %}
+    from considered
+    left join targets as by_key on considered.legacy_id = by_key.legacy_id
+    {%- for parent in parents %}
+    left join {{ parent.column }}_rows on considered.{{ parent.key }} = {{ parent.column }}_rows.legacy_key
+    left join {{ parent.column }}_sources on considered.{{ parent.key }} = {{ parent.column }}_sources.legacy_key
+    {%- endfor %}
+),
+
+mapped as (
+    select
+        coalesce(
+            by_pair.junction_id, resolved._by_key_id, {{ legacy_uuid(entity, 'resolved.legacy_id') }}
+        ) as id,
+        {%- for parent in parents %}
+        resolved.{{ parent.column }},
+        {%- endfor %}
+        not resolved.is_deleted_in_source as is_active,
+        resolved.legacy_id,
+        {%- for parent in parents %}
+        resolved.{{ parent.key }} as _legacy_{{ parent.column }},
+        resolved._is_{{ parent.column }}_in_source,
+        {%- endfor %}
+        coalesce(
+            resolved._by_key_id <> by_pair.junction_id, resolved._by_key_id is not null
+        ) as _is_on_other_pair,
+        resolved.is_deleted_in_source as _is_deleted_in_source,
+        resolved.synced_run > first_sync.synced_run as _is_changed_after_first_sync
+    from resolved
+    cross join first_sync
+    left join targets as by_pair
+        on
+            resolved.{{ first.column }} = by_pair.{{ first.column }}
+            and resolved.{{ second.column }} = by_pair.{{ second.column }}
+),
+
+gone_before_first_sync as (
+    select
+        {{ gone_from_mirror_columns(entity, 'targets.junction_id', helpers=[
+            'null::integer as _legacy_' ~ first.column,
+            'false as _is_' ~ first.column ~ '_in_source',
+            'null::integer as _legacy_' ~ second.column,
+            'false as _is_' ~ second.column ~ '_in_source',
+            'false as _is_on_other_pair',
+            'true as _is_deleted_in_source',
+            'false as _is_changed_after_first_sync',
+        ]) }}
+    from targets
+    left join staged on targets.legacy_id = staged.legacy_id
+    where targets.legacy_id is not null and staged.legacy_id is null
+),
+
+all_mapped as (
+    select * from mapped
+    union all
+    select * from gone_before_first_sync
+),
+
+compared as (
+    select
+        mapped.*,
+        mapped._is_deleted_in_source and exists (
+            select 1 from live_pairs
+            where
+                live_pairs.{{ first.column }} = mapped.{{ first.column }}
+                and live_pairs.{{ second.column }} = mapped.{{ second.column }}
+                and live_pairs.legacy_id <> mapped.legacy_id
+        ) as _is_superseded,
+        targets.junction_id is not null as _has_target_row,
+        {{ written_by_earlier_scripts('targets.junction_id') }} as _written_by_earlier_scripts,
+        {{ drift_columns(entity) }} as _drift_columns
+    from all_mapped as mapped
+    left join targets on mapped.id = targets.junction_id
+    left join known on mapped.legacy_id::text = known.legacy_key
+),
+
+checked as (
+    select
+        compared.*,
+        compared.legacy_id::text as _legacy_key,
+        case
+            -- a deletion deactivates a target row; without one, or when the pair lives on in
+            -- another legacy row, there is nothing to do or report
+            when compared._is_deleted_in_source then '[]'::jsonb
+            else {{ issues_array(issues) }}
+        end as _issues
+    from compared
+),
+
+decided as (
+    select
+        checked.*,
+        not checked._is_superseded
+        and {{ apply_decision(
+            requires=['checked.' ~ first.column, 'checked.' ~ second.column],
+            applies=['checked._is_deleted_in_source'],
+            deleted='checked._is_deleted_in_source',
+            has_target='checked._has_target_row',
+        ) }} as _apply
+    from checked
+)
+
+select * from decided
 {%- endmacro %}

@@ -137,13 +137,15 @@ where not exists (
 
 {#- Keys to consider again in every build: open errors (retried until their cause is gone),
     open warnings of the reasons in `retry` (a row landed with a null reference whose parent may
-    land later: missing_parent_issue) and, when reconciling, open drift (so that a reconcile run
-    reaches rows that did not change). -#}
+    land later: missing_parent_issue) and, when reconciling, open drift and duplicate target rows
+    (so that a reconcile run reaches rows that did not change: it applies the one and deletes the
+    other, entity_pattern's duplicate_targets). -#}
 {% macro open_issue_keys(entity, retry=[]) -%}
     select row_issues.legacy_key
     from {{ ref('stg_bookkeeping__row_issues') }} as row_issues
     where row_issues.entity = '{{ entity }}' and row_issues.resolved_at is null
         and (row_issues.severity = 'error'
             {%- for reason in retry %} or row_issues.reason = '{{ reason }}'{% endfor %}
-            {%- if var('reconcile', false) %} or row_issues.reason = 'drift'{% endif %})
+            {%- if var('reconcile', false) %}
+            or row_issues.reason in ('drift', 'duplicate_target_rows'){% endif %})
 {%- endmacro %}

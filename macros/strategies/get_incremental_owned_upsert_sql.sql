@@ -10,6 +10,10 @@
         into what the app stored there, so the app's own keys survive;
       - a row whose owned columns already hold the same values is not touched (no trigger fires,
         updated_at stays).
+    A mart declaring `meta.diffmig.duplicate_targets: keep_oldest` (an app table without a unique
+    constraint on its legacy key, holding several rows of some keys: entity_pattern.sql) is
+    written by id instead, the kept row's id that int_<entity>_keyed resolved; a reconcile
+    first deletes every row of such a key but the oldest (created_at, then id).
 -#}
 {% macro get_incremental_owned_upsert_sql(arg_dict) %}
     {%- set target = arg_dict['target_relation'] -%}
@@ -21,6 +25,8 @@
         ) }}
     {%- endif -%}
     {%- set keys = [unique_key] if unique_key is string else unique_key -%}
+    {%- set declared = ((config.get('meta') or {}).get('diffmig') or {}).get('duplicate_targets') -%}
+    {%- set conflict_keys = ['id'] if declared == 'keep_oldest' else keys -%}
     {%- set insert_only = config.get('insert_only_columns', []) -%}
     {%- set merged = config.get('merge_jsonb_columns', []) -%}
     {%- set columns = [] -%}
@@ -38,7 +44,23 @@
     {%- set quoted = [] -%}
     {%- for name in columns -%}{%- do quoted.append(adapter.quote(name)) -%}{%- endfor -%}
     {%- set quoted_keys = [] -%}
-    {%- for name in keys -%}{%- do quoted_keys.append(adapter.quote(name)) -%}{%- endfor %}
+    {%- for name in conflict_keys -%}{%- do quoted_keys.append(adapter.quote(name)) -%}{%- endfor %}
+    {%- if declared == 'keep_oldest' and var('reconcile', false) %}
+    {%- set key = adapter.quote(keys[0]) %}
+    with removed_copies as (
+        delete from {{ target }} as copy
+        using (
+            select
+                ranked.id,
+                row_number() over (
+                    partition by ranked.{{ key }} order by {{ target_copy_order('ranked') }}
+                ) as copy_rank
+            from {{ target }} as ranked
+            where ranked.{{ key }} is not null
+        ) as copies
+        where copy.id = copies.id and copies.copy_rank > 1
+    )
+    {%- endif %}
     insert into {{ target }} as t ({{ quoted | join(', ') }})
     select {{ quoted | join(', ') }}
     from {{ temp }}

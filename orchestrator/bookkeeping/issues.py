@@ -36,11 +36,18 @@ class IssueSummary(NamedTuple):
     keys: list[str]
 
 
+# The open warnings a reconcile acts on (the mapped models' open_issue_keys on reconcile): drift
+# it applies, and target rows duplicating a legacy key it deletes (entity_pattern's
+# duplicate_targets).
+RECONCILED_REASONS = ("drift", "duplicate_target_rows")
+
+
 def has_open_drift(conn: psycopg.Connection, entity: str) -> bool:
+    """Whether the entity has open issues a reconcile acts on (RECONCILED_REASONS)."""
     row = conn.execute(
         f"select 1 from {SCHEMA}.row_issues where entity = %s and resolved_at is null "
-        "and reason = 'drift' limit 1",
-        (entity,),
+        "and reason = any(%s) limit 1",
+        (entity, list(RECONCILED_REASONS)),
     ).fetchone()
     return row is not None
 

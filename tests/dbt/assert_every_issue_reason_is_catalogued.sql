@@ -4,7 +4,8 @@
 
     A model raises an issue with issue_when(<condition>, "<severity>", "<reason>", <detail>)
     (macros/issues/record_row_issues.sql), the shared drift warning with drift_issue() or
-    entity_decision() (unless drift=false; with deletion_reported=true also deleted_in_source), a
+    entity_decision() (unless drift=false; with deletion_reported=true also deleted_in_source),
+    the duplicate target rows' warning with duplicate_target_issue() and a
     missing parent with missing_parent_issue(entity, column, reason, ...), whose severity is the
     reference's declaration (macros/entities/entity_pattern.sql). The entity is the mart the model feeds:
     int_<entity>_mapped -> <entity>; any other model raising an issue is named as it is, so it
@@ -36,6 +37,9 @@
         {%- if 'drift_issue(' in node.raw_code or ('entity_decision(' in node.raw_code
             and 'drift=false' not in node.raw_code) -%}
             {%- do found.append((entity, 'drift', 'warning')) -%}
+        {%- endif -%}
+        {%- if 'duplicate_target_issue(' in node.raw_code -%}
+            {%- do found.append((entity, 'duplicate_target_rows', 'warning')) -%}
         {%- endif -%}
         {%- if 'deletion_reported=true' in node.raw_code -%}
             {%- do found.append((entity, 'deleted_in_source', 'warning')) -%}

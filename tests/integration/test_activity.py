@@ -134,3 +134,48 @@ def test_activity_is_deterministic_and_continues(clusters: ClusterPair) -> None:
         for dbs in (one, two):
             build.drop_database(clusters.legacy, dbs.legacy_db)
             build.drop_database(clusters.target, dbs.target_db)
+
+
+# The second wave's activity (world.md 8.6): (table, kind) pairs every batch logs.
+WAVE2_CHANGES = {
+    ("dispatch_plan", "insert"),
+    ("dispatch_plan", "update_untouched"),
+    ("dispatch_plan", "delete"),
+    ("dispatch_comment", "insert"),
+    ("dispatch_comment", "delete"),
+    ("dispatch_task", "insert"),
+    ("dispatch_task", "update_untouched"),
+    ("dispatch_task", "delete"),
+    ("dispatch_template", "update_untouched"),
+    ("dispatch_role_permissions", "update_untouched"),
+    ("dispatch_template_products", "delete"),
+    ("dispatch_template_view_roles", "delete"),
+    ("dispatch_template_edit_roles", "delete"),
+    ("dispatch_template_view_groups", "delete"),
+    ("dispatch_template_predecessors", "delete"),
+}
+
+
+def test_the_second_wave_moves(db_pair: DbPair) -> None:
+    with db_pair.legacy_app() as conn:
+        logged = set(
+            conn.execute("select distinct table_name, kind from sandbox.activity_log").fetchall()
+        )
+        (checked_in_place,) = conn.execute(
+            "select count(*) from sandbox.activity_log l join dispatch_task t "
+            "on t.id = l.legacy_id where l.table_name = 'dispatch_task' "
+            "and l.kind = 'update_untouched' and t.checked and t.done_at is not null"
+        ).fetchone()
+        (new_plans_on_instructions,) = conn.execute(
+            "select count(*) from sandbox.activity_log l join dispatch_plan p "
+            "on p.id = l.legacy_id join dispatch_instruction i on i.id = p.instruction_id "
+            "where l.table_name = 'dispatch_plan' and l.kind = 'insert'"
+        ).fetchone()
+        (duplicate_permissions,) = conn.execute(
+            "select count(*) from (select role_id, permission_id from dispatch_role_permissions "
+            "group by 1, 2 having count(*) > 1) d"
+        ).fetchone()
+    assert logged >= WAVE2_CHANGES, WAVE2_CHANGES - logged
+    assert checked_in_place > 0
+    assert new_plans_on_instructions > 0
+    assert duplicate_permissions == 0

@@ -8,7 +8,7 @@ import pytest
 
 from orchestrator.sandbox import build
 from tests.conftest import LEGACY_BASE_TEMPLATE, TEST_SCALE, ClusterPair, DbPair, make_db_pair
-from tests.integration.world import LEGACY_COLUMNS, LEGACY_VOLUMES
+from tests.integration.world import LEGACY_COLUMNS, LEGACY_FIXED_VOLUMES, LEGACY_VOLUMES
 
 # Every defect world.md section 3 asks the generator to plant, and the kinds (as named by
 # legacy_defects.sql) that prove it is there.
@@ -53,6 +53,70 @@ DEFECTS_REQUIRED: dict[str, list[str]] = {
     "odd text": ["text_emoji", "text_right_to_left", "text_zero_width", "text_100kb"],
     "timestamps far in the past or future": ["ts_far_past", "ts_far_future"],
     "a user in several groups": ["user_multi_group"],
+    # The second wave (world.md 8.2).
+    "every second-wave foreign key points at a gone row": [
+        f"fk_gone:{table}.{column}"
+        for table, column in [
+            ("auth_permission", "content_type_id"),
+            ("dispatch_category", "parent_id"),
+            ("dispatch_role", "user_id"),
+            ("dispatch_role", "group_id"),
+            ("dispatch_role_permissions", "role_id"),
+            ("dispatch_role_permissions", "permission_id"),
+            ("dispatch_template", "category_id"),
+            ("dispatch_template_products", "template_id"),
+            ("dispatch_template_products", "product_id"),
+            ("dispatch_template_view_roles", "template_id"),
+            ("dispatch_template_view_roles", "role_id"),
+            ("dispatch_template_edit_roles", "template_id"),
+            ("dispatch_template_edit_roles", "role_id"),
+            ("dispatch_template_view_groups", "template_id"),
+            ("dispatch_template_view_groups", "group_id"),
+            ("dispatch_template_predecessors", "template_id"),
+            ("dispatch_template_predecessors", "to_template_id"),
+            ("dispatch_project", "creator_id"),
+            ("dispatch_bracket", "project_id"),
+            ("dispatch_plan", "instruction_id"),
+            ("dispatch_plan", "project_id"),
+            ("dispatch_comment", "author_id"),
+            ("dispatch_comment", "plan_id"),
+            ("dispatch_task", "file_id"),
+            ("dispatch_task", "template_id"),
+            ("dispatch_task", "plan_id"),
+            ("dispatch_task", "instruction_id"),
+            ("dispatch_task", "actor_id"),
+            ("dispatch_operation", "payment_id"),
+            ("dispatch_offer", "doctor_id"),
+            ("dispatch_offer", "product_id"),
+            ("dispatch_discount", "offer_id"),
+        ]
+    ],
+    "second-wave codes not in the code tables": [
+        "code_project_type_unknown",
+        "code_project_status_unknown",
+        "code_operation_type_unknown",
+    ],
+    "plans without instruction, two originals, names over 100": [
+        "plan_without_instruction",
+        "plan_two_originals",
+        "plan_name_over_100",
+    ],
+    "blank names and comments": ["name_blank_wave2", "comment_blank"],
+    "tasks checked without done_at, without instruction": [
+        "task_checked_without_done_at",
+        "task_instruction_null",
+    ],
+    "a duplicate project uid": ["project_uid_duplicate"],
+    "offers without prices, or to a user who is no doctor": [
+        "offer_without_prices",
+        "offer_doctor_not_a_doctor",
+    ],
+    "discounts over 100% or ending before they start": [
+        "discount_over_100",
+        "discount_ends_before_start",
+    ],
+    "malformed template extensions": ["template_extensions_bad"],
+    "a category cycle": ["category_cycle"],
 }
 
 
@@ -93,10 +157,73 @@ def test_volumes_within_five_percent_of_the_scale(base: DbPair) -> None:
             (count,) = conn.execute(f"select count(*) from {table}").fetchone()  # noqa: S608
             if at_full_scale is None:
                 assert count > 0, table
+                assert count == LEGACY_FIXED_VOLUMES.get(table, count), table
                 continue
             expected = at_full_scale * TEST_SCALE
             # 5% of the target, or 2 rows for tables that are tiny at small scales.
             assert abs(count - expected) <= max(0.05 * expected, 2), (table, count, expected)
+
+
+def test_second_wave_shape(base: DbPair) -> None:
+    """world.md 8.2 "Shape", within the slack of a small scale."""
+    with base.legacy_app() as conn:
+        row = conn.execute(
+            "select"
+            " (select avg((type = 3)::int) from dispatch_project),"
+            " (select avg((creator_id is null)::int) from dispatch_project),"
+            " (select count(*)::numeric / count(distinct instruction_id) from dispatch_plan),"
+            " (select count(*)::numeric / count(distinct project_id) from dispatch_plan),"
+            " (select avg(length(text)) from dispatch_comment),"
+            " (select max(length(text)) from dispatch_comment),"
+            " (select avg(checked::int) from dispatch_task),"
+            " (select avg((done_at is not null)::int) from dispatch_task),"
+            " (select avg((plan_id is not null)::int) from dispatch_task),"
+            " (select count(*)::numeric / count(distinct instruction_id) from dispatch_task),"
+            " (select avg((type = 1)::int) from dispatch_operation),"
+            " (select count(*) from (select doctor_id, product_id from dispatch_offer"
+            "   group by 1, 2 having count(*) > 1) d),"
+            " (select count(*) from dispatch_role where group_id = 11),"
+            " (select count(*) from (select instruction_id from dispatch_plan"
+            "   where number = 1 and not original) o)"
+        ).fetchone()
+    names = [
+        "type 3 share",
+        "no creator share",
+        "plans per instruction",
+        "plans per project",
+        "comment mean length",
+        "comment max length",
+        "tasks checked",
+        "tasks done",
+        "tasks on a plan",
+        "tasks per instruction",
+        "operations of type 1",
+        "duplicate offer pairs",
+        "roles in group 11",
+        "first plans not original",
+    ]
+    bounds = [
+        (0.45, 0.59),
+        (0.015, 0.05),
+        (7.5, 9.5),
+        (2.5, 3.3),
+        (120, 190),
+        (100, 2_174),
+        (0.8, 0.9),
+        (0.84, 0.92),
+        (0.35, 0.45),
+        (34, 42),
+        (0.9, 0.99),
+        (0, 0),
+        (31, 31),
+        (0, 0),
+    ]
+    outside = {
+        name: value
+        for name, value, (low, high) in zip(names, row, bounds, strict=True)
+        if not low <= value <= high
+    }
+    assert not outside
 
 
 def test_notifications_send_and_sent_share(base: DbPair) -> None:

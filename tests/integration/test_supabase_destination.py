@@ -12,6 +12,8 @@ from tests.integration.world import (
     COMMON_TARGET_COLUMNS,
     TARGET_COLUMNS,
     TARGET_ENUMS,
+    TARGET_JUNCTIONS,
+    TARGET_NON_UNIQUE_LEGACY_KEYS,
     TARGET_UNIQUE_LEGACY_KEYS,
 )
 
@@ -62,6 +64,46 @@ def test_legacy_keys_are_unique(db_pair: DbPair) -> None:
                 (f"public.{table}", column),
             ).fetchone()
             assert n >= 1, f"{table}.{column} has no unique index"
+
+
+def test_second_wave_keys_left_without_unique_constraints(db_pair: DbPair) -> None:
+    """treatment_plans lost its constraint; case_messages holds each comment about twice."""
+    with db_pair.target_tool() as conn:
+        for table, column in TARGET_NON_UNIQUE_LEGACY_KEYS.items():
+            (n,) = conn.execute(
+                "select count(*) from pg_index i join pg_attribute a "
+                "on a.attrelid = i.indrelid and a.attnum = any(i.indkey) "
+                "where i.indrelid = %s::regclass and i.indisunique and a.attname = %s",
+                (f"public.{table}", column),
+            ).fetchone()
+            assert n == 0, f"{table}.{column} has a unique index"
+
+
+def test_junctions_unique_pairs_cascading_from_the_template(db_pair: DbPair) -> None:
+    with db_pair.target_tool() as conn:
+        for table, (parent, other) in TARGET_JUNCTIONS.items():
+            unique_pairs = conn.execute(
+                "select array_agg(a.attname::text order by a.attname) from pg_constraint c "
+                "join pg_attribute a on a.attrelid = c.conrelid and a.attnum = any(c.conkey) "
+                "where c.conrelid = %s::regclass and c.contype = 'u' group by c.oid",
+                (f"public.{table}",),
+            ).fetchall()
+            assert [sorted([parent, other])] in [list(r) for r in unique_pairs], table
+            (delete_rule,) = conn.execute(
+                "select c.confdeltype from pg_constraint c join pg_attribute a "
+                "on a.attrelid = c.conrelid and a.attnum = c.conkey[1] "
+                "where c.conrelid = %s::regclass and c.contype = 'f' and a.attname = %s",
+                (f"public.{table}", parent),
+            ).fetchone()
+            assert delete_rule == "c", table
+            nullable = dict(
+                conn.execute(
+                    "select column_name, is_nullable from information_schema.columns "
+                    "where table_schema = 'public' and table_name = %s",
+                    (table,),
+                ).fetchall()
+            )
+            assert (nullable[parent], nullable[other]) == ("NO", "NO"), table
 
 
 def test_rls_on_every_app_table(db_pair: DbPair) -> None:

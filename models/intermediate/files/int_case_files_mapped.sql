@@ -10,20 +10,21 @@
     no soft-delete column), as are links of files deleted in the source. -#}
 {{ config(materialized='table', unlogged=true) }}
 
-{%- set drift_applies = [] -%}
+{#- A target link is one a live legacy file gives when its file and its case's patient are a
+    legacy_links pair. -#}
+{%- set junction = {
+    'parents': {
+        'file_id': 'target_files.legacy_file_id',
+        'case_id': 'target_cases.legacy_patient_id',
+    },
+    'pairs': 'legacy_links',
+} %}
 
-with
-
-files as not materialized (
-    select * from {{ ref('stg_legacy__files') }}
-),
+{{ entity_inputs('case_files', 'stg_legacy__files', 'legacy_file_id',
+    parents={'stg_legacy__instructions': 'legacy_instruction_id'}, junction=junction) }}
 
 instructions as not materialized (
     select * from {{ ref('stg_legacy__instructions') }}
-),
-
-targets as not materialized (
-    select * from {{ ref('stg_supabase__case_files') }}
 ),
 
 target_files as not materialized (
@@ -67,52 +68,15 @@ migrated_cases as (
     where cases.legacy_patient_id is not null
 ),
 
-known as (
-    {{ applied_keys('case_files') }}
-),
-
-retried as (
-    {{ open_issue_keys('case_files') }}
-),
-
-first_sync as materialized (
-    {{ first_synced_run('files') }}
-),
-
-considered_keys as (
-    select files.legacy_file_id
-    from files
-    where {{ changed_since('files') }}
-
-    union
-
-    select files.legacy_file_id
-    from files
-    inner join instructions
-        on files.legacy_instruction_id = instructions.legacy_instruction_id
-    where {{ changed_since('instructions') }}
-
-    union
-
-    select retried.legacy_key::integer as legacy_file_id
-    from retried
-),
-
-considered as (
+-- The (file, patient) link every live legacy file gives now.
+legacy_links as (
     select
-        files.legacy_file_id,
-        files.legacy_instruction_id,
-        files.file_ext,
-        files.synced_run,
-        files.is_deleted_in_source,
-        instructions.legacy_patient_id,
-        instructions.legacy_instruction_id is not null as is_instruction_staged,
-        legacy_patients.legacy_patient_id is not null as is_patient_staged
-    from considered_keys
-    inner join files on considered_keys.legacy_file_id = files.legacy_file_id
-    left join instructions on files.legacy_instruction_id = instructions.legacy_instruction_id
-    left join legacy_patients on instructions.legacy_patient_id = legacy_patients.legacy_patient_id
-    where files.legacy_instruction_id is not null
+        staged.legacy_file_id,
+        instructions.legacy_patient_id
+    from staged
+    inner join instructions
+        on staged.legacy_instruction_id = instructions.legacy_instruction_id
+    where not staged.is_deleted_in_source
 ),
 
 mapped as (
@@ -120,7 +84,7 @@ mapped as (
         coalesce(
             current_links.case_file_id,
             {{ legacy_uuid('case_files',
-                "considered.legacy_patient_id || ':' || considered.legacy_file_id") }}
+                "instructions.legacy_patient_id || ':' || considered.legacy_file_id") }}
         ) as id,
         migrated_cases.case_id,
         migrated_files.file_id,
@@ -128,16 +92,15 @@ mapped as (
         jsonb_build_object('legacy', jsonb_build_object(
             'file_id', considered.legacy_file_id,
             'instruction_id', considered.legacy_instruction_id,
-            'patient_id', considered.legacy_patient_id
+            'patient_id', instructions.legacy_patient_id
         )) as metadata,
         considered.legacy_file_id as _legacy_file_id,
         considered.legacy_instruction_id as _legacy_instruction_id,
-        considered.legacy_patient_id as _legacy_patient_id,
-        considered.is_instruction_staged as _is_instruction_staged,
-        considered.is_patient_staged as _is_patient_staged,
+        instructions.legacy_patient_id as _legacy_patient_id,
+        instructions.legacy_instruction_id is not null as _is_instruction_staged,
+        legacy_patients.legacy_patient_id is not null as _is_patient_staged,
         considered.file_ext as _legacy_ext,
         file_types.extension is null as _is_unknown_extension,
-        false as _is_target_only,
         considered.is_deleted_in_source as _is_deleted_in_source,
         -- the file is the link's source row: an edit of its instruction (notes, status...) is
         -- no change of the link (a new patient gives a new link, not a drifted one)
@@ -145,113 +108,54 @@ mapped as (
     from considered
     cross join fallback_type
     cross join first_sync
+    left join instructions
+        on considered.legacy_instruction_id = instructions.legacy_instruction_id
+    left join legacy_patients on instructions.legacy_patient_id = legacy_patients.legacy_patient_id
     left join file_types
         on ltrim(lower(btrim(considered.file_ext)), '.') = file_types.extension
     left join migrated_files on considered.legacy_file_id = migrated_files.legacy_file_id
-    left join migrated_cases on considered.legacy_patient_id = migrated_cases.legacy_patient_id
+    left join migrated_cases on instructions.legacy_patient_id = migrated_cases.legacy_patient_id
     left join targets as current_links
         on
             migrated_cases.case_id = current_links.case_id
             and migrated_files.file_id = current_links.file_id
+    where considered.legacy_instruction_id is not null
 ),
 
--- The (file, patient) link every live legacy file gives now.
-legacy_links as (
-    select
-        files.legacy_file_id,
-        instructions.legacy_patient_id
-    from files
-    inner join instructions
-        on files.legacy_instruction_id = instructions.legacy_instruction_id
-    where not files.is_deleted_in_source
-),
-
--- Target links that no live legacy file gives (its file was deleted before diffmig's first
--- sync, or the file now belongs to another case or to none): reported, kept as they are.
--- Links of files deleted in the source are reported by `mapped`.
-target_only as (
-    select
-        {{ gone_from_mirror_columns('case_files', 'targets.case_file_id', helpers=[
-            'target_files.legacy_file_id as _legacy_file_id',
-            'null::integer as _legacy_instruction_id',
-            'target_cases.legacy_patient_id as _legacy_patient_id',
-            'true as _is_instruction_staged',
-            'true as _is_patient_staged',
-            'null::text as _legacy_ext',
-            'false as _is_unknown_extension',
-            'true as _is_target_only',
-            'false as _is_deleted_in_source',
-            'false as _is_changed_after_first_sync',
-        ]) }}
-    from targets
-    inner join target_files on targets.file_id = target_files.file_id
-    inner join target_cases on targets.case_id = target_cases.case_id
-    where
-        not exists (
-            select legacy_links.legacy_file_id from legacy_links
-            where
-                legacy_links.legacy_file_id = target_files.legacy_file_id
-                and legacy_links.legacy_patient_id = target_cases.legacy_patient_id
-        )
-        and not exists (
-            select files.legacy_file_id from files
-            where files.legacy_file_id = target_files.legacy_file_id and files.is_deleted_in_source
-        )
-),
-
-all_mapped as (
-    select * from mapped
-    union all
-    select * from target_only
-),
-
-compared as (
-    select
-        mapped.*,
-        {{ written_by_earlier_scripts('targets.case_file_id') }} as _written_by_earlier_scripts,
-        {{ drift_columns('case_files') }} as _drift_columns
-    from all_mapped as mapped
-    left join targets
-        on
-            mapped.case_id = targets.case_id
-            and mapped.file_id = targets.file_id
-    left join known on mapped._legacy_file_id::text = known.legacy_key
-),
-
-checked as (
-    select
-        compared.*,
-        compared._legacy_file_id::text as _legacy_key,
-        {{ issues_array([
-            issue_when("not compared._is_deleted_in_source and not compared._is_target_only and compared.file_id is null",
-                "error", "file_not_migrated",
-                "format('file %s has no files row', compared._legacy_file_id)"),
-            issue_when("not compared._is_deleted_in_source and not compared._is_target_only and compared.case_id is null",
-                "error", "case_not_migrated",
-                "case when not compared._is_instruction_staged then format('instruction %s is not in the legacy database: no case to link', compared._legacy_instruction_id) when not compared._is_patient_staged then format('patient %s (of instruction %s) is not in the legacy database: no case to link', compared._legacy_patient_id, compared._legacy_instruction_id) else format('patient %s (of instruction %s) has no cases row (held back or not migrated yet)', compared._legacy_patient_id, compared._legacy_instruction_id) end"),
-            issue_when("not compared._is_target_only and length(compared.file_purpose) > 50", "error",
-                "value_too_long",
-                "format('file_purpose %s is longer than varchar(50) (file_types)', quote_literal(compared.file_purpose))"),
-            issue_when("compared._is_unknown_extension", "warning", "unknown_file_extension",
-                "format('extension %s is not in file_types: file_purpose %s', coalesce(quote_literal(compared._legacy_ext), 'null'), compared.file_purpose)"),
-            issue_when("compared._is_deleted_in_source", "warning", "deleted_in_source",
-                "'the legacy file is deleted; case_files has no soft-delete column: the link is kept'"),
-            issue_when("compared._is_target_only", "warning", "link_not_in_source",
-                "format('no live legacy file links file %s to patient %s''s case any more: the link is kept', compared._legacy_file_id, compared._legacy_patient_id)"),
-            drift_issue(applies=drift_applies, unless="compared._is_deleted_in_source"),
-        ]) }} as _issues
-    from compared
-),
-
-decided as (
-    select
-        checked.*,
-        -- no soft-delete column: a row deleted in the source is never written (has_target
-        -- false), nor is a target row no legacy row gives any more
-        {{ apply_decision(applies=drift_applies,
-            deleted='checked._is_deleted_in_source', has_target='false') }}
-        and not checked._is_target_only as _apply
-    from checked
-)
-
-select * from decided
+{# Target links that no live legacy file gives (its file was deleted before diffmig's first
+    sync, or the file now belongs to another case or to none): reported, kept as they are. Links
+    of files deleted in the source are reported by `mapped`. -#}
+{{ entity_decision('case_files', '_legacy_file_id',
+    issues=[
+        issue_when("not compared._is_deleted_in_source and not compared._is_target_only and compared.file_id is null",
+            "error", "file_not_migrated",
+            "format('file %s has no files row', compared._legacy_file_id)"),
+        issue_when("not compared._is_deleted_in_source and not compared._is_target_only and compared.case_id is null",
+            "error", "case_not_migrated",
+            "case when not compared._is_instruction_staged then format('instruction %s is not in the legacy database: no case to link', compared._legacy_instruction_id) when not compared._is_patient_staged then format('patient %s (of instruction %s) is not in the legacy database: no case to link', compared._legacy_patient_id, compared._legacy_instruction_id) else format('patient %s (of instruction %s) has no cases row (held back or not migrated yet)', compared._legacy_patient_id, compared._legacy_instruction_id) end"),
+        issue_when("not compared._is_target_only and length(compared.file_purpose) > 50", "error",
+            "value_too_long",
+            "format('file_purpose %s is longer than varchar(50) (file_types)', quote_literal(compared.file_purpose))"),
+        issue_when("compared._is_unknown_extension", "warning", "unknown_file_extension",
+            "format('extension %s is not in file_types: file_purpose %s', coalesce(quote_literal(compared._legacy_ext), 'null'), compared.file_purpose)"),
+        issue_when("compared._is_deleted_in_source", "warning", "deleted_in_source",
+            "'the legacy file is deleted; case_files has no soft-delete column: the link is kept'"),
+        issue_when("compared._is_target_only", "warning", "link_not_in_source",
+            "format('no live legacy file links file %s to patient %s''s case any more: the link is kept', compared._legacy_file_id, compared._legacy_patient_id)"),
+    ],
+    gone=[
+        'target_files.legacy_file_id as _legacy_file_id',
+        'null::integer as _legacy_instruction_id',
+        'target_cases.legacy_patient_id as _legacy_patient_id',
+        'true as _is_instruction_staged',
+        'true as _is_patient_staged',
+        'null::text as _legacy_ext',
+        'false as _is_unknown_extension',
+        'false as _is_deleted_in_source',
+        'false as _is_changed_after_first_sync',
+    ],
+    gone_when='not exists (select staged.legacy_file_id from staged where staged.legacy_file_id'
+        ~ ' = target_files.legacy_file_id and staged.is_deleted_in_source)',
+    drift_unless='compared._is_deleted_in_source',
+    junction=junction,
+) }}

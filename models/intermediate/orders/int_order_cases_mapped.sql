@@ -13,16 +13,14 @@
     'checked._is_deleted_in_source',
     'checked._is_updated_after_earlier_scripts',
 ] -%}
+{#- Target links of orders or cases without a legacy key are the app's own and left alone. -#}
+{%- set junction = {'parents': {
+    'order_id': 'orders.legacy_instruction_id',
+    'case_id': 'cases.legacy_patient_id',
+}} %}
 
-with
-
-instructions as (
-    select * from {{ ref('stg_legacy__instructions') }}
-),
-
-targets as (
-    select * from {{ ref('stg_supabase__order_cases') }}
-),
+{{ entity_inputs('order_cases', 'stg_legacy__instructions',
+    ['legacy_instruction_id', 'legacy_patient_id'], junction=junction) }}
 
 orders as (
     select
@@ -40,14 +38,6 @@ cases as (
     where legacy_patient_id is not null
 ),
 
-known as (
-    {{ applied_keys('order_cases') }}
-),
-
-retried as (
-    {{ open_issue_keys('order_cases') }}
-),
-
 -- The earlier scripts' last completed run over order_cases (see int_orders_mapped).
 earlier_migration as (
     select max(migration_control.completed_at) as completed_at
@@ -58,44 +48,12 @@ earlier_migration as (
         and not migration_control.is_written_by_diffmig
 ),
 
-first_sync as (
-    {{ first_synced_run('instructions') }}
-),
-
-pairs as (
-    select
-        instructions.*,
-        instructions.legacy_instruction_id || ':' || instructions.legacy_patient_id as pair_key
-    from instructions
-    where instructions.legacy_patient_id is not null
-),
-
--- Target links with the legacy pair they stand for (links of orders or cases without a legacy
--- key are the app's own and left alone).
-target_pairs as (
-    select
-        targets.*,
-        orders.legacy_instruction_id,
-        cases.legacy_patient_id,
-        orders.legacy_instruction_id || ':' || cases.legacy_patient_id as pair_key
-    from targets
-    inner join orders on targets.order_id = orders.order_id
-    inner join cases on targets.case_id = cases.case_id
-),
-
-considered as (
-    select pairs.*
-    from pairs
-    where
-        {{ changed_since('pairs') }}
-        or pairs.pair_key in (select retried.legacy_key from retried)
-),
-
-mapped_from_source as (
+mapped as (
     select
         coalesce(
             current_links.order_case_id,
-            {{ legacy_uuid('order_cases', 'considered.pair_key') }}
+            {{ legacy_uuid('order_cases',
+                "considered.legacy_instruction_id || ':' || considered.legacy_patient_id") }}
         ) as id,
         orders.order_id,
         cases.case_id,
@@ -105,10 +63,8 @@ mapped_from_source as (
             'instruction_id', considered.legacy_instruction_id,
             'patient_id', considered.legacy_patient_id
         )) as metadata,
-        considered.pair_key as _legacy_key,
         considered.legacy_instruction_id as _legacy_instruction_id,
         considered.legacy_patient_id as _legacy_patient_id,
-        false as _is_target_only,
         considered.is_deleted_in_source as _is_deleted_in_source,
         coalesce(considered.updated_at > earlier_migration.completed_at, false)
             as _is_updated_after_earlier_scripts,
@@ -123,79 +79,30 @@ mapped_from_source as (
         on
             orders.order_id = current_links.order_id
             and cases.case_id = current_links.case_id
+    where considered.legacy_patient_id is not null
 ),
 
--- A target link with no legacy pair any more (the instruction was deleted before diffmig first
--- synced it, or now belongs to another patient): kept, made inactive (considered until that is
--- applied and recorded).
-mapped_from_target as (
-    select
-        {{ gone_from_mirror_columns('order_cases', 'target_pairs.order_case_id',
-            targets='target_pairs',
-            helpers=[
-                'target_pairs.pair_key as _legacy_key',
-                'target_pairs.legacy_instruction_id as _legacy_instruction_id',
-                'target_pairs.legacy_patient_id as _legacy_patient_id',
-                'true as _is_target_only',
-                'true as _is_deleted_in_source',
-                'false as _is_updated_after_earlier_scripts',
-                'false as _is_changed_after_first_sync',
-            ]) }}
-    from target_pairs
-    left join pairs on target_pairs.pair_key = pairs.pair_key
-    left join known on target_pairs.pair_key = known.legacy_key
-    where
-        pairs.pair_key is null
-        and (target_pairs.is_active is distinct from false or known.legacy_key is null)
-),
-
-mapped as (
-    select * from mapped_from_source
-    union all
-    select * from mapped_from_target
-),
-
-compared as (
-    select
-        mapped.*,
-        targets.order_case_id is not null as _has_target_row,
-        {{ written_by_earlier_scripts('targets.order_case_id') }} as _written_by_earlier_scripts,
-        {{ drift_columns('order_cases') }} as _drift_columns
-    from mapped
-    left join targets
-        on
-            mapped.order_id = targets.order_id
-            and mapped.case_id = targets.case_id
-    left join known on mapped._legacy_key = known.legacy_key
-),
-
-checked as (
-    select
-        compared.*,
-        -- a pair deleted in the source that never reached the target has nothing to deactivate
-        case
-            when compared._is_deleted_in_source and not compared._has_target_row then '[]'::jsonb
-            else {{ issues_array([
-                issue_when("compared.order_id is null", "error", "order_not_migrated",
-                    "format('instruction %s has no order (held back or not yet migrated)', compared._legacy_instruction_id)"),
-                issue_when("compared.case_id is null", "error", "case_not_migrated",
-                    "format('patient %s has no case (held back or not yet migrated)', compared._legacy_patient_id)"),
-                drift_issue(applies=drift_applies),
-            ]) }}
-        end as _issues
-    from compared
-),
-
-decided as (
-    select
-        checked.*,
-        {{ apply_decision(
-            requires=['checked.order_id', 'checked.case_id'],
-            deleted='checked._is_deleted_in_source',
-            has_target='checked._has_target_row',
-            applies=drift_applies,
-        ) }} as _apply
-    from checked
-)
-
-select * from decided
+{# A pair deleted in the source that never reached the target has nothing to deactivate: no
+    issue. A target link with no legacy pair any more (the instruction was deleted before
+    diffmig first synced it, or now belongs to another patient) is made inactive, and
+    considered until that is applied and recorded. -#}
+{{ entity_decision('order_cases', ['_legacy_instruction_id', '_legacy_patient_id'],
+    issues=[
+        issue_when("compared.order_id is null", "error", "order_not_migrated",
+            "format('instruction %s has no order (held back or not yet migrated)', compared._legacy_instruction_id)"),
+        issue_when("compared.case_id is null", "error", "case_not_migrated",
+            "format('patient %s has no case (held back or not yet migrated)', compared._legacy_patient_id)"),
+    ],
+    no_issues_when='compared._is_deleted_in_source and not compared._has_target_row',
+    gone=[
+        'orders.legacy_instruction_id as _legacy_instruction_id',
+        'cases.legacy_patient_id as _legacy_patient_id',
+        'true as _is_deleted_in_source',
+        'false as _is_updated_after_earlier_scripts',
+        'false as _is_changed_after_first_sync',
+    ],
+    gone_when='targets.is_active is distinct from false or known.legacy_key is null',
+    requires=['checked.order_id', 'checked.case_id'],
+    applies=drift_applies,
+    junction=junction,
+) }}

@@ -3,7 +3,8 @@
     pair has none. Existing rows, the earlier scripts' junk included, are never updated or
     deleted (every non-key column is insert-only, so the upsert does `on conflict do nothing`).
 
-    Adding an entity = one line in keyed_marts: (entity_type, mart, legacy key column). The
+    Adding an entity = one line in keyed_marts: (entity_type, mart, legacy key column). A mart
+    with several rows of some legacy keys (duplicate_targets) maps each key to its kept row. The
     entity_type names keep the earlier scripts' ones where they exist; keyed_marts below lists
     every keyed entity in dependency order.
     The marts without a single legacy key (doctor_offices, order_cases, case_files,
@@ -25,6 +26,21 @@
     ('payment', 'payments', 'legacy_payment_id'),
     ('system_message', 'system_messages', 'legacy_record_id'),
     ('team', 'teams', 'legacy_group_id'),
+    ('category', 'categories', 'legacy_category_id'),
+    ('role', 'roles', 'legacy_id'),
+    ('role_permission', 'role_permissions', 'legacy_id'),
+    ('template', 'templates', 'legacy_template_id'),
+    ('template_product', 'template_products', 'legacy_id'),
+    ('template_view_role', 'template_view_roles', 'legacy_id'),
+    ('template_edit_role', 'template_edit_roles', 'legacy_id'),
+    ('template_view_group', 'template_view_groups', 'legacy_id'),
+    ('template_predecessor', 'template_predecessors', 'legacy_id'),
+    ('project', 'projects', 'legacy_project_id'),
+    ('bracket', 'brackets', 'legacy_bracket_id'),
+    ('treatment_plan', 'treatment_plans', 'legacy_plan_id'),
+    ('operation', 'operations', 'legacy_operation_id'),
+    ('offer', 'offers', 'legacy_offer_id'),
+    ('discount', 'discounts', 'legacy_discount_id'),
 ] -%}
 {%- set unkeyed_marts = ['doctor_offices', 'order_cases', 'case_files', 'message_attachments'] -%}
 
@@ -42,13 +58,18 @@
 with
 
 {% for entity_type, mart, legacy_key in keyed_marts %}
+    {%- set copies = duplicate_targets(mart) is not none %}
     {{ mart }}_rows as (
-        select
+        select{% if copies %} distinct on ({{ legacy_key }}){% endif %}
             '{{ entity_type }}' as entity_type,
             {{ legacy_key }} as legacy_id,
             id as new_id
         from {{ ref(mart) }}
         where {{ legacy_key }} is not null
+        {%- if copies %}
+            -- several rows of a key (entity_pattern's duplicate_targets): the kept one, the oldest
+            order by {{ legacy_key }}, {{ target_copy_order() }}
+        {%- endif %}
     ),
 {% endfor %}
 

@@ -2271,6 +2271,9 @@ begin
         from changed;
     end if;
 
+    -- The second wave's tables (world.md 8.6), on the new instructions where they need one.
+    perform sandbox.simulate_activity_wave2(v_batch, days, bs, t0, t1);
+
     drop table if exists pg_temp.act_pick;
     drop table if exists pg_temp.act_moves;
     drop table if exists pg_temp.act_new_user;
@@ -2280,5 +2283,271 @@ begin
     drop table if exists pg_temp.act_new_record;
     drop table if exists pg_temp.act_new_file;
     return v_batch;
+end
+$$;
+
+-- ============================================================================================
+-- The second wave (world.md 8.6): new plans, comments and tasks every day; tasks checked in
+-- place; plan notes, template status and role permissions edited; junction rows, plans,
+-- comments and tasks deleted (their children stay, orphaned: no FK constraints). None of these
+-- tables has updated_at, so every change but inserts and deletes is 'update_untouched'.
+-- Called by sandbox.simulate_activity within its batch (pg_temp.act_pick and
+-- pg_temp.act_new_instruction exist; v_batch, the batch's seed bs and its days t0..t1 given).
+-- ============================================================================================
+create or replace function sandbox.simulate_activity_wave2(
+    v_batch integer, days integer, bs bigint, t0 timestamptz, t1 timestamptz
+)
+returns void
+language plpgsql
+set timezone to 'UTC'
+set client_min_messages to warning
+set search_path to pg_catalog, public
+as $$
+#variable_conflict use_column
+declare
+    n integer;
+    j record;
+    c_plan bigint; mx_plan bigint;
+    c_comment bigint; mx_comment bigint;
+    c_task bigint; mx_task bigint;
+    c_template bigint; mx_template bigint;
+    c_role_permission bigint; mx_role_permission bigint;
+    c_table bigint; mx_table bigint;  -- (of the table being deleted from)
+    mx_project bigint;
+    n_new_instruction integer;
+    n_new_plan integer;
+begin
+    select count(*), coalesce(max(id), 0) into c_plan, mx_plan from public.dispatch_plan;
+    select count(*), coalesce(max(id), 0) into c_comment, mx_comment from public.dispatch_comment;
+    select count(*), coalesce(max(id), 0) into c_task, mx_task from public.dispatch_task;
+    select count(*), coalesce(max(id), 0) into c_template, mx_template
+    from public.dispatch_template;
+    select count(*), coalesce(max(id), 0) into c_role_permission, mx_role_permission
+    from public.dispatch_role_permissions;
+    select coalesce(max(id), 0) into mx_project from public.dispatch_project;
+    select count(*) into n_new_instruction from pg_temp.act_new_instruction;
+    if c_plan = 0 or c_task = 0 then
+        return;  -- a legacy database without the second wave
+    end if;
+
+    -- B. Changes to rows that existed before the batch ----------------------------------------
+
+    -- Tasks checked in place (done_at set), and a few unchecked again.
+    perform sandbox.act_pick(
+        'dispatch_task', 'update_untouched', sandbox.act_n(c_task, 0.01, days, 5), 3101, bs,
+        mx_task, 'not t.checked or sandbox.rnd(t.id, 3102, ' || bs || ') < 0.05'
+    );
+    with changed as (
+        update public.dispatch_task as t
+        set checked = not t.checked,
+            done_at = case when t.checked then t.done_at
+                else coalesce(t.done_at, sandbox.rnd_ts(t.id, 3103, bs, t0, t1)) end
+        from pg_temp.act_pick as p
+        where p.tbl = 'dispatch_task' and p.kind = 'update_untouched' and p.id = t.id
+        returning t.id, t.checked
+    )
+    insert into sandbox.activity_log (batch, happened_at, table_name, legacy_id, kind, detail)
+    select v_batch, sandbox.rnd_ts(id, 3103, bs, t0, t1), 'dispatch_task', id, 'update_untouched',
+        case when checked then 'checked, done_at' else 'checked' end
+    from changed;
+
+
+    -- Plan notes edited.
+    perform sandbox.act_pick(
+        'dispatch_plan', 'update_untouched', sandbox.act_n(c_plan, 0.002, days, 2), 3110, bs,
+        mx_plan
+    );
+    with changed as (
+        update public.dispatch_plan as t
+        set notes = btrim(t.notes || ' Revised: ' || to_char(sandbox.rnd_ts(t.id, 3111, bs, t0, t1),
+            'YYYY-MM-DD') || ', IPR updated.')
+        from pg_temp.act_pick as p
+        where p.tbl = 'dispatch_plan' and p.kind = 'update_untouched' and p.id = t.id
+        returning t.id
+    )
+    insert into sandbox.activity_log (batch, happened_at, table_name, legacy_id, kind, detail)
+    select v_batch, sandbox.rnd_ts(id, 3111, bs, t0, t1), 'dispatch_plan', id, 'update_untouched',
+        'notes'
+    from changed;
+
+
+
+    -- Template status switched (active <-> inactive).
+    perform sandbox.act_pick(
+        'dispatch_template', 'update_untouched', sandbox.act_n(c_template, 0.002, days, 1), 3130,
+        bs, mx_template
+    );
+    with changed as (
+        update public.dispatch_template as t
+        set status = case when t.status = 1 then 0 else 1 end
+        from pg_temp.act_pick as p
+        where p.tbl = 'dispatch_template' and p.kind = 'update_untouched' and p.id = t.id
+        returning t.id
+    )
+    insert into sandbox.activity_log (batch, happened_at, table_name, legacy_id, kind, detail)
+    select v_batch, sandbox.rnd_ts(id, 3131, bs, t0, t1), 'dispatch_template', id,
+        'update_untouched', 'status'
+    from changed;
+
+    -- Role permissions edited: a row points at another permission its role does not hold yet
+    -- (the k-th picked row of a role takes the k-th free permission, so the pairs stay unique).
+    perform sandbox.act_pick(
+        'dispatch_role_permissions', 'update_untouched',
+        sandbox.act_n(c_role_permission, 0.002, days, 1), 3140, bs, mx_role_permission,
+        'exists (select 1 from public.dispatch_role as r where r.id = t.role_id)'
+    );
+    with picked as (
+        select t.id, t.role_id,
+            row_number() over (partition by t.role_id order by t.id) as k
+        from public.dispatch_role_permissions as t
+        inner join pg_temp.act_pick as p
+            on p.tbl = 'dispatch_role_permissions' and p.kind = 'update_untouched' and p.id = t.id
+    ),
+    changed as (
+        update public.dispatch_role_permissions as t
+        set permission_id = free.id
+        from picked
+        cross join lateral (
+            select a.id from public.auth_permission as a
+            where not exists (
+                select 1 from public.dispatch_role_permissions as x
+                where x.role_id = picked.role_id and x.permission_id = a.id
+            )
+            order by sandbox.rnd(a.id, 3141, bs), a.id
+            offset picked.k - 1 limit 1
+        ) as free
+        where t.id = picked.id
+        returning t.id
+    )
+    insert into sandbox.activity_log (batch, happened_at, table_name, legacy_id, kind, detail)
+    select v_batch, sandbox.rnd_ts(id, 3142, bs, t0, t1), 'dispatch_role_permissions', id,
+        'update_untouched', 'permission_id'
+    from changed;
+
+    -- Deletes: junction rows (a template loses a product, a role, a group or a predecessor),
+    -- plans, comments and tasks (a plan's comments and tasks stay behind, orphaned).
+    -- (a loop over eight tables, not over rows)
+    for j in
+        select * from (values
+            ('dispatch_template_products', 3150, 0.002, 1),
+            ('dispatch_template_view_roles', 3152, 0.002, 1),
+            ('dispatch_template_edit_roles', 3154, 0.002, 1),
+            ('dispatch_template_view_groups', 3156, 0.002, 1),
+            ('dispatch_template_predecessors', 3158, 0.002, 1),
+            ('dispatch_plan', 3112, 0.0005, 1),
+            ('dispatch_comment', 3120, 0.001, 1),
+            ('dispatch_task', 3104, 0.0005, 2)
+        ) as v (tbl, salt, weekly, min_rows)
+    loop
+        execute format('select count(*), coalesce(max(id), 0) from public.%I', j.tbl)
+        into c_table, mx_table;
+        perform sandbox.act_pick(
+            j.tbl, 'delete', sandbox.act_n(c_table, j.weekly, days, j.min_rows), j.salt, bs,
+            mx_table
+        );
+        execute format(
+            $sql$
+            with changed as (
+                delete from public.%1$I as t
+                using pg_temp.act_pick as p
+                where p.tbl = %1$L and p.kind = 'delete' and p.id = t.id
+                returning t.id
+            )
+            insert into sandbox.activity_log (batch, happened_at, table_name, legacy_id, kind,
+                detail)
+            select %2$s, sandbox.rnd_ts(id, %3$s, %4$s, %5$L, %6$L), %1$L, id, 'delete', null
+            from changed
+            $sql$,
+            j.tbl, v_batch, j.salt + 1, bs, t0, t1
+        );
+    end loop;
+
+    -- C. New rows ---------------------------------------------------------------------------------
+
+    -- New plans: the new instructions first (number 1, original), then more plans of existing
+    -- instructions (the next number); each in an existing project.
+    n_new_plan := greatest(sandbox.act_n(c_plan, 0.003, days, 3), n_new_instruction);
+    with targets as (
+        select g,
+            coalesce(
+                (select i.id from pg_temp.act_new_instruction as i where i.ord = g),
+                (select x.instruction_id from public.dispatch_plan as x
+                    where x.id >= sandbox.rnd_int(g, 3160, bs, 1, greatest(mx_plan, 1))
+                        and x.instruction_id is not null
+                    order by x.id limit 1)
+            ) as instruction_id
+        from generate_series(1, n_new_plan) as g
+    ),
+    numbered as (
+        select tg.g, tg.instruction_id,
+            coalesce((select max(x.number) from public.dispatch_plan as x
+                where x.instruction_id = tg.instruction_id), 0)
+                + row_number() over (partition by tg.instruction_id order by tg.g) as number
+        from targets as tg
+    ),
+    changed as (
+        insert into public.dispatch_plan (instruction_id, project_id, notes, number, name, original)
+        select nb.instruction_id,
+            sandbox.rnd_int(nb.g, 3161, bs, 1, greatest(mx_project, 1)),
+            '', nb.number, 'Plan ' || nb.number, nb.number = 1
+        from numbered as nb
+        order by nb.g
+        returning id
+    )
+    insert into sandbox.activity_log (batch, happened_at, table_name, legacy_id, kind, detail)
+    select v_batch, sandbox.rnd_ts(id, 3162, bs, t0, t1), 'dispatch_plan', id, 'insert', 'new plan'
+    from changed;
+
+    -- New comments on recent plans (the new ones first), text from a random existing comment.
+    n := sandbox.act_n(c_comment, 0.005, days, 2);
+    with changed as (
+        insert into public.dispatch_comment (created_at, text, author_id, plan_id)
+        select t0 + (t1 - t0) * ((g - 1 + sandbox.rnd(g, 3170, bs)) / n),
+            src.text, src.author_id,
+            coalesce(
+                (select x.id from public.dispatch_plan as x
+                    where x.id >= greatest(mx_plan - 50, 1) + sandbox.rnd_int(g, 3171, bs, 0, 60)
+                    order by x.id limit 1),
+                (select max(x.id) from public.dispatch_plan as x))
+        from generate_series(1, n) as g
+        cross join lateral (
+            select x.text, x.author_id from public.dispatch_comment as x
+            where x.id >= sandbox.rnd_int(g, 3172, bs, 1, greatest(mx_comment, 1))
+            order by x.id limit 1
+        ) as src
+        order by g
+        returning id, created_at
+    )
+    insert into sandbox.activity_log (batch, happened_at, table_name, legacy_id, kind, detail)
+    select v_batch, created_at, 'dispatch_comment', id, 'insert', 'new comment'
+    from changed;
+
+    -- New tasks: most on the new instructions, the rest on recent ones; content copied from a
+    -- random existing task, unchecked.
+    n := sandbox.act_n(c_task, 0.003, days, 10);
+    with changed as (
+        insert into public.dispatch_task (checked, file_id, template_id, done_at, text, plan_id,
+            instruction_id, actor_id, jaw, order_id)
+        select false, null, src.template_id, null, src.text, null,
+            coalesce(
+                (select i.id from pg_temp.act_new_instruction as i
+                    where i.ord = 1 + g % greatest(n_new_instruction, 1)
+                        and sandbox.rnd(g, 3180, bs) < 0.8),
+                src.instruction_id
+            ),
+            src.actor_id, src.jaw, src.order_id
+        from generate_series(1, n) as g
+        cross join lateral (
+            select x.template_id, x.text, x.instruction_id, x.actor_id, x.jaw, x.order_id
+            from public.dispatch_task as x
+            where x.id >= sandbox.rnd_int(g, 3181, bs, 1, greatest(mx_task, 1))
+            order by x.id limit 1
+        ) as src
+        order by g
+        returning id
+    )
+    insert into sandbox.activity_log (batch, happened_at, table_name, legacy_id, kind, detail)
+    select v_batch, sandbox.rnd_ts(id, 3182, bs, t0, t1), 'dispatch_task', id, 'insert', 'new task'
+    from changed;
 end
 $$;

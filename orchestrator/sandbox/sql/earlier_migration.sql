@@ -78,6 +78,7 @@
 --              plus junk rows with legacy_id 0 and placeholder UUIDs.
 --   migration_control  hand-written rows, timestamps 2025-08-15 .. 2025-10-31 (no time zone).
 --   teams      auth_group, once (by the app; diffmig keeps it since entity 19).
+--   the second wave (entities 20 to 38): sandbox.simulate_earlier_migration_wave2, below.
 
 -- A JSON text parsed, or NULL when it does not parse (the JSON literal null parses).
 create or replace function sandbox.em_jsonb(value text)
@@ -1298,5 +1299,336 @@ begin
         pg_temp.l_instruction, pg_temp.l_record, pg_temp.l_file, pg_temp.l_state,
         pg_temp.l_payment, pg_temp.l_notification, pg_temp.m_office, pg_temp.m_profile,
         pg_temp.m_doctor, pg_temp.m_patient, pg_temp.m_order;
+
+    perform sandbox.simulate_earlier_migration_wave2(seed);
+end
+$$;
+
+-- The earlier migration of the second wave (world.md 8.6), as the target stood on 2025-11-17:
+-- the real counts applied as shares of the legacy rows at any scale.
+--   categories, role_permissions, templates, brackets: every row that can land (100%);
+--     brackets' catalogue columns guessed from the names, the project link only in metadata.
+--   roles      the legacy roles plus 2 test rows without legacy id; team_id NULL on all.
+--   junctions  template_products 97%, view and edit roles and predecessors 92% (August counts),
+--              view groups none; only rows whose two sides landed.
+--   projects   99.5% (a hash of the id skips the rest); the newest 5% (by id) typed by the third
+--              map of project type codes (world.md "Open questions"), the rest by the seed's;
+--              no (or no migrated) creator -> the system profile 'system@brius.com', which the
+--              earlier scripts created (no legacy id).
+--   treatment_plans  every plan with a migrated project and an order (by instruction), plus a
+--              second row (another UUID) for 0.3% of them; doctor_id NULL; patient_id on 90%.
+--   comments   87% (up to the scripts' August high-water id), blank texts skipped.
+--   treatment_discussions  none.
+--   case_messages  each comment reaching a case (plan -> instruction -> order -> the patient's
+--              case) copied twice (1% once): legacy_message_id is not unique.
+--   tasks      every task with an order (by instruction); the newest 20% (by id) by another rule:
+--              status completed if checked else pending, template_name = text or 'Task'.
+--   operations 99%, payment_id NULL, all on one arbitrary case (the first patient's).
+--   offers     the offers of doctors with a doctors row and an order (order_id = that doctor's
+--              latest order); discounts 87%, offer_id NULL (the link in metadata).
+--   migration_mappings  nothing for the second wave.
+create or replace function sandbox.simulate_earlier_migration_wave2(seed bigint)
+returns void
+language plpgsql
+set timezone to 'UTC'
+set search_path to pg_catalog, public
+set client_min_messages to warning
+as $$
+declare
+    system_profile uuid := sandbox.uuid_for('system_profile', 1, seed);
+    the_case uuid;
+    hw_comment bigint;
+    newest_projects bigint;
+    newest_tasks bigint;
+    ran constant timestamptz := timestamptz '2025-10-30 22:00:00+00';
+begin
+    drop table if exists pg_temp.w2_perm, pg_temp.w2_task, pg_temp.w2_plan, pg_temp.w2_comment,
+        pg_temp.w2_reach;
+    create temp table w2_perm as select * from sandbox_legacy.auth_permission;
+    create temp table w2_plan as select * from sandbox_legacy.dispatch_plan;
+    create temp table w2_comment as select * from sandbox_legacy.dispatch_comment;
+    create temp table w2_task as select * from sandbox_legacy.dispatch_task;
+    alter table pg_temp.w2_plan add primary key (id);
+    analyze pg_temp.w2_perm, pg_temp.w2_plan, pg_temp.w2_comment, pg_temp.w2_task;
+
+    -- The system profile the scripts gave rows without a creator.
+    insert into public.profiles (id, profile_type, first_name, last_name, email, is_active,
+        metadata, created_at, updated_at)
+    values (system_profile, 'master', 'System', 'User', 'system@brius.com', true,
+        jsonb_build_object('system', true, 'migration', jsonb_build_object(
+            'script', 'migrate-projects.ts')),
+        ran, ran);
+
+    -- 20. categories (parents set where the parent exists; display_order = id)
+    insert into public.categories (id, name, display_order, legacy_category_id, metadata,
+        created_at, updated_at)
+    select sandbox.uuid_for('category', c.id, seed),
+        coalesce(nullif(btrim(c.name), ''), 'Category ' || c.id), c.id, c.id,
+        jsonb_build_object('legacy_parent_id', c.parent_id), ran, ran
+    from sandbox_legacy.dispatch_category as c
+    order by c.id;
+    update public.categories as c
+    set parent_id = p.id
+    from sandbox_legacy.dispatch_category as l
+    inner join public.categories as p on p.legacy_category_id = l.parent_id
+    where c.legacy_category_id = l.id;
+
+    -- 21. roles, plus two test rows without legacy id; team_id NULL everywhere.
+    insert into public.roles (id, name, description, team_id, is_active, legacy_id, metadata,
+        created_at, updated_at)
+    select sandbox.uuid_for('role', r.id, seed),
+        coalesce(nullif(btrim(r.name), ''), 'Role ' || r.id),
+        coalesce(nullif(btrim(r.abbrev), ''), 'Role: ' || btrim(r.name)),
+        null::uuid, true, r.id,
+        jsonb_build_object('type', r.type, 'order', r."order", 'user_id', r.user_id,
+            'group_id', r.group_id),
+        ran, ran
+    from sandbox_legacy.dispatch_role as r
+    union all
+    select sandbox.uuid_for('role_test', n, seed), 'Test role ' || n, 'Role: Test role ' || n,
+        null, true, null, jsonb_build_object('test', true), ran, ran
+    from generate_series(1, 2) as n;
+
+    -- 22. role_permissions (every row whose role landed)
+    insert into public.role_permissions (id, role_id, permission, resource, is_active, legacy_id,
+        metadata, created_at, updated_at)
+    select sandbox.uuid_for('role_permission', rp.id, seed), r.id,
+        coalesce(p.name, 'unknown_permission'), coalesce(p.codename, 'unknown_resource'), true,
+        rp.id, jsonb_build_object('permission_id', rp.permission_id), ran, ran
+    from sandbox_legacy.dispatch_role_permissions as rp
+    inner join public.roles as r on r.legacy_id = rp.role_id
+    left join pg_temp.w2_perm as p on p.id = rp.permission_id
+    order by rp.id;
+
+    -- 23. templates
+    insert into public.templates (id, name, action_name, category_id, estimated_duration_minutes,
+        is_active, legacy_template_id, metadata, created_at, updated_at)
+    select sandbox.uuid_for('template', t.id, seed),
+        coalesce(nullif(btrim(t.task_name), ''), nullif(btrim(t.text_name), ''), 'Template ' || t.id),
+        t.action_name, c.id, t.duration, t.status = 1, t.id,
+        jsonb_build_object('text_name', t.text_name, 'function', t.function,
+            'predefined', t.predefined, 'read_only', t.read_only, 'separate', t.separate,
+            'status', t.status, 'alerts', t.alerts,
+            'extensions', coalesce(sandbox.em_jsonb(nullif(t.extensions, '')),
+                jsonb_build_object('raw_extensions', t.extensions))),
+        ran, ran
+    from sandbox_legacy.dispatch_template as t
+    left join public.categories as c on c.legacy_category_id = t.category_id
+    order by t.id;
+
+    -- 24-28. the junctions (shares of the rows whose two sides landed)
+    insert into public.template_products (id, template_id, product_id, legacy_id, created_at,
+        updated_at)
+    select sandbox.uuid_for('template_product', j.id, seed), t.id, p.id, j.id, ran, ran
+    from sandbox_legacy.dispatch_template_products as j
+    inner join public.templates as t on t.legacy_template_id = j.template_id
+    inner join public.products as p on p.legacy_product_id = j.product_id
+    where sandbox.rnd(j.id, 3001, seed) < 0.97;
+    insert into public.template_view_roles (id, template_id, role_id, legacy_id, created_at,
+        updated_at)
+    select sandbox.uuid_for('template_view_role', j.id, seed), t.id, r.id, j.id, ran, ran
+    from sandbox_legacy.dispatch_template_view_roles as j
+    inner join public.templates as t on t.legacy_template_id = j.template_id
+    inner join public.roles as r on r.legacy_id = j.role_id
+    where sandbox.rnd(j.id, 3002, seed) < 0.92;
+    insert into public.template_edit_roles (id, template_id, role_id, legacy_id, created_at,
+        updated_at)
+    select sandbox.uuid_for('template_edit_role', j.id, seed), t.id, r.id, j.id, ran, ran
+    from sandbox_legacy.dispatch_template_edit_roles as j
+    inner join public.templates as t on t.legacy_template_id = j.template_id
+    inner join public.roles as r on r.legacy_id = j.role_id
+    where sandbox.rnd(j.id, 3003, seed) < 0.92;
+    insert into public.template_predecessors (id, template_id, predecessor_id, legacy_id,
+        created_at, updated_at)
+    select sandbox.uuid_for('template_predecessor', j.id, seed), t.id, p.id, j.id, ran, ran
+    from sandbox_legacy.dispatch_template_predecessors as j
+    inner join public.templates as t on t.legacy_template_id = j.template_id
+    inner join public.templates as p on p.legacy_template_id = j.to_template_id
+    where sandbox.rnd(j.id, 3004, seed) < 0.92;
+
+    -- 29. projects (99.5%; the newest 5% typed by the third map)
+    select coalesce(percentile_disc(0.95) within group (order by id), 0) into newest_projects
+    from sandbox_legacy.dispatch_project;
+    insert into public.projects (id, name, project_type, status, creator_id, file_uid,
+        file_size_bytes, is_public, legacy_project_id, metadata, created_at, updated_at)
+    select sandbox.uuid_for('project', p.id, seed),
+        coalesce(nullif(btrim(p.name), ''), 'Project ' || p.id),
+        (case when p.id > newest_projects then
+                case p.type when 1 then 'treatment_plan' when 2 then 'stl_upper'
+                    when 3 then 'stl_lower' when 4 then 'clinical_photo' when 5 then 'xray'
+                    when 6 then 'cbct_scan' when 7 then 'simulation' when 8 then 'aligner_design'
+                    when 9 then 'document' else 'other' end
+            else
+                case p.type when 0 then 'stl_upper' when 1 then 'stl_lower'
+                    when 2 then 'clinical_photo' when 3 then 'treatment_plan' when 4 then 'xray'
+                    when 5 then 'cbct_scan' when 10 then 'simulation' when 11 then 'aligner_design'
+                    else 'other' end
+            end)::public.project_type,
+        (case p.status when 1 then 'in_progress' when 2 then 'completed' when 3 then 'archived'
+            else 'draft' end)::public.project_status,
+        coalesce(pr.id, system_profile), p.uid, p.size, p.public, p.id,
+        jsonb_build_object('type', p.type, 'status', p.status, 'creator_id', p.creator_id),
+        p.created_at, ran
+    from sandbox_legacy.dispatch_project as p
+    left join public.profiles as pr on pr.legacy_user_id = p.creator_id
+    where sandbox.rnd(p.id, 3005, seed) >= 0.005
+    order by p.id;
+
+    -- 30. brackets (catalogue guessed from the names; the project only in metadata)
+    insert into public.brackets (id, name, bracket_type, project_id, active, manufacturer,
+        model_number, material, legacy_bracket_id, legacy_project_id, metadata, created_at,
+        updated_at)
+    select sandbox.uuid_for('bracket', b.id, seed),
+        coalesce(nullif(btrim(b.name), ''), 'Bracket ' || b.id), 'standard', null, true,
+        case when b.name ilike 'damon%' then 'Ormco' when b.name ilike 'empower%'
+                then 'American Orthodontics' when b.name ilike 'clarity%' then '3M'
+             when b.name ilike 'victory%' then '3M' when b.name ilike 'in-ovation%' then 'Dentsply'
+             when b.name ilike 'mini twin%' then 'Ortho Technology' end,
+        case when b.name !~* 'test' and btrim(b.name) <> '' then b.name end,
+        case when b.name ilike 'clarity%' then 'ceramic'
+             when b.name !~* 'test' and btrim(b.name) <> '' then 'metal' end,
+        b.id, b.project_id,
+        jsonb_build_object('type', b.type, 'project_id', b.project_id), ran, ran
+    from sandbox_legacy.dispatch_bracket as b
+    order by b.id;
+
+    -- 31. treatment_plans (plans with a project and an order; 0.3% twice)
+    insert into public.treatment_plans (id, project_id, order_id, patient_id, doctor_id,
+        plan_number, plan_name, plan_notes, is_original, legacy_plan_id, legacy_instruction_id,
+        metadata, created_at, updated_at)
+    select sandbox.uuid_for(case when copy = 1 then 'treatment_plan' else 'treatment_plan_copy' end,
+            pl.id, seed),
+        pj.id, o.id,
+        case when sandbox.rnd(pl.id, 3006, seed) < 0.9 then pa.profile_id end,
+        null, pl.number, left(pl.name, 100), pl.notes, pl.original, pl.id, pl.instruction_id,
+        jsonb_build_object('name', pl.name), ran, ran
+    from pg_temp.w2_plan as pl
+    inner join public.projects as pj on pj.legacy_project_id = pl.project_id
+    inner join public.orders as o on o.legacy_instruction_id = pl.instruction_id
+    left join public.patients as pa on pa.id = o.patient_id
+    cross join generate_series(1, 2) as copy
+    where copy = 1 or sandbox.rnd(pl.id, 3007, seed) < 0.003
+    order by pl.id, copy;
+
+    -- 32. comments (87%, to the August high-water id; blank texts skipped)
+    select coalesce(percentile_disc(0.87) within group (order by id), 0) into hw_comment
+    from pg_temp.w2_comment;
+    insert into public.comments (id, content, comment_type, author_id, legacy_table, legacy_id,
+        metadata, created_at, updated_at)
+    select sandbox.uuid_for('comment', c.id, seed), c.text, 'treatment_discussion', pr.id,
+        'dispatch_comment', c.id, jsonb_build_object('plan_id', c.plan_id), c.created_at, ran
+    from pg_temp.w2_comment as c
+    left join public.profiles as pr on pr.legacy_user_id = c.author_id
+    where c.id <= hw_comment and btrim(c.text) <> ''
+    order by c.id;
+
+    -- 34. case_messages (each comment reaching a case, twice; 1% once)
+    insert into public.case_messages (id, case_id, sender_id, author_id, message_type, subject,
+        content, priority, is_urgent, requires_response, is_confidential, sent_at,
+        legacy_message_id, legacy_record_id, metadata, created_at, updated_at)
+    select sandbox.uuid_for('case_message_' || copy, c.id, seed), cs.id, pr.id, pr.id,
+        k.message_type::public.case_message_type, left(c.text, 50), c.text, 1, false,
+        k.message_type = 'patient_question', false, c.created_at, c.id, c.id,
+        jsonb_build_object('plan_id', c.plan_id), c.created_at, ran
+    from pg_temp.w2_comment as c
+    inner join pg_temp.w2_plan as pl on pl.id = c.plan_id
+    inner join public.orders as o on o.legacy_instruction_id = pl.instruction_id
+    inner join public.patients as pa on pa.id = o.patient_id
+    inner join public.cases as cs on cs.legacy_patient_id = pa.legacy_patient_id
+    left join public.profiles as pr on pr.legacy_user_id = c.author_id
+    cross join lateral (
+        select case
+            when lower(c.text) like '%approve%' or lower(c.text) like '%looks good%'
+                then 'doctor_response'
+            when lower(c.text) like '%question%' or lower(c.text) like '%please%'
+                or c.text like '%?%' then 'patient_question'
+            when lower(c.text) like '%treatment%' or lower(c.text) like '%plan%'
+                then 'treatment_update'
+            else 'clinical_note' end as message_type
+    ) as k
+    cross join generate_series(1, 2) as copy
+    where copy = 1 or sandbox.rnd(c.id, 3008, seed) >= 0.01
+    order by c.id, copy;
+
+    -- From here on the table is big (a million rows at scale 1): its foreign keys' per-row checks
+    -- are skipped (replica mode) and replaced by one set-based check, as sections 12 to 18 do.
+    set local session_replication_role = replica;
+
+    -- 35. tasks (every task with an order; the newest 20% by the other rule)
+    select coalesce(percentile_disc(0.8) within group (order by id), 0) into newest_tasks
+    from pg_temp.w2_task;
+    insert into public.tasks (id, order_id, assigned_to, template_id, template_name, description,
+        jaw_specification, status, checked, completed_at, legacy_task_id, metadata, created_at,
+        updated_at)
+    select sandbox.uuid_for('task', t.id, seed), o.id, pr.id, tp.id,
+        case when t.id > newest_tasks then coalesce(t.text, 'Task')
+             else coalesce(tp.name, 'Template ' || t.template_id) end,
+        t.text, t.jaw,
+        (case when t.id > newest_tasks then
+                case when t.checked then 'completed' else 'pending' end
+            when t.done_at is null then 'pending'
+            when t.checked then 'completed' else 'in_progress' end)::public.task_status,
+        t.checked, t.done_at, t.id,
+        jsonb_build_object('file_id', t.file_id, 'plan_id', t.plan_id, 'order_id', t.order_id,
+            'instruction_id', t.instruction_id, 'actor_id', t.actor_id),
+        ran, ran
+    from pg_temp.w2_task as t
+    inner join public.orders as o on o.legacy_instruction_id = t.instruction_id
+    left join public.profiles as pr on pr.legacy_user_id = t.actor_id
+    left join public.templates as tp on tp.legacy_template_id = t.template_id;
+
+    set local session_replication_role = origin;
+    perform sandbox.em_check_foreign_keys(array['tasks']);
+
+    -- 36. operations (99%; payment_id NULL, all on one case)
+    select c.id into the_case from public.cases as c order by c.legacy_patient_id limit 1;
+    insert into public.operations (id, payment_id, case_id, operation_type, amount, status,
+        operation_data, legacy_operation_id, legacy_id, metadata, created_at, updated_at)
+    select sandbox.uuid_for('operation', op.id, seed), null, the_case,
+        (case op.type when 2 then 'refund' else 'payment' end)::public.operation_type,
+        op.price, case when op.made_at is null then 'pending' else 'completed' end,
+        jsonb_build_object('sq_order_id', op.sq_order_id, 'sq_payment_id', op.sq_payment_id,
+            'sq_refund_id', op.sq_refund_id, 'card_brand', op.card_brand,
+            'card_bin', op.card_bin, 'card_last', op.card_last,
+            'office_card', op.office_card, 'attempts', op.attempts),
+        op.id, op.id, jsonb_build_object('payment_id', op.payment_id, 'type', op.type),
+        coalesce(op.made_at, ran), ran
+    from sandbox_legacy.dispatch_operation as op
+    where sandbox.rnd(op.id, 3009, seed) >= 0.01
+    order by op.id;
+
+    -- 37. offers (doctors with an order; order_id = the doctor's latest order)
+    insert into public.offers (id, doctor_id, product_id, order_id, offer_amount, description,
+        is_accepted, is_active, legacy_offer_id, metadata, created_at, updated_at)
+    select sandbox.uuid_for('offer', f.id, seed), d.id, p.id, lo.id,
+        greatest(f.price_both, f.price_upper, f.price_lower),
+        nullif(concat_ws(', ', 'Both: $' || f.price_both, 'Upper: $' || f.price_upper,
+            'Lower: $' || f.price_lower), ''),
+        false, true, f.id,
+        jsonb_build_object('price_both', f.price_both, 'price_upper', f.price_upper,
+            'price_lower', f.price_lower, 'doctor_id', f.doctor_id),
+        ran, ran
+    from sandbox_legacy.dispatch_offer as f
+    inner join public.doctors as d on d.legacy_user_id = f.doctor_id
+    inner join lateral (
+        select o.id from public.orders as o where o.doctor_id = d.id
+        order by o.submitted_at desc nulls last, o.legacy_instruction_id desc limit 1
+    ) as lo on true
+    left join public.products as p on p.legacy_product_id = f.product_id
+    order by f.id;
+
+    -- 38. discounts (87%; the offer only in metadata)
+    insert into public.discounts (id, offer_id, name, code, discount_type, percentage, max_uses,
+        current_uses, valid_from, valid_until, is_active, legacy_discount_id, metadata,
+        created_at, updated_at)
+    select sandbox.uuid_for('discount', d.id, seed), null,
+        coalesce(nullif(btrim(d.reason), ''), 'Discount ' || d.percent || '%'), 'LEGACY' || d.id,
+        'percentage', d.percent, d.count, coalesce(d.used, 0), d.start, d.finish, true, d.id,
+        jsonb_build_object('offer_id', d.offer_id, 'total', d.total), ran, ran
+    from sandbox_legacy.dispatch_discount as d
+    where sandbox.rnd(d.id, 3010, seed) >= 0.13
+    order by d.id;
+
+    drop table if exists pg_temp.w2_perm, pg_temp.w2_task, pg_temp.w2_plan, pg_temp.w2_comment;
 end
 $$;

@@ -160,4 +160,150 @@ union all
 select 'ts_far_future', count(*) from stamps where ts > timestamptz '2030-01-01 00:00:00+00'
 union all
 select 'birthdate_implausible', count(*) from dispatch_patient
-where birthdate < date '1920-01-01' or birthdate > date '2025-10-31';
+where birthdate < date '1920-01-01' or birthdate > date '2025-10-31'
+-- the second wave (world.md 8.2): every foreign key pointing at a gone row
+union all
+select 'fk_gone:auth_permission.content_type_id', count(*) from auth_permission c
+where c.content_type_id is not null and not exists (select 1 from django_content_type p where p.id = c.content_type_id)
+union all
+select 'fk_gone:dispatch_category.parent_id', count(*) from dispatch_category c
+where c.parent_id is not null and not exists (select 1 from dispatch_category p where p.id = c.parent_id)
+union all
+select 'fk_gone:dispatch_role.user_id', count(*) from dispatch_role c
+where c.user_id is not null and not exists (select 1 from auth_user p where p.id = c.user_id)
+union all
+select 'fk_gone:dispatch_role.group_id', count(*) from dispatch_role c
+where c.group_id is not null and not exists (select 1 from auth_group p where p.id = c.group_id)
+union all
+select 'fk_gone:dispatch_role_permissions.role_id', count(*) from dispatch_role_permissions c
+where c.role_id is not null and not exists (select 1 from dispatch_role p where p.id = c.role_id)
+union all
+select 'fk_gone:dispatch_role_permissions.permission_id', count(*) from dispatch_role_permissions c
+where c.permission_id is not null and not exists (select 1 from auth_permission p where p.id = c.permission_id)
+union all
+select 'fk_gone:dispatch_template.category_id', count(*) from dispatch_template c
+where c.category_id is not null and not exists (select 1 from dispatch_category p where p.id = c.category_id)
+union all
+select 'fk_gone:dispatch_template_products.template_id', count(*) from dispatch_template_products c
+where c.template_id is not null and not exists (select 1 from dispatch_template p where p.id = c.template_id)
+union all
+select 'fk_gone:dispatch_template_products.product_id', count(*) from dispatch_template_products c
+where c.product_id is not null and not exists (select 1 from dispatch_product p where p.id = c.product_id)
+union all
+select 'fk_gone:dispatch_template_view_roles.template_id', count(*) from dispatch_template_view_roles c
+where c.template_id is not null and not exists (select 1 from dispatch_template p where p.id = c.template_id)
+union all
+select 'fk_gone:dispatch_template_view_roles.role_id', count(*) from dispatch_template_view_roles c
+where c.role_id is not null and not exists (select 1 from dispatch_role p where p.id = c.role_id)
+union all
+select 'fk_gone:dispatch_template_edit_roles.template_id', count(*) from dispatch_template_edit_roles c
+where c.template_id is not null and not exists (select 1 from dispatch_template p where p.id = c.template_id)
+union all
+select 'fk_gone:dispatch_template_edit_roles.role_id', count(*) from dispatch_template_edit_roles c
+where c.role_id is not null and not exists (select 1 from dispatch_role p where p.id = c.role_id)
+union all
+select 'fk_gone:dispatch_template_view_groups.template_id', count(*) from dispatch_template_view_groups c
+where c.template_id is not null and not exists (select 1 from dispatch_template p where p.id = c.template_id)
+union all
+select 'fk_gone:dispatch_template_view_groups.group_id', count(*) from dispatch_template_view_groups c
+where c.group_id is not null and not exists (select 1 from auth_group p where p.id = c.group_id)
+union all
+select 'fk_gone:dispatch_template_predecessors.template_id', count(*) from dispatch_template_predecessors c
+where c.template_id is not null and not exists (select 1 from dispatch_template p where p.id = c.template_id)
+union all
+select 'fk_gone:dispatch_template_predecessors.to_template_id', count(*) from dispatch_template_predecessors c
+where c.to_template_id is not null and not exists (select 1 from dispatch_template p where p.id = c.to_template_id)
+union all
+select 'fk_gone:dispatch_project.creator_id', count(*) from dispatch_project c
+where c.creator_id is not null and not exists (select 1 from auth_user p where p.id = c.creator_id)
+union all
+select 'fk_gone:dispatch_bracket.project_id', count(*) from dispatch_bracket c
+where c.project_id is not null and not exists (select 1 from dispatch_project p where p.id = c.project_id)
+union all
+select 'fk_gone:dispatch_plan.instruction_id', count(*) from dispatch_plan c
+where c.instruction_id is not null and not exists (select 1 from dispatch_instruction p where p.id = c.instruction_id)
+union all
+select 'fk_gone:dispatch_plan.project_id', count(*) from dispatch_plan c
+where c.project_id is not null and not exists (select 1 from dispatch_project p where p.id = c.project_id)
+union all
+select 'fk_gone:dispatch_comment.author_id', count(*) from dispatch_comment c
+where c.author_id is not null and not exists (select 1 from auth_user p where p.id = c.author_id)
+union all
+select 'fk_gone:dispatch_comment.plan_id', count(*) from dispatch_comment c
+where c.plan_id is not null and not exists (select 1 from dispatch_plan p where p.id = c.plan_id)
+union all
+select 'fk_gone:dispatch_task.file_id', count(*) from dispatch_task c
+where c.file_id is not null and not exists (select 1 from dispatch_file p where p.id = c.file_id)
+union all
+select 'fk_gone:dispatch_task.template_id', count(*) from dispatch_task c
+where c.template_id is not null and not exists (select 1 from dispatch_template p where p.id = c.template_id)
+union all
+select 'fk_gone:dispatch_task.plan_id', count(*) from dispatch_task c
+where c.plan_id is not null and not exists (select 1 from dispatch_plan p where p.id = c.plan_id)
+union all
+select 'fk_gone:dispatch_task.instruction_id', count(*) from dispatch_task c
+where c.instruction_id is not null and not exists (select 1 from dispatch_instruction p where p.id = c.instruction_id)
+union all
+select 'fk_gone:dispatch_task.actor_id', count(*) from dispatch_task c
+where c.actor_id is not null and not exists (select 1 from auth_user p where p.id = c.actor_id)
+union all
+select 'fk_gone:dispatch_operation.payment_id', count(*) from dispatch_operation c
+where c.payment_id is not null and not exists (select 1 from dispatch_payment p where p.id = c.payment_id)
+union all
+select 'fk_gone:dispatch_offer.doctor_id', count(*) from dispatch_offer c
+where c.doctor_id is not null and not exists (select 1 from auth_user p where p.id = c.doctor_id)
+union all
+select 'fk_gone:dispatch_offer.product_id', count(*) from dispatch_offer c
+where c.product_id is not null and not exists (select 1 from dispatch_product p where p.id = c.product_id)
+union all
+select 'fk_gone:dispatch_discount.offer_id', count(*) from dispatch_discount c
+where c.offer_id is not null and not exists (select 1 from dispatch_offer p where p.id = c.offer_id)
+-- the second wave's other defects
+union all
+select 'code_project_type_unknown', count(*) from dispatch_project where type not in (0, 1, 2, 3, 4, 5, 10, 11)
+union all
+select 'code_project_status_unknown', count(*) from dispatch_project where status not in (0, 1, 2, 3)
+union all
+select 'code_operation_type_unknown', count(*) from dispatch_operation where type not in (1, 2)
+union all
+select 'plan_without_instruction', count(*) from dispatch_plan where instruction_id is null
+union all
+select 'plan_two_originals', count(*) from (
+    select instruction_id from dispatch_plan where original and instruction_id is not null
+    group by instruction_id having count(*) > 1) o
+union all
+select 'plan_name_over_100', count(*) from dispatch_plan where length(name) > 100
+union all
+select 'name_blank_wave2', count(*) from (
+    select name from dispatch_project union all select name from dispatch_bracket
+    union all select name from dispatch_plan union all select name from dispatch_category
+    union all select name from dispatch_role
+    union all select task_name || text_name from dispatch_template) n
+where btrim(name) = ''
+union all
+select 'comment_blank', count(*) from dispatch_comment where btrim(text) = ''
+union all
+select 'task_checked_without_done_at', count(*) from dispatch_task where checked and done_at is null
+union all
+select 'task_instruction_null', count(*) from dispatch_task where instruction_id is null
+union all
+select 'project_uid_duplicate', count(*) from (
+    select uid from dispatch_project group by uid having count(*) > 1) d
+union all
+select 'offer_without_prices', count(*) from dispatch_offer
+where price_both is null and price_upper is null and price_lower is null
+union all
+select 'offer_doctor_not_a_doctor', count(*) from dispatch_offer o
+where o.doctor_id is not null
+  and exists (select 1 from auth_user u where u.id = o.doctor_id)
+  and not exists (select 1 from auth_user_groups g where g.user_id = o.doctor_id and g.group_id = 2)
+union all
+select 'discount_over_100', count(*) from dispatch_discount where percent > 100
+union all
+select 'discount_ends_before_start', count(*) from dispatch_discount where finish < start
+union all
+select 'template_extensions_bad', count(*) from dispatch_template
+where extensions = '' or not sandbox.lg_json_valid(extensions)
+union all
+select 'category_cycle', count(*) from dispatch_category c
+where exists (select 1 from dispatch_category p where p.id = c.parent_id and p.parent_id = c.id);

@@ -1409,5 +1409,475 @@ begin
             execute format('analyze public.%I', r.t);
         end loop;
     end;
+
+    -- 13. The second wave's tables (world.md 8.2), from the rows above.
+    perform sandbox.generate_legacy_wave2(seed, scale);
+end
+$fn$;
+
+-- The second wave (world.md 8.2) ----------------------------------------------------------------
+--
+--   select sandbox.generate_legacy_wave2(seed bigint, scale numeric);  (generate_legacy calls it)
+--
+-- Reads the first wave's rows (users, groups, products, instructions, payments, files) and fills
+-- the second wave's tables, with the same rules: sandbox.rnd per decision (salts 2000..2999), no
+-- random(), fixed time window. Volumes at scale 1.0 (world.md 8.2), times `scale`:
+--   dispatch_project 72,500   dispatch_bracket 1,720   dispatch_plan 209,500
+--   dispatch_comment 16,300   dispatch_task 960,000    dispatch_operation 3,750
+--   dispatch_offer 800        dispatch_discount 155
+-- Reference tables are fixed, as auth_group and dispatch_product are (decision): auth_permission
+-- 240, dispatch_category 44, dispatch_role 46 (31 in group 11), dispatch_role_permissions 1,346
+-- (29 or 30 per role), dispatch_template 169, the template junctions 183 / 1,111 / 659 / 199 / 210.
+-- Shape: projects 52% type 3, else 0, 10, 11; status 0 (99.98%) or 2; 3% without creator.
+-- Plans in contiguous runs per live instruction (~8.4 each, number 1..n, the first original) and
+-- per project (~2.9 each). Comments on random plans (10% on a few "hot" plans), ~154 characters
+-- on average (0 .. 2,174). Tasks in runs of ~38 per live instruction, 85% checked, 88% done_at,
+-- 40% on a plan of their instruction. Operations on random payments, 95% type 1, mean $1,148.
+-- Offers: distinct (doctor, product) pairs, 55% of them of doctors with patients; 19% of them
+-- discounted 13..100%. Template products: products not deleted (and one gone).
+--
+-- Planted defects (sandbox.lg_defect: rate, forced k), counted by legacy_defects.sql:
+--   every foreign key points at a gone row (0.2%, 1): a gap id of auth_user / dispatch_instruction
+--     (rows deleted in the legacy system), else 2,000,000,000 + the row's id (a row deleted long ago)
+--   task instruction NULL or gone (0.8%, 2); offer doctor a user outside the doctor group (3%, 2)
+--   unknown codes: project type 42 (0.05%, 1), project status 7 (0.05%, 1), operation type 3
+--     (0.1%, 1)
+--   plans without instruction (0.3%, 2), a second original in an instruction (0.3%, 2), plan names
+--     over 100 characters (0.1%, 1); blank names (projects, brackets, plans, categories, roles,
+--     templates) and blank comments (0.5%, 2); tasks checked without done_at (0.3%, 2); a duplicate
+--     project uid (0.1%, 2); offers without prices (0.5%, 1); discounts over 100% (1%, 1) or
+--     ending before they start (1%, 1); malformed template extensions (2%, 3); a category cycle
+--     (categories 43 and 44).
+create or replace function sandbox.generate_legacy_wave2(seed bigint, scale numeric)
+returns void
+language plpgsql
+set timezone = 'UTC'
+set work_mem = '256MB'
+set maintenance_work_mem = '512MB'
+set synchronous_commit = off
+set client_min_messages = warning
+set jit = off
+as $fn$
+declare
+    t1 constant timestamptz := timestamptz '2025-10-31 00:00:00+00';
+    gone_base constant bigint := 2000000000;
+    tables constant text[] := array[
+        'auth_permission', 'dispatch_category', 'dispatch_role', 'dispatch_role_permissions',
+        'dispatch_template', 'dispatch_template_products', 'dispatch_template_view_roles',
+        'dispatch_template_edit_roles', 'dispatch_template_view_groups',
+        'dispatch_template_predecessors', 'dispatch_project', 'dispatch_bracket', 'dispatch_plan',
+        'dispatch_comment', 'dispatch_task', 'dispatch_operation', 'dispatch_offer',
+        'dispatch_discount'];
+    n_proj int := sandbox.lg_n(72500, scale);
+    n_br int := sandbox.lg_n(1720, scale);
+    n_plan int := sandbox.lg_n(209500, scale);
+    n_com int := sandbox.lg_n(16300, scale);
+    n_task int := sandbox.lg_n(960000, scale);
+    n_op int := sandbox.lg_n(3750, scale);
+    n_off int := sandbox.lg_n(800, scale);
+    n_dis int;
+    n_u int; n_gu int; n_li int; n_gi int; n_pay int; n_tech int; n_nondoc int; n_file int;
+    phrases constant text[] := array['Please approve the plan.', 'Looks good, go ahead.',
+        'Question about the IPR on 12?', 'Please move 22 labially.',
+        'Treatment to continue with a refinement.', 'Plan updated after the new scan.',
+        'Scan uploaded.', 'Attachments removed on 33.', 'Approve with the changes below.',
+        '上顎の叢生を確認しました。', 'Bite looks open on the left.', 'Ready for printing.'];
+    filler constant text := ' Details: see the scan, the photos and the staging notes attached to this case.';
+begin
+    -- 0. Drop the secondary indexes (kept in a temp table), empty the tables.
+    drop table if exists w2_saved_ix;
+    create temp table w2_saved_ix on commit drop as
+        select i.indexrelid::regclass::text as name, pg_get_indexdef(i.indexrelid) as def
+        from pg_index i
+        where i.indrelid = any (select format('public.%I', t)::regclass::oid from unnest(tables) t)
+          and not exists (select 1 from pg_constraint c where c.conindid = i.indexrelid
+                                                           and c.contype in ('p', 'u', 'x'));
+    declare r record;
+    begin
+        for r in select * from w2_saved_ix loop  -- (catalog rows, not data)
+            execute format('drop index %s', r.name);
+        end loop;
+    end;
+    execute 'truncate table ' || (select string_agg(format('public.%I', t), ', ') from unnest(tables) t)
+        || ' restart identity';
+
+    -- 1. The first wave's rows, indexed for seeded picks.
+    drop table if exists w2_u, w2_gu, w2_i, w2_gi, w2_pay, w2_tech, w2_nondoc, w2_doc;
+    create temp table w2_u on commit drop as
+        select row_number() over (order by id)::int as idx, id from auth_user;
+    create temp table w2_gu on commit drop as
+        select row_number() over (order by g)::int as idx, g as id
+        from generate_series(1, (select coalesce(max(id), 0) from auth_user)) g
+        where not exists (select 1 from auth_user u where u.id = g);
+    create temp table w2_i on commit drop as
+        select row_number() over (order by id)::int as idx, id, submitted_at from dispatch_instruction;
+    create temp table w2_gi on commit drop as
+        select row_number() over (order by g)::int as idx, g as id
+        from generate_series(1, (select coalesce(max(id), 0) from dispatch_instruction)) g
+        where not exists (select 1 from dispatch_instruction i where i.id = g);
+    create temp table w2_pay on commit drop as
+        select row_number() over (order by id)::int as idx, id, made_at from dispatch_payment;
+    create temp table w2_tech on commit drop as
+        select row_number() over (order by user_id)::int as idx, user_id as id
+        from (select distinct user_id from auth_user_groups where group_id in (11, 5, 4)) t;
+    create temp table w2_doc on commit drop as
+        select row_number() over (order by user_id)::int as idx, user_id as id
+        from (select distinct user_id from auth_user_groups where group_id = 2) t;
+    create temp table w2_nondoc on commit drop as
+        select row_number() over (order by u.id)::int as idx, u.id
+        from auth_user u where not exists (
+            select 1 from auth_user_groups g where g.user_id = u.id and g.group_id = 2);
+    create unique index on w2_u (idx);
+    create unique index on w2_i (idx);
+    create unique index on w2_pay (idx);
+    create unique index on w2_tech (idx);
+    select count(*) into n_u from w2_u;
+    select count(*) into n_gu from w2_gu;
+    select count(*) into n_li from w2_i;
+    select count(*) into n_gi from w2_gi;
+    select count(*) into n_pay from w2_pay;
+    select count(*) into n_tech from w2_tech;
+    select count(*) into n_nondoc from w2_nondoc;
+    select coalesce(max(id), 1) into n_file from dispatch_file;
+    analyze w2_u, w2_i, w2_pay, w2_tech;
+
+    -- A gone user / instruction for row key k: a gap id, or (no gap) a long-deleted id.
+    -- (inline below as: coalesce((select id from w2_gu where idx = 1 + k % n_gu), gone_base + k))
+
+    -- 2. Reference tables (fixed) ----------------------------------------------------------------
+    insert into auth_permission (id, name, content_type_id, codename)
+    select p.id,
+        'Can ' || p.action || ' ' || p.model,
+        case when p.id = 240 then 23 else p.ct end,  -- permission 240: its content type is gone
+        p.action || '_' || p.model
+    from (
+        select row_number() over (order by ct.id, a.o)::int as id, ct.id as ct, ct.model, a.action
+        from django_content_type ct
+        cross join (values (1, 'add'), (2, 'change'), (3, 'delete'), (4, 'view')) a (o, action)
+    ) p
+    where p.id <= 240;
+
+    insert into dispatch_category (id, name, parent_id)
+    select g,
+        case when g = 41 then '' else sandbox.pick(g, 2010, seed, array['Design', 'Scanning',
+            'Printing', 'Shipping', 'Quality', 'Billing', 'Support', 'Planning', 'Aligners',
+            'Retainers', 'Brackets', 'Photos']) || ' ' || g end,
+        case when g <= 8 then null
+             when g = 42 then gone_base + g
+             when g = 43 then 44
+             when g = 44 then 43
+             else sandbox.rnd_int(g, 2011, seed, 1, least(g - 1, 20))::int end
+    from generate_series(1, 44) g;
+
+    insert into dispatch_role (id, name, abbrev, type, "order", user_id, group_id)
+    select g,
+        case when g = 45 then '  ' else sandbox.pick(g, 2020, seed, array['Designer', 'Scanner',
+            'QA', 'Printer', 'Packer', 'Shipper', 'Reviewer', 'Planner', 'Trimmer', 'Support'])
+            || ' ' || g end,
+        case when sandbox.rnd(g, 2021, seed) < 0.2 then ''
+             else upper(left(sandbox.pick(g, 2020, seed, array['Designer', 'Scanner', 'QA',
+                 'Printer', 'Packer', 'Shipper', 'Reviewer', 'Planner', 'Trimmer', 'Support']), 3)) end,
+        sandbox.rnd_int(g, 2022, seed, 1, 3)::int,
+        g * 10,
+        case when g = 44 then (select coalesce((select id from w2_gu where idx = 1), gone_base + g))
+             when sandbox.rnd(g, 2023, seed) < 0.1
+                 then (select id from w2_u where idx = sandbox.rnd_int(g, 2024, seed, 1, n_u)) end,
+        case when g = 46 then 12  -- a gone group
+             when g <= 31 then 11
+             when g <= 40 then (array[4, 5, 9, 13, 3])[1 + g % 5]
+             else null end
+    from generate_series(1, 46) g;
+
+    insert into dispatch_role_permissions (id, role_id, permission_id)
+    select row_number() over (order by r, j)::int,
+        case when r = 46 and j = 1 then gone_base + 46 else r end,
+        case when (r, j) in ((7, 3), (30, 5)) then gone_base + r * 100 + j
+             else ((r * 37 + j * 7) % 240) + 1 end
+    from generate_series(1, 46) r
+    cross join lateral generate_series(1, 29 + (r <= 12)::int) j;
+
+    insert into dispatch_template (id, task_name, text_name, action_name, category_id, duration,
+        function, predefined, read_only, separate, status, alerts, extensions)
+    select g,
+        case when g in (17, 88) then '' else sandbox.pick(g, 2030, seed, array['Design setup',
+            'Scan review', 'Print models', 'Trim aligners', 'Pack order', 'Ship order',
+            'QA check', 'Upload photos', 'Approve plan', 'Bond attachments']) || ' ' || g end,
+        case when g = 88 then ' ' else 'Step ' || g end,
+        sandbox.pick(g, 2031, seed, array['review', 'design', 'print', 'ship', 'approve', 'scan']),
+        case when g = 99 then gone_base + g
+             when sandbox.rnd(g, 2032, seed) < 0.1 then null
+             else sandbox.rnd_int(g, 2033, seed, 1, 44)::int end,
+        case when sandbox.rnd(g, 2034, seed) < 0.2 then null else sandbox.rnd_int(g, 2035, seed, 5, 240)::int end,
+        sandbox.rnd_int(g, 2036, seed, 0, 5)::int,
+        sandbox.rnd(g, 2037, seed) < 0.7,
+        sandbox.rnd(g, 2038, seed) < 0.2,
+        sandbox.rnd(g, 2039, seed) < 0.3,
+        case when sandbox.rnd(g, 2040, seed) < 0.8 then 1 when sandbox.rnd(g, 2040, seed) < 0.95 then 0 else 2 end,
+        case when sandbox.rnd(g, 2041, seed) < 0.7 then '' else 'Check the bite before approving.' end,
+        case sandbox.lg_defect(g, 2042, seed, 0.02, 169, 3, 3)
+            when 0 then '["stl", "pdf"'
+            when 1 then 'stl,pdf'
+            when 2 then ''
+            else sandbox.pick(g, 2043, seed, array['[]', '["stl"]', '["stl", "pdf"]', '["jpg", "png"]', '["dcm"]'])
+        end
+    from generate_series(1, 169) g;
+
+    -- The junctions: a seeded choice of distinct pairs; one row (two for the larger ones) of each
+    -- points at a gone template or a gone other side.
+    insert into dispatch_template_products (id, template_id, product_id)
+    select id, case when id = 5 then gone_base + id else t end, case when id = 9 then gone_base + id else o end
+    from (select row_number() over (order by t, o)::int as id, t, o from (
+        select t, o from generate_series(1, 169) t
+        cross join (select id as o from dispatch_product where not deleted) p
+        order by sandbox.rnd(t * 1000 + o, 2050, seed) limit 183) x) y;
+    insert into dispatch_template_view_roles (id, template_id, role_id)
+    select id, case when id = 50 then gone_base + id else t end, case when id in (90, 700) then gone_base + id else o end
+    from (select row_number() over (order by t, o)::int as id, t, o from (
+        select t, o from generate_series(1, 169) t cross join generate_series(1, 46) o
+        order by sandbox.rnd(t * 1000 + o, 2051, seed) limit 1111) x) y;
+    insert into dispatch_template_edit_roles (id, template_id, role_id)
+    select id, case when id = 40 then gone_base + id else t end, case when id = 300 then gone_base + id else o end
+    from (select row_number() over (order by t, o)::int as id, t, o from (
+        select t, o from generate_series(1, 169) t cross join generate_series(1, 46) o
+        order by sandbox.rnd(t * 1000 + o, 2052, seed) limit 659) x) y;
+    insert into dispatch_template_view_groups (id, template_id, group_id)
+    select id, case when id = 20 then gone_base + id else t end, case when id = 120 then 12 else o end
+    from (select row_number() over (order by t, o)::int as id, t, o from (
+        select t, o from generate_series(1, 169) t cross join (select id as o from auth_group) g
+        order by sandbox.rnd(t * 1000 + o, 2053, seed) limit 199) x) y;
+    insert into dispatch_template_predecessors (id, template_id, to_template_id)
+    select id, case when id = 30 then gone_base + id else t end, case when id = 130 then gone_base + id else o end
+    from (select row_number() over (order by t, o)::int as id, t, o from (
+        select t, o from generate_series(1, 169) t cross join generate_series(1, 169) o where t <> o
+        order by sandbox.rnd(t * 1000 + o, 2054, seed) limit 210) x) y;
+
+    -- 3. Projects and brackets -------------------------------------------------------------------
+    insert into dispatch_project (id, uid, created_at, name, size, public, type, status, creator_id)
+    select g,
+        case when g > 1 and sandbox.lg_defect(g, 2100, seed, 0.001, n_proj, 2, 1) >= 0
+                 then md5(seed::text || ':project:' || (g - 1))
+             else md5(seed::text || ':project:' || g) end,
+        sandbox.lg_t((g - 1 + sandbox.rnd(g, 2101, seed)) / n_proj, 0.6),
+        case sandbox.lg_defect(g, 2102, seed, 0.003, n_proj, 2, 2)
+            when 0 then '' when 1 then '   '
+            else sandbox.pick(g, 2103, seed, array['Upper scan', 'Lower scan', 'Setup', 'Photos',
+                'CBCT', 'Design', 'Simulation', 'Final aligners']) || ' ' || g end,
+        sandbox.rnd_int(g, 2104, seed, 1000, 50000000)::int,
+        sandbox.rnd(g, 2105, seed) < 0.1,
+        case when sandbox.lg_defect(g, 2106, seed, 0.0005, n_proj, 1, 1) >= 0 then 42
+             when sandbox.rnd(g, 2107, seed) < 0.52 then 3
+             else (array[0, 10, 11])[sandbox.rnd_int(g, 2108, seed, 1, 3)] end,
+        case when sandbox.lg_defect(g, 2109, seed, 0.0005, n_proj, 1, 1) >= 0 then 7
+             when sandbox.rnd(g, 2110, seed) < 0.9998 then 0 else 2 end,
+        case when sandbox.lg_defect(g, 2111, seed, 0.002, n_proj, 1, 1) >= 0
+                 then coalesce((select id from w2_gu where idx = 1 + g % greatest(n_gu, 1)), gone_base + g)
+             when sandbox.rnd(g, 2112, seed) < 0.03 then null
+             else (select id from w2_u where idx = sandbox.rnd_int(g, 2113, seed, 1, n_u)) end
+    from generate_series(1, n_proj) g;
+
+    insert into dispatch_bracket (id, name, project_id, type)
+    select g,
+        case when sandbox.lg_defect(g, 2120, seed, 0.003, n_br, 1, 1) >= 0 then ''
+             when sandbox.rnd(g, 2121, seed) < 0.17
+                 then sandbox.pick(g, 2122, seed, array['test', 'Test bracket', 'TEST', 'test 2'])
+             else sandbox.pick(g, 2123, seed, array['Damon Q', 'Empower 2', 'Clarity Advanced',
+                 'Victory Series', 'In-Ovation R', 'Mini Twin']) end,
+        case when sandbox.lg_defect(g, 2124, seed, 0.002, n_br, 1, 1) >= 0 then gone_base + g
+             when sandbox.rnd(g, 2125, seed) < 0.02 then null
+             else least(n_proj, ((g - 1)::bigint * n_proj / n_br)::int + 1
+                        + sandbox.rnd_int(g, 2126, seed, 0, greatest(0, n_proj / n_br - 1))::int) end,
+        case when sandbox.rnd(g, 2127, seed) < 0.3 then null
+             else sandbox.pick(g, 2128, seed, array['metal', 'ceramic', 'self-ligating']) end
+    from generate_series(1, n_br) g;
+
+    -- 4. Plans: runs per live instruction (number 1..n, the first original) ----------------------
+    insert into dispatch_plan (id, instruction_id, project_id, notes, number, name, original)
+    select p.g,
+        case when sandbox.lg_defect(p.g, 2200, seed, 0.003, n_plan, 2, 1) >= 0 then null
+             when sandbox.lg_defect(p.g, 2201, seed, 0.002, n_plan, 1, 1) >= 0
+                 then coalesce((select id from w2_gi where idx = 1 + p.g % greatest(n_gi, 1)), gone_base + p.g)
+             else i.id end,
+        case when sandbox.lg_defect(p.g, 2202, seed, 0.002, n_plan, 1, 1) >= 0 then gone_base + p.g
+             else ((p.g - 1)::bigint * n_proj / n_plan)::int + 1 end,
+        case when sandbox.rnd(p.g, 2203, seed) < 0.6 then ''
+             else sandbox.pick(p.g, 2204, seed, phrases) end,
+        case when sandbox.rnd(p.g, 2205, seed) < 0.01 then null else p.num end,
+        case sandbox.lg_defect(p.g, 2206, seed, 0.002, n_plan, 2, 2)
+            when 0 then '' when 1 then '  '
+            else case when sandbox.lg_defect(p.g, 2207, seed, 0.001, n_plan, 1, 1) >= 0
+                          then 'Plan ' || p.num || ': ' || repeat('upper and lower arch with attachments, ', 4)
+                      else sandbox.pick(p.g, 2208, seed, array['Plan', 'Setup', 'Refinement', 'Revision'])
+                           || ' ' || p.num end end,
+        p.num = 1 or (p.num = 2 and sandbox.lg_defect(p.ii, 2209, seed, 0.003, n_li, 2, 1) >= 0)
+    from (
+        select g, ii, row_number() over (partition by ii order by g)::int as num
+        from (select g, ((g - 1)::bigint * n_li / n_plan)::int + 1 as ii
+              from generate_series(1, n_plan) g) q
+    ) p
+    join w2_i i on i.idx = p.ii;
+
+    -- 5. Comments ----------------------------------------------------------------------------------
+    insert into dispatch_comment (id, created_at, text, author_id, plan_id)
+    select g,
+        sandbox.lg_t((g - 1 + sandbox.rnd(g, 2300, seed)) / n_com, 0.5),
+        case sandbox.lg_defect(g, 2301, seed, 0.005, n_com, 2, 2)
+            when 0 then '' when 1 then '   '
+            else left(sandbox.pick(g, 2302, seed, phrases) || repeat(filler, 30),
+                      case when g = n_com / 2 + 1 then 2174
+                           else least(2174, 5 + floor(-ln(1 - sandbox.rnd(g, 2303, seed)) * 149))::int end) end,
+        case when sandbox.lg_defect(g, 2304, seed, 0.002, n_com, 1, 1) >= 0
+                 then coalesce((select id from w2_gu where idx = 1 + g % greatest(n_gu, 1)), gone_base + g)
+             when sandbox.rnd(g, 2305, seed) < 0.03 then null
+             else (select id from w2_u where idx = sandbox.rnd_int(g, 2306, seed, 1, n_u)) end,
+        case when sandbox.lg_defect(g, 2307, seed, 0.002, n_com, 1, 1) >= 0 then gone_base + g
+             when sandbox.rnd(g, 2308, seed) < 0.1
+                 then ((sandbox.rnd_int(g, 2309, seed, 1, greatest(1, n_com / 50)) * 7919) % n_plan)::int + 1
+             else sandbox.rnd_int(g, 2310, seed, 1, n_plan)::int end
+    from generate_series(1, n_com) g;
+
+    -- 6. Tasks: runs per live instruction ------------------------------------------------------
+    insert into dispatch_task (id, checked, file_id, template_id, done_at, text, plan_id,
+        instruction_id, actor_id, jaw, order_id)
+    select q.g,
+        q.checked,
+        case when sandbox.lg_defect(q.g, 2400, seed, 0.002, n_task, 1, 1) >= 0 then gone_base + q.g
+             when sandbox.rnd(q.g, 2401, seed) < 0.05 then sandbox.rnd_int(q.g, 2402, seed, 1, n_file)::int end,
+        case when sandbox.lg_defect(q.g, 2403, seed, 0.002, n_task, 1, 1) >= 0 then gone_base + q.g
+             else sandbox.rnd_int(q.g, 2404, seed, 1, 169)::int end,
+        case when (q.checked and sandbox.lg_defect(q.g, 2405, seed, 0.003, n_task, 2, 1) < 0)
+                  or (not q.checked and sandbox.rnd(q.g, 2406, seed) < 0.2)
+                 then least(t1, i.submitted_at + interval '60 days' * sandbox.rnd(q.g, 2407, seed)) end,
+        case when sandbox.rnd(q.g, 2408, seed) < 0.8 then null
+             else sandbox.pick(q.g, 2409, seed, array['Trim 0.5 mm on 13', 'Redo the setup',
+                 'Check attachments', 'Printed twice', 'Use the new scan']) end,
+        case when q.pcnt > 0 and sandbox.rnd(q.g, 2410, seed) < 0.4
+                 then q.pfirst + sandbox.rnd_int(q.g, 2411, seed, 0, q.pcnt - 1)::int
+             when sandbox.lg_defect(q.g, 2412, seed, 0.002, n_task, 1, 1) >= 0 then gone_base + q.g end,
+        case sandbox.lg_defect(q.g, 2413, seed, 0.008, n_task, 2, 2)
+            when 0 then null
+            when 1 then coalesce((select id from w2_gi where idx = 1 + q.g % greatest(n_gi, 1)), gone_base + q.g)
+            else i.id end,
+        case when sandbox.lg_defect(q.g, 2414, seed, 0.002, n_task, 1, 1) >= 0
+                 then coalesce((select id from w2_gu where idx = 1 + q.g % greatest(n_gu, 1)), gone_base + q.g)
+             when sandbox.rnd(q.g, 2415, seed) < 0.1 or n_tech = 0 then null
+             else t.id end,
+        sandbox.rnd_int(q.g, 2416, seed, 0, 2)::int,
+        case when sandbox.rnd(q.g, 2417, seed) < 0.3 then sandbox.rnd_int(q.g, 2418, seed, 1, 100000)::int end
+    from (
+        select g, ii, sandbox.rnd(g, 2419, seed) < 0.85 as checked,
+            -- the plans of instruction ii (dispatch_plan's runs): ids pfirst .. pfirst + pcnt - 1
+            (ceil((ii - 1)::numeric * n_plan / n_li))::int + 1 as pfirst,
+            (ceil(ii::numeric * n_plan / n_li) - ceil((ii - 1)::numeric * n_plan / n_li))::int as pcnt,
+            case when n_tech > 0 then sandbox.rnd_int(g, 2420, seed, 1, n_tech)::int end as tidx
+        from (select g, ((g - 1)::bigint * n_li / n_task)::int + 1 as ii
+              from generate_series(1, n_task) g) q0
+    ) q
+    join w2_i i on i.idx = q.ii
+    left join w2_tech t on t.idx = q.tidx;
+
+    -- 7. Operations ---------------------------------------------------------------------------------
+    insert into dispatch_operation (id, type, made_at, price, sq_order_id, sq_payment_id, sq_refund_id,
+        card_brand, card_bin, card_last, office_card, payment_id, attempts)
+    select q.g, q.typ,
+        case when p.made_at is null or sandbox.rnd(q.g, 2500, seed) < 0.02 then null
+             else p.made_at + interval '10 minutes' * sandbox.rnd(q.g, 2501, seed) end,
+        least(99999999.99, round((-ln(1 - sandbox.rnd(q.g, 2502, seed)) * 1148)::numeric, 2)),
+        upper(substr(md5(seed::text || ':sqo:' || q.g), 1, 22)),
+        upper(substr(md5(seed::text || ':sqp:' || q.g), 1, 22)),
+        case when q.typ = 2 then upper(substr(md5(seed::text || ':sqr:' || q.g), 1, 22)) else '' end,
+        sandbox.pick(q.g, 2503, seed, array['VISA', 'MASTERCARD', 'AMERICAN_EXPRESS', 'DISCOVER']),
+        lpad(sandbox.rnd_int(q.g, 2504, seed, 400000, 559999)::text, 6, '0'),
+        lpad(sandbox.rnd_int(q.g, 2505, seed, 0, 9999)::text, 4, '0'),
+        sandbox.rnd(q.g, 2506, seed) < 0.2,
+        case when sandbox.lg_defect(q.g, 2507, seed, 0.002, n_op, 1, 1) >= 0 then gone_base + q.g else p.id end,
+        sandbox.rnd_int(q.g, 2508, seed, 1, 3)::int
+    from (
+        select g,
+            case when sandbox.lg_defect(g, 2509, seed, 0.001, n_op, 1, 1) >= 0 then 3
+                 when sandbox.rnd(g, 2510, seed) < 0.95 then 1 else 2 end as typ,
+            sandbox.rnd_int(g, 2511, seed, 1, greatest(n_pay, 1))::int as pidx
+        from generate_series(1, n_op) g
+    ) q
+    join w2_pay p on p.idx = q.pidx;
+
+    -- 8. Offers and discounts -----------------------------------------------------------------------
+    insert into dispatch_offer (id, doctor_id, product_id, price_both, price_upper, price_lower)
+    select o.id,
+        case sandbox.lg_defect(o.id, 2600, seed, 0.03, n_off, 2, 1)
+            when 0 then (select id from w2_nondoc where idx = sandbox.rnd_int(o.id, 2601, seed, 1, greatest(n_nondoc, 1)))
+            else case when sandbox.lg_defect(o.id, 2602, seed, 0.002, n_off, 1, 1) >= 0
+                          then coalesce((select id from w2_gu where idx = 1 + o.id % greatest(n_gu, 1)), gone_base + o.id)
+                      when sandbox.rnd(o.id, 2603, seed) < 0.005 then null
+                      else o.doctor end end,
+        case when sandbox.lg_defect(o.id, 2604, seed, 0.002, n_off, 1, 1) >= 0 then gone_base + o.id else o.product end,
+        case when o.noprice then null else o.both end,
+        case when o.noprice or sandbox.rnd(o.id, 2605, seed) < 0.4 then null else round(o.both * 0.6, 2) end,
+        case when o.noprice or sandbox.rnd(o.id, 2606, seed) < 0.4 then null else round(o.both * 0.6, 2) end
+    from (
+        select x.*, 5 * sandbox.rnd_int(x.id, 2607, seed, 0, 399)::numeric as both,
+            sandbox.lg_defect(x.id, 2608, seed, 0.005, n_off, 1, 1) >= 0 as noprice
+        from (
+            select row_number() over (order by doctor, product)::int as id, doctor, product
+            -- about half of the offers go to doctors with patients (their orders), half to others
+            from (
+                (select d.id as doctor, p.id as product
+                 from w2_doc d cross join dispatch_product p
+                 where exists (select 1 from dispatch_patient pa where pa.doctor_id = d.id)
+                 order by sandbox.rnd(d.id::bigint * 100 + p.id, 2609, seed)
+                 limit round(0.55 * n_off))
+                union all
+                (select d.id as doctor, p.id as product
+                 from w2_doc d cross join dispatch_product p
+                 where not exists (select 1 from dispatch_patient pa where pa.doctor_id = d.id)
+                 order by sandbox.rnd(d.id::bigint * 100 + p.id, 2609, seed)
+                 limit n_off - round(0.55 * n_off))
+            ) c
+        ) x
+    ) o;
+    select least(sandbox.lg_n(155, scale), count(*))::int into n_dis from dispatch_offer;
+
+    insert into dispatch_discount (id, offer_id, percent, reason, count, start, finish, total, used)
+    select d.id,
+        case when sandbox.lg_defect(d.id, 2700, seed, 0.002, n_dis, 1, 1) >= 0 then gone_base + d.id else d.offer end,
+        case when sandbox.lg_defect(d.id, 2701, seed, 0.01, n_dis, 1, 1) >= 0 then (array[120, 150])[1 + d.id % 2]
+             else sandbox.rnd_int(d.id, 2702, seed, 13, 100)::int end,
+        case when sandbox.rnd(d.id, 2703, seed) < 0.3 then ''
+             else sandbox.pick(d.id, 2704, seed, array['Loyalty', 'Launch promo', 'Conference deal',
+                 'Volume discount', 'Goodwill']) end,
+        d.cnt,
+        d.start,
+        case when d.start is not null and sandbox.lg_defect(d.id, 2705, seed, 0.01, n_dis, 1, 1) >= 0
+                 then d.start - 30
+             when d.start is null or sandbox.rnd(d.id, 2706, seed) < 0.4 then null
+             else d.start + sandbox.rnd_int(d.id, 2707, seed, 30, 365)::int end,
+        sandbox.rnd(d.id, 2708, seed) < 0.3,
+        case when sandbox.rnd(d.id, 2709, seed) < 0.3 then null
+             else sandbox.rnd_int(d.id, 2710, seed, 0, coalesce(d.cnt, 20))::int end
+    from (
+        select row_number() over (order by offer)::int as id, offer,
+            case when sandbox.rnd(offer, 2711, seed) < 0.5 then null
+                 else sandbox.rnd_int(offer, 2712, seed, 1, 50)::int end as cnt,
+            case when sandbox.rnd(offer, 2713, seed) < 0.2 and offer % 7 <> 0 then null
+                 else (sandbox.lg_t(sandbox.rnd(offer, 2714, seed), 0.6))::date end as start
+        from (select id as offer from dispatch_offer
+              order by sandbox.rnd(id, 2715, seed) limit n_dis) s
+    ) d;
+
+    -- 9. Indexes, sequences, statistics -----------------------------------------------------------
+    declare r record; mx bigint;
+    begin
+        for r in select * from w2_saved_ix loop
+            execute r.def;
+        end loop;
+        for r in select t from unnest(tables) t loop
+            execute format('select coalesce(max(id), 0) from public.%I', r.t) into mx;
+            if mx > 0 then
+                perform setval(pg_get_serial_sequence(format('public.%I', r.t), 'id'), mx, true);
+            else
+                perform setval(pg_get_serial_sequence(format('public.%I', r.t), 'id'), 1, false);
+            end if;
+            execute format('analyze public.%I', r.t);
+        end loop;
+    end;
 end
 $fn$;

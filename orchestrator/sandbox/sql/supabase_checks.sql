@@ -10,7 +10,11 @@ app_tables as (
     from unnest(array[
         'offices', 'profiles', 'doctors', 'technicians', 'doctor_offices', 'patients', 'products',
         'orders', 'cases', 'order_cases', 'jaws', 'files', 'case_files', 'messages',
-        'message_attachments', 'order_states', 'payments', 'system_messages', 'teams'
+        'message_attachments', 'order_states', 'payments', 'system_messages', 'teams',
+        'categories', 'roles', 'role_permissions', 'templates', 'template_products',
+        'template_view_roles', 'template_edit_roles', 'template_view_groups',
+        'template_predecessors', 'projects', 'brackets', 'treatment_plans', 'comments',
+        'treatment_discussions', 'case_messages', 'tasks', 'operations', 'offers', 'discounts'
     ]) with ordinality as t (table_name, position)
 ),
 
@@ -46,7 +50,22 @@ expected_enums as (
             'cancelled,on_hold,transferred,revision'
         ),
         ('jaw_type', 'upper,lower'),
-        ('payment_status', 'pending,processing,completed,failed,refunded,cancelled,other')
+        ('payment_status', 'pending,processing,completed,failed,refunded,cancelled,other'),
+        (
+            'project_type',
+            'stl_upper,stl_lower,clinical_photo,treatment_plan,xray,cbct_scan,simulation,'
+            'aligner_design,document,other'
+        ),
+        ('project_status', 'draft,in_review,approved,in_progress,completed,archived,deleted'),
+        (
+            'comment_type_enum',
+            'treatment_discussion,doctor_note,task_note,notification_context,record_annotation,'
+            'message'
+        ),
+        ('case_message_type', 'patient_question,clinical_note,doctor_response,treatment_update'),
+        ('task_status', 'pending,in_progress,completed'),
+        ('operation_type', 'payment,refund'),
+        ('discount_type', 'percentage,fixed_amount')
     ) as e (type_name, labels)
 ),
 

@@ -324,6 +324,24 @@ create type public.jaw_type as enum ('upper', 'lower');
 create type public.payment_status as enum (
     'pending', 'processing', 'completed', 'failed', 'refunded', 'cancelled', 'other'
 );
+-- The second wave's (world.md 8.3).
+create type public.project_type as enum (
+    'stl_upper', 'stl_lower', 'clinical_photo', 'treatment_plan', 'xray', 'cbct_scan', 'simulation',
+    'aligner_design', 'document', 'other'
+);
+create type public.project_status as enum (
+    'draft', 'in_review', 'approved', 'in_progress', 'completed', 'archived', 'deleted'
+);
+create type public.comment_type_enum as enum (
+    'treatment_discussion', 'doctor_note', 'task_note', 'notification_context', 'record_annotation',
+    'message'
+);
+create type public.case_message_type as enum (
+    'patient_question', 'clinical_note', 'doctor_response', 'treatment_update'
+);
+create type public.task_status as enum ('pending', 'in_progress', 'completed');
+create type public.operation_type as enum ('payment', 'refund');
+create type public.discount_type as enum ('percentage', 'fixed_amount');
 
 -- Keeps updated_at on every app table. Unconditional, as such triggers usually are: whatever
 -- value an UPDATE writes into updated_at is replaced by now().
@@ -799,6 +817,319 @@ create table public.teams (
     updated_at timestamptz default now()
 );
 
+-- ============================================================================================
+-- 3b. The second wave's tables (world.md 8.3): the app's shapes, as the earlier scripts filled
+-- them. "(added)" columns of world.md are links real rows held in metadata only.
+-- ============================================================================================
+
+create table public.categories (
+    id uuid primary key default gen_random_uuid(),
+    name text not null,
+    parent_id uuid references public.categories (id),
+    display_order integer,
+    legacy_category_id integer unique,
+    metadata jsonb not null default '{}'::jsonb,
+    created_at timestamptz default now(),
+    updated_at timestamptz default now()
+);
+create index categories_parent_id_idx on public.categories (parent_id);
+
+create table public.roles (
+    id uuid primary key default gen_random_uuid(),
+    name text not null,
+    description text,
+    team_id uuid references public.teams (id),
+    is_active boolean default true,
+    legacy_id integer unique,
+    metadata jsonb not null default '{}'::jsonb,
+    created_at timestamptz default now(),
+    updated_at timestamptz default now()
+);
+create index roles_team_id_idx on public.roles (team_id);
+
+create table public.role_permissions (
+    id uuid primary key default gen_random_uuid(),
+    role_id uuid not null references public.roles (id),
+    permission text,
+    resource text,
+    is_active boolean default true,
+    legacy_id integer unique,
+    metadata jsonb not null default '{}'::jsonb,
+    created_at timestamptz default now(),
+    updated_at timestamptz default now()
+);
+create index role_permissions_role_id_idx on public.role_permissions (role_id);
+
+create table public.templates (
+    id uuid primary key default gen_random_uuid(),
+    name text not null,
+    action_name text,
+    category_id uuid references public.categories (id),
+    estimated_duration_minutes integer,
+    is_active boolean default true,
+    legacy_template_id integer unique,
+    metadata jsonb not null default '{}'::jsonb,
+    created_at timestamptz default now(),
+    updated_at timestamptz default now()
+);
+create index templates_category_id_idx on public.templates (category_id);
+
+create table public.template_products (
+    id uuid primary key default gen_random_uuid(),
+    template_id uuid not null references public.templates (id) on delete cascade,
+    product_id uuid not null references public.products (id),
+    is_active boolean default true,
+    legacy_id integer unique,
+    metadata jsonb not null default '{}'::jsonb,
+    created_at timestamptz default now(),
+    updated_at timestamptz default now(),
+    unique (template_id, product_id)
+);
+create index template_products_product_id_idx on public.template_products (product_id);
+
+create table public.template_view_roles (
+    id uuid primary key default gen_random_uuid(),
+    template_id uuid not null references public.templates (id) on delete cascade,
+    role_id uuid not null references public.roles (id),
+    is_active boolean default true,
+    legacy_id integer unique,
+    metadata jsonb not null default '{}'::jsonb,
+    created_at timestamptz default now(),
+    updated_at timestamptz default now(),
+    unique (template_id, role_id)
+);
+create index template_view_roles_role_id_idx on public.template_view_roles (role_id);
+
+create table public.template_edit_roles (
+    id uuid primary key default gen_random_uuid(),
+    template_id uuid not null references public.templates (id) on delete cascade,
+    role_id uuid not null references public.roles (id),
+    is_active boolean default true,
+    legacy_id integer unique,
+    metadata jsonb not null default '{}'::jsonb,
+    created_at timestamptz default now(),
+    updated_at timestamptz default now(),
+    unique (template_id, role_id)
+);
+create index template_edit_roles_role_id_idx on public.template_edit_roles (role_id);
+
+create table public.template_view_groups (
+    id uuid primary key default gen_random_uuid(),
+    template_id uuid not null references public.templates (id) on delete cascade,
+    team_id uuid not null references public.teams (id),
+    is_active boolean default true,
+    legacy_id integer unique,
+    metadata jsonb not null default '{}'::jsonb,
+    created_at timestamptz default now(),
+    updated_at timestamptz default now(),
+    unique (template_id, team_id)
+);
+create index template_view_groups_team_id_idx on public.template_view_groups (team_id);
+
+create table public.template_predecessors (
+    id uuid primary key default gen_random_uuid(),
+    template_id uuid not null references public.templates (id) on delete cascade,
+    predecessor_id uuid not null references public.templates (id),
+    is_active boolean default true,
+    legacy_id integer unique,
+    metadata jsonb not null default '{}'::jsonb,
+    created_at timestamptz default now(),
+    updated_at timestamptz default now(),
+    unique (template_id, predecessor_id)
+);
+create index template_predecessors_predecessor_id_idx on public.template_predecessors (predecessor_id);
+
+create table public.projects (
+    id uuid primary key default gen_random_uuid(),
+    name text not null,
+    project_type public.project_type,
+    status public.project_status,
+    creator_id uuid not null references public.profiles (id),
+    file_uid text,
+    file_size_bytes bigint,
+    is_public boolean,
+    legacy_project_id integer unique,
+    metadata jsonb not null default '{}'::jsonb,
+    created_at timestamptz default now(),
+    updated_at timestamptz default now()
+);
+create index projects_creator_id_idx on public.projects (creator_id);
+
+-- The catalogue columns (manufacturer .. slot_size) are the app's; world.md 8.3 leaves their
+-- names open (these are the sandbox's decision) and the tool does not own them.
+create table public.brackets (
+    id uuid primary key default gen_random_uuid(),
+    name text not null,
+    bracket_type varchar(100) not null default 'standard',
+    project_id uuid references public.projects (id),
+    active boolean default true,
+    manufacturer varchar(100),
+    model_number varchar(100),
+    material varchar(50),
+    slot_size varchar(20),
+    legacy_bracket_id integer unique,
+    legacy_project_id integer,
+    metadata jsonb not null default '{}'::jsonb,
+    created_at timestamptz default now(),
+    updated_at timestamptz default now()
+);
+create index brackets_project_id_idx on public.brackets (project_id);
+
+-- The unique constraint on legacy_plan_id was dropped on the real project (world.md 8.3); its
+-- plain index is kept. patient_id and doctor_id are profiles (world.md 8.3, 8.4; legacy-facts.md
+-- 2.4), like every person reference of this table.
+create table public.treatment_plans (
+    id uuid primary key default gen_random_uuid(),
+    project_id uuid not null references public.projects (id) on delete cascade,
+    order_id uuid references public.orders (id),
+    patient_id uuid references public.profiles (id),
+    doctor_id uuid references public.profiles (id),
+    plan_number integer,
+    plan_name varchar(100),
+    plan_notes text,
+    is_original boolean,
+    treatment_type varchar(50),
+    revision_count integer,
+    legacy_plan_id integer,
+    legacy_instruction_id integer,
+    metadata jsonb not null default '{}'::jsonb,
+    created_at timestamptz default now(),
+    updated_at timestamptz default now()
+);
+create index treatment_plans_project_id_idx on public.treatment_plans (project_id);
+create index treatment_plans_order_id_idx on public.treatment_plans (order_id);
+create index treatment_plans_legacy_plan_id_idx on public.treatment_plans (legacy_plan_id);
+
+create table public.comments (
+    id uuid primary key default gen_random_uuid(),
+    content text not null,
+    comment_type public.comment_type_enum not null,
+    author_id uuid references public.profiles (id),
+    parent_comment_id uuid references public.comments (id),
+    legacy_table varchar(50),
+    legacy_id integer,
+    metadata jsonb not null default '{}'::jsonb,
+    created_at timestamptz default now(),
+    updated_at timestamptz default now(),
+    unique (legacy_table, legacy_id)
+);
+create index comments_author_id_idx on public.comments (author_id);
+
+create table public.treatment_discussions (
+    id uuid primary key default gen_random_uuid(),
+    comment_id uuid not null unique references public.comments (id) on delete cascade,
+    treatment_plan_id uuid references public.treatment_plans (id) on delete cascade,
+    is_visible_to_patient boolean default false,
+    legacy_comment_id integer unique,
+    metadata jsonb not null default '{}'::jsonb,
+    created_at timestamptz default now(),
+    updated_at timestamptz default now()
+);
+create index treatment_discussions_treatment_plan_id_idx
+    on public.treatment_discussions (treatment_plan_id);
+
+-- legacy_message_id is not unique: the earlier scripts copied each comment about twice.
+create table public.case_messages (
+    id uuid primary key default gen_random_uuid(),
+    case_id uuid not null references public.cases (id),
+    sender_id uuid references public.profiles (id),
+    author_id uuid references public.profiles (id),
+    recipient_id uuid,
+    message_type public.case_message_type,
+    subject text,
+    content text not null,
+    priority integer,
+    is_urgent boolean default false,
+    requires_response boolean default false,
+    is_confidential boolean default false,
+    sent_at timestamptz,
+    legacy_message_id integer,
+    legacy_record_id integer,
+    metadata jsonb not null default '{}'::jsonb,
+    created_at timestamptz default now(),
+    updated_at timestamptz default now()
+);
+create index case_messages_case_id_idx on public.case_messages (case_id);
+create index case_messages_legacy_message_id_idx on public.case_messages (legacy_message_id);
+
+create table public.tasks (
+    id uuid primary key default gen_random_uuid(),
+    order_id uuid not null references public.orders (id),
+    assigned_to uuid references public.profiles (id),
+    template_id uuid references public.templates (id),
+    template_name text,
+    description text,
+    jaw_specification integer,
+    status public.task_status,
+    checked boolean,
+    completed_at timestamptz,
+    legacy_task_id integer unique,
+    metadata jsonb not null default '{}'::jsonb,
+    created_at timestamptz default now(),
+    updated_at timestamptz default now()
+);
+create index tasks_order_id_idx on public.tasks (order_id);
+create index tasks_assigned_to_idx on public.tasks (assigned_to);
+create index tasks_template_id_idx on public.tasks (template_id);
+
+create table public.operations (
+    id uuid primary key default gen_random_uuid(),
+    payment_id uuid references public.payments (id),
+    case_id uuid references public.cases (id),
+    operation_type public.operation_type not null,
+    amount numeric(10, 2),
+    status text,
+    operation_data jsonb,
+    legacy_operation_id integer unique,
+    legacy_id integer,
+    metadata jsonb not null default '{}'::jsonb,
+    created_at timestamptz default now(),
+    updated_at timestamptz default now()
+);
+create index operations_payment_id_idx on public.operations (payment_id);
+create index operations_case_id_idx on public.operations (case_id);
+
+create table public.offers (
+    id uuid primary key default gen_random_uuid(),
+    doctor_id uuid references public.doctors (id),
+    product_id uuid references public.products (id),
+    price_both numeric(10, 2),
+    price_upper numeric(10, 2),
+    price_lower numeric(10, 2),
+    order_id uuid references public.orders (id),
+    offer_amount numeric(10, 2),
+    description text,
+    is_accepted boolean default false,
+    is_active boolean default true,
+    legacy_offer_id integer unique,
+    metadata jsonb not null default '{}'::jsonb,
+    created_at timestamptz default now(),
+    updated_at timestamptz default now()
+);
+create index offers_doctor_id_idx on public.offers (doctor_id);
+create index offers_product_id_idx on public.offers (product_id);
+create index offers_order_id_idx on public.offers (order_id);
+
+create table public.discounts (
+    id uuid primary key default gen_random_uuid(),
+    offer_id uuid references public.offers (id),
+    name text,
+    code text unique,
+    discount_type public.discount_type,
+    percentage numeric(5, 2),
+    fixed_amount numeric,
+    max_uses integer,
+    current_uses integer default 0,
+    valid_from date,
+    valid_until date,
+    is_active boolean default true,
+    legacy_discount_id integer unique,
+    metadata jsonb not null default '{}'::jsonb,
+    created_at timestamptz default now(),
+    updated_at timestamptz default now()
+);
+create index discounts_offer_id_idx on public.discounts (offer_id);
+
 -- set_updated_at on every app table.
 do $updated_at_triggers$
 declare
@@ -807,7 +1138,11 @@ begin
     foreach table_name in array array[
         'offices', 'profiles', 'doctors', 'technicians', 'doctor_offices', 'patients', 'products',
         'orders', 'cases', 'order_cases', 'jaws', 'files', 'case_files', 'messages',
-        'message_attachments', 'order_states', 'payments', 'system_messages', 'teams'
+        'message_attachments', 'order_states', 'payments', 'system_messages', 'teams',
+        'categories', 'roles', 'role_permissions', 'templates', 'template_products',
+        'template_view_roles', 'template_edit_roles', 'template_view_groups',
+        'template_predecessors', 'projects', 'brackets', 'treatment_plans', 'comments',
+        'treatment_discussions', 'case_messages', 'tasks', 'operations', 'offers', 'discounts'
     ]
     loop
         execute format(
@@ -837,7 +1172,11 @@ begin
     foreach table_name in array array[
         'offices', 'profiles', 'doctors', 'technicians', 'doctor_offices', 'patients', 'products',
         'orders', 'cases', 'order_cases', 'jaws', 'files', 'case_files', 'messages',
-        'message_attachments', 'order_states', 'payments', 'system_messages', 'teams'
+        'message_attachments', 'order_states', 'payments', 'system_messages', 'teams',
+        'categories', 'roles', 'role_permissions', 'templates', 'template_products',
+        'template_view_roles', 'template_edit_roles', 'template_view_groups',
+        'template_predecessors', 'projects', 'brackets', 'treatment_plans', 'comments',
+        'treatment_discussions', 'case_messages', 'tasks', 'operations', 'offers', 'discounts'
     ]
     loop
         execute format('alter table public.%I enable row level security', table_name);
