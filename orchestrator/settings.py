@@ -165,6 +165,7 @@ class Settings:
     keep_runs: int = DEFAULT_KEEP_RUNS  # DIFFMIG_KEEP_RUNS
     range_keys: int | None = None  # DIFFMIG_RANGE_KEYS; None: the sync's default
     log_dir: Path | None = None  # DIFFMIG_LOG_DIR; None: logs/ of the project
+    reports_dir: Path | None = None  # DIFFMIG_REPORTS_DIR; None: reports/ of the project
     allow_insecure: bool = False  # DIFFMIG_ALLOW_INSECURE
     pool_size: int = DEFAULT_POOL_SIZE  # DIFFMIG_POOL_SIZE: Supabase's session pooler's cap
     # DIFFMIG_PROOF_ROTATION: every bucket of the parity ledger is proven again within this
@@ -252,6 +253,12 @@ def _db_from_env(side: Side, env: Mapping[str, str]) -> DbSettings:
         dbname=params["dbname"],
         sslmode=sslmode,
     )
+
+
+def _directory(values: Mapping[str, str], name: str) -> Path | None:
+    """A directory setting: None when unset (the command's default under the project)."""
+    raw = values.get(name, "").strip()
+    return Path(raw) if raw else None
 
 
 def _allow_insecure(env: Mapping[str, str]) -> bool:
@@ -384,7 +391,6 @@ def load_settings(
         range_keys=_range_keys(values),
         pool_size=_pool_size(values),
         proof_rotation=_proof_rotation(values),
-        log_dir=Path(values["DIFFMIG_LOG_DIR"].strip())
-        if values.get("DIFFMIG_LOG_DIR", "").strip()
-        else None,
+        log_dir=_directory(values, "DIFFMIG_LOG_DIR"),
+        reports_dir=_directory(values, "DIFFMIG_REPORTS_DIR"),
     )

@@ -134,6 +134,20 @@ class DbPair:
         }
 
 
+@pytest.fixture(scope="session", autouse=True)
+def reports_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Each worker's reports in its own directory: reports are named by run id, and two
+    workers' destinations both have a run 2 (one would read the other's report)."""
+    path = Path(tmp_path_factory.mktemp("reports"))
+    previous = os.environ.get("DIFFMIG_REPORTS_DIR")
+    os.environ["DIFFMIG_REPORTS_DIR"] = str(path)
+    yield path
+    if previous is None:
+        os.environ.pop("DIFFMIG_REPORTS_DIR", None)
+    else:
+        os.environ["DIFFMIG_REPORTS_DIR"] = previous
+
+
 @pytest.fixture(scope="session")
 def clusters(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ClusterPair]:
     root = sandbox_data_root(Path(tmp_path_factory.mktemp("clusters")))

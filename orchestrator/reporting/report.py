@@ -182,8 +182,12 @@ def collect(settings: Settings, run_id: int | None = None) -> dict[str, Any]:
 
 
 def write_report(
-    settings: Settings, run_id: int | None = None, out_dir: Path = REPORTS_DIR
+    settings: Settings, run_id: int | None = None, out_dir: Path | None = None
 ) -> dict[str, Any]:
+    """The run's report (the latest run's when `run_id` is None) as JSON, Markdown and HTML in
+    `out_dir`, else DIFFMIG_REPORTS_DIR, else reports/ of the project. Files are named by run id
+    only: two destinations need two directories, or one's run 2 replaces the other's."""
+    out_dir = out_dir or settings.reports_dir or REPORTS_DIR
     doc = collect(settings, run_id)
     out_dir.mkdir(parents=True, exist_ok=True)
     stem = out_dir / f"run-{doc['run']['run_id']}"
@@ -204,7 +208,7 @@ def write_report(
 
 
 def write_run_report(
-    settings: Settings, run_id: int, out_dir: Path = REPORTS_DIR
+    settings: Settings, run_id: int, out_dir: Path | None = None
 ) -> tuple[dict[str, Any] | None, str | None]:
     """The report of a run that just ended, whatever its outcome (a failed run's is the most
     needed): (what write_report returns, None), or (None, why it could not be written) when

@@ -300,7 +300,13 @@ def _exercise(s: Session) -> tuple[dict[str, int], str, list[Path]]:
 
     files = list(
         _files_written(
-            [s.cwd, PROJECT_ROOT / "logs", PROJECT_ROOT / "target", PROJECT_ROOT / "reports"],
+            [
+                s.cwd,
+                PROJECT_ROOT / "logs",
+                PROJECT_ROOT / "target",
+                PROJECT_ROOT / "reports",
+                Path(os.environ.get("DIFFMIG_REPORTS_DIR") or PROJECT_ROOT / "reports"),
+            ],
             s.started,
         )
     )

@@ -88,13 +88,17 @@ def test_dbt_log_level_is_info_unless_chosen(tmp_path: Path) -> None:
 def test_tuning_settings_have_defaults_and_are_checked(tmp_path: Path) -> None:
     plain = load_settings(environ=OLD_NAMES, cwd=tmp_path)
     assert (plain.keep_runs, plain.range_keys, plain.log_dir) == (5, None, None)
+    assert plain.reports_dir is None
     assert plain.allow_insecure is False
     insecure = load_settings(environ={**OLD_NAMES, "DIFFMIG_ALLOW_INSECURE": "yes"}, cwd=tmp_path)
     assert insecure.allow_insecure is True
-    (tmp_path / ".env").write_text("DIFFMIG_KEEP_RUNS=2\nDIFFMIG_LOG_DIR=/var/log/diffmig\n")
+    (tmp_path / ".env").write_text(
+        "DIFFMIG_KEEP_RUNS=2\nDIFFMIG_LOG_DIR=/var/log/diffmig\nDIFFMIG_REPORTS_DIR=out/reports\n"
+    )
     chosen = load_settings(environ={**OLD_NAMES, "DIFFMIG_RANGE_KEYS": "64"}, cwd=tmp_path)
     assert (chosen.keep_runs, chosen.range_keys) == (2, 64)
     assert chosen.log_dir == Path("/var/log/diffmig")
+    assert chosen.reports_dir == Path("out/reports")
     for name, value, message in [
         ("DIFFMIG_RANGE_KEYS", "100", "multiple of 32"),
         ("DIFFMIG_RANGE_KEYS", "many", "must be a number"),
