@@ -35,28 +35,61 @@ def _scope_sql(spec: EntitySpec) -> sql.Composable:
     return sql.SQL(spec.scope) if spec.scope else sql.SQL("true")
 
 
-def run_baseline(settings: Settings) -> dict[str, Any]:
+def baseline_tables(specs: list[EntitySpec]) -> list[str]:
+    """The legacy tables a baseline counts rows of (one per keyed or single-table entity)."""
+    return sorted({s.legacy_table for s in specs if s.legacy_table and _one_table(s.legacy_table)})
+
+
+def _one_table(name: str) -> bool:
+    return re.fullmatch(r"\w+", name) is not None
+
+
+def run_baseline(settings: Settings, specs: list[EntitySpec] | None = None) -> dict[str, Any]:
     started = time.monotonic()
-    specs = entity_specs(settings)
+    specs = entity_specs(settings) if specs is None else specs
     rows: list[dict[str, Any]] = []
     with db.connection(settings.source) as src, db.connection(settings.target) as dst:
         bookkeeping.ensure_schema(dst)
-        control = (
-            dict(
-                dst.execute(
-                    "select table_name, max(completed_at) from public.migration_control "
-                    "where lower(status) in ('completed', 'success', 'succeeded', 'done') "
-                    "group by table_name"
-                ).fetchall()
-            )
-            if _exists(dst, "public.migration_control")
-            else {}
-        )
-        ours = last_done(dst)
         junk = _junk_by_type(dst)
         for spec in specs:
-            rows.append(_entity_row(src, dst, spec, control, ours, junk))
+            rows.append(_entity_row(src, dst, spec, junk))
+        stamp_last_migrated(dst, rows)
     return {"entities": rows, "elapsed_s": round(time.monotonic() - started, 3)}
+
+
+def stamp_last_migrated(dst: psycopg.Connection, rows: list[dict[str, Any]]) -> None:
+    """Each entity row's `last_migrated_at`: the latest successful migration of its table, the
+    earlier scripts' (migration_control) or diffmig's (its runs). Cheap: a report that reuses a
+    baseline's counts stamps them again."""
+    control: dict[str, Any] = (
+        dict(
+            dst.execute(
+                "select table_name, max(completed_at) from public.migration_control "
+                "where lower(status) in ('completed', 'success', 'succeeded', 'done') "
+                "group by table_name"
+            ).fetchall()
+        )
+        if _exists(dst, "public.migration_control")
+        else {}
+    )
+    ours = last_done(dst)
+    for row in rows:
+        stamps = [
+            t
+            for t in (
+                control.get(row["entity"]),
+                control.get(row["legacy_table"] or ""),
+                ours.get(row["entity"]),
+            )
+            if t is not None
+        ]
+        row["last_migrated_at"] = (
+            max(
+                t.replace(tzinfo=None) if getattr(t, "tzinfo", None) else t for t in stamps
+            ).isoformat()
+            if stamps
+            else None
+        )
 
 
 def _exists(conn: psycopg.Connection, relation: str) -> bool:
@@ -82,8 +115,6 @@ def _entity_row(
     src: psycopg.Connection,
     dst: psycopg.Connection,
     spec: EntitySpec,
-    control: dict[str, Any],
-    ours: dict[str, Any],
     junk: dict[str, int],
 ) -> dict[str, Any]:
     table = sql.Identifier("public", spec.entity)
@@ -142,19 +173,6 @@ def _entity_row(
             ) from exc
         row["source_rows"] = in_scope
         row["missing_in_target"], row["orphaned_in_target"] = missing, orphaned
-    stamps = [
-        t
-        for t in (
-            control.get(spec.entity),
-            control.get(spec.legacy_table or ""),
-            ours.get(spec.entity),
-        )
-        if t is not None
-    ]
-    if stamps:
-        row["last_migrated_at"] = max(
-            t.replace(tzinfo=None) if getattr(t, "tzinfo", None) else t for t in stamps
-        ).isoformat()
     return row
 
 

@@ -19,14 +19,21 @@ from pathlib import Path
 from typing import Any
 
 from orchestrator import db
-from orchestrator.baseline import run_baseline
+from orchestrator.baseline import baseline_tables, run_baseline, stamp_last_migrated
 from orchestrator.bookkeeping import builds, runs
 from orchestrator.bookkeeping import schema as bookkeeping
+from orchestrator.bookkeeping.baselines import (
+    StoredBaseline,
+    reusable_baseline,
+    specs_digest,
+    store_baseline,
+)
 from orchestrator.bookkeeping.issues import open_issue_summary
 from orchestrator.bookkeeping.retries import retries_of
 from orchestrator.bookkeeping.steps import step_records
 from orchestrator.catalog import PROJECT_ROOT
 from orchestrator.errors import UsageError
+from orchestrator.marts import EntitySpec, entity_specs
 from orchestrator.reasons import describe
 from orchestrator.reporting import proofs
 from orchestrator.settings import Settings, redact
@@ -118,7 +125,13 @@ def mapping_version(root: Path = PROJECT_ROOT) -> str:
         return f"sha256 {digest.hexdigest()[:12]}"
 
 
-def collect(settings: Settings, run_id: int | None = None) -> dict[str, Any]:
+def collect(
+    settings: Settings, run_id: int | None = None, *, reuse_baseline: bool = False
+) -> dict[str, Any]:
+    """The report's document. `reuse_baseline`: the report of a run that just ended, which may
+    reuse the last baseline when the run changed nothing it counts (bookkeeping/baselines.py)."""
+    specs = entity_specs(settings)
+    digest = specs_digest(specs)
     with db.connection(settings.target) as conn:
         bookkeeping.ensure_schema(conn)
         if run_id is None:
@@ -140,7 +153,14 @@ def collect(settings: Settings, run_id: int | None = None) -> dict[str, Any]:
             {"step": r.step, "attempt": r.attempt, "cause": redact(r.cause), "at": r.at}
             for r in retries_of(conn, run_id)
         ]
-    baseline = run_baseline(settings)
+        stored, why = (
+            reusable_baseline(conn, run_id, digest, baseline_tables(specs))
+            if reuse_baseline
+            else (None, "")
+        )
+    baseline = _baseline(settings, specs, digest, stored)
+    if why:
+        baseline["not_reused"] = why
     by_entity = {b["entity"]: b for b in baseline["entities"]}
     for step in steps:
         b = by_entity.get(step["entity"], {})
@@ -181,14 +201,47 @@ def collect(settings: Settings, run_id: int | None = None) -> dict[str, Any]:
     return {"attention": attention(doc), **doc}
 
 
+def baseline_origin(baseline: dict[str, Any]) -> str:
+    """Where the report's counts come from, in words."""
+    reused = baseline.get("reused")
+    if reused:
+        return (
+            f"counts of the baseline taken at {reused['taken_at']}, reused: no run since run "
+            f"{reused['after_run']} changed anything they count"
+        )
+    why = f": {baseline['not_reused']}" if baseline.get("not_reused") else ""
+    return f"counts of a baseline taken now ({_fmt(baseline.get('elapsed_s'))} s{why})"
+
+
+def _baseline(
+    settings: Settings, specs: list[EntitySpec], digest: str, stored: StoredBaseline | None
+) -> dict[str, Any]:
+    """The stored baseline, marked as reused, or a new one, stored for the next run's report."""
+    if stored is not None:
+        rows = list(stored.document["entities"])
+        with db.connection(settings.target) as conn:
+            stamp_last_migrated(conn, rows)
+        return {
+            **stored.document,
+            "entities": rows,
+            "reused": {"after_run": stored.after_run, "taken_at": stored.taken_at.isoformat()},
+        }
+    baseline = run_baseline(settings, specs)
+    with db.connection(settings.target) as conn:
+        store_baseline(conn, runs.latest_run_id(conn), digest, baseline)
+    return baseline
+
+
 def write_report(
     settings: Settings, run_id: int | None = None, out_dir: Path | None = None
 ) -> dict[str, Any]:
     """The run's report (the latest run's when `run_id` is None) as JSON, Markdown and HTML in
     `out_dir`, else DIFFMIG_REPORTS_DIR, else reports/ of the project. Files are named by run id
     only: two destinations need two directories, or one's run 2 replaces the other's."""
-    out_dir = out_dir or settings.reports_dir or REPORTS_DIR
-    doc = collect(settings, run_id)
+    return _write(collect(settings, run_id), out_dir or settings.reports_dir or REPORTS_DIR)
+
+
+def _write(doc: dict[str, Any], out_dir: Path) -> dict[str, Any]:
     out_dir.mkdir(parents=True, exist_ok=True)
     stem = out_dir / f"run-{doc['run']['run_id']}"
     text = json.dumps(doc, indent=2, default=str, ensure_ascii=False)
@@ -215,7 +268,8 @@ def write_run_report(
     the destination cannot be read; never raises, so the run's own outcome stays what the
     user sees."""
     try:
-        return write_report(settings, run_id, out_dir), None
+        doc = collect(settings, run_id, reuse_baseline=True)
+        return _write(doc, out_dir or settings.reports_dir or REPORTS_DIR), None
     except Exception as exc:  # noqa: BLE001 - reported, never hiding the run's own outcome
         return None, redact(str(exc).strip().splitlines()[0] if str(exc).strip() else repr(exc))
 
@@ -285,7 +339,8 @@ def render_markdown(doc: dict[str, Any]) -> str:
         f"- schema-cache reloads of the destination's API (NOTIFY pgrst, any session, during "
         f"the run): {_fmt(run['schema_reloads']) or 'not measured'}",
         f"- success rate (migrated / in scope): {_fmt(doc['success_rate'])} "
-        f"({_fmt(doc['rows_migrated_in_scope'])} of {_fmt(doc['rows_in_scope'])})",
+        f"({_fmt(doc['rows_migrated_in_scope'])} of {_fmt(doc['rows_in_scope'])}); "
+        f"{baseline_origin(doc['baseline'])}",
         f"- dbt tests: {doc['tests']['passed']} passed, {len(doc['tests']['failed'])} failed, "
         f"{len(doc['tests']['warned'])} warned",
         "",
@@ -545,7 +600,7 @@ td:first-child, th:first-child, td.text, th.text {{ text-align: left; }}
 <li>mapping version: {html.escape(doc["mapping_version"])}</li>
 <li>schema-cache reloads of the destination's API (NOTIFY pgrst, any session, during the run): {html.escape(_fmt(run["schema_reloads"]) or "not measured")}</li>
 <li>success rate (migrated / in scope): {html.escape(_fmt(doc["success_rate"]))}
- ({html.escape(_fmt(doc["rows_migrated_in_scope"]))} of {html.escape(_fmt(doc["rows_in_scope"]))})</li>
+ ({html.escape(_fmt(doc["rows_migrated_in_scope"]))} of {html.escape(_fmt(doc["rows_in_scope"]))}); {html.escape(baseline_origin(doc["baseline"]))}</li>
 <li>dbt tests: {doc["tests"]["passed"]} passed, {len(doc["tests"]["failed"])} failed, {len(doc["tests"]["warned"])} warned</li>
 </ul>
 {counts_chart}{changes_chart}{time_chart}

@@ -15,6 +15,7 @@ import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -247,6 +248,42 @@ def test_validate_proves_what_changed_since_the_last_proof(pair: Pair) -> None:
     proofs = {p["entity"]: p for p in doc["proofs"]}  # type: ignore[union-attr]
     assert proofs["patients"]["scope"] == "full", proofs["patients"]
     assert proofs["offices"]["scope"] in ("delta", "slice"), proofs["offices"]
+
+
+def report_of(run: dict[str, object]) -> dict[str, Any]:
+    written = run["report"]
+    assert isinstance(written, dict), run
+    doc = json.loads(Path(written["files"]["json"]).read_text(encoding="utf-8"))
+    assert isinstance(doc, dict)
+    return doc
+
+
+def test_a_run_that_changed_nothing_reuses_the_last_baseline(pair: Pair) -> None:
+    """The report of a run that changed nothing reuses the baseline taken after the run before
+    (no scan of every legacy and app table); the counts are those a new baseline finds. A write
+    by another role to an app table (the tripwire) makes the next report count again."""
+    settled = pair.run()
+    quiet = pair.run()
+    assert quiet["status"] == "succeeded", quiet
+    baseline = report_of(quiet)["baseline"]
+    assert baseline.get("reused", {}).get("after_run") == settled["run_id"], baseline.get(
+        "not_reused"
+    )
+    settings = load_settings(environ=pair.dbs.env(), cwd=pair.cwd)
+    fresh = collect(settings, int(str(quiet["run_id"])))  # `diffmig report`: counts again
+    assert "reused" not in fresh["baseline"]
+    assert fresh["baseline"]["entities"] == baseline["entities"]
+    assert "not_reused" not in fresh["baseline"]  # not asked to
+    assert "reused: no run since run" in render_markdown(report_of(quiet))
+
+    with pair.dbs.target_admin() as conn:
+        conn.execute(
+            "update public.products set updated_at = updated_at "
+            "where id = (select min(id::text)::uuid from public.products)"
+        )
+    tripped = report_of(pair.run())["baseline"]
+    assert "reused" not in tripped
+    assert tripped["not_reused"].startswith("an entity was proven beyond its rotating slice")
 
 
 @pytest.mark.slow

@@ -178,7 +178,11 @@ def test_source_outages_mid_sync_are_survived(
             (run2,) = conn.execute("select max(run_id) from diffmig.runs").fetchone() or (0,)
         retries2 = _retries(rig, run2)
         assert any("dispatch_office" in r["step"] for r in retries2), (
-            terminated_copy, copying, retries2, out[-3000:], err[-3000:]
+            terminated_copy,
+            copying,
+            retries2,
+            out[-3000:],
+            err[-3000:],
         )
         assert mirror_mismatches(rig) == {}
 
