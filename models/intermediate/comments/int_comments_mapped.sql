@@ -34,7 +34,7 @@ mapped as (
         case
             when btrim(coalesce(considered.comment_text, '')) = '' then ''
             else considered.comment_text
-        end as content,
+        end as content,  -- noqa: RF04
         'treatment_discussion' as comment_type,
         profiles.profile_id as author_id,
         'dispatch_comment' as legacy_table,

@@ -71,10 +71,7 @@ with
             {{ legacy_key }} as legacy_id,
             id as new_id
         from {{ ref(mart) }}
-        where {{ legacy_key }} is not null
-        {%- if rows_where %}
-            and {{ rows_where }}
-        {%- endif %}
+        where {{ legacy_key }} is not null{% if rows_where %} and {{ rows_where }}{% endif %}
         {%- if copies %}
             -- several rows of a key (entity_pattern's duplicate_targets): the kept one, the oldest
             order by {{ legacy_key }}, {{ target_copy_order() }}
