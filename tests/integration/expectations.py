@@ -57,6 +57,9 @@ KEY_COLUMNS: dict[str, tuple[str, ...]] = {
     "template_predecessors": ("template_id", "predecessor_id"),
     "projects": ("legacy_project_id",),
     "brackets": ("legacy_bracket_id",),
+    # comments' key is (legacy_table, legacy_id) (world.md 8.1)
+    "comments": ("legacy_table", "legacy_id"),
+    "treatment_discussions": ("legacy_comment_id",),
     "operations": ("legacy_operation_id",),
     "offers": ("legacy_offer_id",),
     "discounts": ("legacy_discount_id",),

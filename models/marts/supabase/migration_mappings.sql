@@ -3,7 +3,9 @@
     pair has none. Existing rows, the earlier scripts' junk included, are never updated or
     deleted (every non-key column is insert-only, so the upsert does `on conflict do nothing`).
 
-    Adding an entity = one line in keyed_marts: (entity_type, mart, legacy key column). A mart
+    Adding an entity = one line in keyed_marts: (entity_type, mart, legacy key column), and a
+    fourth item, a condition on the mart's rows, where the legacy key column alone is no key
+    (comments: unique on (legacy_table, legacy_id), the rows of one legacy table). A mart
     with several rows of some legacy keys (duplicate_targets) maps each key to its kept row. The
     entity_type names keep the earlier scripts' ones where they exist; keyed_marts below lists
     every keyed entity in dependency order.
@@ -38,6 +40,8 @@
     ('project', 'projects', 'legacy_project_id'),
     ('bracket', 'brackets', 'legacy_bracket_id'),
     ('treatment_plan', 'treatment_plans', 'legacy_plan_id'),
+    ('comment', 'comments', 'legacy_id', "legacy_table = 'dispatch_comment'"),
+    ('treatment_discussion', 'treatment_discussions', 'legacy_comment_id'),
     ('operation', 'operations', 'legacy_operation_id'),
     ('offer', 'offers', 'legacy_offer_id'),
     ('discount', 'discounts', 'legacy_discount_id'),
@@ -57,7 +61,9 @@
 
 with
 
-{% for entity_type, mart, legacy_key in keyed_marts %}
+{% for keyed_mart in keyed_marts %}
+    {%- set entity_type, mart, legacy_key = keyed_mart[0], keyed_mart[1], keyed_mart[2] %}
+    {%- set rows_where = keyed_mart[3] if keyed_mart | length > 3 else none %}
     {%- set copies = duplicate_targets(mart) is not none %}
     {{ mart }}_rows as (
         select{% if copies %} distinct on ({{ legacy_key }}){% endif %}
@@ -65,7 +71,7 @@ with
             {{ legacy_key }} as legacy_id,
             id as new_id
         from {{ ref(mart) }}
-        where {{ legacy_key }} is not null
+        where {{ legacy_key }} is not null{% if rows_where %} and {{ rows_where }}{% endif %}
         {%- if copies %}
             -- several rows of a key (entity_pattern's duplicate_targets): the kept one, the oldest
             order by {{ legacy_key }}, {{ target_copy_order() }}
@@ -74,8 +80,8 @@ with
 {% endfor %}
 
 target_rows as (
-    {% for entity_type, mart, legacy_key in keyed_marts %}
-        select * from {{ mart }}_rows
+    {% for keyed_mart in keyed_marts %}
+        select * from {{ keyed_mart[1] }}_rows
         {% if not loop.last %}union all{% endif %}
     {% endfor %}
 ),
