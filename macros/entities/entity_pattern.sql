@@ -433,12 +433,23 @@ where _apply
     `materialized`, as with `lookup`; and considered reads `junction.rows`, a CTE
     of the call block with one or more rows per legacy key (default `staged`), instead of the
     staged rows (its `synced_run` is what changed_since reads, its columns what `key`,
-    `parents` and `reconsider` name). -#}
+    `parents` and `reconsider` name).
+    With `junction.row_keyed` (the legacy rows' own id, `key`, is the legacy key; the target rows
+    carry it as `target_key`) the parents' CTEs that `junction.parents` names are written in the
+    call block, and considered resolves each row's target row with them (`targets as by_key`
+    on the key, `targets as by_pair` on the parents' UUIDs) and carries:
+      existing_<target_id>  a deleted row: the row holding its key; a live row: its pair's
+                  row, else the one holding its key (else null: a new UUID in `mapped`);
+      <parent column>  each parent's UUID, that of the row holding the key for a deleted row
+                  (a deletion deactivates that row, on its own pair);
+      _is_on_other_pair  a live row whose key a target row holds on another pair (the upsert on
+                  the pair would break the unique key: an error the model raises). -#}
 {% macro entity_inputs(entity, source, key, retry=[], parents={}, reconsider=[], changes=none,
         lookup=false, target_id=none, lookup_columns=['looked_up_row.*'], lookup_joins=[],
         lookup_fence=false, target_key=none, lookup_target_row=false, lookup_where=none,
         lookup_full_scan=false, recursive=false, junction=none) -%}
 {%- set rows = (junction or {}).get('rows', 'staged') -%}
+{%- set row_keyed = (junction or {}).get('row_keyed', false) -%}
 {%- set keys = [key] if key is string else key -%}
 {%- set target_key = target_key or key -%}
 {%- set full_scan = lookup_full_scan and (var('since_run', 0) | int) == 0 -%}
@@ -554,11 +565,42 @@ considered as (
     select
         {{ rows }}.*{% if changes %},
         {{ changes }}.synced_run as changed_run{% endif %}
+        {%- if row_keyed %},
+        -- a deleted row: the target row holding its key, on that row's pair; a live row: its
+        -- parents' pair, the target row of that pair, else the one holding its key
+        coalesce(
+            case when {{ rows }}.is_deleted_in_source then by_key.{{ target_id }} end,
+            by_pair.{{ target_id }},
+            by_key.{{ target_id }}
+        ) as existing_{{ target_id }},
+        {%- for column, parent in junction.parents.items() %}
+        case
+            when {{ rows }}.is_deleted_in_source and by_key.{{ target_id }} is not null
+                then by_key.{{ column }}
+            else {{ parent.split('.')[0] }}.{{ column }}
+        end as {{ column }},
+        {%- endfor %}
+        not {{ rows }}.is_deleted_in_source
+        and coalesce(
+            by_key.{{ target_id }} <> by_pair.{{ target_id }}, by_key.{{ target_id }} is not null
+        ) as _is_on_other_pair
+        {%- endif %}
     from {{ rows }}
     {%- if changes %}
     inner join {{ changes }} on {% for column in keys -%}
         {{ rows }}.{{ column }} = {{ changes }}.{{ column }}{{ " and " if not loop.last }}
     {%- endfor %}
+    {%- endif %}
+    {%- if row_keyed %}
+    {%- for parent in junction.parents.values() %}
+    left join {{ parent.split('.')[0] }} on {{ rows }}.{{ parent.split('.')[1] }} = {{ parent }}
+    {%- endfor %}
+    left join targets as by_key on {{ rows }}.{{ key }} = by_key.{{ target_key }}
+    left join targets as by_pair
+        on
+        {%- for column, parent in junction.parents.items() %}
+            {{ "and " if not loop.first }}{{ parent.split('.')[0] }}.{{ column }} = by_pair.{{ column }}
+        {%- endfor %}
     {%- endif %}
     where
         {{ changed_since(changes or rows) }}
@@ -643,10 +685,9 @@ considered as (
       rows     the rows considered (entity_inputs; default `staged`);
       row_keyed  true where the legacy rows have an id of their own that the target rows carry
                (`key`, the mart's legacy_key: the template junctions' legacy_id): the legacy
-               key is that id, not the pair. The model's `mapped` then writes, for a live row,
-               its parents' pair's target row, else the one holding its id (on another pair:
-               an error of the model), else a new UUID; for a deleted row, the target row
-               holding its id, on that row's own pair.
+               key is that id, not the pair; entity_inputs' considered then resolves each row's
+               target row and parents (existing_<target_id>, the parent columns,
+               _is_on_other_pair), for `mapped` to take.
     For a junction, the gone rows are the target rows whose pair (their parents' legacy keys)
     is in no `pairs` row, joined with `known` on their legacy key (the `key` columns' gone
     expressions, from `gone` or `gone_values`); each row is then joined with its target row on

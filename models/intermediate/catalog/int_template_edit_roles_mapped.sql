@@ -3,8 +3,8 @@
     parent gone from the legacy database holds the row back with a warning, a parent not
     migrated yet with an error (retried until it lands). A junction keyed by its legacy row's
     id, which the target row carries (junction row_keyed): a deleted row deactivates the target
-    row that holds its legacy id, on that row's pair, unless its pair lives on in another
-    legacy row. -#}
+    row that holds its legacy id, on that row's pair, unless its pair lives on in another legacy
+    row. -#}
 {{ config(materialized='table', unlogged=true) }}
 
 {%- set junction = {
@@ -15,10 +15,9 @@
     'row_keyed': true,
 } %}
 
-{{ entity_inputs('template_edit_roles', 'stg_legacy__template_edit_roles', 'legacy_id',
-    retry=['template_missing', 'role_missing'], junction=junction) }}
-
--- The parents written (their marts run first), and those alive in the legacy database.
+{% call entity_inputs('template_edit_roles', 'stg_legacy__template_edit_roles', 'legacy_id',
+    retry=['template_missing', 'role_missing'], target_id='junction_id', junction=junction) %}
+-- The parents written (their marts run first): considered resolves each row's pair with them.
 templates as (
     select
         id as template_id,
@@ -34,6 +33,7 @@ roles as (
     from {{ ref('roles') }}
     where legacy_id is not null
 ),
+{% endcall %}
 
 legacy_templates as (
     select legacy_template_id from {{ ref('stg_legacy__templates') }}
@@ -45,50 +45,28 @@ legacy_roles as (
     where not is_deleted_in_source
 ),
 
--- A live row takes its parents' pair and the target row of that pair, else the one holding its
--- legacy id (on another pair: an error), else a new UUID; a deleted row deactivates the target
--- row holding its legacy id, on that row's pair.
 mapped as (
     select
         coalesce(
-            case when considered.is_deleted_in_source then by_key.junction_id end,
-            by_pair.junction_id,
-            by_key.junction_id,
+            considered.existing_junction_id,
             {{ legacy_uuid('template_edit_roles', 'considered.legacy_id') }}
         ) as id,
-        case
-            when considered.is_deleted_in_source and by_key.junction_id is not null
-                then by_key.template_id
-            else templates.template_id
-        end as template_id,
-        case
-            when considered.is_deleted_in_source and by_key.junction_id is not null
-                then by_key.role_id
-            else roles.role_id
-        end as role_id,
+        considered.template_id,
+        considered.role_id,
         not considered.is_deleted_in_source as is_active,
         considered.legacy_id,
         considered.legacy_template_id as _legacy_template_id,
         legacy_templates.legacy_template_id is not null as _is_template_id_in_source,
         considered.legacy_role_id as _legacy_role_id,
         legacy_roles.legacy_role_id is not null as _is_role_id_in_source,
-        not considered.is_deleted_in_source
-        and coalesce(by_key.junction_id <> by_pair.junction_id, by_key.junction_id is not null)
-            as _is_on_other_pair,
+        considered._is_on_other_pair,
         considered.is_deleted_in_source as _is_deleted_in_source,
         considered.synced_run > first_sync.synced_run as _is_changed_after_first_sync
     from considered
     cross join first_sync
-    left join templates on considered.legacy_template_id = templates.legacy_template_id
-    left join roles on considered.legacy_role_id = roles.legacy_role_id
     left join legacy_templates
         on considered.legacy_template_id = legacy_templates.legacy_template_id
     left join legacy_roles on considered.legacy_role_id = legacy_roles.legacy_role_id
-    left join targets as by_key on considered.legacy_id = by_key.legacy_id
-    left join targets as by_pair
-        on
-            templates.template_id = by_pair.template_id
-            and roles.role_id = by_pair.role_id
 ),
 
 {# A deletion deactivates a target row; without one, or when its pair lives on in another legacy
