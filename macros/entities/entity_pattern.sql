@@ -433,12 +433,23 @@ where _apply
     `materialized`, as with `lookup`; and considered reads `junction.rows`, a CTE
     of the call block with one or more rows per legacy key (default `staged`), instead of the
     staged rows (its `synced_run` is what changed_since reads, its columns what `key`,
-    `parents` and `reconsider` name). -#}
+    `parents` and `reconsider` name).
+    With `junction.row_keyed` (the legacy rows' own id, `key`, is the legacy key; the target rows
+    carry it as `target_key`) the parents' CTEs that `junction.parents` names are written in the
+    call block, and considered resolves each row's target row with them (`targets as by_key`
+    on the key, `targets as by_pair` on the parents' UUIDs) and carries:
+      existing_<target_id>  a deleted row: the row holding its key; a live row: its pair's
+                  row, else the one holding its key (else null: a new UUID in `mapped`);
+      <parent column>  each parent's UUID, that of the row holding the key for a deleted row
+                  (a deletion deactivates that row, on its own pair);
+      _is_on_other_pair  a live row whose key a target row holds on another pair (the upsert on
+                  the pair would break the unique key: an error the model raises). -#}
 {% macro entity_inputs(entity, source, key, retry=[], parents={}, reconsider=[], changes=none,
         lookup=false, target_id=none, lookup_columns=['looked_up_row.*'], lookup_joins=[],
         lookup_fence=false, target_key=none, lookup_target_row=false, lookup_where=none,
         lookup_full_scan=false, recursive=false, junction=none) -%}
 {%- set rows = (junction or {}).get('rows', 'staged') -%}
+{%- set row_keyed = (junction or {}).get('row_keyed', false) -%}
 {%- set keys = [key] if key is string else key -%}
 {%- set target_key = target_key or key -%}
 {%- set full_scan = lookup_full_scan and (var('since_run', 0) | int) == 0 -%}
@@ -554,11 +565,42 @@ considered as (
     select
         {{ rows }}.*{% if changes %},
         {{ changes }}.synced_run as changed_run{% endif %}
+        {%- if row_keyed %},
+        -- a deleted row: the target row holding its key, on that row's pair; a live row: its
+        -- parents' pair, the target row of that pair, else the one holding its key
+        coalesce(
+            case when {{ rows }}.is_deleted_in_source then by_key.{{ target_id }} end,
+            by_pair.{{ target_id }},
+            by_key.{{ target_id }}
+        ) as existing_{{ target_id }},
+        {%- for column, parent in junction.parents.items() %}
+        case
+            when {{ rows }}.is_deleted_in_source and by_key.{{ target_id }} is not null
+                then by_key.{{ column }}
+            else {{ parent.split('.')[0] }}.{{ column }}
+        end as {{ column }},
+        {%- endfor %}
+        not {{ rows }}.is_deleted_in_source
+        and coalesce(
+            by_key.{{ target_id }} <> by_pair.{{ target_id }}, by_key.{{ target_id }} is not null
+        ) as _is_on_other_pair
+        {%- endif %}
     from {{ rows }}
     {%- if changes %}
     inner join {{ changes }} on {% for column in keys -%}
         {{ rows }}.{{ column }} = {{ changes }}.{{ column }}{{ " and " if not loop.last }}
     {%- endfor %}
+    {%- endif %}
+    {%- if row_keyed %}
+    {%- for parent in junction.parents.values() %}
+    left join {{ parent.split('.')[0] }} on {{ rows }}.{{ parent.split('.')[1] }} = {{ parent }}
+    {%- endfor %}
+    left join targets as by_key on {{ rows }}.{{ key }} = by_key.{{ target_key }}
+    left join targets as by_pair
+        on
+        {%- for column, parent in junction.parents.items() %}
+            {{ "and " if not loop.first }}{{ parent.split('.')[0] }}.{{ column }} = by_pair.{{ column }}
+        {%- endfor %}
     {%- endif %}
     where
         {{ changed_since(changes or rows) }}
@@ -640,14 +682,25 @@ considered as (
                with the parent's rows (the foreign key column and the parent's legacy key);
       pairs    the relation with every legacy pair, under the parents' legacy key column names
                (default `staged`);
-      rows     the rows considered (entity_inputs; default `staged`).
+      rows     the rows considered (entity_inputs; default `staged`);
+      row_keyed  true where the legacy rows have an id of their own that the target rows carry
+               (`key`, the mart's legacy_key: the template junctions' legacy_id): the legacy
+               key is that id, not the pair; entity_inputs' considered then resolves each row's
+               target row and parents (existing_<target_id>, the parent columns,
+               _is_on_other_pair), for `mapped` to take.
     For a junction, the gone rows are the target rows whose pair (their parents' legacy keys)
     is in no `pairs` row, joined with `known` on their legacy key (the `key` columns' gone
     expressions, from `gone` or `gone_values`); each row is then joined with its target row on
     the natural key (the mart's unique_key) and carries `_is_target_only` (appended by
     all_mapped: true for the gone rows) and `_has_target_row`. A deleted row is written only when
     it has a target row to soft-delete; where the table has no soft-delete column
-    (meta.diffmig.soft_delete {}), no deleted or gone row is written (the model reports them). -#}
+    (meta.diffmig.soft_delete {}), no deleted or gone row is written (the model reports them).
+    With `row_keyed`, the gone rows are the target rows carrying a legacy id that no staged row
+    holds (joined with `known` on it), each row is joined with its target row on its id (the
+    row it writes: for a deleted row or one held back on another pair, not its parents' pair's
+    row), and `live_pairs` (each live `pairs` row's key and its parents' UUIDs, through the
+    parents' CTEs) gives `_is_superseded` in compared: a deleted row whose pair lives on in
+    another legacy row (removed and added again) is never written. -#}
 {% macro entity_decision(entity, key, issues, gone=[], gone_when=none, target_id=none,
         compared_columns=[], drift_skip=[], drift_unless=none, drift=true, applies=[],
         conditions=[], requires=[], deletion_reported=false,
@@ -658,6 +711,7 @@ considered as (
 {%- set staged_key = staged_key or key -%}
 {%- set target_id = target_id or (entity[:-1] ~ '_id') -%}
 {%- set keys = [key] if key is string else key -%}
+{%- set row_keyed = (junction or {}).get('row_keyed', false) -%}
 {%- set all_issues = issues if issues is string else issues_array(
     issues + ([drift_issue(unless=drift_unless, applies=applies)] if drift else [])) -%}
 {%- if duplicate_targets(entity) is not none and not carried_targets -%}
@@ -688,6 +742,9 @@ considered as (
     {%- set pairs = junction.get('pairs', 'staged') -%}
     {%- set compared_columns = ['targets.' ~ target_id ~ ' is not null as _has_target_row']
         + compared_columns -%}
+    {%- if row_keyed -%}
+        {%- set conditions = conditions + ['not checked._is_superseded'] -%}
+    {%- endif -%}
     {%- set deleted = 'checked._is_deleted_in_source' -%}
     {%- if soft_delete_values(entity) -%}
         {%- set has_target = 'checked._has_target_row' -%}
@@ -707,12 +764,28 @@ considered as (
         {%- do gone_key.append(gone_expressions.get(column, 'targets.' ~ column)) -%}
     {%- endfor -%}
 {%- endif -%}
+{%- if row_keyed -%}
+-- The live legacy pairs, as target pairs: a deleted row whose pair is among them is superseded.
+live_pairs as (
+    select
+        {{ pairs }}.{{ staged_key }},
+        {%- for column, parent in junction.parents.items() %}
+        {{ parent.split('.')[0] }}.{{ column }}{{ "," if not loop.last }}
+        {%- endfor %}
+    from {{ pairs }}
+    {%- for parent in junction.parents.values() %}
+    inner join {{ parent.split('.')[0] }} on {{ pairs }}.{{ parent.split('.')[1] }} = {{ parent }}
+    {%- endfor %}
+    where not {{ pairs }}.is_deleted_in_source
+),
+
+{% endif -%}
 gone_before_first_sync as (
     select
         {{ gone_from_mirror_columns(entity, 'targets.' ~ target_id, helpers=gone,
             values=gone_values) }}
     from targets
-    {%- if junction is none %}
+    {%- if junction is none or row_keyed %}
     left join known on targets.{{ key }}::text = known.legacy_key
     {%- else %}
     {%- for column, parent in junction.parents.items() %}
@@ -724,7 +797,13 @@ gone_before_first_sync as (
     {{ join }}
     {%- endfor %}
     where
-    {%- if junction is none %}
+    {%- if row_keyed %}
+        targets.{{ key }} is not null
+        and not exists (
+            select staged.{{ staged_key }} from staged
+            where staged.{{ staged_key }} = targets.{{ key }}
+        )
+    {%- elif junction is none %}
         not exists (
             select staged.{{ staged_key }} from staged
             where staged.{{ staged_key }} = targets.{{ key }}
@@ -775,6 +854,16 @@ compared as (
         {%- for column in compared_columns %}
         {{ column }},
         {%- endfor %}
+        {%- if row_keyed %}
+        mapped._is_deleted_in_source and exists (
+            select 1 from live_pairs
+            where
+            {%- for column in junction.parents %}
+                {{ "and " if not loop.first }}live_pairs.{{ column }} = mapped.{{ column }}
+            {%- endfor %}
+                and live_pairs.{{ staged_key }} <> mapped.{{ key }}
+        ) as _is_superseded,
+        {%- endif %}
         {%- if carried_targets %}
         {{ drift_columns(entity, target='mapped._target_', skip=drift_skip) }} as _drift_columns
         {%- else %}
@@ -788,6 +877,8 @@ compared as (
         where looked_up.{{ key }} = mapped.{{ key }}
         offset 0  -- noqa: AM09
     ) as targets on true
+    {%- elif row_keyed %}
+    left join targets on mapped.id = targets.{{ target_id }}
     {%- elif junction is not none %}
     left join targets
         on
@@ -847,211 +938,4 @@ select * from resolved
 
 select * from decided
 {%- endif %}
-{%- endmacro %}
-
-{#- The mapped model of a junction table with a legacy id (world.md 8.3: template_products,
-    template_view_roles, template_edit_roles, template_view_groups, template_predecessors): one
-    row per legacy row, upserted on its natural key (the pair of parent UUIDs, the mart's
-    unique_key), legacy_id written, is_active the soft-delete column (false once the legacy row is
-    deleted). The entity's own rules are its declaration, in its model file:
-      entity   the mart's name
-      staged   ref() of the staged junction table, with legacy_id, synced_run,
-               is_deleted_in_source and one legacy key column per parent
-      parents  two parents, in the unique key's order, each a dict:
-                 column      the target column (template_id, product_id...)
-                 key         the staged junction column holding the parent's legacy id
-                 mart        ref() of the parent's mart (read for the rows written: its mart runs
-                             first)
-                 mart_key    the mart's legacy key column
-                 source      ref() of the parent's staged legacy table
-                 source_key  its legacy key column
-      issues   the issue_when()/missing_parent_issue()/drift_issue() list, over `compared`: the
-               mapped columns and, per parent, `_legacy_<column>` (its legacy id) and
-               `_is_<column>_in_source` (it exists in the legacy database); `_is_on_other_pair`
-               (a target row holds this legacy id on another pair: the upsert would break the
-               unique legacy_id). Raised only for live rows.
-      retry    the warnings whose rows are considered again every run (a parent gone from the
-               legacy database that may come back), as open_issue_keys' retry.
-    A row is written when it has no error and both parents, or, deleted in the source, when it has
-    a target row to deactivate. A deleted row whose pair lives on in another legacy row (the pair
-    removed and added again) changes nothing. Considers the rows changed since the last applied
-    run, those with open errors, and target rows whose legacy row the mirror never saw. -#}
-{% macro junction_mapped(entity, staged, parents, issues, retry=[]) -%}
-    {%- set first, second = parents[0], parents[1] -%}
-with
-
-staged as (
-    select * from {{ staged }}
-),
-
-targets as (
-    select * from {{ ref('stg_supabase__' ~ entity) }}
-),
-{%- for parent in parents %}
-
-{{ parent.column }}_rows as (
-    select
-        id as parent_id,
-        {{ parent.mart_key }} as legacy_key
-    from {{ parent.mart }}
-    where {{ parent.mart_key }} is not null
-),
-
-{{ parent.column }}_sources as (
-    select {{ parent.source_key }} as legacy_key
-    from {{ parent.source }}
-    where not is_deleted_in_source
-),
-{%- endfor %}
-
-known as (
-    {{ applied_keys(entity) }}
-),
-
-retried as (
-    {{ open_issue_keys(entity, retry=retry) }}
-),
-
-first_sync as (
-    {{ first_synced_run('staged') }}
-),
-
-considered as (
-    select staged.*
-    from staged
-    where
-        {{ changed_since('staged') }}
-        or staged.legacy_id::text in (select retried.legacy_key from retried)
-),
-
--- The live legacy pairs, as target pairs: a deleted row whose pair is among them is superseded.
-live_pairs as (
-    select
-        staged.legacy_id,
-        {{ first.column }}_rows.parent_id as {{ first.column }},
-        {{ second.column }}_rows.parent_id as {{ second.column }}
-    from staged
-    inner join {{ first.column }}_rows on staged.{{ first.key }} = {{ first.column }}_rows.legacy_key
-    inner join {{ second.column }}_rows on staged.{{ second.key }} = {{ second.column }}_rows.legacy_key
-    where not staged.is_deleted_in_source
-),
-
-resolved as (
-    select
-        considered.*,
-        -- a deletion deactivates the target row that carries the legacy id, on its own pair
-        {%- for parent in parents %}
-        case
-            when considered.is_deleted_in_source and by_key.junction_id is not null
-                then by_key.{{ parent.column }}
-            else {{ parent.column }}_rows.parent_id
-        end as {{ parent.column }},
-        {%- endfor %}
-        by_key.junction_id as _by_key_id,
-        {%- for parent in parents %}
-        by_key.{{ parent.column }} as _by_key_{{ parent.column }},
-        {{ parent.column }}_sources.legacy_key is not null as _is_{{ parent.column }}_in_source{{ "," if not loop.last }}
-        {%- endfor %}
-    from considered
-    left join targets as by_key on considered.legacy_id = by_key.legacy_id
-    {%- for parent in parents %}
-    left join {{ parent.column }}_rows on considered.{{ parent.key }} = {{ parent.column }}_rows.legacy_key
-    left join {{ parent.column }}_sources on considered.{{ parent.key }} = {{ parent.column }}_sources.legacy_key
-    {%- endfor %}
-),
-
-mapped as (
-    select
-        coalesce(
-            by_pair.junction_id, resolved._by_key_id, {{ legacy_uuid(entity, 'resolved.legacy_id') }}
-        ) as id,
-        {%- for parent in parents %}
-        resolved.{{ parent.column }},
-        {%- endfor %}
-        not resolved.is_deleted_in_source as is_active,
-        resolved.legacy_id,
-        {%- for parent in parents %}
-        resolved.{{ parent.key }} as _legacy_{{ parent.column }},
-        resolved._is_{{ parent.column }}_in_source,
-        {%- endfor %}
-        coalesce(
-            resolved._by_key_id <> by_pair.junction_id, resolved._by_key_id is not null
-        ) as _is_on_other_pair,
-        resolved.is_deleted_in_source as _is_deleted_in_source,
-        resolved.synced_run > first_sync.synced_run as _is_changed_after_first_sync
-    from resolved
-    cross join first_sync
-    left join targets as by_pair
-        on
-            resolved.{{ first.column }} = by_pair.{{ first.column }}
-            and resolved.{{ second.column }} = by_pair.{{ second.column }}
-),
-
-gone_before_first_sync as (
-    select
-        {{ gone_from_mirror_columns(entity, 'targets.junction_id', helpers=[
-            'null::integer as _legacy_' ~ first.column,
-            'false as _is_' ~ first.column ~ '_in_source',
-            'null::integer as _legacy_' ~ second.column,
-            'false as _is_' ~ second.column ~ '_in_source',
-            'false as _is_on_other_pair',
-            'true as _is_deleted_in_source',
-            'false as _is_changed_after_first_sync',
-        ]) }}
-    from targets
-    left join staged on targets.legacy_id = staged.legacy_id
-    where targets.legacy_id is not null and staged.legacy_id is null
-),
-
-all_mapped as (
-    select * from mapped
-    union all
-    select * from gone_before_first_sync
-),
-
-compared as (
-    select
-        mapped.*,
-        mapped._is_deleted_in_source and exists (
-            select 1 from live_pairs
-            where
-                live_pairs.{{ first.column }} = mapped.{{ first.column }}
-                and live_pairs.{{ second.column }} = mapped.{{ second.column }}
-                and live_pairs.legacy_id <> mapped.legacy_id
-        ) as _is_superseded,
-        targets.junction_id is not null as _has_target_row,
-        {{ written_by_earlier_scripts('targets.junction_id') }} as _written_by_earlier_scripts,
-        {{ drift_columns(entity) }} as _drift_columns
-    from all_mapped as mapped
-    left join targets on mapped.id = targets.junction_id
-    left join known on mapped.legacy_id::text = known.legacy_key
-),
-
-checked as (
-    select
-        compared.*,
-        compared.legacy_id::text as _legacy_key,
-        case
-            -- a deletion deactivates a target row; without one, or when the pair lives on in
-            -- another legacy row, there is nothing to do or report
-            when compared._is_deleted_in_source then '[]'::jsonb
-            else {{ issues_array(issues) }}
-        end as _issues
-    from compared
-),
-
-decided as (
-    select
-        checked.*,
-        not checked._is_superseded
-        and {{ apply_decision(
-            requires=['checked.' ~ first.column, 'checked.' ~ second.column],
-            applies=['checked._is_deleted_in_source'],
-            deleted='checked._is_deleted_in_source',
-            has_target='checked._has_target_row',
-        ) }} as _apply
-    from checked
-)
-
-select * from decided
 {%- endmacro %}

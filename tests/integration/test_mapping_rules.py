@@ -1380,13 +1380,46 @@ def catalog_activity(legacy: psycopg.Connection) -> dict[str, int]:
     return deleted
 
 
+def junction_moves(legacy: psycopg.Connection) -> tuple[dict[str, tuple[int, int]], dict[str, int]]:
+    """Per template junction (keyed by its legacy row's id, not the pair), after
+    catalog_activity: a pair removed and added again under a new id (re-added: old id -> new
+    id), and a row moved to another pair, one its template does not have yet (moved: its id)."""
+    readded: dict[str, tuple[int, int]] = {}
+    moved: dict[str, int] = {}
+    for j, (column, _, table, _, _, _) in JUNCTIONS.items():
+        (old,), (row,) = legacy.execute(
+            f"select j.id from dispatch_{j} j"
+            " where j.template_id in (select id from dispatch_template)"
+            f" and j.{column} in (select id from {table}) order by j.id desc limit 2"
+        ).fetchall()
+        (new,) = legacy.execute(f"select max(id) + 1 from dispatch_{j}").fetchone()
+        (template, other) = legacy.execute(
+            f"delete from dispatch_{j} where id = %s returning template_id, {column}", (old,)
+        ).fetchone()
+        legacy.execute(
+            f"insert into dispatch_{j} (id, template_id, {column}) values (%s, %s, %s)",
+            (new, template, other),
+        )
+        legacy.execute(
+            f"update dispatch_{j} set {column} = (select min(o.id) from {table} o"
+            f" where o.id not in (select m.{column} from dispatch_{j} m"
+            f" where m.template_id = dispatch_{j}.template_id)) where id = %s",
+            (row,),
+        )
+        readded[j], moved[j] = (old, new), row
+    return readded, moved
+
+
 def test_catalog_follows_the_mapping_rules_row_by_row(clusters: ClusterPair) -> None:
     """Entities 20 to 28 (world.md 8.4, 8.5) through a first run and a reconciling delta: every
     live legacy row follows its rule (on the first run, or is drift left alone), or is held back
     by a gone required parent; every planted defect of 8.2 (blank names, gone parents, the
     category cycle, gone permissions, malformed extensions) is recorded with its reason; a
     deletion soft-deletes (categories: reported, kept); the earlier scripts' test roles without a
-    legacy id are left alone; no UUID issued before changes."""
+    legacy id are left alone; no UUID issued before changes. A template junction's key is its
+    legacy row's id: a pair removed and added again under a new id keeps its target row (the
+    new id written over the old), a row moved to another pair is held back (error
+    legacy_id_on_other_pair) and its target row keeps the old pair."""
     dbs = make_db_pair(clusters)
     test_roles = "select * from roles where legacy_id is null order by id"
     try:
@@ -1397,6 +1430,7 @@ def test_catalog_follows_the_mapping_rules_row_by_row(clusters: ClusterPair) -> 
         with dbs.legacy_app() as legacy, dbs.target_tool() as target:
             actual, issues = catalog_actual(target), Issues.read(target)
             expected, why = catalog_expected(legacy, actual)
+            first_ids = catalog_ids(target)
         assert catalog_mismatches(expected, actual, why, issues, drift_keys(issues)) == {}
         planted = {(e, r) for e, keys in why.items() for found in keys.values() for r in found}
         assert planted >= {
@@ -1412,9 +1446,11 @@ def test_catalog_follows_the_mapping_rules_row_by_row(clusters: ClusterPair) -> 
             ("templates", "invalid_json_extensions"),
         } | {(j, "template_missing") for j in JUNCTIONS} | {(j, r[5]) for j, r in JUNCTIONS.items()}
         assert why["categories"][43] == why["categories"][44] == {"parent_cycle"}
+        first = actual
 
         with dbs.legacy_admin() as legacy:
             deleted = catalog_activity(legacy)
+            readded, moved = junction_moves(legacy)
         assert run(dbs, reconcile=True)[1] == "succeeded"
         with dbs.legacy_app() as legacy, dbs.target_tool() as target:
             actual, issues = catalog_actual(target), Issues.read(target)
@@ -1426,6 +1462,16 @@ def test_catalog_follows_the_mapping_rules_row_by_row(clusters: ClusterPair) -> 
                 (deleted["templates"],),
             ).fetchone()
             assert target.execute(test_roles).fetchall() == untouched
+        # A moved row: held back on its old pair (its expected row is the new pair's).
+        assert {j: (actual[j][k], issues.reasons(j, k) - {"drift"}) for j, k in moved.items()} == {
+            j: (first[j][k], {"legacy_id_on_other_pair"}) for j, k in moved.items()
+        }
+        for j, k in moved.items():
+            del expected[j][k], why[j][k]
+        # A re-added pair: the same target row, now carrying the new id (the old one is gone).
+        assert {j: (after[j].get(old), after[j].get(new)) for j, (old, new) in readded.items()} == {
+            j: (None, first_ids[j][old]) for j, (old, new) in readded.items()
+        }
         assert catalog_mismatches(expected, actual, why, issues, {}) == {}
         # the cycle broken: 43 under 44 again; a new child landed with its new parent
         assert (expected["categories"][43][1:], expected["categories"][1001]) == (
@@ -1439,7 +1485,10 @@ def test_catalog_follows_the_mapping_rules_row_by_row(clusters: ClusterPair) -> 
         }
         assert deleted_at
         assert issues.reasons("categories", deleted["categories"]) == {"deleted_in_source"}
-        assert {e: {k: after[e].get(k) for k in ids} for e, ids in earlier.items()} == earlier
+        renamed = {(j, old): new for j, (old, new) in readded.items()}
+        assert {
+            e: {k: after[e].get(renamed.get((e, k), k)) for k in ids} for e, ids in earlier.items()
+        } == earlier
     finally:
         build.drop_database(clusters.legacy, dbs.legacy_db)
         build.drop_database(clusters.target, dbs.target_db)

@@ -1,25 +1,77 @@
-{#- dispatch_template_edit_roles rows mapped to `template_edit_roles` (world.md 8.4): the pair of
-    the template and the role, both required (read through their marts, built first): a parent gone
-    from the legacy database holds the row back with a warning, a parent not migrated yet with an
-    error (retried until it lands). The shape is the shared junction pattern (junction_mapped). -#}
+{#- dispatch_template_edit_roles rows mapped to `template_edit_roles` (world.md 8.4): the pair
+    of the template and the role, both required (read through their marts, built first): a
+    parent gone from the legacy database holds the row back with a warning, a parent not
+    migrated yet with an error (retried until it lands). A junction keyed by its legacy row's
+    id, which the target row carries (junction row_keyed): a deleted row deactivates the target
+    row that holds its legacy id, on that row's pair, unless its pair lives on in another legacy
+    row. -#}
 {{ config(materialized='table', unlogged=true) }}
 
-{{ junction_mapped(
-    entity='template_edit_roles',
-    staged=ref('stg_legacy__template_edit_roles'),
-    parents=[
-        {
-            'column': 'template_id', 'key': 'legacy_template_id',
-            'mart': ref('templates'), 'mart_key': 'legacy_template_id',
-            'source': ref('stg_legacy__templates'), 'source_key': 'legacy_template_id',
-        },
-        {
-            'column': 'role_id', 'key': 'legacy_role_id',
-            'mart': ref('roles'), 'mart_key': 'legacy_id',
-            'source': ref('stg_legacy__roles'), 'source_key': 'legacy_role_id',
-        },
-    ],
-    retry=['template_missing', 'role_missing'],
+{%- set junction = {
+    'parents': {
+        'template_id': 'templates.legacy_template_id',
+        'role_id': 'roles.legacy_role_id',
+    },
+    'row_keyed': true,
+} %}
+
+{% call entity_inputs('template_edit_roles', 'stg_legacy__template_edit_roles', 'legacy_id',
+    retry=['template_missing', 'role_missing'], target_id='junction_id', junction=junction) %}
+-- The parents written (their marts run first): considered resolves each row's pair with them.
+templates as (
+    select
+        id as template_id,
+        legacy_template_id
+    from {{ ref('templates') }}
+    where legacy_template_id is not null
+),
+
+roles as (
+    select
+        id as role_id,
+        legacy_id as legacy_role_id
+    from {{ ref('roles') }}
+    where legacy_id is not null
+),
+{% endcall %}
+
+legacy_templates as (
+    select legacy_template_id from {{ ref('stg_legacy__templates') }}
+    where not is_deleted_in_source
+),
+
+legacy_roles as (
+    select legacy_role_id from {{ ref('stg_legacy__roles') }}
+    where not is_deleted_in_source
+),
+
+mapped as (
+    select
+        coalesce(
+            considered.existing_junction_id,
+            {{ legacy_uuid('template_edit_roles', 'considered.legacy_id') }}
+        ) as id,
+        considered.template_id,
+        considered.role_id,
+        not considered.is_deleted_in_source as is_active,
+        considered.legacy_id,
+        considered.legacy_template_id as _legacy_template_id,
+        legacy_templates.legacy_template_id is not null as _is_template_id_in_source,
+        considered.legacy_role_id as _legacy_role_id,
+        legacy_roles.legacy_role_id is not null as _is_role_id_in_source,
+        considered._is_on_other_pair,
+        considered.is_deleted_in_source as _is_deleted_in_source,
+        considered.synced_run > first_sync.synced_run as _is_changed_after_first_sync
+    from considered
+    cross join first_sync
+    left join legacy_templates
+        on considered.legacy_template_id = legacy_templates.legacy_template_id
+    left join legacy_roles on considered.legacy_role_id = legacy_roles.legacy_role_id
+),
+
+{# A deletion deactivates a target row; without one, or when its pair lives on in another legacy
+    row, there is nothing to do or report. -#}
+{{ entity_decision('template_edit_roles', 'legacy_id',
     issues=[
         issue_when("compared.template_id is null and not compared._is_template_id_in_source",
             "warning", "template_missing",
@@ -35,6 +87,19 @@
             "format('role %s has no roles row (held back or not yet migrated)', compared._legacy_role_id)"),
         issue_when("compared._is_on_other_pair", "error", "legacy_id_on_other_pair",
             "format('dispatch_template_edit_roles %s now holds another pair; its target row keeps the old one', compared.legacy_id)"),
-        drift_issue(applies=['checked._is_deleted_in_source']),
     ],
+    gone=[
+        'null::integer as _legacy_template_id',
+        'false as _is_template_id_in_source',
+        'null::integer as _legacy_role_id',
+        'false as _is_role_id_in_source',
+        'false as _is_on_other_pair',
+        'true as _is_deleted_in_source',
+        'false as _is_changed_after_first_sync',
+    ],
+    no_issues_when='compared._is_deleted_in_source',
+    requires=['checked.template_id', 'checked.role_id'],
+    applies=['checked._is_deleted_in_source'],
+    target_id='junction_id',
+    junction=junction,
 ) }}

@@ -1,26 +1,73 @@
-{#- dispatch_template_predecessors rows mapped to `template_predecessors` (world.md 8.4): the pair
-    of the template and the predecessor template, both required (read through their marts, built
-    first): a parent gone from the legacy database holds the row back with a warning, a parent not
-    migrated yet with an error (retried until it lands). The shape is the shared junction pattern
-    (junction_mapped). -#}
+{#- dispatch_template_predecessors rows mapped to `template_predecessors` (world.md 8.4): the
+    pair of the template and the predecessor template, both required (read through their marts,
+    built first): a parent gone from the legacy database holds the row back with a warning, a
+    parent not migrated yet with an error (retried until it lands). A junction keyed by its
+    legacy row's id, which the target row carries (junction row_keyed): a deleted row
+    deactivates the target row that holds its legacy id, on that row's pair, unless its pair
+    lives on in another legacy row. -#}
 {{ config(materialized='table', unlogged=true) }}
 
-{{ junction_mapped(
-    entity='template_predecessors',
-    staged=ref('stg_legacy__template_predecessors'),
-    parents=[
-        {
-            'column': 'template_id', 'key': 'legacy_template_id',
-            'mart': ref('templates'), 'mart_key': 'legacy_template_id',
-            'source': ref('stg_legacy__templates'), 'source_key': 'legacy_template_id',
-        },
-        {
-            'column': 'predecessor_id', 'key': 'legacy_predecessor_template_id',
-            'mart': ref('templates'), 'mart_key': 'legacy_template_id',
-            'source': ref('stg_legacy__templates'), 'source_key': 'legacy_template_id',
-        },
-    ],
-    retry=['template_missing', 'predecessor_missing'],
+{%- set junction = {
+    'parents': {
+        'template_id': 'templates.legacy_template_id',
+        'predecessor_id': 'predecessors.legacy_predecessor_template_id',
+    },
+    'row_keyed': true,
+} %}
+
+{% call entity_inputs('template_predecessors', 'stg_legacy__template_predecessors', 'legacy_id',
+    retry=['template_missing', 'predecessor_missing'], target_id='junction_id', junction=junction) %}
+-- The parents written (their marts run first): considered resolves each row's pair with them.
+templates as (
+    select
+        id as template_id,
+        legacy_template_id
+    from {{ ref('templates') }}
+    where legacy_template_id is not null
+),
+
+predecessors as (
+    select
+        id as predecessor_id,
+        legacy_template_id as legacy_predecessor_template_id
+    from {{ ref('templates') }}
+    where legacy_template_id is not null
+),
+{% endcall %}
+
+legacy_templates as (
+    select legacy_template_id from {{ ref('stg_legacy__templates') }}
+    where not is_deleted_in_source
+),
+
+mapped as (
+    select
+        coalesce(
+            considered.existing_junction_id,
+            {{ legacy_uuid('template_predecessors', 'considered.legacy_id') }}
+        ) as id,
+        considered.template_id,
+        considered.predecessor_id,
+        not considered.is_deleted_in_source as is_active,
+        considered.legacy_id,
+        considered.legacy_template_id as _legacy_template_id,
+        legacy_templates.legacy_template_id is not null as _is_template_id_in_source,
+        considered.legacy_predecessor_template_id as _legacy_predecessor_id,
+        legacy_predecessors.legacy_template_id is not null as _is_predecessor_id_in_source,
+        considered._is_on_other_pair,
+        considered.is_deleted_in_source as _is_deleted_in_source,
+        considered.synced_run > first_sync.synced_run as _is_changed_after_first_sync
+    from considered
+    cross join first_sync
+    left join legacy_templates
+        on considered.legacy_template_id = legacy_templates.legacy_template_id
+    left join legacy_templates as legacy_predecessors
+        on considered.legacy_predecessor_template_id = legacy_predecessors.legacy_template_id
+),
+
+{# A deletion deactivates a target row; without one, or when its pair lives on in another legacy
+    row, there is nothing to do or report. -#}
+{{ entity_decision('template_predecessors', 'legacy_id',
     issues=[
         issue_when("compared.template_id is null and not compared._is_template_id_in_source",
             "warning", "template_missing",
@@ -36,6 +83,19 @@
             "format('predecessor template %s has no templates row (held back or not yet migrated)', compared._legacy_predecessor_id)"),
         issue_when("compared._is_on_other_pair", "error", "legacy_id_on_other_pair",
             "format('dispatch_template_predecessors %s now holds another pair; its target row keeps the old one', compared.legacy_id)"),
-        drift_issue(applies=['checked._is_deleted_in_source']),
     ],
+    gone=[
+        'null::integer as _legacy_template_id',
+        'false as _is_template_id_in_source',
+        'null::integer as _legacy_predecessor_id',
+        'false as _is_predecessor_id_in_source',
+        'false as _is_on_other_pair',
+        'true as _is_deleted_in_source',
+        'false as _is_changed_after_first_sync',
+    ],
+    no_issues_when='compared._is_deleted_in_source',
+    requires=['checked.template_id', 'checked.predecessor_id'],
+    applies=['checked._is_deleted_in_source'],
+    target_id='junction_id',
+    junction=junction,
 ) }}
