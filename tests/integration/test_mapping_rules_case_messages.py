@@ -4,8 +4,10 @@ copies reported and left alone), legacy activity plus edits and a delta run, the
 (drift applied, second copies deleted). After each run every legacy comment is a case message
 with the columns the rules give, or has a recorded issue with its reason; the UUIDs the earlier
 scripts issued (of a key's copies, the oldest) and diffmig's own never change; deletions are
-reported and their rows kept. Only case_messages is run: its parents (profiles, orders, cases,
-order_cases) are the earlier scripts' rows, which keeps the module small."""
+reported and their rows kept. Only order_cases and case_messages are run, which keeps the module
+small: the other parents (profiles, orders, cases) are the earlier scripts' rows, and order_cases
+(which the earlier scripts filled for a cohort of orders only) gives every order of those its
+case."""
 
 from __future__ import annotations
 
@@ -82,7 +84,7 @@ class Journey:
 def run(dbs: DbPair, *, mode: str = "delta", reconcile: bool = False) -> str:
     settings = load_settings(environ=dbs.env(), cwd=Path("/nonexistent"))
     outcome = MigrationRun(
-        settings, mode=mode, reconcile=reconcile, entities=["case_messages"]
+        settings, mode=mode, reconcile=reconcile, entities=["order_cases", "case_messages"]
     ).execute()
     # a failed proof (the entity's dbt tests) fails the journey too
     failed = [
