@@ -4,10 +4,10 @@ copies reported and left alone), legacy activity plus edits and a delta run, the
 (drift applied, second copies deleted). After each run every legacy comment is a case message
 with the columns the rules give, or has a recorded issue with its reason; the UUIDs the earlier
 scripts issued (of a key's copies, the oldest) and diffmig's own never change; deletions are
-reported and their rows kept. Only order_cases and case_messages are run, which keeps the module
-small: the other parents (profiles, orders, cases) are the earlier scripts' rows, and order_cases
-(which the earlier scripts filled for a cohort of orders only) gives every order of those its
-case."""
+reported and their rows kept; migration_mappings maps each key to its kept row. Only
+order_cases, case_messages and migration_mappings are run, which keeps the module small: the
+other parents (profiles, orders, cases) are the earlier scripts' rows, and order_cases (which the
+earlier scripts filled for a cohort of orders only) gives every order of those its case."""
 
 from __future__ import annotations
 
@@ -78,13 +78,17 @@ class Journey:
     issues: list[Issues] = field(default_factory=list)
     legacy: list[dict[str, dict[int, Row]]] = field(default_factory=list)
     parents: list[dict[str, dict[Any, Any]]] = field(default_factory=list)
+    mappings: list[dict[int, Any]] = field(default_factory=list)  # case_message: key -> new_id
     duplicates: dict[str, str] = field(default_factory=dict)  # key -> first run's issue detail
 
 
 def run(dbs: DbPair, *, mode: str = "delta", reconcile: bool = False) -> str:
     settings = load_settings(environ=dbs.env(), cwd=Path("/nonexistent"))
     outcome = MigrationRun(
-        settings, mode=mode, reconcile=reconcile, entities=["order_cases", "case_messages"]
+        settings,
+        mode=mode,
+        reconcile=reconcile,
+        entities=["order_cases", "case_messages", "migration_mappings"],
     ).execute()
     # a failed proof (the entity's dbt tests) fails the journey too
     failed = [
@@ -201,6 +205,14 @@ def journey(clusters: ClusterPair) -> Iterator[Journey]:
                 j.parents.append(read_parents(target))
                 j.rows.append(read_rows(target, "select * from public.case_messages"))
                 j.issues.append(Issues.read(target))
+                j.mappings.append(
+                    dict(
+                        target.execute(
+                            "select legacy_id, new_id from public.migration_mappings"
+                            " where entity_type = 'case_message'"
+                        ).fetchall()
+                    )
+                )
                 if step == "first":
                     j.duplicates = dict(
                         target.execute(
@@ -422,3 +434,13 @@ def test_every_uuid_issued_is_kept(journey: Journey) -> None:
         changed += [(k, v) for k, v in before.items() if after.get(k) != v]
     assert not changed, changed[:5]
     assert {C_PLEASE_APPROVE, C_EDITED} <= set(kept[0])
+
+
+def test_migration_mappings_map_each_key_to_its_kept_row(journey: Journey) -> None:
+    """migration_mappings (entity type case_message) maps every key with a row to its kept
+    (oldest) row, never to a second copy, from the first run on."""
+    j = journey
+    for i, rows in enumerate(j.rows):
+        kept = {k: r["id"] for k, r in by_oldest(rows, KEY).items()}
+        wrong = [(k, v, j.mappings[i].get(k)) for k, v in kept.items() if j.mappings[i].get(k) != v]
+        assert not wrong, (i, wrong[:5])
