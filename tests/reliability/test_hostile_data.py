@@ -252,13 +252,16 @@ def migrated(clusters: ClusterPair, tmp_path_factory: pytest.TempPathFactory) ->
 
 # world.md section 5, written here without reading the tool's own scope declarations: a user is
 # a doctor (a technician) when the profile precedence says so (a patient row first, then the
-# master groups 4 and 5, then 2, then 11); system messages are the notifications sent.
+# master groups 4 and 5, then 2, then 11); system messages are the notifications sent; case
+# messages (world.md 8.4) the comments whose plan has an instruction (an order, and its case).
 _GROUPS = "array(select g.group_id from auth_user_groups g where g.user_id = t.id)"
 _NOT_PATIENT = "not exists (select 1 from dispatch_patient p where p.user_id = t.id)"
 SCOPES = {
     "doctors": f"{_NOT_PATIENT} and 2 = any({_GROUPS}) and not {_GROUPS} && array[4, 5]",
     "technicians": f"{_NOT_PATIENT} and 11 = any({_GROUPS}) and not {_GROUPS} && array[2, 4, 5]",
     "system_messages": "t.send is true and t.sent is true",
+    "case_messages": "t.plan_id in (select p.id from dispatch_plan p"
+    " join dispatch_instruction i on i.id = p.instruction_id)",
 }
 
 

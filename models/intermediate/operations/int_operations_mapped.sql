@@ -30,12 +30,7 @@ payments as (
 
 -- The case of each order: its active link, else its latest one.
 order_case as (
-    select distinct on (order_cases.order_id)
-        order_cases.order_id,
-        order_cases.case_id
-    from {{ ref('order_cases') }} as order_cases
-    order by
-        order_cases.order_id asc, order_cases.is_active desc, order_cases.created_at desc
+    {{ order_case_rows() }}
 ),
 
 operation_types as (
