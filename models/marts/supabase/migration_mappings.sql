@@ -38,6 +38,7 @@
     ('project', 'projects', 'legacy_project_id'),
     ('bracket', 'brackets', 'legacy_bracket_id'),
     ('treatment_plan', 'treatment_plans', 'legacy_plan_id'),
+    ('task', 'tasks', 'legacy_task_id'),
     ('operation', 'operations', 'legacy_operation_id'),
     ('offer', 'offers', 'legacy_offer_id'),
     ('discount', 'discounts', 'legacy_discount_id'),
