@@ -21,6 +21,7 @@ from orchestrator.settings import load_settings
 from tests.conftest import ClusterPair, DbPair, make_db_pair
 from tests.integration.expectations import Issues, read_rows, seed
 from tests.integration.test_mapping_rules import GONE
+from tests.integration.world import TARGET_COLUMNS
 
 pytestmark = [
     pytest.mark.slow,
@@ -41,17 +42,8 @@ ENTITIES = [
     "templates",
     "tasks",
 ]
-OWNED = [
-    "order_id",
-    "assigned_to",
-    "template_id",
-    "template_name",
-    "description",
-    "jaw_specification",
-    "status",
-    "checked",
-    "completed_at",
-]
+# The owned columns (world.md 8.3: every column of tasks but the legacy key and the common ones).
+OWNED = sorted(TARGET_COLUMNS["tasks"] - {"legacy_task_id"})
 
 # Planted tasks, at keys the generator never uses.
 T_OK, T_NO_INSTRUCTION, T_GONE_INSTRUCTION = 990001, 990002, 990003
