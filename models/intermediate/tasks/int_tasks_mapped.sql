@@ -111,7 +111,7 @@ mapped as (
         considered.task_text as description,  -- noqa: RF04
         considered.jaw as jaw_specification,
         coalesce(task_status.task_status, fallback_status.task_status) as status,
-        considered.is_checked as checked,
+        considered.is_checked as checked,  -- noqa: RF04
         considered.done_at as completed_at,
         considered.legacy_task_id,
         jsonb_build_object('legacy', jsonb_build_object(
