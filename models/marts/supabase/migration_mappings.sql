@@ -43,6 +43,7 @@
     ('comment', 'comments', 'legacy_id', "legacy_table = 'dispatch_comment'"),
     ('treatment_discussion', 'treatment_discussions', 'legacy_comment_id'),
     ('case_message', 'case_messages', 'legacy_message_id'),
+    ('task', 'tasks', 'legacy_task_id'),
     ('operation', 'operations', 'legacy_operation_id'),
     ('offer', 'offers', 'legacy_offer_id'),
     ('discount', 'discounts', 'legacy_discount_id'),
