@@ -788,9 +788,10 @@ class MigrationRun:
         return int(row[0]) if row else None
 
     # Snapshotting the 5 million notifications costs minutes whatever changed (dbt re-sorts the
-    # whole history): it runs on its own schedule (`dbt snapshot --select
-    # dispatch_notification_history`), not in every run.
-    HEAVY_SNAPSHOTS = frozenset({"dispatch_notification"})
+    # whole history), and the million tasks, checked in place every day, a share of that: they
+    # run on their own schedule (`dbt snapshot --select dispatch_notification_history
+    # dispatch_task_history`), not in every run.
+    HEAVY_SNAPSHOTS = frozenset({"dispatch_notification", "dispatch_task"})
 
     def _changed_by(self, run_ids: list[int]) -> set[str]:
         """The legacy tables whose mirror changed in `run_ids` (the runs a resumed run
