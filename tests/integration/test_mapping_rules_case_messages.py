@@ -27,10 +27,14 @@ from tests.conftest import ClusterPair, DbPair, make_db_pair
 from tests.integration.expectations import Issues, read_rows, seed
 from tests.integration.test_mapping_rules import GONE, by_oldest
 
-# dbt's in-process logger leaves logs/dbt.log open when it swaps handlers (dbt_common).
-pytestmark = pytest.mark.filterwarnings(
-    "ignore:Exception ignored in.*dbt\\.log:pytest.PytestUnraisableExceptionWarning"
-)
+# The row-by-row tier, as the other entities' (a minute of its own: slow-marked). dbt's
+# in-process logger leaves logs/dbt.log open when it swaps handlers (dbt_common).
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.filterwarnings(
+        "ignore:Exception ignored in.*dbt\\.log:pytest.PytestUnraisableExceptionWarning"
+    ),
+]
 
 Row = dict[str, Any]
 
