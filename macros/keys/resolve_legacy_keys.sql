@@ -90,23 +90,34 @@ trusted_mappings as (
 ),
 {%- endif %}
 
+-- One target row per legacy key (an app table without a unique legacy key may hold several:
+-- any one of them). Deduplicated here, not over the joined rows below: a DISTINCT there made
+-- PostgreSQL guess the key map at 200 rows, and the mapped models then joined it to their
+-- considered rows in nested loops (minutes for 200,000 plans at scale 1.0).
+target_keys as (
+    select distinct on (targets.legacy_key)
+        targets.legacy_key,
+        targets.target_id
+    from targets
+    order by targets.legacy_key
+),
 resolved as (
-    select distinct on (legacy_keys.legacy_key)
+    select
         legacy_keys.legacy_key,
         coalesce(
-            targets.target_id,
+            target_keys.target_id,
             {%- if mapping_types %} trusted_mappings.new_id,{% endif %}
             {{ legacy_uuid(entity, 'legacy_keys.legacy_key') }}
         ) as target_id,
         case
-            when targets.target_id is not null then 'target'
+            when target_keys.target_id is not null then 'target'
             {%- if mapping_types %}
             when trusted_mappings.new_id is not null then 'mapping'
             {%- endif %}
             else 'new'
         end as key_origin
     from legacy_keys
-    left join targets on legacy_keys.legacy_key = targets.legacy_key
+    left join target_keys on legacy_keys.legacy_key = target_keys.legacy_key
     {%- if mapping_types %}
     left join trusted_mappings on legacy_keys.legacy_key = trusted_mappings.legacy_key
     {%- endif %}
