@@ -41,6 +41,7 @@ def baseline_tables(specs: list[EntitySpec]) -> list[str]:
 
 
 def _one_table(name: str) -> bool:
+    """A plain identifier (one table, or one key column), not a list of several."""
     return re.fullmatch(r"\w+", name) is not None
 
 
@@ -136,10 +137,10 @@ def _entity_row(
     keyed = bool(
         spec.legacy_table
         and spec.legacy_key
-        and re.fullmatch(r"\w+", spec.legacy_table)
-        and re.fullmatch(r"\w+", spec.legacy_key)
+        and _one_table(spec.legacy_table)
+        and _one_table(spec.legacy_key)
     )
-    if spec.legacy_table and not re.fullmatch(r"\w+", spec.legacy_table):
+    if spec.legacy_table and not _one_table(spec.legacy_table):
         row["error"] = f"{spec.legacy_table}: several legacy tables, counted in the target only"
     elif spec.legacy_table and not keyed:  # a keyed entity's are counted as they are streamed
         count = src.execute(
