@@ -153,8 +153,7 @@
 
 {#- The body of every mart: the owned columns of the rows its mapped model decided to apply, each
     cast to the app column's type where the YAML gives one (`data_type`: an enum, or a varchar
-    whose wider temp column would make dbt's incremental materialization widen the app's column;
-    longer values are held back by the mapping). -#}
+    of the app's length; longer values are held back by the mapping). -#}
 {% macro mart_rows() -%}
     {%- set mapped = ref('int_' ~ model.name ~ '_mapped') -%}
     {%- set columns = owned_columns(model.name) -%}
@@ -222,9 +221,26 @@ where _apply
 {%- endmacro %}
 
 {#- Whether a row was written by the earlier scripts: it has a target row (`target_id` not null)
-    that diffmig never applied (no entry in `known`, the applied_keys of the entity). -#}
+    that diffmig never applied (not_applied). -#}
 {% macro written_by_earlier_scripts(target_id, known='known') -%}
-    {{ target_id }} is not null and {{ known }}.legacy_key is null
+    {{ target_id }} is not null and {{ not_applied(known) }}
+{%- endmacro %}
+
+{#- Whether diffmig never applied the target row of a key joined with `known` (applied_keys):
+    the key is not among the applied keys, and diffmig did not fill the entity's app table from
+    empty (`filled`, entity_inputs: then every keyed target row is diffmig's, and its applied
+    rows are not listed one by one, record_row_issues). -#}
+{% macro not_applied(known='known') -%}
+    ({{ known }}.legacy_key is null and not (select filled.is_filled from filled))
+{%- endmacro %}
+
+{#- Whether diffmig filled the entity's app table from empty (diffmig.filled_entities, written
+    by the app_upsert materialization). -#}
+{% macro filled_by_diffmig(entity) -%}
+    select exists (
+        select from {{ ref('stg_bookkeeping__filled_entities') }} as filled_entities
+        where filled_entities.entity = '{{ entity }}'
+    ) as is_filled
 {%- endmacro %}
 
 {#- The select list of the owned columns of a mapped row that keeps the target's values when
@@ -382,6 +398,8 @@ where _apply
       keyed       int_<entity>_keyed (the UUID of every legacy key);
       targets     stg_supabase__<entity> (the app's rows that carry a legacy key);
       known       applied_keys(entity);
+      filled      filled_by_diffmig(entity): one row, whether every keyed target row is
+                  diffmig's (read by not_applied, with known);
       retried     open_issue_keys(entity, retry): open errors, open warnings of the `retry`
                   reasons (an optional reference whose parent may land later), drift on reconcile;
       first_sync  first_synced_run('staged');
@@ -478,6 +496,10 @@ targets as {% if lookup or junction %}not materialized {% endif %}(
 
 known as (
     {{ applied_keys(entity) }}
+),
+
+filled as materialized (
+    {{ filled_by_diffmig(entity) }}
 ),
 
 retried as (
@@ -848,7 +870,7 @@ compared as (
     select
         mapped.*,
         {%- if carried_targets %}
-        mapped._has_target_row and known.legacy_key is null as _written_by_earlier_scripts,
+        mapped._has_target_row and {{ not_applied() }} as _written_by_earlier_scripts,
         {%- else %}
         {{ written_by_earlier_scripts('targets.' ~ target_id) }} as _written_by_earlier_scripts,
         {%- endif %}

@@ -1,6 +1,5 @@
-{#- Pre-hook of every mart: the app owns its tables, diffmig only upserts rows into them. Refuse
-    to run when the table is missing (dbt would create it) or when a full refresh is asked for
-    (full_refresh: false already forbids rebuilding; this names the reason). -#}
+{#- Pre-hook of every mart: the app owns its tables, diffmig only writes rows into them. Refuse
+    to run when the table is missing or is no table (app_upsert writes into it as it is). -#}
 {% macro guard_app_table() -%}
     {%- if execute -%}
         {%- set existing = load_relation(this) -%}

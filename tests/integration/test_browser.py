@@ -347,7 +347,7 @@ def test_dbt_docs_show_the_offices_mapping_and_its_lineage(
         # The app has loaded manifest.json and catalog.json and drawn the model page.
         browser.wait_for(
             "const t = document.body.innerText.replace(/\\s+/g, ' ');"
-            "return t.includes('offices incremental') && t.includes(arguments[0]);",
+            "return t.includes('offices app_upsert') && t.includes(arguments[0]);",
             description[:60],
             message="the offices model page with its description",
         )

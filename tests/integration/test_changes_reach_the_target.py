@@ -4,8 +4,8 @@ since it was synced is modified and applied in full, drifted or not; a value der
 parent follows the parent; an issue the row no longer has is resolved; an optional reference
 whose parent is held back lands null with a warning.
 
-One pair for the module: a first run (no reconcile), legacy changes, a second run; the tests
-read what the runs leave, in order."""
+One pair for the module: a first run (no reconcile), legacy changes, a second run, then an app
+edit and a full run over one entity; the tests read what the runs leave, in order."""
 
 from __future__ import annotations
 
@@ -115,6 +115,18 @@ def story(clusters: ClusterPair, tmp_path_factory: pytest.TempPathFactory) -> It
         )
         legacy.commit()
     s.run()
+    # The app edits an owned column of a discussion diffmig wrote into the table it filled from
+    # empty (no key of it is listed in entity_rows); a full run over the entity restores it.
+    with dbs.target_admin() as conn:
+        row = conn.execute(
+            "update public.treatment_discussions set is_visible_to_patient = true where id = "
+            "(select min(id::text)::uuid from public.treatment_discussions) "
+            "returning legacy_comment_id"
+        ).fetchone()
+        conn.commit()
+    assert row is not None, "no treatment discussion landed"
+    s.notes["edited_discussion"] = int(row[0])
+    s.run("--mode", "full", "--entities", "treatment_discussions")
     yield s
     build.drop_database(clusters.legacy, dbs.legacy_db)
     build.drop_database(clusters.target, dbs.target_db)
@@ -189,3 +201,38 @@ def test_a_payment_whose_order_is_held_back_lands_with_order_id_null_and_a_warni
     assert errors[0] == 0
     assert held, "no payment whose order is held back in the test data"
     assert landed == set(held)
+
+
+def test_an_app_table_filled_from_empty_holds_only_diffmigs_rows(story: Story) -> None:
+    """ADR 0012: the first run INSERTs into the empty treatment_discussions and records the
+    entity as filled by diffmig instead of listing its keys in entity_rows; a row of it the app
+    changed is diffmig's, so a full run applies the mapping over it (no drift held back).
+    Tables with the earlier scripts' rows, and junctions, are not recorded."""
+    with story.dbs.target_admin() as conn:
+        filled = {str(r[0]) for r in conn.execute("select entity from diffmig.filled_entities")}
+        listed = dict(
+            conn.execute(
+                "select entity, count(*) from diffmig.entity_rows "
+                "where entity in ('treatment_discussions', 'profiles') group by entity"
+            ).fetchall()
+        )
+        landed = conn.execute("select count(*) from public.treatment_discussions").fetchone()
+        edited = conn.execute(
+            "select is_visible_to_patient from public.treatment_discussions "
+            "where legacy_comment_id = %s",
+            (story.notes["edited_discussion"],),
+        ).fetchone()
+        empty_junction = conn.execute(
+            "select count(*) from diffmig_staging.dispatch_template_view_groups"
+        ).fetchone()
+    assert "treatment_discussions" in filled
+    assert "profiles" not in filled, "profiles holds the earlier scripts' rows"
+    assert empty_junction is not None
+    if empty_junction[0]:
+        assert "template_view_groups" not in filled, "a junction is never recorded"
+    assert landed is not None
+    assert landed[0] > 0
+    assert "treatment_discussions" not in listed
+    assert listed.get("profiles", 0) > 0
+    assert edited == (False,)
+    assert not story.open_issue("treatment_discussions", story.notes["edited_discussion"], "drift")

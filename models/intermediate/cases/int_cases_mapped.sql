@@ -169,7 +169,7 @@ mapped as (
         'false as _is_changed_after_first_sync',
         'false as _is_updated_after_earlier_migration',
     ],
-    gone_when='targets.deleted is distinct from true or known.legacy_key is null',
+    gone_when='targets.deleted is distinct from true or ' ~ not_applied(),
     compared_columns=['''exists(
             select taken_case_numbers.case_number from taken_case_numbers
             where

@@ -128,7 +128,7 @@ mapped as (
         'true as _is_deleted_in_source',
         'false as _is_changed_after_first_sync',
     ],
-    gone_when='targets.is_active is distinct from false or known.legacy_key is null',
+    gone_when='targets.is_active is distinct from false or ' ~ not_applied(),
     compared_columns=['targets.offer_id is not null as _has_target_row'],
     no_issues_when='compared._is_deleted_in_source and not compared._has_target_row',
     applies=['checked._is_deleted_in_source'],

@@ -101,7 +101,7 @@ mapped as (
         'false as _is_updated_after_earlier_scripts',
         'false as _is_changed_after_first_sync',
     ],
-    gone_when='targets.is_active is distinct from false or known.legacy_key is null',
+    gone_when='targets.is_active is distinct from false or ' ~ not_applied(),
     requires=['checked.order_id', 'checked.case_id'],
     applies=drift_applies,
     junction=junction,

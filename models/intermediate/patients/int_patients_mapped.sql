@@ -197,7 +197,7 @@ mapped as (
         'false as _is_changed_after_first_sync',
         'false as _is_updated_after_earlier_migration',
     ],
-    gone_when='targets.archived is distinct from true or known.legacy_key is null',
+    gone_when='targets.archived is distinct from true or ' ~ not_applied(),
     applies=[
         'checked._is_deleted_in_source',
         'checked._is_updated_after_earlier_migration',

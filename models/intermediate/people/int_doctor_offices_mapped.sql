@@ -124,7 +124,7 @@ mapped as (
         'false as _is_changed_after_first_sync',
     ],
     gone_when='targets.is_active is distinct from false'
-        ~ ' or targets.is_primary is distinct from false or known.legacy_key is null',
+        ~ ' or targets.is_primary is distinct from false or ' ~ not_applied(),
     compared_columns=[
         "mapped.doctor_id is not null and mapped.office_id is not null and row_number() over ("
         ~ "partition by mapped.doctor_id, mapped.office_id order by mapped.is_active desc,"

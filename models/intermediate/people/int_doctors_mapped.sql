@@ -176,6 +176,6 @@ mapped as (
         'true as _is_deleted_in_source',
         'false as _is_changed_after_first_sync',
     ],
-    gone_when="targets.legacy_user_id is not null and (targets.status is distinct from 'inactive' or known.legacy_key is null)",
+    gone_when="targets.legacy_user_id is not null and (targets.status is distinct from 'inactive' or " ~ not_applied() ~ ")",
     applies=['checked._is_deleted_in_source'],
 ) }}

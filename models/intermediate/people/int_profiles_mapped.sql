@@ -185,7 +185,7 @@ mapped as (
         'null::timestamptz as _patient_updated_at',
     ],
 
-    gone_when='targets.is_active is distinct from false or known.legacy_key is null',
+    gone_when='targets.is_active is distinct from false or ' ~ not_applied(),
     compared_columns=[
         'coalesce(mapped._patient_updated_at > targets.updated_at, false) as _is_patient_newer',
     ],

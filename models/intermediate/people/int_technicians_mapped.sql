@@ -88,7 +88,7 @@ mapped as (
         'false as _is_changed_after_first_sync',
     ],
     gone_when="targets.legacy_user_id is not null and (targets.is_active is distinct from false"
-        ~ " or targets.status is distinct from 'inactive' or known.legacy_key is null)",
+        ~ " or targets.status is distinct from 'inactive' or " ~ not_applied() ~ ")",
     compared_columns=[
         'holders.technician_id as _employee_id_holder',
         'coalesce(employee_id_claims.claimants, 0) > 1 as _is_employee_id_duplicated',

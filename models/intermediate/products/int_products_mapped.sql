@@ -99,7 +99,7 @@ mapped as (
         'true as _is_deleted_in_source',
         'false as _is_changed_after_first_sync',
     ],
-    gone_when='targets.is_active is distinct from false or known.legacy_key is null',
+    gone_when='targets.is_active is distinct from false or ' ~ not_applied(),
     applies=[
         'checked._is_deleted_in_source',
     ],

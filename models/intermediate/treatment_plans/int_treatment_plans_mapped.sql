@@ -25,9 +25,10 @@
         ~ " on instructions.legacy_patient_id = legacy_patients.legacy_patient_id"
         ~ " where " ~ changed_since('legacy_patients') ~ ")",
         "staged.legacy_plan_id in (select targets.legacy_plan_id from targets"
-        ~ " inner join known on targets.legacy_plan_id::text = known.legacy_key"
+        ~ " left join known on targets.legacy_plan_id::text = known.legacy_key"
         ~ " inner join orders on targets.order_id = orders.order_id"
-        ~ " where (targets.patient_id, targets.doctor_id)"
+        ~ " where not " ~ not_applied()
+        ~ " and (targets.patient_id, targets.doctor_id)"
         ~ " is distinct from (orders.patient_profile_id, orders.doctor_profile_id))",
     ],
     target_id='plan_id') %}

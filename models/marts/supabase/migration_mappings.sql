@@ -89,17 +89,10 @@ target_rows as (
 ),
 
 already_mapped as (
-    {% if is_incremental() %}
-        select
-            entity_type,
-            legacy_id
-        from {{ this }}
-    {% else %}
-        select
-            null::varchar as entity_type,
-            null::integer as legacy_id
-        where false
-    {% endif %}
+    select
+        entity_type,
+        legacy_id
+    from {{ this }}
 ),
 
 new_mappings as (
