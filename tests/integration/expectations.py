@@ -63,8 +63,9 @@ KEY_COLUMNS: dict[str, tuple[str, ...]] = {
     "operations": ("legacy_operation_id",),
     "offers": ("legacy_offer_id",),
     "discounts": ("legacy_discount_id",),
-    # treatment_plans is left out: the earlier scripts left second rows of some keys, which only
-    # a reconcile deletes (test_mapping_rules' plans_journey checks them and their UUIDs).
+    "tasks": ("legacy_task_id",),
+    # treatment_plans and case_messages are left out: the earlier scripts left second rows of
+    # some keys, which only a reconcile deletes (their journeys check them and their UUIDs).
 }
 
 
