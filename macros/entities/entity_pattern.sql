@@ -302,10 +302,12 @@ where _apply
       - kept_target_rows gives its mapped and keyed models one target row per key, the oldest
         (created_at, then id): int_<entity>_keyed resolves the key to it, so diffmig maintains
         that row and never adds another;
-      - owned_upsert writes by id (the legacy key has no unique index to conflict on);
+      - the upsert (owned_upsert_sql) writes by id (the legacy key has no unique index to
+        conflict on);
       - duplicate_target_issue reports the other copies with their ids (warning
         `duplicate_target_rows`), and open_issue_keys considers them again on reconcile;
-      - only a reconcile deletes the other copies (owned_upsert), which resolves the warning;
+      - only a reconcile deletes the other copies (owned_upsert_sql), which resolves the
+        warning;
       - migration_mappings records the kept row.
     The constraint itself is recommended, never added: the app's schema is the app's.
     Returns the declared policy, or none. -#}

@@ -32,10 +32,8 @@
             {%- do updatable.append(name) -%}
         {%- endif -%}
     {%- endfor -%}
-    {%- set quoted = [] -%}
-    {%- for name in columns -%}{%- do quoted.append(adapter.quote(name)) -%}{%- endfor -%}
-    {%- set quoted_keys = [] -%}
-    {%- for name in conflict_keys -%}{%- do quoted_keys.append(adapter.quote(name)) -%}{%- endfor %}
+    {%- set quoted = _quoted(columns) -%}
+    {%- set quoted_keys = _quoted(conflict_keys) %}
     {%- if declared == 'keep_oldest' and var('reconcile', false) %}
     {%- set key = adapter.quote(keys[0]) %}
     with removed_copies as (
