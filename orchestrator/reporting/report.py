@@ -238,7 +238,12 @@ def write_report(
     """The run's report (the latest run's when `run_id` is None) as JSON, Markdown and HTML in
     `out_dir`, else DIFFMIG_REPORTS_DIR, else reports/ of the project. Files are named by run id
     only: two destinations need two directories, or one's run 2 replaces the other's."""
-    return _write(collect(settings, run_id), out_dir or settings.reports_dir or REPORTS_DIR)
+    return _write(collect(settings, run_id), _reports_dir(settings, out_dir))
+
+
+def _reports_dir(settings: Settings, out_dir: Path | None) -> Path:
+    """Where a report goes: `out_dir`, else DIFFMIG_REPORTS_DIR, else reports/ of the project."""
+    return out_dir or settings.reports_dir or REPORTS_DIR
 
 
 def _write(doc: dict[str, Any], out_dir: Path) -> dict[str, Any]:
@@ -269,7 +274,7 @@ def write_run_report(
     user sees."""
     try:
         doc = collect(settings, run_id, reuse_baseline=True)
-        return _write(doc, out_dir or settings.reports_dir or REPORTS_DIR), None
+        return _write(doc, _reports_dir(settings, out_dir)), None
     except Exception as exc:  # noqa: BLE001 - reported, never hiding the run's own outcome
         return None, redact(str(exc).strip().splitlines()[0] if str(exc).strip() else repr(exc))
 
